@@ -1,0 +1,1 @@
+complete --command cilium-lb --no-files --arguments "(env _CILIUM_LB_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) cilium-lb)" --condition "env _CILIUM_LB_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) cilium-lb"

@@ -1,0 +1,3 @@
+from lbcli.cli.main import run
+
+run()

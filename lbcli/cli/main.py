@@ -1,0 +1,150 @@
+"""The `cilium-lb` command line: parse options, call the core, hand results to a renderer.
+
+Start-up is on the hot path (pre-commit runs the CLI on every commit), so every command imports
+what it needs inside its function.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import Enum
+from typing import List, Optional
+
+import typer
+
+from .. import __version__
+from .console import error, set_color
+
+app = typer.Typer(
+    name="cilium-lb",
+    help="Declarative toolchain for the two-tier Isovalent Load Balancer on Cilium.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+lb_app = typer.Typer(help="Load balancer views (like `cilium lb ...`).", no_args_is_help=True)
+app.add_typer(lb_app, name="lb")
+
+
+class Color(str, Enum):
+    auto = "auto"
+    always = "always"
+    never = "never"
+
+
+class LintFormat(str, Enum):
+    text = "text"
+    json = "json"
+    sarif = "sarif"
+    github = "github"
+    junit = "junit"
+
+
+class Level(str, Enum):
+    error = "error"
+    warning = "warning"
+    info = "info"
+
+
+class Shell(str, Enum):
+    bash = "bash"
+    zsh = "zsh"
+    fish = "fish"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"cilium-lb {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def main(
+    color: Color = typer.Option(Color.auto, "--color", help="Colour output: auto (tty, honours NO_COLOR), always, never."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    set_color(color.value)
+
+
+@app.command()
+def validate(
+    paths: List[str] = typer.Argument(..., help="Files, directories (recursive), globs, or - for stdin."),
+    output: Optional[LintFormat] = typer.Option(None, "-o", "--output", help="text (default), json, sarif, github (default under GitHub Actions), junit."),
+    fail_level: Optional[Level] = typer.Option(None, "--fail-level", help="Exit 1 when a finding is at or above this severity (default: error)."),
+    config: Optional[str] = typer.Option(None, "--config", "-c", help="Config file (default: .cilium-lb.yaml searched upwards)."),
+    no_config: bool = typer.Option(False, "--no-config", help="Ignore .cilium-lb.yaml files."),
+    at: Optional[str] = typer.Option(None, "--at", help="Evaluate time-dependent rules (certificate expiry) as of this ISO date."),
+) -> None:
+    """Lint a manifest set: schema and semantic rules, with file:line:col for every finding."""
+    from ..lint.config import ConfigError, load_config
+    from ..lint.engine import lint
+    from ..lint.problem import Severity
+    from ..manifest.loader import LoadError, load
+    from ..report import render_lint
+
+    try:
+        cfg = load_config(config, search=not no_config)
+        now = _parse_time(at)
+        loaded = load(paths, ignore=cfg.is_ignored if cfg.ignore else None)
+    except (ConfigError, LoadError, ValueError) as e:
+        error(str(e))
+        raise typer.Exit(2)
+    report = lint(loaded, cfg, now=now)
+    fmt = output.value if output else ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text")
+    render_lint(fmt, report)
+    level = Severity.parse(fail_level.value) if fail_level else (cfg.fail_level or Severity.ERROR)
+    raise typer.Exit(1 if report.count(level) else 0)
+
+
+@app.command()
+def rules(
+    output: Optional[LintFormat] = typer.Option(None, "-o", "--output", help="text or json."),
+) -> None:
+    """List the lint rules with their default severity and documentation."""
+    from ..lint.registry import all_rule_info
+
+    infos = sorted(all_rule_info().values(), key=lambda r: r.id)
+    if output == LintFormat.json:
+        import json
+
+        typer.echo(json.dumps([{"id": r.id, "severity": r.severity.label, "summary": r.summary} for r in infos], indent=2))
+        return
+    width = max(len(r.id) for r in infos)
+    for r in infos:
+        typer.echo(f"{r.id:<{width}}  {r.severity.label:<7}  {r.summary}")
+
+
+@app.command()
+def completion(shell: Shell = typer.Argument(..., help="bash, zsh or fish.")) -> None:
+    """Print the shell completion script (also shipped in completions/)."""
+    from .completion import script
+
+    sys.stdout.write(script(shell.value))
+
+
+def _parse_time(at: str | None):
+    if not at:
+        return None
+    from datetime import datetime, timezone
+
+    try:
+        t = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"--at: not an ISO date or time: {at!r}") from None
+    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+
+
+def run() -> None:
+    """Console-script entry point."""
+    if os.environ.get("_CILIUM_LB_COMPLETE"):
+        from typer._completion_classes import completion_init
+
+        completion_init()  # only when the shell asks for completions: keeps start-up lean
+    try:
+        app(prog_name="cilium-lb")
+    except KeyboardInterrupt:
+        error("interrupted")
+        sys.exit(130)

@@ -1,0 +1,112 @@
+"""Run the rules over a loaded manifest set and return the problems and the summary.
+
+Pure: no printing, no exit codes; the CLI picks a renderer and the exit code from the result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from ..manifest.index import ResourceIndex
+from ..manifest.loader import LoadResult
+from ..manifest.resource import Resource
+from .config import LintConfig
+from .finding import Context, Finding
+from .problem import Problem, Severity
+from .registry import all_rule_info, rules
+from .suppress import Suppressions, scan
+
+
+@dataclass
+class LintReport:
+    problems: list[Problem]
+    summary: dict
+    index: ResourceIndex
+    load: LoadResult
+    invalid: set[int] = field(default_factory=set)  # id() of resources with errors
+
+    def count(self, at_least: Severity) -> int:
+        return sum(1 for p in self.problems if p.severity >= at_least)
+
+
+def lint(load: LoadResult, config: LintConfig | None = None, now: datetime | None = None,
+         only: set[str] | None = None) -> LintReport:
+    config = config or LintConfig()
+    now = now or datetime.now(timezone.utc)
+    index = ResourceIndex(load.resources)
+    ctx = Context(index=index, now=now, options=config.options)
+    raw: list[tuple[Problem, Resource | None]] = [(p, None) for p in load.problems]
+
+    for rule in rules():
+        if only is not None and rule.id not in only:
+            continue
+        if rule.id in config.severities and config.severities[rule.id] is None and rule.phase > 0:
+            continue  # switched off (schema-phase rules still run: they decide validity)
+        try:
+            for f in rule.module.check(ctx):
+                raw.append((_to_problem(rule.id, rule.severity, f), f.resource))
+                if rule.phase == 0 and (f.severity or rule.severity) >= Severity.ERROR:
+                    f.resource.valid = False
+        except Exception as e:  # a rule bug must never become a traceback for the user
+            raw.append((Problem("<rules>", 1, 1, Severity.ERROR, "internal-error",
+                                f"rule {rule.id} failed: {type(e).__name__}: {e}"), None))
+
+    problems, invalid = _finish(raw, config, load)
+    summary = _summary(load, problems, invalid)
+    return LintReport(problems, summary, index, load, invalid)
+
+
+def _to_problem(rule_id: str, default: Severity, f: Finding) -> Problem:
+    line, col = f.resource.locate(f.path, f.key)
+    return Problem(f.resource.doc.file, line, col, f.severity or default, rule_id, f.message,
+                   f.resource.ref, f.resource.doc.index)
+
+
+def _finish(raw, config: LintConfig, load: LoadResult):
+    info = all_rule_info()
+    supp_cache: dict[str, Suppressions] = {}
+    seen: set[tuple] = set()
+    out: list[Problem] = []
+    invalid: set[int] = set()
+    for p, res in raw:
+        sev = p.severity
+        if p.rule in config.severities:
+            override = config.severities[p.rule]
+            if override is None:
+                continue
+            # a rule's own escalation (expired vs expiring) keeps its relative order
+            sev = override if p.severity == info.get(p.rule, p).severity else max(override, p.severity)
+        text = load.texts.get(p.file)
+        if text is not None:
+            supp = supp_cache.get(p.file)
+            if supp is None:
+                supp = supp_cache[p.file] = scan(text)
+            if supp.hides(p.line, p.rule):
+                continue
+        if sev != p.severity:
+            p = Problem(p.file, p.line, p.column, sev, p.rule, p.message, p.resource, p.doc)
+        k = p.sort_key()
+        if k in seen:
+            continue
+        seen.add(k)
+        out.append(p)
+        if res is not None and sev >= Severity.ERROR:
+            invalid.add(id(res))
+    out.sort(key=Problem.sort_key)
+    return out, invalid
+
+
+def _summary(load: LoadResult, problems: list[Problem], invalid: set[int]) -> dict:
+    resources = len(load.resources) + load.broken
+    bad = len(invalid) + load.broken
+    return {
+        "files": len(load.files),
+        "resources": resources,
+        "valid": resources - bad,
+        "invalid": bad,
+        "skipped": len(load.skipped),
+        "errors": sum(1 for p in problems if p.severity == Severity.ERROR),
+        "warnings": sum(1 for p in problems if p.severity == Severity.WARNING),
+        "infos": sum(1 for p in problems if p.severity == Severity.INFO),
+    }

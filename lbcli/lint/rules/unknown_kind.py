@@ -1,0 +1,34 @@
+"""Kinds and apiVersions in the isovalent.com and cilium.io groups are ones cilium-lb knows.
+
+A typo in those groups (`LBServices`, `isovalent.com/v1beta1`) would otherwise make a
+resource silently disappear from the set; it is reported with the closest known kind and its
+apiVersions. Kinds of other groups are skipped and counted in the summary.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Iterator
+
+from ...manifest.kinds import known_kinds
+from ..finding import Context, Finding
+from ..problem import Severity
+
+ID = "unknown-kind"
+SEVERITY = Severity.ERROR
+PHASE = 0
+
+
+def check(ctx: Context) -> Iterator[Finding]:
+    kinds = known_kinds()
+    for res in ctx.index.resources:
+        if not res.extra.get("unknown"):
+            continue
+        if res.kind in kinds:
+            versions = ", ".join(kinds[res.kind])
+            yield Finding(res, ("apiVersion",),
+                          f"{res.kind} is not served as {res.api_version}; use apiVersion {versions}")
+            continue
+        close = difflib.get_close_matches(res.kind, list(kinds), n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]} ({', '.join(kinds[close[0]])})?" if close else ""
+        yield Finding(res, ("kind",), f"unknown kind {res.kind} in {res.api_version}{hint}")

@@ -1,0 +1,56 @@
+"""Split a YAML stream into documents, each with the line it starts on.
+
+A `---` or `...` at column 0 always ends a document in YAML (it is forbidden inside scalars),
+so splitting on those lines is exact; it lets the fast parser and the position-keeping
+composer work on the same pieces and keeps document indexes identical between them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_MARKER = re.compile(r"^(?:---|\.\.\.)(?=[ \t\r\n]|$)", re.M)
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    index: int  # 0-based document index in the file
+    line: int  # 0-based line of the chunk's first line in the file
+    text: str
+    marker_rest: str  # what follows `---` on the marker line (e.g. `--- {a: 1}`), if any
+
+
+def split_documents(text: str) -> list[Chunk]:
+    """Documents in order; a chunk holding only comments or blanks is not a document."""
+    if "\n---" not in text and "\n..." not in text and not text.startswith(("---", "...")):
+        return [Chunk(0, 0, text, "")] if _has_content(text) else []
+    chunks: list[Chunk] = []
+    pos, line, rest = 0, 0, ""
+    for m in _MARKER.finditer(text):
+        _add(chunks, text[pos : m.start()], line, rest)
+        eol = text.find("\n", m.end())
+        eol = len(text) if eol < 0 else eol + 1
+        # content on the marker line itself (`--- !tag` or `--- {}`) belongs to the document
+        rest = text[m.end() : eol].strip() if m.group(0) == "---" else ""
+        line += text.count("\n", pos, eol)
+        pos = eol
+    _add(chunks, text[pos:], line, rest)
+    return chunks
+
+
+def _add(chunks: list[Chunk], piece: str, line: int, rest: str) -> None:
+    if rest and not rest.startswith("#"):
+        # keep columns right: the marker's text stays on its own line, padded where `---` was
+        piece = " " * 4 + rest + "\n" + piece
+        line -= 1
+    if _has_content(piece):
+        chunks.append(Chunk(len(chunks), line, piece, rest))
+
+
+def _has_content(text: str) -> bool:
+    for raw in text.splitlines():
+        s = raw.strip()
+        if s and not s.startswith("#") and not s.startswith("%"):
+            return True
+    return False

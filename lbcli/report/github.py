@@ -1,0 +1,23 @@
+"""GitHub Actions workflow commands: one `::error file=...,line=...,col=...::msg` per problem."""
+
+from __future__ import annotations
+
+from ..lint.problem import Severity
+
+_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
+
+
+def _escape_data(s: str) -> str:
+    return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_prop(s: str) -> str:
+    return _escape_data(s).replace(":", "%3A").replace(",", "%2C")
+
+
+def render(report) -> str:
+    lines = []
+    for p in report.problems:
+        props = f"file={_escape_prop(p.file)},line={p.line},col={p.column},title={_escape_prop(p.rule)}"
+        lines.append(f"::{_LEVEL[p.severity]} {props}::{_escape_data(p.message)}")
+    return "".join(line + "\n" for line in lines)

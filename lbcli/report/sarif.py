@@ -1,0 +1,58 @@
+"""SARIF 2.1.0 for code-scanning UIs: one run, rule metadata from the rule docstrings, real
+regions (1-based startLine/startColumn), and always a `results` array (empty when clean)."""
+
+from __future__ import annotations
+
+import json
+
+from .. import __version__
+from ..lint.problem import Severity
+from ..lint.registry import all_rule_info
+
+_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+
+
+def render(report) -> str:
+    infos = all_rule_info()
+    used = sorted({p.rule for p in report.problems} | set(infos))
+    index = {rid: i for i, rid in enumerate(used)}
+    rules = []
+    for rid in used:
+        info = infos.get(rid)
+        rules.append({
+            "id": rid,
+            "name": rid,
+            "shortDescription": {"text": info.summary if info else rid},
+            "fullDescription": {"text": info.doc if info else rid},
+            "defaultConfiguration": {"level": _LEVEL[info.severity] if info else "error"},
+        })
+    results = []
+    for p in report.problems:
+        results.append({
+            "ruleId": p.rule,
+            "ruleIndex": index[p.rule],
+            "level": _LEVEL[p.severity],
+            "message": {"text": p.message},
+            "locations": [{
+                "physicalLocation": {
+                    "artifactLocation": {"uri": p.file.replace("\\", "/")},
+                    "region": {"startLine": p.line, "startColumn": p.column},
+                },
+                **({"logicalLocations": [{"fullyQualifiedName": p.resource, "kind": "resource"}]} if p.resource else {}),
+            }],
+        })
+    doc = {
+        "$schema": SCHEMA,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "cilium-lb",
+                "version": __version__,
+                "informationUri": "https://github.com/isovalent/cilium-lb",
+                "rules": rules,
+            }},
+            "results": results,
+        }],
+    }
+    return json.dumps(doc, indent=2) + "\n"

@@ -59,3 +59,35 @@ def validator(api_version: str, kind: str):
     import jsonschema_rs
 
     return jsonschema_rs.validator_for(schemas()[(api_version, kind)])
+
+
+@functools.lru_cache(maxsize=None)
+def default_of(kind: str, *path: str):
+    """The schema's documented `default` for a field (the one source of truth for defaults);
+    `[]` in a path steps into array items."""
+    schema = next((s for (_, k), s in schemas().items() if k == kind), None)
+    node = schema
+    for step in path:
+        node = _resolve(node, schema)
+        if node is None:
+            return None
+        if step == "[]":
+            node = node.get("items")
+            continue
+        found = None
+        for cand in [node] + [_resolve(b, schema) for key in ("anyOf", "oneOf", "allOf") for b in node.get(key, [])]:
+            if isinstance(cand, dict) and step in cand.get("properties", {}):
+                found = cand["properties"][step]
+                break
+        node = found
+    node = _resolve(node, schema)
+    return node.get("default") if isinstance(node, dict) else None
+
+
+def _resolve(node, root):
+    while isinstance(node, dict) and "$ref" in node:
+        target = root
+        for part in node["$ref"].lstrip("#/").split("/"):
+            target = target.get(part, {}) if isinstance(target, dict) else {}
+        node = target
+    return node

@@ -1,0 +1,1062 @@
+"""Source of the per-kind JSON Schemas in this directory (draft 2020-12).
+
+Run `python schemas/generate.py` after editing; `--check` exits 1 when a committed
+`<Kind>.schema.json` differs from what this file builds (tests run the same check).
+
+Every schema is self-contained (shared parts are copied into its `$defs`, only the ones it
+uses) so a loader can compile one file without a registry. Each names its kind and the
+apiVersions it is accepted under with `x-kubernetes-kind` / `x-kubernetes-api-versions`.
+
+Field names, bounds and defaults follow the Isovalent/Cilium CRDs (isovalent.com v1alpha1/v1,
+cilium.io v2alpha1/v2). Where cilium-lb deliberately differs it says so in a description:
+  - backends[].status also accepts `Active` (same as omitting it).
+  - BGP holdTimeSeconds also accepts 0 (RFC 4271: no keepalives); Cilium's CRD wants >= 3.
+Strictness: `additionalProperties: false` on every object whose meaning we define; the
+core v1 kinds (Node, Service) stay open where `kubectl get -o yaml` prints fields we ignore.
+Semantic checks a schema cannot express (Maglev table size prime, keepAlive <= holdTime,
+references between objects, certificate contents) live in lbcli/lint rules.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
+
+# ---------------------------------------------------------------- patterns
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_IPV4 = rf"{_OCTET}(\.{_OCTET}){{3}}"
+# Loose on purpose (no IPv4-mapped forms); exact parsing happens in lint rules.
+_IPV6 = r"[0-9A-Fa-f]{0,4}(:[0-9A-Fa-f]{0,4}){2,7}"
+IPV4 = rf"^{_IPV4}$"
+IPV6 = rf"^{_IPV6}$"
+IPV4_CIDR = rf"^{_IPV4}/(3[0-2]|[12]?[0-9])$"
+IPV6_CIDR = rf"^{_IPV6}/(12[0-8]|1[01][0-9]|[1-9]?[0-9])$"
+_DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+DNS_SUBDOMAIN = rf"^{_DNS_LABEL}(\.{_DNS_LABEL})*$"
+DNS_LABEL = rf"^{_DNS_LABEL}$"
+# Route host names: exact, "*.suffix" or the lone "*".
+ROUTE_HOST = rf"^(\*|(\*\.)?{_DNS_LABEL}(\.{_DNS_LABEL})*)$"
+QUALIFIED_KEY = rf"^({_DNS_LABEL}(\.{_DNS_LABEL})*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
+# Go's base64 decoder (what the API server uses for Secret.data) skips CR/LF.
+BASE64 = r"^[A-Za-z0-9+/\r\n]*=?=?[\r\n]*$"
+SECRET_KEY = r"^[-._a-zA-Z0-9]+$"
+U16 = r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}|0)"
+STANDARD_COMMUNITY = rf"^([0-9]{{1,10}}|{U16}:{U16})$"
+LARGE_COMMUNITY = r"^[0-9]{1,10}:[0-9]{1,10}:[0-9]{1,10}$"
+TLS_TOKEN = r"^[A-Za-z0-9_.+-]+$"
+
+MAX_U32 = 4294967295
+
+
+# ---------------------------------------------------------------- builders
+def ref(name: str) -> dict:
+    return {"$ref": f"#/$defs/{name}"}
+
+
+def obj(props: dict, required: tuple | list = (), *, desc: str | None = None, open_: bool = False,
+        **extra: Any) -> dict:
+    """An object; closed (`additionalProperties: false`) unless open_."""
+    s: dict[str, Any] = {"type": "object"}
+    if desc:
+        s["description"] = desc
+    if required:
+        s["required"] = list(required)
+    s["properties"] = props
+    s["additionalProperties"] = True if open_ else False
+    s.update(extra)
+    return s
+
+
+def integer(lo: int | None = None, hi: int | None = None, *, default: int | None = None,
+            desc: str | None = None) -> dict:
+    s: dict[str, Any] = {"type": "integer"}
+    if desc:
+        s["description"] = desc
+    if lo is not None:
+        s["minimum"] = lo
+    if hi is not None:
+        s["maximum"] = hi
+    if default is not None:
+        s["default"] = default
+    return s
+
+
+def string(*, pattern: str | None = None, min_len: int | None = None, max_len: int | None = None,
+           enum: list[str] | None = None, default: str | None = None, fmt: str | None = None,
+           desc: str | None = None) -> dict:
+    s: dict[str, Any] = {"type": "string"}
+    if desc:
+        s["description"] = desc
+    if enum is not None:
+        s["enum"] = enum
+    if fmt:
+        s["format"] = fmt
+    if pattern:
+        s["pattern"] = pattern
+    if min_len is not None:
+        s["minLength"] = min_len
+    if max_len is not None:
+        s["maxLength"] = max_len
+    if default is not None:
+        s["default"] = default
+    return s
+
+
+def array(items: dict, *, min_items: int | None = None, max_items: int | None = None,
+          unique: bool = False, desc: str | None = None) -> dict:
+    s: dict[str, Any] = {"type": "array"}
+    if desc:
+        s["description"] = desc
+    s["items"] = items
+    if min_items is not None:
+        s["minItems"] = min_items
+    if max_items is not None:
+        s["maxItems"] = max_items
+    if unique:
+        s["uniqueItems"] = True
+    return s
+
+
+def boolean(*, default: bool | None = None, desc: str | None = None) -> dict:
+    s: dict[str, Any] = {"type": "boolean"}
+    if desc:
+        s["description"] = desc
+    if default is not None:
+        s["default"] = default
+    return s
+
+
+def string_map(*, key_pattern: str | None = None, value: dict | None = None,
+               desc: str | None = None) -> dict:
+    s: dict[str, Any] = {"type": "object"}
+    if desc:
+        s["description"] = desc
+    if key_pattern:
+        s["propertyNames"] = {"pattern": key_pattern}
+    s["additionalProperties"] = value or {"type": "string"}
+    return s
+
+
+def exactly_one_of(*names: str) -> list[dict]:
+    return [{"required": [n]} for n in names]
+
+
+# ---------------------------------------------------------------- shared $defs
+COMMON: dict[str, dict] = {
+    "name": string(pattern=DNS_SUBDOMAIN, min_len=1, max_len=253,
+                   desc="Kubernetes object name (DNS-1123 subdomain)."),
+    "ip": {
+        "type": "string",
+        "description": "An IPv4 or IPv6 address.",
+        "anyOf": [{"format": "ipv4", "pattern": IPV4}, {"format": "ipv6", "pattern": IPV6}],
+    },
+    "ipv4": string(fmt="ipv4", pattern=IPV4, desc="An IPv4 address."),
+    "cidr": {
+        "type": "string",
+        "description": "An IPv4 or IPv6 prefix in CIDR notation (a /32 or /128 for one host).",
+        "anyOf": [{"pattern": IPV4_CIDR}, {"pattern": IPV6_CIDR}],
+    },
+    "port": integer(1, 65535, desc="A TCP/UDP port."),
+    "labels": string_map(key_pattern=QUALIFIED_KEY,
+                         value=string(pattern=LABEL_VALUE, max_len=63)),
+    "annotations": string_map(key_pattern=QUALIFIED_KEY),
+    "objectMeta": obj(
+        {
+            "name": ref("name"),
+            "namespace": string(pattern=DNS_LABEL, min_len=1, max_len=63),
+            "labels": ref("labels"),
+            "annotations": ref("annotations"),
+            "uid": {"type": "string"},
+            "resourceVersion": {"type": "string"},
+            "generation": {"type": "integer"},
+            "generateName": {"type": "string"},
+            "creationTimestamp": {"type": ["string", "null"]},
+            "deletionTimestamp": {"type": ["string", "null"]},
+            "deletionGracePeriodSeconds": {"type": "integer"},
+            "selfLink": {"type": "string"},
+            "finalizers": array({"type": "string"}),
+            "ownerReferences": array({"type": "object"}),
+            "managedFields": array({"type": "object"}),
+        },
+        ["name"],
+        desc="Standard Kubernetes object metadata.",
+    ),
+    "labelSelector": obj(
+        {
+            "matchLabels": string_map(value=string(pattern=LABEL_VALUE, max_len=63)),
+            "matchExpressions": array(obj(
+                {
+                    "key": string(pattern=QUALIFIED_KEY, min_len=1),
+                    "operator": string(enum=["In", "NotIn", "Exists", "DoesNotExist"]),
+                    "values": array({"type": "string"}),
+                },
+                ["key", "operator"],
+                allOf=[
+                    {
+                        "if": {"properties": {"operator": {"enum": ["In", "NotIn"]}}},
+                        "then": {"required": ["values"], "properties": {"values": {"minItems": 1}}},
+                    },
+                    {
+                        "if": {"properties": {"operator": {"enum": ["Exists", "DoesNotExist"]}}},
+                        "then": {"properties": {"values": {"maxItems": 0}}},
+                    },
+                ],
+            )),
+        },
+        desc="Kubernetes label selector; an empty selector matches everything.",
+    ),
+    "nameRef": obj({"name": ref("name")}, ["name"], desc="Reference to an object by name."),
+    "condition": obj(
+        {
+            "type": string(min_len=1),
+            "status": string(enum=["True", "False", "Unknown"]),
+            "reason": {"type": "string"},
+            "message": {"type": "string"},
+            "lastTransitionTime": {"type": "string"},
+            "observedGeneration": integer(0),
+        },
+        ["type", "status"],
+        desc="metav1.Condition, e.g. lb.cilium.io/VIPExist.",
+    ),
+    "conditions": array(ref("condition")),
+    "lbResourceStatus": obj(
+        {"conditions": ref("conditions"), "status": string(enum=["OK", "ConditionNotMet"])},
+    ),
+    "tlsVersion": string(
+        enum=["TLSv1_0", "TLSv1_1", "TLSv1_2", "TLSv1_3"],
+        desc="TLS protocol version, Isovalent spelling (TLSv1_2 = TLS 1.2).",
+    ),
+    "tlsParameters": {
+        "minTLSVersion": ref("tlsVersion"),
+        "maxTLSVersion": ref("tlsVersion"),
+        "allowedCipherSuites": array(string(pattern=TLS_TOKEN), min_items=1, unique=True,
+                                     desc="OpenSSL cipher names, e.g. ECDHE-ECDSA-AES128-GCM-SHA256."),
+        "allowedECDHCurves": array(string(pattern=TLS_TOKEN), min_items=1, unique=True,
+                                   desc="Curve names, e.g. X25519, P-256."),
+        "allowedSignatureAlgorithms": array(string(pattern=TLS_TOKEN), min_items=1,
+                                            desc="Ordered by preference, e.g. ecdsa_secp256r1_sha256."),
+    },
+}
+# tlsParameters is a property fragment, not a schema: it is spliced, never referenced.
+TLS_PARAMETERS = COMMON.pop("tlsParameters")
+
+
+def document(kind: str, api_versions: list[str], *, spec: dict | None, status: dict | None,
+             description: str, defs: dict | None = None, required_spec: bool = True,
+             metadata: dict | None = None, extra_props: dict | None = None,
+             extra_required: tuple = ()) -> dict:
+    props: dict[str, Any] = {
+        "apiVersion": {"enum": api_versions},
+        "kind": {"const": kind},
+        "metadata": metadata or ref("objectMeta"),
+    }
+    if spec is not None:
+        props["spec"] = spec
+    if status is not None:
+        props["status"] = status
+    if extra_props:
+        props.update(extra_props)
+    required = ["apiVersion", "kind", "metadata"]
+    if spec is not None and required_spec:
+        required.append("spec")
+    required += list(extra_required)
+    schema: dict[str, Any] = {
+        "$schema": DRAFT,
+        "title": kind,
+        "description": description,
+        "x-kubernetes-kind": kind,
+        "x-kubernetes-api-versions": api_versions,
+        "type": "object",
+        "required": required,
+        "properties": props,
+        "additionalProperties": False,
+    }
+    pool = {**COMMON, **(defs or {})}
+    used: dict[str, dict] = {}
+    _collect(schema, pool, used)
+    if used:
+        schema["$defs"] = {k: used[k] for k in sorted(used)}
+    return schema
+
+
+def _collect(node: Any, pool: dict[str, dict], used: dict[str, dict]) -> None:
+    """Copy into `used` every $def reachable from node (transitively)."""
+    if isinstance(node, dict):
+        r = node.get("$ref")
+        if isinstance(r, str) and r.startswith("#/$defs/"):
+            name = r.removeprefix("#/$defs/")
+            if name not in used:
+                used[name] = copy.deepcopy(pool[name])
+                _collect(used[name], pool, used)
+        for v in node.values():
+            _collect(v, pool, used)
+    elif isinstance(node, list):
+        for v in node:
+            _collect(v, pool, used)
+
+
+# ---------------------------------------------------------------- LB kinds
+ISO_V1A1 = ["isovalent.com/v1alpha1"]
+
+LB_SERVICE_DEFS: dict[str, dict] = {
+    "hostName": string(pattern=ROUTE_HOST, min_len=1, max_len=253,
+                       desc='Exact name, suffix wildcard "*.example.com", or "*" for any.'),
+    "hostNames": array(ref("hostName"), min_items=1, unique=True,
+                       desc='Omitted means "*".'),
+    "secretRef": obj({"name": ref("name")}, ["name"],
+                     desc="Secret in the namespace of the LBService."),
+    "rateLimit": obj({"limit": integer(1), "timePeriodSeconds": integer(1)},
+                     ["limit", "timePeriodSeconds"]),
+    "connectionRateLimits": obj({"connections": ref("rateLimit")}, ["connections"]),
+    "requestRateLimits": obj({"requests": ref("rateLimit")}, ["requests"]),
+    "ruleType": string(enum=["Allow", "Deny"]),
+    "sourceCIDR": obj({"cidr": ref("cidr")}, ["cidr"]),
+    "exactOrPrefix": obj({"exact": string(min_len=1), "prefix": string(min_len=1)},
+                         minProperties=1, maxProperties=1),
+    "exactOrSuffix": obj({"exact": string(min_len=1), "suffix": string(min_len=1)},
+                         minProperties=1, maxProperties=1),
+    "valueMatch": obj({"exact": string(min_len=1), "prefix": string(min_len=1),
+                       "regex": string(min_len=1)}, minProperties=1, maxProperties=1),
+    "headerMatch": obj({"name": string(min_len=1), "value": ref("valueMatch")}, ["name", "value"]),
+    "clientCertificateSAN": obj(
+        {
+            "type": string(enum=["DNS", "URI", "EMAIL", "IP_ADDRESS", "OTHER_NAME"]),
+            "oid": string(pattern=r"^[0-9]+(\.[0-9]+)+$", desc="Required for OTHER_NAME."),
+            "value": ref("valueMatch"),
+        },
+        ["type", "value"],
+        **{"if": {"properties": {"type": {"const": "OTHER_NAME"}}}, "then": {"required": ["oid"]}},
+    ),
+    "connectionFilteringRuleCIDR": obj({"sourceCIDR": ref("sourceCIDR")}, minProperties=1),
+    "connectionFilteringCIDR": obj(
+        {"ruleType": ref("ruleType"),
+         "rules": array(ref("connectionFilteringRuleCIDR"), min_items=1)},
+        ["ruleType"],
+    ),
+    "httpRequestFilteringRule": obj(
+        {
+            "sourceCIDR": ref("sourceCIDR"),
+            "hostName": ref("exactOrSuffix"),
+            "path": ref("exactOrPrefix"),
+            "headers": array(ref("headerMatch"), min_items=1),
+            "jwtClaims": array(ref("headerMatch"), min_items=1),
+        },
+        minProperties=1,
+        desc="Properties of one rule are ANDed.",
+    ),
+    "httpsRequestFilteringRule": obj(
+        {
+            "sourceCIDR": ref("sourceCIDR"),
+            "clientCertificateSANs": array(ref("clientCertificateSAN"), min_items=1),
+            "hostName": ref("exactOrSuffix"),
+            "path": ref("exactOrPrefix"),
+            "headers": array(ref("headerMatch"), min_items=1),
+            "jwtClaims": array(ref("headerMatch"), min_items=1),
+        },
+        minProperties=1,
+        desc="Properties of one rule are ANDed.",
+    ),
+    "tlsConnectionFilteringRule": obj(
+        {
+            "sourceCIDR": ref("sourceCIDR"),
+            "clientCertificateSANs": array(ref("clientCertificateSAN"), min_items=1),
+            "serverName": ref("exactOrSuffix"),
+        },
+        minProperties=1,
+    ),
+    "httpPersistentBackend": obj(
+        {
+            "sourceIP": boolean(desc="Hash on the client address."),
+            "cookies": array(obj({"name": string(min_len=1)}, ["name"]), min_items=1),
+            "headers": array(obj({"name": string(min_len=1)}, ["name"]), min_items=1),
+        },
+        minProperties=1,
+        desc="Attributes (ANDed) hashed to pick the same backend; needs a consistentHashing pool.",
+    ),
+    "sourceIPPersistentBackend": obj(
+        {"sourceIP": boolean(desc="Hash on the client address.")},
+        minProperties=1,
+        desc="Needs a consistentHashing pool.",
+    ),
+    "httpRouteMatch": obj(
+        {"hostNames": ref("hostNames"), "path": ref("exactOrPrefix")},
+        desc="All conditions must hold. Host names match the Host header (and SNI under TLS).",
+    ),
+    "routeAuth": obj(
+        {
+            "basic": obj({"disabled": boolean()}, ["disabled"]),
+            "jwt": obj({"disabled": boolean()}, ["disabled"]),
+        },
+        desc="Per-route switch for the application-wide auth.",
+    ),
+    "httpRoute": obj(
+        {
+            "match": ref("httpRouteMatch"),
+            "backendRef": ref("nameRef"),
+            "persistentBackend": ref("httpPersistentBackend"),
+            "requestFiltering": obj(
+                {"ruleType": ref("ruleType"),
+                 "rules": array(ref("httpRequestFilteringRule"), min_items=1)},
+                ["ruleType"],
+            ),
+            "rateLimits": ref("requestRateLimits"),
+            "auth": ref("routeAuth"),
+        },
+        ["backendRef"],
+    ),
+    "httpsRoute": obj(
+        {
+            "match": ref("httpRouteMatch"),
+            "backendRef": ref("nameRef"),
+            "persistentBackend": ref("httpPersistentBackend"),
+            "requestFiltering": obj(
+                {"ruleType": ref("ruleType"),
+                 "rules": array(ref("httpsRequestFilteringRule"), min_items=1)},
+                ["ruleType"],
+            ),
+            "rateLimits": ref("requestRateLimits"),
+            "auth": ref("routeAuth"),
+        },
+        ["backendRef"],
+    ),
+    "tlsRoute": obj(
+        {
+            "match": obj({"hostNames": ref("hostNames")}, desc="Host names match the SNI."),
+            "backendRef": ref("nameRef"),
+            "persistentBackend": ref("sourceIPPersistentBackend"),
+            "connectionFiltering": obj(
+                {"ruleType": ref("ruleType"),
+                 "rules": array(ref("tlsConnectionFilteringRule"), min_items=1)},
+                ["ruleType"],
+            ),
+            "rateLimits": ref("connectionRateLimits"),
+        },
+        ["backendRef"],
+    ),
+    "tcpRoute": obj(
+        {
+            "backendRef": ref("nameRef"),
+            "persistentBackend": ref("sourceIPPersistentBackend"),
+            "connectionFiltering": ref("connectionFilteringCIDR"),
+            "rateLimits": ref("connectionRateLimits"),
+        },
+        ["backendRef"],
+    ),
+    "udpRoute": obj(
+        {
+            "backendRef": ref("nameRef"),
+            "persistentBackend": ref("sourceIPPersistentBackend"),
+            "connectionFiltering": ref("connectionFilteringCIDR"),
+        },
+        ["backendRef"],
+    ),
+    "httpConfig": obj(
+        {"enableHTTP11": boolean(default=True), "enableHTTP2": boolean(default=True)},
+        minProperties=1,
+    ),
+    "tlsConfig": obj(
+        {
+            "certificates": array(obj({"secretRef": ref("secretRef")}, ["secretRef"]),
+                                  min_items=1,
+                                  desc="kubernetes.io/tls Secrets (tls.crt, tls.key); SNI picks one."),
+            "validation": obj(
+                {
+                    "secretRef": ref("secretRef"),
+                    "subjectAlternativeNames": array(
+                        obj({"exact": string(min_len=1)}, ["exact"]), min_items=1),
+                },
+                ["secretRef"],
+                desc="Client certificate verification (mTLS): trusted CA in the Secret's ca.crt.",
+            ),
+            **TLS_PARAMETERS,
+        },
+        ["certificates"],
+        desc="TLS termination. Unset versions/ciphers keep the proxy defaults.",
+    ),
+    "httpAuth": obj(
+        {
+            "basic": obj(
+                {"users": obj({"secretRef": ref("secretRef")}, ["secretRef"],
+                              desc="Secret holding the users (see examples/rebel-base/secrets.yaml).")},
+                ["users"],
+            ),
+            "jwt": obj(
+                {
+                    "providers": array(obj(
+                        {
+                            "name": string(min_len=1),
+                            "issuer": string(min_len=1),
+                            "audiences": array({"type": "string"}, max_items=8),
+                            "jwks": obj(
+                                {
+                                    "secretRef": ref("secretRef"),
+                                    "httpURI": obj({"uri": string(pattern=r"^https?://", fmt="uri")},
+                                                   ["uri"]),
+                                },
+                                minProperties=1, maxProperties=1,
+                                desc='Secret with key "jwks", or a remote URI.',
+                            ),
+                        },
+                        ["name", "jwks"],
+                    ), min_items=1, max_items=8),
+                },
+                ["providers"],
+            ),
+        },
+        minProperties=1, maxProperties=1,
+        desc="Application-wide authentication: exactly one of basic or jwt.",
+    ),
+    "forceDeploymentMode": string(
+        enum=["auto", "t1-only", "t1-t2"], default="auto",
+        desc="auto: T1-only when the config allows it; t1-t2: always through tier 2."),
+    "proxyProtocolConfig": obj(
+        {
+            "disallowedVersions": array(integer(1, 2), min_items=1, unique=True,
+                                        desc="PROXY protocol versions to reject."),
+            "passthroughTLVs": array(integer(0, 255), min_items=1, unique=True),
+        },
+        desc="Accept a PROXY protocol header from clients (all versions unless disallowed).",
+    ),
+}
+
+
+def lb_service() -> dict:
+    http_common = {
+        "httpConfig": ref("httpConfig"),
+        "connectionFiltering": ref("connectionFilteringCIDR"),
+        "rateLimits": ref("connectionRateLimits"),
+        "auth": ref("httpAuth"),
+    }
+    apps = obj(
+        {
+            "httpProxy": obj({**http_common, "routes": array(ref("httpRoute"), min_items=1)},
+                             ["routes"], desc="Plain HTTP, routed by Host and path."),
+            "httpsProxy": obj({"tlsConfig": ref("tlsConfig"), **http_common,
+                               "routes": array(ref("httpsRoute"), min_items=1)},
+                              ["tlsConfig", "routes"],
+                              desc="TLS terminated at tier 2, then HTTP routing."),
+            "tlsPassthrough": obj({"routes": array(ref("tlsRoute"), min_items=1)}, ["routes"],
+                                  desc="TLS forwarded untouched, routed by SNI."),
+            "tlsProxy": obj({"tlsConfig": ref("tlsConfig"),
+                             "routes": array(ref("tlsRoute"), min_items=1)},
+                            ["tlsConfig", "routes"],
+                            desc="TLS terminated, payload forwarded as TCP, routed by SNI."),
+            "tcpProxy": obj({"forceDeploymentMode": ref("forceDeploymentMode"),
+                             "routes": array(ref("tcpRoute"), min_items=1, max_items=1)},
+                            ["routes"]),
+            "udpProxy": obj({"forceDeploymentMode": ref("forceDeploymentMode"),
+                             "routes": array(ref("udpRoute"), min_items=1, max_items=1)},
+                            ["routes"]),
+        },
+        minProperties=1, maxProperties=1,
+        desc="Exactly one application per LBService.",
+    )
+    spec = obj(
+        {
+            "vipRef": ref("nameRef"),
+            "port": ref("port"),
+            "proxyProtocolConfig": ref("proxyProtocolConfig"),
+            "applications": apps,
+        },
+        ["vipRef", "port", "applications"],
+    )
+    deployment_mode = obj({"deploymentMode": string(enum=["t1-only", "t1-t2"])})
+    status = obj(
+        {
+            "addresses": obj({"ipv4": ref("ipv4")}),
+            "applications": obj({"tcpProxy": deployment_mode, "udpProxy": deployment_mode}),
+            "k8sServiceRefs": array(ref("nameRef")),
+            "conditions": ref("conditions"),
+            "status": string(enum=["OK", "ConditionNotMet"]),
+        },
+    )
+    return document("LBService", ISO_V1A1, spec=spec, status=status, defs=LB_SERVICE_DEFS,
+                    description="A port on an LBVIP and the one application that serves it.")
+
+
+def lb_vip() -> dict:
+    spec = obj({"ipv4Request": ref("ipv4")},
+               desc="ipv4Request pins the VIP; without it one is allocated from a pool.")
+    status = obj({"conditions": ref("conditions"),
+                  "status": string(enum=["OK", "ConditionNotMet"]),
+                  "addresses": obj({"ipv4": ref("ipv4")})})
+    return document("LBVIP", ISO_V1A1, spec=spec, status=status,
+                    description="A virtual IP announced by tier 1 and served by tier 2.")
+
+
+LB_POOL_DEFS: dict[str, dict] = {
+    "payload": obj({"text": string(min_len=1, pattern=r"^([0-9A-Fa-f]{2})+$",
+                                   desc="Hex-encoded bytes.")}, ["text"]),
+    "backendTLSConfig": obj({**TLS_PARAMETERS}, desc="TLS towards the backends."),
+    "backend": obj(
+        {
+            "ip": ref("ip"),
+            "host": string(pattern=DNS_SUBDOMAIN, max_len=253, fmt="hostname"),
+            "k8sServiceRef": ref("nameRef"),
+            "port": ref("port"),
+            "weight": integer(1, MAX_U32, default=1,
+                              desc="Share = weight / sum of weights in the pool."),
+            "status": string(
+                enum=["Active", "Draining"],
+                desc="Draining: no new connections. Omitted (or Active, a cilium-lb "
+                     "extension) means active health checking decides."),
+        },
+        ["port"],
+        oneOf=exactly_one_of("ip", "host", "k8sServiceRef"),
+    ),
+    "healthCheck": obj(
+        {
+            "intervalSeconds": integer(1, default=30),
+            "timeoutSeconds": integer(1, default=5),
+            "healthyThreshold": integer(1, default=2),
+            "unhealthyThreshold": integer(1, default=2),
+            "tlsConfig": ref("backendTLSConfig"),
+            "http": obj(
+                {
+                    "host": string(min_len=1, default="lb"),
+                    "path": string(min_len=1, pattern=r"^/", default="/healthz"),
+                    "method": string(enum=["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT",
+                                           "OPTIONS", "TRACE", "PATCH"], default="GET"),
+                    "healthyStatusCodes": array(
+                        obj({"start": integer(100, 600, desc="Inclusive."),
+                             "end": integer(100, 600, desc="Exclusive.")}, ["start", "end"]),
+                        min_items=1, max_items=10,
+                        desc="Healthy status ranges; default [200, 201)."),
+                    "send": ref("payload"),
+                    "receive": array(ref("payload"), min_items=1),
+                },
+            ),
+            "tcp": obj(
+                {"send": ref("payload"), "receive": array(ref("payload"), min_items=1)},
+                dependentRequired={"send": ["receive"]},
+                desc="Connect check; with send/receive also a payload check.",
+            ),
+        },
+        oneOf=exactly_one_of("http", "tcp"),
+        desc="Active health checking of every backend (exactly one of http or tcp).",
+    ),
+    "loadbalancing": obj(
+        {
+            "algorithm": obj(
+                {
+                    "roundRobin": obj({}),
+                    "leastRequest": obj({}),
+                    "consistentHashing": obj(
+                        {"algorithm": obj(
+                            {"maglev": obj(
+                                {"tableSize": integer(
+                                    1, 5000011, default=65537,
+                                    desc="Maglev table size M, a prime (checked by lint); "
+                                         "M > 100 x backends keeps shares within 1%.")},
+                            )},
+                            ["maglev"],
+                        )},
+                        desc="Maglev; required for persistentBackend on routes.",
+                    ),
+                },
+                minProperties=1, maxProperties=1,
+            ),
+        },
+        ["algorithm"],
+        default={"algorithm": {"roundRobin": {}}},
+    ),
+}
+
+
+def lb_backend_pool() -> dict:
+    spec = obj(
+        {
+            "backendType": string(enum=["IP", "Hostname", "K8sService"]),
+            "backends": array(ref("backend"), min_items=1),
+            "dnsResolverConfig": obj(
+                {"resolvers": array(obj({"ip": ref("ip"), "port": ref("port")}, ["ip", "port"]),
+                                    min_items=1, unique=True)},
+                ["resolvers"],
+                desc="Resolvers for Hostname backends (replace the system ones).",
+            ),
+            "healthCheck": ref("healthCheck"),
+            "loadbalancing": ref("loadbalancing"),
+            "tcpConfig": obj({"connectTimeoutSeconds": integer(1, default=5)}),
+            "proxyProtocolConfig": obj(
+                {"version": integer(1, 2), "passthroughTLVs": array(integer(0, 255), min_items=1)},
+                ["version"],
+                desc="Send a PROXY protocol header to the backends.",
+            ),
+            "tlsConfig": ref("backendTLSConfig"),
+            "httpConfig": obj({"enableHTTP11": boolean(default=True),
+                               "enableHTTP2": boolean(default=True)}),
+        },
+        ["backendType", "backends", "healthCheck"],
+        allOf=[
+            {"if": {"properties": {"backendType": {"const": t}}},
+             "then": {"properties": {"backends": {"items": {"required": [f]}}}}}
+            for t, f in (("IP", "ip"), ("Hostname", "host"), ("K8sService", "k8sServiceRef"))
+        ] + [
+            {"if": {"required": ["dnsResolverConfig"]},
+             "then": {"properties": {"backendType": {"const": "Hostname"}}}},
+        ],
+    )
+    return document("LBBackendPool", ISO_V1A1, spec=spec, status=ref("lbResourceStatus"),
+                    defs=LB_POOL_DEFS,
+                    description="Backends, their health check and the balancing algorithm.")
+
+
+def lb_deployment() -> dict:
+    spec = obj(
+        {
+            "services": obj({"labelSelector": ref("labelSelector")},
+                            desc="LBServices in this namespace (empty selector: all)."),
+            "nodes": obj(
+                {"labelSelectors": obj({"t1": ref("labelSelector"), "t2": ref("labelSelector")},
+                                       ["t1", "t2"])},
+                desc="Replaces the default tier selectors (service.cilium.io/node=t1 / t2).",
+            ),
+        },
+        ["services", "nodes"],
+    )
+    return document("LBDeployment", ISO_V1A1, spec=spec, status=ref("lbResourceStatus"),
+                    description="Which nodes run tier 1 and tier 2 for selected LBServices.")
+
+
+# ---------------------------------------------------------------- BGP / BFD
+ISO_BGP = ["isovalent.com/v1", "isovalent.com/v1alpha1"]
+BGP_STATUS = obj({"conditions": ref("conditions")})
+
+
+def bgp_cluster_config() -> dict:
+    peer = obj(
+        {
+            "name": string(min_len=1, max_len=255),
+            "peerAddress": ref("ip"),
+            "peerASN": integer(0, MAX_U32, default=0,
+                               desc="0: accept the ASN the peer announces."),
+            "peerConfigRef": obj({"name": ref("name")}, ["name"],
+                                 desc="IsovalentBGPPeerConfig; omitted means defaults."),
+        },
+        ["name", "peerAddress"],
+    )
+    instance = obj(
+        {
+            "name": string(min_len=1, max_len=255),
+            "localASN": integer(1, MAX_U32),
+            "localPort": integer(1, 65535,
+                                 desc="Listen port for incoming sessions; omitted: do not listen."),
+            "peers": array(peer),
+        },
+        ["name"],
+    )
+    spec = obj(
+        {
+            "nodeSelector": ref("labelSelector"),
+            "bgpInstances": array(instance, min_items=1, max_items=16),
+        },
+        ["bgpInstances"],
+    )
+    return document("IsovalentBGPClusterConfig", ISO_BGP, spec=spec, status=BGP_STATUS,
+                    description="BGP speakers and their peers on the selected (tier-1) nodes.")
+
+
+def bgp_peer_config() -> dict:
+    spec = obj(
+        {
+            "transport": obj({"peerPort": integer(1, 65535, default=179)}),
+            "timers": obj(
+                {
+                    "connectRetryTimeSeconds": integer(1, 2147483647, default=120),
+                    "holdTimeSeconds": {
+                        "type": "integer",
+                        "description": "0 (RFC 4271: no keepalives, a cilium-lb extension) or 3..65535.",
+                        "anyOf": [{"const": 0}, {"minimum": 3, "maximum": 65535}],
+                        "default": 90,
+                    },
+                    "keepAliveTimeSeconds": integer(1, 65535, default=30,
+                                                    desc="Not larger than holdTimeSeconds."),
+                },
+            ),
+            "authSecretRef": string(pattern=DNS_SUBDOMAIN, max_len=253,
+                                    desc="Secret with the TCP-MD5 password (key \"password\")."),
+            "gracefulRestart": obj(
+                {"enabled": boolean(default=False),
+                 "restartTimeSeconds": integer(1, 4095, default=120)},
+                ["enabled"],
+            ),
+            "ebgpMultihop": integer(1, 255, default=1, desc="TTL for eBGP; ignored for iBGP."),
+            "families": array(obj(
+                {
+                    "afi": string(enum=["ipv4", "ipv6", "l2vpn", "ls", "opaque"]),
+                    "safi": string(enum=["unicast", "multicast", "mpls_label", "encapsulation",
+                                         "vpls", "evpn", "ls", "sr_policy", "mup", "mpls_vpn",
+                                         "mpls_vpn_multicast", "route_target_constraints",
+                                         "flowspec_unicast", "flowspec_vpn", "key_value"]),
+                    "advertisements": ref("labelSelector"),
+                },
+                ["afi", "safi"],
+            ), desc="Default: ipv4/unicast and ipv6/unicast without advertisements."),
+            "bfdProfileRef": string(
+                pattern=DNS_SUBDOMAIN, max_len=253,
+                desc="Name of an IsovalentBFDProfile (a plain string, as in Isovalent's CRD)."),
+        },
+    )
+    return document("IsovalentBGPPeerConfig", ISO_BGP, spec=spec, status=BGP_STATUS,
+                    description="Settings shared by BGP peers: transport, timers, families, BFD.")
+
+
+def bgp_advertisement() -> dict:
+    advert = obj(
+        {
+            "advertisementType": string(enum=["Service", "PodCIDR", "CiliumPodIPPool"]),
+            "service": obj(
+                {"addresses": array(string(enum=["LoadBalancerIP", "ClusterIP", "ExternalIP"]),
+                                    min_items=1, unique=True)},
+                ["addresses"],
+            ),
+            "selector": ref("labelSelector"),
+            "attributes": obj(
+                {
+                    "communities": obj(
+                        {
+                            "standard": array(string(pattern=STANDARD_COMMUNITY), min_items=1,
+                                              desc='"65000:100" or a 32-bit decimal.'),
+                            "large": array(string(pattern=LARGE_COMMUNITY), min_items=1),
+                            "wellKnown": array(string(enum=[
+                                "internet", "planned-shut", "accept-own",
+                                "route-filter-translated-v4", "route-filter-v4",
+                                "route-filter-translated-v6", "route-filter-v6", "llgr-stale",
+                                "no-llgr", "blackhole", "no-export", "no-advertise",
+                                "no-export-subconfed", "no-peer"]), min_items=1),
+                        },
+                    ),
+                    "localPreference": integer(0, MAX_U32),
+                },
+            ),
+        },
+        ["advertisementType"],
+        allOf=[
+            {"if": {"properties": {"advertisementType": {"const": "Service"}}},
+             "then": {"required": ["service"]},
+             "else": {"not": {"required": ["service"]}}},
+        ],
+    )
+    spec = obj({"advertisements": array(advert, min_items=1)}, ["advertisements"])
+    return document("IsovalentBGPAdvertisement", ISO_BGP, spec=spec, status=None,
+                    description="Which prefixes to announce (selected by peer config families).")
+
+
+def bfd_profile() -> dict:
+    spec = obj(
+        {
+            "receiveIntervalMilliseconds": integer(10, 60000, default=300,
+                                                   desc="Required Min RX Interval (RFC 5880)."),
+            "transmitIntervalMilliseconds": integer(10, 60000, default=300,
+                                                    desc="Desired Min TX Interval (RFC 5880)."),
+            "detectMultiplier": integer(2, 255, default=3,
+                                        desc="Detection time = negotiated interval x this."),
+            "minimumTTL": integer(1, 255, default=255,
+                                  desc="Lowest accepted TTL; 255 for directly connected peers."),
+            "echoFunction": obj(
+                {
+                    "directions": array(string(enum=["Receive", "Transmit"]), unique=True,
+                                        desc="Empty: echo disabled."),
+                    "receiveIntervalMilliseconds": integer(0, 60000, default=300),
+                    "transmitIntervalMilliseconds": integer(10, 60000, default=300),
+                },
+            ),
+        },
+    )
+    return document("IsovalentBFDProfile", ISO_V1A1, spec=spec, status=None,
+                    description="BFD timers used by peers that reference this profile.")
+
+
+# ---------------------------------------------------------------- Cilium
+def lb_ip_pool() -> dict:
+    block = obj(
+        {"cidr": ref("cidr"), "start": ref("ip"), "stop": ref("ip")},
+        oneOf=exactly_one_of("cidr", "start"),
+        dependentRequired={"stop": ["start"]},
+        desc="A CIDR, or a range start..stop (start alone: one address).",
+    )
+    spec = obj(
+        {
+            "blocks": array(block, min_items=1),
+            "serviceSelector": ref("labelSelector"),
+            "allowFirstLastIPs": string(
+                enum=["Yes", "No"], default="Yes",
+                desc="No: keep the network and broadcast addresses of each CIDR out of use."),
+            "disabled": boolean(default=False, desc="Stop allocating; keeps existing addresses."),
+        },
+        ["blocks"],
+    )
+    return document("CiliumLoadBalancerIPPool", ["cilium.io/v2alpha1", "cilium.io/v2"],
+                    spec=spec, status=BGP_STATUS,
+                    description="Addresses LB-IPAM may hand to LBVIPs and LoadBalancer Services.")
+
+
+# ---------------------------------------------------------------- core v1
+V1 = ["v1"]
+LBIPAM_IPS = rf"^\s*({_IPV4}|{_IPV6})(\s*,\s*({_IPV4}|{_IPV6}))*\s*$"
+
+
+def service() -> dict:
+    meta = {
+        "allOf": [
+            ref("objectMeta"),
+            {"properties": {"annotations": {"properties": {
+                "lbipam.cilium.io/ips": string(pattern=LBIPAM_IPS,
+                                               desc="Comma-separated addresses to request."),
+                "lbipam.cilium.io/sharing-key": string(min_len=1,
+                                                       desc="Services with the same key share an IP."),
+                "service.cilium.io/no-advertisement": string(enum=["true", "false"]),
+            }}}},
+        ],
+    }
+    port = obj(
+        {
+            "name": string(pattern=DNS_LABEL, max_len=63),
+            "protocol": string(enum=["TCP", "UDP", "SCTP"], default="TCP"),
+            "appProtocol": {"type": "string"},
+            "port": ref("port"),
+            "targetPort": {"anyOf": [integer(1, 65535), string(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+                                                                max_len=15)]},
+            "nodePort": integer(0, 65535),
+        },
+        ["port"],
+    )
+    spec = obj(
+        {
+            "type": string(enum=["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"],
+                           default="ClusterIP"),
+            "ports": array(port),
+            "selector": string_map(),
+            "loadBalancerIP": {"anyOf": [ref("ip"), {"const": ""}],
+                               "description": "Deprecated by Kubernetes; prefer lbipam.cilium.io/ips."},
+            "loadBalancerClass": {"type": "string"},
+            "externalTrafficPolicy": string(enum=["Cluster", "Local"]),
+            "internalTrafficPolicy": string(enum=["Cluster", "Local"]),
+            "clusterIP": {"type": "string"},
+            "clusterIPs": array({"type": "string"}),
+            "ipFamilies": array(string(enum=["IPv4", "IPv6"])),
+            "ipFamilyPolicy": string(enum=["SingleStack", "PreferDualStack", "RequireDualStack"]),
+        },
+        open_=True,
+        desc="Fields cilium-lb reads are checked; other ServiceSpec fields pass through.",
+    )
+    return document("Service", V1, spec=spec, status={"type": "object"}, metadata=meta,
+                    description="Kubernetes Service: the parts LB-IPAM and BGP read.")
+
+
+def secret() -> dict:
+    data = string_map(key_pattern=SECRET_KEY, value=string(pattern=BASE64),
+                      desc="Base64-encoded values, as kubectl writes them.")
+    string_data = string_map(key_pattern=SECRET_KEY, desc="Plain values (merged over data).")
+    tls_keys = ["tls.crt", "tls.key"]
+    return document(
+        "Secret", V1, spec=None, status=None,
+        extra_props={
+            "type": string(min_len=1, default="Opaque",
+                           desc="kubernetes.io/tls for certificates; Opaque for basic-auth users."),
+            "data": data,
+            "stringData": string_data,
+            "immutable": boolean(),
+        },
+        description="Kubernetes Secret: TLS certificates and basic-auth users.",
+        defs={},
+    ) | {
+        "allOf": [
+            {"if": {"properties": {"type": {"const": "kubernetes.io/tls"}}, "required": ["type"]},
+             "then": {"anyOf": [
+                 {"required": ["data"], "properties": {"data": {"required": tls_keys}}},
+                 {"required": ["stringData"], "properties": {"stringData": {"required": tls_keys}}},
+             ]}},
+        ],
+    }
+
+
+def node() -> dict:
+    address = obj(
+        {
+            "type": string(enum=["InternalIP", "ExternalIP", "Hostname", "InternalDNS",
+                                 "ExternalDNS"]),
+            "address": string(min_len=1),
+        },
+        ["type", "address"],
+        allOf=[{"if": {"properties": {"type": {"enum": ["InternalIP", "ExternalIP"]}}},
+                "then": {"properties": {"address": ref("ip")}}}],
+    )
+    spec = obj(
+        {"podCIDR": ref("cidr"), "podCIDRs": array(ref("cidr"), max_items=2, unique=True)},
+        open_=True,
+        desc="podCIDR(s) are read; taints, providerID, ... pass through.",
+    )
+    status = obj({"addresses": array(address)}, open_=True,
+                 desc="addresses are read; capacity, conditions, nodeInfo, ... pass through.")
+    return document("Node", V1, spec=spec, status=status, required_spec=False,
+                    description="Kubernetes Node as `kubectl get node -o yaml` prints it: tier "
+                                "label service.cilium.io/node, InternalIP, PodCIDRs.")
+
+
+def config_map() -> dict:
+    return document(
+        "ConfigMap", V1, spec=None, status=None,
+        extra_props={
+            "data": string_map(desc="String values only (quote true/false and numbers). "
+                                    "cilium-config keys are checked by a lint rule."),
+            "binaryData": string_map(value=string(pattern=BASE64)),
+            "immutable": boolean(),
+        },
+        description="Kubernetes ConfigMap, e.g. kube-system/cilium-config.",
+    )
+
+
+BUILDERS = {
+    "LBVIP": lb_vip,
+    "LBService": lb_service,
+    "LBBackendPool": lb_backend_pool,
+    "LBDeployment": lb_deployment,
+    "IsovalentBGPClusterConfig": bgp_cluster_config,
+    "IsovalentBGPPeerConfig": bgp_peer_config,
+    "IsovalentBGPAdvertisement": bgp_advertisement,
+    "IsovalentBFDProfile": bfd_profile,
+    "CiliumLoadBalancerIPPool": lb_ip_pool,
+    "Service": service,
+    "Secret": secret,
+    "Node": node,
+    "ConfigMap": config_map,
+}
+
+
+def render(schema: dict) -> str:
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+
+
+def build_all() -> dict[str, str]:
+    """file name -> JSON text."""
+    return {f"{kind}.schema.json": render(build()) for kind, build in BUILDERS.items()}
+
+
+def main(argv: list[str]) -> int:
+    check = "--check" in argv
+    stale = []
+    for name, text in build_all().items():
+        path = HERE / name
+        if path.exists() and path.read_text() == text:
+            continue
+        if check:
+            stale.append(name)
+        else:
+            path.write_text(text)
+    if stale:
+        print("out of date: " + ", ".join(stale) + " (run python schemas/generate.py)",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

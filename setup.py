@@ -1,0 +1,10 @@
+# Only the optional C accelerators live here (setuptools < 68 cannot declare extensions in
+# pyproject.toml); everything else is in pyproject.toml. optional=True: without a compiler the
+# pure-Python paths are used.
+from setuptools import Extension, setup
+
+setup(
+    ext_modules=[
+        Extension("lbcli.compile._maglev", ["lbcli/compile/_maglev.c"], optional=True, extra_compile_args=["-O2"]),
+    ]
+)

@@ -99,6 +99,47 @@ def validate(
     raise typer.Exit(1 if report.count(level) else 0)
 
 
+@app.command("compile")
+def compile_cmd(
+    paths: List[str] = typer.Argument(..., help="Manifest files, directories, globs, or -."),
+    output: str = typer.Option(..., "-o", "--output", help="Directory for <node>.json plans, or - to print one plan."),
+    nodes: Optional[List[str]] = typer.Option(None, "--nodes", help="Extra file(s) with v1 Nodes (kubectl get nodes -o yaml)."),
+    node: Optional[str] = typer.Option(None, "--node", help="Only this node's plan."),
+) -> None:
+    """Compile the manifest set into one deterministic plan per node."""
+    from pathlib import Path
+
+    from ..compile.output import previous_ipam, read_plan_dir, write_plans
+    from ..compile.plan import compile_plans, dumps
+    from .loading import load_checked
+
+    report = load_checked(paths, nodes)
+    previous = previous_ipam(read_plan_dir(Path(output))) if output != "-" else {}
+    compiled = compile_plans(report.index, previous)
+    plans = compiled.plans
+    if node is not None:
+        if node not in plans:
+            known = ", ".join(sorted(plans)) or "none"
+            error(f"no node named {node!r} in the manifest set (nodes: {known})")
+            raise typer.Exit(2)
+        plans = {node: plans[node]}
+    if not plans:
+        error("the manifest set has no v1 Node objects: nothing to compile (add nodes or use --nodes FILE)")
+        raise typer.Exit(2)
+    if output == "-":
+        if len(plans) != 1:
+            error(f"-o - prints one plan: choose it with --node ({', '.join(sorted(plans))})")
+            raise typer.Exit(2)
+        sys.stdout.buffer.write(dumps(next(iter(plans.values()))))
+        return
+    # with --node only that plan is written: the other nodes' files are left alone
+    written, removed = write_plans(Path(output), plans, prune=node is None)
+    for c in compiled.conditions:
+        sys.stderr.write(f"warning: {c['ref']}: {c['reason']}: {c['message']}\n")
+    typer.echo(f"{len(plans)} plan(s) in {output}: {len(written)} written, {len(plans) - len(written)} unchanged"
+               + (f", {len(removed)} removed" if removed else ""))
+
+
 @app.command()
 def rules(
     output: Optional[LintFormat] = typer.Option(None, "-o", "--output", help="text or json."),

@@ -1,0 +1,36 @@
+"""Shared by commands that start from manifests: load, lint, and refuse a set with errors."""
+
+from __future__ import annotations
+
+import typer
+
+from .console import error
+
+
+def load_checked(paths: list[str], extra: list[str] | None = None, config: str | None = None):
+    """Load and lint; on usage/I-O errors exit 2, on error findings print them (stderr) and
+    exit 1, as `validate` would. Returns the LintReport."""
+    from ..lint.config import ConfigError, load_config
+    from ..lint.engine import lint
+    from ..lint.problem import Severity
+    from ..manifest.loader import LoadError, load
+
+    try:
+        cfg = load_config(config)
+        loaded = load(list(paths) + list(extra or []), ignore=cfg.is_ignored if cfg.ignore else None)
+    except (ConfigError, LoadError) as e:
+        error(str(e))
+        raise typer.Exit(2)
+    report = lint(loaded, cfg)
+    if report.count(Severity.ERROR):
+        import sys
+
+        from ..report.text import summary_line
+
+        for p in report.problems:
+            if p.severity >= Severity.ERROR:
+                sys.stderr.write(f"{p.file}:{p.line}:{p.column} {p.severity.label} {p.rule} {p.message}\n")
+        sys.stderr.write(summary_line(report.summary) + "\n")
+        error("the manifest set has errors; fix them first (see `cilium-lb validate`)")
+        raise typer.Exit(1)
+    return report

@@ -1,0 +1,109 @@
+"""BGP: per node that an IsovalentBGPClusterConfig selects, its instances, peers (timers,
+graceful restart, multihop, BFD, MD5 auth by reference) and exactly which prefixes each peer
+gets, from the peer config's family advertisement selectors."""
+
+from __future__ import annotations
+
+from ..manifest.index import NO_ADVERTISEMENT, ResourceIndex
+from ..manifest.kinds import default_of
+from ..manifest.selectors import matches
+from .nodes import NodeInfo
+from .secrets import SecretStore
+
+BGP_SECRETS_NAMESPACE = "kube-system"  # Cilium's bgp-secrets-namespace default
+
+
+def bgp_section(node: NodeInfo, index: ResourceIndex, announced: list[dict], secrets: SecretStore) -> dict | None:
+    """`announced`: [{service, vip, labels, noAdvertisement}] — services that have T2 nodes."""
+    instances = []
+    for cc in sorted(index.valid("IsovalentBGPClusterConfig"), key=lambda r: r.name):
+        if not matches(cc.spec.get("nodeSelector"), node.labels):
+            continue
+        for inst in cc.spec.get("bgpInstances") or []:
+            local_asn = inst.get("localASN")
+            peers = [_peer(p, local_asn, index, announced, secrets) for p in inst.get("peers") or []]
+            instances.append({
+                "name": inst.get("name"), "localASN": local_asn, "routerId": node.internal_ip,
+                "localPort": inst.get("localPort", 179), "peers": sorted(peers, key=lambda p: p["name"] or ""),
+            })
+    return {"instances": instances} if instances else None
+
+
+def _peer(p: dict, local_asn, index: ResourceIndex, announced: list[dict], secrets: SecretStore) -> dict:
+    d = lambda *path: default_of("IsovalentBGPPeerConfig", "spec", *path)  # noqa: E731
+    ref = (p.get("peerConfigRef") or {}).get("name")
+    pc = index.get("IsovalentBGPPeerConfig", None, ref) if ref else None
+    spec = pc.spec if pc is not None and pc.valid else {}
+    timers = spec.get("timers") or {}
+    gr = spec.get("gracefulRestart") or {}
+    hop = spec.get("ebgpMultihop")
+    bfd = None
+    if spec.get("bfdProfileRef"):
+        prof = index.get("IsovalentBFDProfile", None, spec["bfdProfileRef"])
+        ps = prof.spec if prof is not None else {}
+        bd = lambda k: ps.get(k, default_of("IsovalentBFDProfile", "spec", k))  # noqa: E731
+        bfd = {"profile": spec["bfdProfileRef"], "receiveIntervalMs": bd("receiveIntervalMilliseconds"),
+               "transmitIntervalMs": bd("transmitIntervalMilliseconds"), "detectMultiplier": bd("detectMultiplier"),
+               "minimumTTL": bd("minimumTTL")}
+    auth = None
+    if spec.get("authSecretRef"):
+        auth = secrets.ref(BGP_SECRETS_NAMESPACE, spec["authSecretRef"])
+    families, prefixes = [], {}
+    for fam in spec.get("families") or []:
+        families.append({"afi": fam.get("afi"), "safi": fam.get("safi")})
+        if fam.get("afi") != "ipv4":
+            continue
+        for adv in sorted(index.valid("IsovalentBGPAdvertisement"), key=lambda r: r.name):
+            if fam.get("advertisements") is None or not matches(fam.get("advertisements"), adv.labels):
+                continue
+            for a in adv.spec.get("advertisements") or []:
+                _collect(a, announced, prefixes)
+    peer_asn = p.get("peerASN") or local_asn
+    return {
+        "name": p.get("name"), "address": p.get("peerAddress"), "asn": peer_asn,
+        "port": (spec.get("transport") or {}).get("peerPort", d("transport", "peerPort")),
+        "timers": {
+            "connectRetrySeconds": timers.get("connectRetryTimeSeconds", d("timers", "connectRetryTimeSeconds")),
+            "holdTimeSeconds": timers.get("holdTimeSeconds", d("timers", "holdTimeSeconds")),
+            "keepAliveSeconds": timers.get("keepAliveTimeSeconds", d("timers", "keepAliveTimeSeconds")),
+        },
+        "gracefulRestart": {"enabled": bool(gr.get("enabled", False)),
+                            "restartTimeSeconds": gr.get("restartTimeSeconds", d("gracefulRestart", "restartTimeSeconds"))},
+        "ebgpMultihop": hop if isinstance(hop, int) and hop > 1 else None,
+        "auth": auth, "bfd": bfd,
+        "families": sorted(families, key=lambda f: (str(f["afi"]), str(f["safi"]))),
+        "prefixes": [prefixes[k] for k in sorted(prefixes, key=_prefix_key)],
+    }
+
+
+def _collect(a: dict, announced: list[dict], prefixes: dict) -> None:
+    if a.get("advertisementType") != "Service":
+        return
+    if "LoadBalancerIP" not in ((a.get("service") or {}).get("addresses") or []):
+        return
+    attrs = a.get("attributes") or {}
+    comms = attrs.get("communities") or {}
+    for svc in announced:
+        if svc["noAdvertisement"] or not matches(a.get("selector"), svc["labels"]):
+            continue
+        prefix = f"{svc['vip']}/32"
+        entry = prefixes.setdefault(prefix, {"prefix": prefix, "services": [], "communities": [],
+                                             "largeCommunities": [], "localPreference": None})
+        if svc["service"] not in entry["services"]:
+            entry["services"] = sorted(entry["services"] + [svc["service"]])
+        std = list(comms.get("standard") or []) + list(comms.get("wellKnown") or [])
+        entry["communities"] = sorted(set(entry["communities"]) | set(std))
+        entry["largeCommunities"] = sorted(set(entry["largeCommunities"]) | set(comms.get("large") or []))
+        lp = attrs.get("localPreference")
+        if lp is not None and (entry["localPreference"] is None or lp > entry["localPreference"]):
+            entry["localPreference"] = lp
+
+
+def _prefix_key(p: str):
+    import ipaddress
+
+    return int(ipaddress.ip_network(p).network_address)
+
+
+def no_advertisement(resource) -> bool:
+    return str(resource.annotations.get(NO_ADVERTISEMENT, "")).lower() == "true"

@@ -1,0 +1,58 @@
+"""Nodes and their tiers, from v1 Node objects (what `kubectl get nodes -o yaml` prints).
+
+A node is tier 1 / tier 2 by its `service.cilium.io/node` label, unless LBDeployment node
+selectors say otherwise (then a node is in a tier when any deployment's selector matches it).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from ..manifest.index import TIER_LABEL, ResourceIndex
+from ..manifest.selectors import matches
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    name: str
+    internal_ip: str | None
+    pod_cidrs: tuple[str, ...]
+    labels: dict = field(hash=False, compare=False)
+    tiers: tuple[str, ...] = ()
+
+
+def node_infos(index: ResourceIndex) -> list[NodeInfo]:
+    sels = index.lb_deployment_selectors()
+    out = []
+    for n in sorted(index.of_kind("Node"), key=lambda r: r.name):
+        labels = n.labels
+        tiers = []
+        for tier in ("t1", "t2"):
+            if sels[tier]:
+                if any(matches(s, labels) for s in sels[tier]):
+                    tiers.append(tier)
+            elif labels.get(TIER_LABEL) == tier:
+                tiers.append(tier)
+        addrs = (n.body.get("status") or {}).get("addresses") or []
+        ip = next((a.get("address") for a in addrs if isinstance(a, dict) and a.get("type") == "InternalIP"), None)
+        spec = n.body.get("spec") or {}
+        cidrs = spec.get("podCIDRs") or ([spec["podCIDR"]] if spec.get("podCIDR") else [])
+        out.append(NodeInfo(n.name, ip, tuple(cidrs), labels, tuple(tiers)))
+    return out
+
+
+def tunnel_mac(node: str) -> str:
+    """A stable, locally administered unicast MAC for a node's tunnel device: tier 1 writes it
+    as the inner destination so tier 2 takes the packet as its own (PACKET_HOST)."""
+    import hashlib
+
+    h = hashlib.sha256(b"cilium-lb/tunnel-mac/" + node.encode()).digest()
+    return ":".join(f"{b:02x}" for b in (0x02, *h[:5]))
+
+
+def ip_key(ip: str | None):
+    try:
+        return (0, int(ipaddress.ip_address(ip or "")))
+    except ValueError:
+        return (1, ip or "")

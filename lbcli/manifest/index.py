@@ -23,8 +23,15 @@ class ResourceIndex:
         for r in self.resources:
             if r.extra.get("unknown"):
                 continue
+            key = (r.kind, r.namespace, r.name)
+            first = self._by_key.get(key)
+            if first is not None and first.body == r.body:
+                # the same object in two files (shared cluster resources of several example
+                # sets, or `kubectl apply -f a -f b`): harmless, counted once
+                r.extra["duplicate_of"] = first
+                continue
             self._by_kind[r.kind].append(r)
-            self._by_key.setdefault((r.kind, r.namespace, r.name), r)
+            self._by_key.setdefault(key, r)
 
     def of_kind(self, kind: str, valid_only: bool = False) -> list[Resource]:
         items = self._by_kind.get(kind, [])

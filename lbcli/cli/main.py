@@ -140,6 +140,95 @@ def compile_cmd(
                + (f", {len(removed)} removed" if removed else ""))
 
 
+class ApplyFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+STATE_DIR_HELP = "State directory (last applied plan, rendered configs, pid files, sockets)."
+
+
+@app.command()
+def apply(
+    paths: List[str] = typer.Argument(..., help="Manifest files, directories, globs, or -."),
+    node: str = typer.Option(..., "--node", help="The node this runs on (its network namespace)."),
+    nodes: Optional[List[str]] = typer.Option(None, "--nodes", help="Extra file(s) with v1 Nodes."),
+    state_dir: str = typer.Option("/var/lib/cilium-lb", "--state-dir", help=STATE_DIR_HELP),
+    bpf_root: str = typer.Option("/sys/fs/bpf/cilium-lb", "--bpf-root", help="bpffs directory for pinned maps and programs."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Observe and report what would change; change nothing."),
+    output: ApplyFormat = typer.Option(ApplyFormat.text, "-o", "--output", help="text or json."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Print nothing on success."),
+) -> None:
+    """Converge this node to its plan: observe, change only what differs, record the plan."""
+    from pathlib import Path
+
+    from ..agent.apply import LockTimeout, applied_plan, apply_plan
+    from ..agent.reconciler import NodeContext
+    from ..compile.output import previous_ipam
+    from ..compile.plan import compile_plans
+    from .loading import load_checked
+
+    report = load_checked(paths, nodes)
+    prev = applied_plan(Path(state_dir), node)
+    compiled = compile_plans(report.index, previous_ipam({node: prev}) if prev else None)
+    if node not in compiled.plans:
+        error(f"no node named {node!r} in the manifest set (nodes: {', '.join(sorted(compiled.plans)) or 'none'})")
+        raise typer.Exit(2)
+    ctx = NodeContext(node, Path(state_dir), Path(bpf_root), dry_run)
+    progress = None
+    if output == ApplyFormat.text and not quiet and sys.stderr.isatty():
+        progress = lambda name: sys.stderr.write(f"\r\x1b[2K{node}: {name} ...")  # noqa: E731
+    try:
+        result = apply_plan(ctx, compiled.plans[node], compiled.secrets.get(node, {}), progress)
+    except LockTimeout as e:
+        error(str(e))
+        raise typer.Exit(1)
+    finally:
+        if progress:
+            sys.stderr.write("\r\x1b[2K")
+    doc = result.to_dict()
+    if output == ApplyFormat.json:
+        import json
+
+        typer.echo(json.dumps(doc, indent=2, sort_keys=True))
+    elif not (quiet and result.ok):
+        from ..report.apply_text import render
+
+        render(doc)
+    raise typer.Exit(0 if result.ok else 1)
+
+
+@app.command()
+def reset(
+    node: str = typer.Option(..., "--node", help="The node this runs on."),
+    state_dir: str = typer.Option("/var/lib/cilium-lb", "--state-dir", help=STATE_DIR_HELP),
+    bpf_root: str = typer.Option("/sys/fs/bpf/cilium-lb", "--bpf-root", help="bpffs directory for pinned maps and programs."),
+    output: ApplyFormat = typer.Option(ApplyFormat.text, "-o", "--output", help="text or json."),
+) -> None:
+    """Remove everything cilium-lb created on this node."""
+    from pathlib import Path
+
+    from ..agent.apply import ApplyReport, LockTimeout, reset_node
+    from ..agent.reconciler import NodeContext
+
+    try:
+        results = reset_node(NodeContext(node, Path(state_dir), Path(bpf_root)))
+    except LockTimeout as e:
+        error(str(e))
+        raise typer.Exit(1)
+    rep = ApplyReport(node, False, results)
+    doc = rep.to_dict()
+    if output == ApplyFormat.json:
+        import json
+
+        typer.echo(json.dumps(doc, indent=2, sort_keys=True))
+    else:
+        from ..report.apply_text import render
+
+        render(doc)
+    raise typer.Exit(0 if rep.ok else 1)
+
+
 @app.command()
 def rules(
     output: Optional[LintFormat] = typer.Option(None, "-o", "--output", help="text or json."),

@@ -1,0 +1,208 @@
+"""The kube-system/cilium-config ConfigMap holds valid Cilium options that work together.
+
+Cilium reads its options from this ConfigMap as strings. A misspelt key is silently ignored
+(the default applies), a boolean spelt `yes` is not a boolean, and some combinations make
+the agent refuse to start, which on a load balancer node means no datapath at all.
+
+Checked, each at its data key:
+
+- enumerations: routing-mode tunnel|native, tunnel-protocol vxlan|geneve, bpf-lb-mode
+  snat|dsr|hybrid, bpf-lb-algorithm maglev|random, bpf-lb-dsr-dispatch opt|ipip|geneve,
+  bpf-lb-acceleration, ipam, enable-policy, kube-proxy-replacement (error);
+- booleans (enable-*, auto-direct-node-routes, ...) are strings Go's ParseBool accepts (error),
+  spelt "true"/"false" (warning otherwise); numbers and CIDRs parse (error);
+- routing-mode native with IPv4 masquerading needs ipv4-native-routing-cidr (error);
+  auto-direct-node-routes only with routing-mode native (error); tunnel-protocol is
+  ignored with native routing (warning); bpf-lb-mode dsr/hybrid with tunnelling needs
+  geneve dispatch over geneve (error); enable-bbr needs enable-bandwidth-manager (error);
+  the removed `tunnel` key (warning);
+- unknown keys that look like typos of known ones get a warning with the suggestion; other
+  unknown keys are fine (cilium-config has hundreds of keys).
+
+Maglev table sizes are checked by maglev-prime.
+
+Example (error):
+
+    data:
+      routing-mode: native
+      auto-direct-node-routes: "yes"    # not a boolean
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Iterator
+
+from ..finding import Context, Finding
+from ..problem import Severity
+
+ID = "cilium-config"
+SEVERITY = Severity.ERROR
+
+ENUMS: dict[str, tuple[str, ...]] = {
+    "routing-mode": ("tunnel", "native"),
+    "tunnel-protocol": ("vxlan", "geneve"),
+    "bpf-lb-mode": ("snat", "dsr", "hybrid"),
+    "bpf-lb-algorithm": ("maglev", "random"),
+    "bpf-lb-dsr-dispatch": ("opt", "ipip", "geneve"),
+    "bpf-lb-acceleration": ("disabled", "native", "best-effort"),
+    "ipam": ("kubernetes", "cluster-pool", "multi-pool", "eni", "azure", "alibabacloud", "crd",
+             "delegated-plugin"),
+    "enable-policy": ("default", "always", "never"),
+    "kube-proxy-replacement": ("true", "false"),
+    "identity-allocation-mode": ("crd", "kvstore", "doublewrite-readkvstore", "doublewrite-readcrd"),
+}
+BOOLEANS = frozenset({
+    "auto-direct-node-routes", "bpf-lb-external-clusterip", "bpf-lb-sock", "cni-exclusive", "debug",
+    "direct-routing-skip-unreachable", "enable-auto-protect-node-port-range", "enable-bandwidth-manager",
+    "enable-bbr", "enable-bgp-control-plane", "enable-bpf-clock-probe", "enable-bpf-masquerade",
+    "enable-bpf-tproxy", "enable-cilium-endpoint-slice", "enable-endpoint-health-checking",
+    "enable-endpoint-routes", "enable-envoy-config", "enable-external-ips", "enable-gateway-api",
+    "enable-health-check-loadbalancer-ip", "enable-health-check-nodeport", "enable-health-checking",
+    "enable-host-firewall", "enable-host-legacy-routing", "enable-host-port", "enable-hubble",
+    "enable-ingress-controller", "enable-internal-traffic-policy", "enable-ip-masq-agent", "enable-ipsec",
+    "enable-ipv4", "enable-ipv4-big-tcp", "enable-ipv4-egress-gateway", "enable-ipv4-fragment-tracking",
+    "enable-ipv4-masquerade", "enable-ipv6", "enable-ipv6-big-tcp", "enable-ipv6-masquerade",
+    "enable-k8s-networkpolicy", "enable-k8s-terminating-endpoint", "enable-l2-announcements",
+    "enable-l2-neigh-discovery", "enable-l2-pod-announcements", "enable-l7-proxy", "enable-lb-ipam",
+    "enable-local-redirect-policy", "enable-masquerade-to-route-source", "enable-metrics",
+    "enable-node-port", "enable-node-selector-labels", "enable-runtime-device-detection", "enable-sctp",
+    "enable-service-topology", "enable-session-affinity", "enable-svc-source-range-check", "enable-tcx",
+    "enable-vtep", "enable-well-known-identities", "enable-wireguard", "enable-xt-socket-fallback",
+    "encrypt-node", "external-envoy-proxy", "hubble-disable-tls", "install-no-conntrack-iptables-rules",
+    "k8s-require-ipv4-pod-cidr", "k8s-require-ipv6-pod-cidr", "mesh-auth-enabled", "node-port-bind-protection",
+    "policy-audit-mode", "preallocate-bpf-maps", "remove-cilium-node-taints", "set-cilium-is-up-condition",
+    "set-cilium-node-taints", "synchronize-k8s-nodes", "write-cni-conf-when-ready",
+})
+NUMBERS = frozenset({
+    "bpf-ct-global-any-max", "bpf-ct-global-tcp-max", "bpf-lb-map-max", "bpf-lb-maglev-table-size",
+    "bpf-nat-global-max", "bpf-neigh-global-max", "bpf-policy-map-max", "cluster-id",
+    "cluster-pool-ipv4-mask-size", "cluster-pool-ipv6-mask-size", "mtu", "tunnel-port",
+    "max-connected-clusters", "k8s-client-qps", "k8s-client-burst",
+})
+CIDRS = {"ipv4-native-routing-cidr": 4, "ipv6-native-routing-cidr": 6, "cluster-pool-ipv4-cidr": 4,
+         "cluster-pool-ipv6-cidr": 6}
+OTHER_KNOWN = frozenset({
+    "agent-health-port", "arping-refresh-period", "bgp-secrets-namespace", "bpf-lb-dsr-l4-xlate",
+    "bpf-lb-maglev-hash-seed", "bpf-lb-sock-terminate-pod-connections", "bpf-map-dynamic-size-ratio",
+    "bpf-root", "cgroup-root", "cilium-endpoint-gc-interval", "cluster-name", "custom-cni-conf",
+    "debug-verbose", "default-lb-service-ipam", "devices", "direct-routing-device",
+    "egress-masquerade-interfaces", "hubble-listen-address", "hubble-metrics", "hubble-metrics-server",
+    "hubble-socket-path", "identity-gc-interval", "identity-heartbeat-timeout", "ipam-cilium-node-update-rate",
+    "kube-proxy-replacement-healthz-bind-address", "l2-announcements-lease-duration",
+    "l2-announcements-renew-deadline", "l2-announcements-retry-period", "metrics", "monitor-aggregation",
+    "monitor-aggregation-flags", "monitor-aggregation-interval", "node-port-range", "nodes-gc-interval",
+    "operator-api-serve-addr", "operator-prometheus-serve-addr", "policy-cidr-match-mode", "procfs",
+    "prometheus-serve-addr", "proxy-connect-timeout", "proxy-idle-timeout-seconds",
+    "proxy-max-connection-duration-seconds", "proxy-max-requests-per-connection",
+    "service-no-backend-response", "sidecar-istio-proxy-image", "tofqdns-dns-reject-response-code",
+    "tofqdns-enable-dns-compression", "tofqdns-endpoint-max-ip-per-hostname", "tofqdns-proxy-response-max-delay",
+    "tunnel", "vtep-cidr", "vtep-endpoint", "vtep-mac", "vtep-mask",
+})
+KNOWN = sorted(set(ENUMS) | BOOLEANS | NUMBERS | set(CIDRS) | OTHER_KNOWN)
+GO_BOOLS = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True,
+            "0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False}
+TYPO_CUTOFF = 0.85
+
+
+def check(ctx: Context) -> Iterator[Finding]:
+    cm = ctx.index.cilium_config()
+    if cm is None or not cm.valid:
+        return
+    data = cm.body.get("data")
+    if not isinstance(data, dict):
+        return
+    opts = {k: v.strip() for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
+
+    def at(key: str) -> tuple:
+        return ("data", key)
+
+    for key in sorted(opts):
+        yield from (Finding(cm, at(key), msg, key=is_key, severity=sev)
+                    for msg, is_key, sev in _value_problems(key, opts[key]))
+    for key, msg, sev in _combinations(opts):
+        yield Finding(cm, at(key), msg, severity=sev)
+
+
+def _value_problems(key: str, v: str) -> Iterator[tuple[str, bool, Severity | None]]:
+    if key in ENUMS:
+        if v not in ENUMS[key]:
+            close = difflib.get_close_matches(v.lower(), ENUMS[key], n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            yield f"{key} {v!r} is not one of {', '.join(ENUMS[key])}{hint}", False, None
+    elif key in BOOLEANS:
+        if v not in GO_BOOLS:
+            yield f"{key} {v!r} is not a boolean; use \"true\" or \"false\"", False, None
+        elif v not in ("true", "false"):
+            yield (f"{key} {v!r} is read as {str(GO_BOOLS[v]).lower()}; write "
+                   f"\"{str(GO_BOOLS[v]).lower()}\"", False, Severity.WARNING)
+    elif key in NUMBERS:
+        if not v.isdigit():
+            yield f"{key} {v!r} is not a number", False, None
+        elif key == "cluster-id" and int(v) > 511:
+            yield f"cluster-id {v} is out of range (0-511)", False, None
+        elif key == "tunnel-port" and not 1 <= int(v) <= 65535:
+            yield f"tunnel-port {v} is out of range (1-65535)", False, None
+    elif key in CIDRS:
+        problem = _cidrs_problem(v, CIDRS[key])
+        if problem:
+            yield f"{key} {v!r} {problem}", False, None
+    elif key == "tunnel":
+        yield ("'tunnel' was removed in Cilium 1.15 and is ignored; use routing-mode "
+               "(tunnel|native) and tunnel-protocol (vxlan|geneve)"), True, Severity.WARNING
+    elif key not in OTHER_KNOWN and key.replace("ipv6", "ipv4") not in KNOWN:
+        close = difflib.get_close_matches(key, KNOWN, n=1, cutoff=TYPO_CUTOFF)
+        if close:
+            yield (f"unknown option '{key}' is ignored by Cilium; did you mean '{close[0]}'?",
+                   True, Severity.WARNING)
+
+
+def _cidrs_problem(v: str, version: int) -> str | None:
+    import ipaddress
+
+    parts = v.split()
+    if not parts:
+        return "is empty"
+    for part in parts:
+        try:
+            net = ipaddress.ip_network(part, strict=False)
+        except ValueError:
+            return f"has {part!r}, which is not a CIDR"
+        if net.version != version or "/" not in part:
+            return f"has {part!r}, which is not an IPv{version} CIDR"
+    return None
+
+
+def _bool(opts: dict[str, str], key: str, default: bool) -> bool:
+    return GO_BOOLS.get(opts.get(key, ""), default)
+
+
+def _combinations(opts: dict[str, str]) -> Iterator[tuple[str, str, Severity | None]]:
+    mode = opts.get("routing-mode", "tunnel")
+    if mode not in ENUMS["routing-mode"]:
+        return
+    tunnel = mode == "tunnel"
+    if not tunnel and "tunnel-protocol" in opts:
+        yield "tunnel-protocol", "tunnel-protocol is ignored with routing-mode native", Severity.WARNING
+    if tunnel and _bool(opts, "auto-direct-node-routes", False):
+        yield ("auto-direct-node-routes", "auto-direct-node-routes \"true\" needs routing-mode native "
+               "(Cilium refuses it with tunnelling; the routing-mode is tunnel)", None)
+    if (not tunnel and _bool(opts, "enable-ipv4", True) and _bool(opts, "enable-ipv4-masquerade", True)
+            and not _bool(opts, "enable-ip-masq-agent", False)
+            and opts.get("ipam") not in ("eni", "azure", "alibabacloud")
+            and not opts.get("ipv4-native-routing-cidr")):
+        yield ("routing-mode", "routing-mode native with IPv4 masquerading needs ipv4-native-routing-cidr "
+               "(the CIDR routed without masquerading, usually the pod CIDR)", None)
+    lb_mode = opts.get("bpf-lb-mode", "snat")
+    if tunnel and lb_mode in ("dsr", "hybrid"):
+        proto = opts.get("tunnel-protocol", "vxlan")
+        dispatch = opts.get("bpf-lb-dsr-dispatch", "opt")
+        if not (proto == "geneve" and dispatch == "geneve"):
+            yield ("bpf-lb-mode", f"bpf-lb-mode {lb_mode} with routing-mode tunnel needs tunnel-protocol geneve "
+                   f"and bpf-lb-dsr-dispatch geneve (have {proto}, {dispatch}); or use routing-mode native", None)
+    if _bool(opts, "enable-bbr", False) and not _bool(opts, "enable-bandwidth-manager", False):
+        yield "enable-bbr", "enable-bbr \"true\" needs enable-bandwidth-manager \"true\"", None
+    if "bpf-lb-maglev-table-size" in opts and opts.get("bpf-lb-algorithm", "random") != "maglev":
+        yield ("bpf-lb-maglev-table-size", "bpf-lb-maglev-table-size is only used with bpf-lb-algorithm "
+               "maglev (the algorithm is " + opts.get("bpf-lb-algorithm", "random (the default)") + ")",
+               Severity.WARNING)

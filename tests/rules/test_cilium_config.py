@@ -1,0 +1,118 @@
+"""cilium-config: option values and combinations of kube-system/cilium-config."""
+
+from __future__ import annotations
+
+from lbcli.lint.problem import Severity
+from tests.lintkit import by_rule, line_of, lint_example, lint_text
+
+RULE = "cilium-config"
+
+
+def config(body: str, namespace: str = "kube-system") -> str:
+    return ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cilium-config\n"
+            f"  namespace: {namespace}\ndata:\n" + "".join(f"  {ln}\n" for ln in body.splitlines()))
+
+
+def findings(body: str):
+    text = config(body)
+    report = lint_text(text)
+    assert by_rule(report, "schema") == []
+    return text, sorted(by_rule(report, RULE), key=lambda p: p.line)
+
+
+def test_examples_are_clean():
+    for name in ("rebel-base", "tls-passthrough", "external-hostname"):
+        assert by_rule(lint_example(name), RULE) == []
+
+
+def test_native_routing_setup_is_clean():
+    _, probs = findings('routing-mode: native\nauto-direct-node-routes: "true"\n'
+                        'ipv4-native-routing-cidr: 10.244.0.0/16\nenable-bandwidth-manager: "true"\n'
+                        'enable-bbr: "true"\nbpf-lb-algorithm: maglev\nbpf-lb-maglev-table-size: "16381"\n'
+                        'bpf-lb-mode: dsr\nenable-ipv6-fragment-tracking: "true"\nmy-own-key: anything')
+    assert probs == []
+
+
+def test_other_namespace_is_not_cilium_config():
+    assert by_rule(lint_text(config("routing-mode: bogus", namespace="default")), RULE) == []
+
+
+def test_enum_value_with_suggestion():
+    text, [p] = findings("routing-mode: Native\nipv4-native-routing-cidr: 10.0.0.0/8")
+    assert p.line == line_of(text, "routing-mode")
+    assert "routing-mode 'Native' is not one of tunnel, native; did you mean 'native'?" in p.message
+
+
+def test_booleans():
+    text, probs = findings('enable-ipv4-masquerade: "yes"\nenable-bandwidth-manager: "True"')
+    assert [(p.line, p.severity) for p in probs] == [
+        (line_of(text, "enable-ipv4-masquerade"), Severity.ERROR),
+        (line_of(text, "enable-bandwidth-manager"), Severity.WARNING)]
+    assert "enable-ipv4-masquerade 'yes' is not a boolean" in probs[0].message
+    assert "'True' is read as true; write \"true\"" in probs[1].message
+
+
+def test_number_and_cidr():
+    text, probs = findings('bpf-lb-algorithm: maglev\nbpf-lb-maglev-table-size: "16k"\n'
+                           'routing-mode: native\nipv4-native-routing-cidr: 10.244.0.0')
+    assert [p.line for p in probs] == [line_of(text, "bpf-lb-maglev-table-size"),
+                                       line_of(text, "ipv4-native-routing-cidr")]
+    assert "'16k' is not a number" in probs[0].message
+    assert "has '10.244.0.0', which is not an IPv4 CIDR" in probs[1].message
+
+
+def test_native_routing_needs_cidr():
+    text, [p] = findings("routing-mode: native")
+    assert p.line == line_of(text, "routing-mode")
+    assert "needs ipv4-native-routing-cidr" in p.message
+    _, probs = findings('routing-mode: native\nenable-ipv4-masquerade: "false"')
+    assert probs == []
+
+
+def test_auto_direct_node_routes_with_tunnel():
+    # routing-mode defaults to tunnel
+    text, [p] = findings('auto-direct-node-routes: "true"')
+    assert p.line == line_of(text, "auto-direct-node-routes")
+    assert "needs routing-mode native" in p.message
+
+
+def test_tunnel_protocol_with_native_warns():
+    text, [p] = findings("routing-mode: native\ntunnel-protocol: vxlan\nipv4-native-routing-cidr: 10.0.0.0/8")
+    assert p.severity == Severity.WARNING
+    assert p.line == line_of(text, "tunnel-protocol")
+    assert "ignored with routing-mode native" in p.message
+
+
+def test_dsr_over_vxlan():
+    text, [p] = findings("routing-mode: tunnel\ntunnel-protocol: vxlan\nbpf-lb-mode: dsr")
+    assert p.line == line_of(text, "bpf-lb-mode")
+    assert "needs tunnel-protocol geneve and bpf-lb-dsr-dispatch geneve (have vxlan, opt)" in p.message
+    _, probs = findings("tunnel-protocol: geneve\nbpf-lb-mode: hybrid\nbpf-lb-dsr-dispatch: geneve")
+    assert probs == []
+
+
+def test_bbr_needs_bandwidth_manager():
+    text, [p] = findings('enable-bbr: "true"\nenable-bandwidth-manager: "false"')
+    assert p.line == line_of(text, "enable-bbr")
+    assert "needs enable-bandwidth-manager" in p.message
+
+
+def test_typo_of_known_key_points_at_key():
+    text, probs = findings('tunnel-protcol: geneve\nenable-bandwith-manager: "true"')
+    assert [(p.line, p.column) for p in probs] == [(line_of(text, "tunnel-protcol"), 3),
+                                                   (line_of(text, "enable-bandwith"), 3)]
+    assert all(p.severity == Severity.WARNING for p in probs)
+    assert "unknown option 'tunnel-protcol' is ignored by Cilium; did you mean 'tunnel-protocol'?" in probs[0].message
+    assert "did you mean 'enable-bandwidth-manager'?" in probs[1].message
+
+
+def test_removed_tunnel_key():
+    text, [p] = findings("tunnel: vxlan")
+    assert p.line == line_of(text, "tunnel: vxlan")
+    assert "removed in Cilium 1.15" in p.message
+
+
+def test_maglev_size_without_maglev_algorithm():
+    text, [p] = findings('bpf-lb-maglev-table-size: "16381"')
+    assert p.severity == Severity.WARNING
+    assert "only used with bpf-lb-algorithm maglev (the algorithm is random (the default))" in p.message

@@ -1,0 +1,72 @@
+"""LBServices have nodes to run on: at least one tier-1 and one tier-2 Node.
+
+Tier 1 (BGP + eBPF dispatch) runs on Nodes labelled `service.cilium.io/node: t1`, tier 2 (the
+L7 proxy) on `service.cilium.io/node: t2`. An LBDeployment whose `services.labelSelector`
+selects an LBService (in its namespace) replaces those defaults with its
+`nodes.labelSelectors.t1/t2`. With no Node for a tier, compile produces no plan for it and the
+VIPs are never announced (tier 1) or never answered (tier 2).
+
+One finding per tier and selector, at the first LBService (in file order) that needs it,
+counting the others. Sets without LBServices are not checked.
+
+Example of a finding:
+
+    vip-service.yaml:13:9: error: no Node matches the tier-2 selector
+    (service.cilium.io/node=t2) of LBService default/https-proxy; label the proxy nodes
+    service.cilium.io/node=t2 [tier-nodes]
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from ...manifest.index import TIER_LABEL
+from ...manifest.resource import Resource, get_in
+from ...manifest.selectors import describe, matches
+from ..finding import Context, Finding
+from ..problem import Severity
+
+ID = "tier-nodes"
+SEVERITY = Severity.ERROR
+
+TIERS = ("t1", "t2")
+ROLE = {"t1": "BGP/dispatch nodes", "t2": "proxy nodes"}
+
+
+def check(ctx: Context) -> Iterator[Finding]:
+    nodes = [n.labels for n in ctx.index.of_kind("Node")]
+    deployments = list(ctx.index.valid("LBDeployment"))
+    needs: dict[tuple[str, str], list] = {}  # (tier, selectors) -> [selectors, services]
+    for svc in ctx.index.valid("LBService"):
+        for tier in TIERS:
+            sels = _selectors(svc, tier, deployments)
+            key = (tier, " | ".join(describe(s) for s in sels))
+            needs.setdefault(key, [sels, []])[1].append(svc)
+    for (tier, text), (sels, svcs) in needs.items():
+        if any(matches(s, lab) for s in sels for lab in nodes):
+            continue
+        first, more = svcs[0], len(svcs) - 1
+        others = f" (and {more} more LBService{'s' if more > 1 else ''})" if more else ""
+        fix = (f"label the {ROLE[tier]} {TIER_LABEL}={tier}" if sels == [_default(tier)]
+               else "label nodes to match it or fix the LBDeployment")
+        yield Finding(first, ("metadata", "name"),
+                      f"no Node matches the tier-{tier[1]} selector ({text}) of LBService "
+                      f"{first.key}{others}; {fix}")
+
+
+def _default(tier: str) -> dict:
+    return {"matchLabels": {TIER_LABEL: tier}}
+
+
+def _selectors(svc: Resource, tier: str, deployments: list[Resource]) -> list[dict]:
+    """The node selectors of the LBDeployments selecting svc, else the default tier label."""
+    out = []
+    for dep in deployments:
+        if dep.namespace != svc.namespace:
+            continue
+        if not matches(get_in(dep.spec, ("services", "labelSelector")), svc.labels):
+            continue
+        sel = get_in(dep.spec, ("nodes", "labelSelectors", tier))
+        if isinstance(sel, dict) and sel not in out:
+            out.append(sel)
+    return out or [_default(tier)]

@@ -555,8 +555,8 @@ def lb_service() -> dict:
                              "routes": array(ref("udpRoute"), min_items=1, max_items=1)},
                             ["routes"]),
         },
-        minProperties=1, maxProperties=1,
-        desc="Exactly one application per LBService.",
+        # "exactly one" is the single-application rule's job: it names the applications found
+        desc="Exactly one application per LBService (checked by the single-application rule).",
     )
     spec = obj(
         {

@@ -267,6 +267,11 @@ def _parse_time(at: str | None):
     return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
 
 
+from .views import register as _register_views  # noqa: E402  (diff, status: after the apps exist)
+
+_register_views(app, lb_app)
+
+
 def run() -> None:
     """Console-script entry point."""
     if os.environ.get("_CILIUM_LB_COMPLETE"):

@@ -48,9 +48,9 @@ def _add(chunks: list[Chunk], piece: str, line: int, rest: str) -> None:
         chunks.append(Chunk(len(chunks), line, piece, rest))
 
 
+_CONTENT = re.compile(r"^[ \t]*[^\s#%]", re.M)
+
+
 def _has_content(text: str) -> bool:
-    for raw in text.splitlines():
-        s = raw.strip()
-        if s and not s.startswith("#") and not s.startswith("%"):
-            return True
-    return False
+    """Anything but blank lines, comments and directives."""
+    return _CONTENT.search(text) is not None

@@ -68,7 +68,8 @@ class ResourceIndex:
         carries its own labels plus the VIP name label Isovalent sets on its Service."""
         labels = dict(svc.labels)
         if svc.kind == "LBService":
-            vip = (svc.spec.get("vipRef") or {}).get("name")
+            ref = svc.spec.get("vipRef")
+            vip = ref.get("name") if isinstance(ref, dict) else None
             if isinstance(vip, str):
                 labels.setdefault(VIP_NAME_LABEL, vip)
         return labels

@@ -42,6 +42,8 @@ def describe(selector: Any) -> str:
     """A short, stable text form of a selector for messages."""
     if not selector:
         return "{} (everything)"
+    if not isinstance(selector, dict):
+        return repr(selector)
     parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
     for e in selector.get("matchExpressions") or []:
         vals = ",".join(str(v) for v in e.get("values") or [])

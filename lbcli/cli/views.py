@@ -1,0 +1,143 @@
+"""`cilium-lb diff` and `cilium-lb lb status` (alias `cilium-lb status`): read-only views of
+plans. `register(app, lb_app)` adds them to the CLI; like main.py, every command imports what
+it needs inside its function to keep start-up lean."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from typing import List, Optional
+
+import typer
+
+from .console import error
+
+DEFAULT_STATE_DIR = "/var/lib/cilium-lb"  # = lbcli.diff.sources.DEFAULT_STATE_DIR (not imported at start-up)
+
+
+class ViewFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+def diff(
+    paths: List[str] = typer.Argument(..., metavar="PATH...", help="OLD NEW plans (files or directories of plans), or manifests with --node."),
+    node: Optional[str] = typer.Option(None, "--node", help="Only this node; with manifests: compare with the plan last applied on it."),
+    state_dir: str = typer.Option(DEFAULT_STATE_DIR, "--state-dir", help="Where apply keeps <node>/applied-plan.json."),
+    nodes: Optional[List[str]] = typer.Option(None, "--nodes", help="Extra file(s) with v1 Nodes (kubectl get nodes -o yaml)."),
+    output: ViewFormat = typer.Option(ViewFormat.text, "-o", "--output", help="text (coloured, per node and section) or json."),
+) -> None:
+    """Show what would change, semantically: plan against plan, or manifests against the last
+    applied plan. Exit 0 no changes, 1 changes, 2 error (like kubectl diff)."""
+    from ..diff import diff_plan_sets, diff_plans
+    from ..diff.sources import PlanSourceError, applied_plan, read_plan_source
+
+    try:
+        sources = [read_plan_source(p) for p in paths] if len(paths) <= 2 else [None]
+        if len(paths) == 2 and all(s is not None for s in sources):
+            old, new = sources
+            if node is not None:
+                if node not in old and node not in new:  # type: ignore[operator]
+                    error(f"no plan for node {node!r} in {paths[0]} or {paths[1]}")
+                    raise typer.Exit(2)
+                old = {node: old[node]} if node in old else {}  # type: ignore[index,operator]
+                new = {node: new[node]} if node in new else {}  # type: ignore[index,operator]
+            changes = diff_plan_sets(old, new)  # type: ignore[arg-type]
+        else:
+            if len(paths) == 2 and any(s is not None for s in sources):
+                plan_path, other = (paths[0], paths[1]) if sources[0] is not None else (paths[1], paths[0])
+                error(f"{plan_path} holds plans but {other} does not: diff OLD NEW compares two plans")
+                raise typer.Exit(2)
+            if node is None:
+                error("diff OLD NEW compares two plans (files or directories of plans); "
+                      "to compare manifests with what is applied on a node, give --node NAME")
+                raise typer.Exit(2)
+            applied = applied_plan(state_dir, node)
+            if len(paths) == 1 and sources[0] is not None:  # one plan (file or directory) vs applied
+                if node not in sources[0]:
+                    error(f"no plan for node {node!r} in {paths[0]} (nodes: {', '.join(sorted(sources[0]))})")
+                    raise typer.Exit(2)
+                desired = sources[0][node]
+            else:
+                desired = _compile_node(paths, nodes, node, applied)
+            changes = diff_plans(applied, desired, node)
+    except PlanSourceError as e:
+        error(str(e))
+        raise typer.Exit(2)
+    if output == ViewFormat.json:
+        import json
+
+        sys.stdout.write(json.dumps([c.to_json() for c in changes], indent=2) + "\n")
+    else:
+        from ..report.diff_text import render
+
+        render(changes)
+    raise typer.Exit(1 if changes else 0)
+
+
+def _compile_node(paths: list[str], nodes: list[str] | None, node: str, applied: dict | None) -> dict:
+    from ..compile.output import previous_ipam
+    from ..compile.plan import compile_plans
+    from .loading import load_checked
+
+    try:
+        report = load_checked(paths, nodes)
+    except typer.Exit as e:  # findings are an error here: exit 1 means "changes" for diff
+        raise typer.Exit(2 if e.exit_code == 1 else e.exit_code)
+    # addresses stay where the applied plan put them, as apply would compile them
+    compiled = compile_plans(report.index, previous_ipam({node: applied} if applied else {}))
+    if node not in compiled.plans:
+        error(f"no node named {node!r} in the manifest set (nodes: {', '.join(sorted(compiled.plans)) or 'none'})")
+        raise typer.Exit(2)
+    return compiled.plans[node]
+
+
+def status(
+    plan: Optional[str] = typer.Option(None, "--plan", help="Directory of plans (cilium-lb compile -o DIR) or one plan file."),
+    observed: Optional[str] = typer.Option(None, "--observed", help="JSON file of observed facts per service (see lbcli/status/observed.py)."),
+    output: ViewFormat = typer.Option(ViewFormat.text, "-o", "--output", help="text (table) or json."),
+) -> None:
+    """The service table of `cilium lb status`: VIPs, BGP, T1/T2 nodes and health, backends.
+    From plans alone, what only the hosts know (sessions, health checks) shows as "?"."""
+    from ..diff.sources import PlanSourceError, read_plan_source
+    from ..status import Observed, build_status
+
+    if plan is None:
+        error("give --plan DIR (the plans `cilium-lb compile -o DIR` wrote)")
+        raise typer.Exit(2)
+    try:
+        plans = read_plan_source(plan)
+    except PlanSourceError as e:
+        error(str(e))
+        raise typer.Exit(2)
+    if not plans:
+        error(f"{plan}: no NodePlan JSON found")
+        raise typer.Exit(2)
+    facts = None
+    if observed is not None:
+        import json
+
+        try:
+            with open(observed, "rb") as f:
+                facts = Observed.from_dict(json.load(f))
+        except OSError as e:
+            error(f"{observed}: {e.strerror or e}")
+            raise typer.Exit(2)
+        except ValueError as e:
+            error(f"{observed}: {e}")
+            raise typer.Exit(2)
+    st = build_status(plans, facts)
+    if output == ViewFormat.json:
+        import json
+
+        sys.stdout.write(json.dumps(st.to_json(), indent=2, sort_keys=True) + "\n")
+        return
+    from ..report.status_text import render
+
+    render(st)
+
+
+def register(app: typer.Typer, lb_app: typer.Typer) -> None:
+    app.command("diff")(diff)
+    lb_app.command("status")(status)
+    app.command("status", help="Alias of `cilium-lb lb status`.")(status)

@@ -1,0 +1,190 @@
+"""The status of every LB service, from the per-node plans and, when given, observed facts.
+
+Plans know what is meant to be: which T1/T2 nodes serve a VIP, which peers get its route, which
+backends sit behind it, and why a service got no VIP (IPAM conditions). They cannot know whether
+a BGP session is up or a health check passes: those stay None (unknown) unless `observed`
+carries them, and the service status says "ok (planned)" instead of claiming health.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+
+from .observed import Observed, ServiceFacts
+
+PLANNED_OK = "ok (planned)"
+_VIP_REF = re.compile(r"\bLBVIP (\S+)/(\S+) has no address")
+
+
+@dataclass(frozen=True)
+class Count:
+    """`actual` of `total` (e.g. healthy T2 nodes of the planned ones); actual None = unknown."""
+    total: int
+    actual: int | None = None
+
+    def to_json(self) -> dict:
+        return {"total": self.total, "actual": self.actual}
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    namespace: str
+    name: str
+    vip: str | None
+    port: int | None
+    protocol: str | None
+    type: str | None               # plan listener type (httpsProxy, ...)
+    dispatch_modes: tuple[str, ...]  # tier-1 -> tier-2 dispatch ("vxlan")
+    bgp_peers: Count               # distinct peers that get the VIP route / established
+    bgp_routes: Count              # (T1 node, peer) announcements planned / advertised
+    t1: Count                      # T1 nodes meant to program the VIP / programmed
+    hc_t1_t2: Count                # T2 nodes behind the VIP / healthy
+    t2: Count                      # T2 nodes with the listener
+    hc_t2_b: Count                 # backends / healthy
+    pools: int
+    status: str                    # "ok (planned)", "ok", "degraded", "down", or a condition reason
+    reason: str | None = None      # the condition reason when the service is not programmed
+    message: str | None = None
+    counters: dict | None = None   # observed {"packets", "bytes"}
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    def to_json(self) -> dict:
+        return {
+            "namespace": self.namespace, "name": self.name, "vip": self.vip, "port": self.port,
+            "protocol": self.protocol, "type": self.type, "dispatchModes": list(self.dispatch_modes),
+            "bgpPeers": self.bgp_peers.to_json(), "bgpRoutes": self.bgp_routes.to_json(),
+            "t1Nodes": self.t1.to_json(), "hcT1T2": self.hc_t1_t2.to_json(), "t2Nodes": self.t2.to_json(),
+            "hcT2Backends": self.hc_t2_b.to_json(), "backendPools": self.pools, "backends": self.hc_t2_b.total,
+            "status": self.status, "reason": self.reason, "message": self.message, "counters": self.counters,
+        }
+
+
+@dataclass(frozen=True)
+class Status:
+    t1_nodes: list[str]
+    t2_nodes: list[str]
+    services: list[ServiceStatus] = field(default_factory=list)
+    observed: bool = False
+
+    @property
+    def vips(self) -> list[str]:
+        return sorted({s.vip for s in self.services if s.vip}, key=lambda v: int(ipaddress.IPv4Address(v)))
+
+    def to_json(self) -> dict:
+        return {
+            "summary": {"t1Nodes": len(self.t1_nodes), "t2Nodes": len(self.t2_nodes),
+                        "services": len(self.services), "vips": len(self.vips), "observed": self.observed},
+            "services": [s.to_json() for s in self.services],
+        }
+
+
+@dataclass
+class _Acc:
+    vip: str | None = None
+    port: int | None = None
+    protocol: str | None = None
+    type: str | None = None
+    modes: set = field(default_factory=set)
+    t1: set = field(default_factory=set)
+    t2: set = field(default_factory=set)
+    t2_targets: set = field(default_factory=set)
+    peers: set = field(default_factory=set)
+    routes: int = 0
+    pools: set = field(default_factory=set)
+    backends: set = field(default_factory=set)
+
+
+def build_status(plans: dict[str, dict], observed: Observed | None = None) -> Status:
+    """`plans`: node name -> plan (a plan directory); `observed`: facts that replace unknowns."""
+    t1_nodes, t2_nodes = [], []
+    acc: dict[str, _Acc] = {}
+    conditions: dict[str, dict] = {}
+    for node in sorted(plans):
+        plan = plans[node]
+        tiers = (plan.get("node") or {}).get("tiers") or []
+        if "t1" in tiers:
+            t1_nodes.append(node)
+        if "t2" in tiers:
+            t2_nodes.append(node)
+        for c in (plan.get("ipam") or {}).get("conditions") or []:
+            conditions.setdefault(c.get("ref"), c)
+        t1 = plan.get("tier1") or {}
+        mode = (t1.get("dispatch") or {}).get("mode")
+        for s in t1.get("services") or []:
+            a = acc.setdefault(s["service"], _Acc())
+            a.vip, a.port, a.protocol = s.get("vip"), s.get("port"), s.get("protocol")
+            a.t1.add(node)
+            a.t2_targets.update(s.get("t2Nodes") or [])
+            if mode:
+                a.modes.add(mode)
+        for inst in (plan.get("bgp") or {}).get("instances") or []:
+            for peer in inst.get("peers") or []:
+                for prefix in peer.get("prefixes") or []:
+                    for svc in prefix.get("services") or []:
+                        a = acc.setdefault(svc, _Acc())
+                        a.peers.add(peer.get("address"))
+                        a.routes += 1
+        t2 = plan.get("tier2") or {}
+        pools = {p.get("name"): p for p in t2.get("backendPools") or []}
+        for l in t2.get("listeners") or []:
+            a = acc.setdefault(l["service"], _Acc())
+            a.vip, a.port, a.protocol, a.type = l.get("vip"), l.get("port"), l.get("protocol"), l.get("type")
+            a.t2.add(node)
+            for r in l.get("routes") or []:
+                name = r.get("backendPool")
+                a.pools.add(name)
+                for b in (pools.get(name) or {}).get("backends") or []:
+                    a.backends.add((name, str(b.get("address")), b.get("port")))
+
+    rows = [_row(key, a, (observed.get(key) if observed else None)) for key, a in acc.items()]
+    # services that got no VIP are in no tier section: their conditions say why
+    for ref, c in conditions.items():
+        kind, _, key = str(ref).partition("/")
+        if kind != "LBService" or key in acc:
+            continue
+        reason, message = c.get("reason"), c.get("message")
+        m = _VIP_REF.search(message or "")
+        vip_cond = conditions.get(f"LBVIP/{m.group(1)}/{m.group(2)}") if m else None
+        if vip_cond is not None:  # the IPAM reason is the one to act on (AddressAlreadyInUse, ...)
+            reason, message = vip_cond.get("reason"), vip_cond.get("message")
+        ns, _, name = key.partition("/")
+        zero = Count(0)
+        rows.append(ServiceStatus(ns, name, None, None, None, None, (), zero, zero, zero, zero, zero, zero, 0,
+                                  status=str(reason), reason=reason, message=message))
+    rows.sort(key=lambda r: (r.namespace, r.name))
+    return Status(t1_nodes, t2_nodes, rows, observed is not None)
+
+
+def _row(key: str, a: _Acc, facts: ServiceFacts | None) -> ServiceStatus:
+    f = facts or ServiceFacts()
+    ns, _, name = key.partition("/")
+    row = dict(
+        bgp_peers=Count(len(a.peers), f.bgp_peers_established),
+        bgp_routes=Count(a.routes, f.bgp_routes_advertised),
+        t1=Count(len(a.t1), f.t1_programmed),
+        hc_t1_t2=Count(len(a.t2_targets or a.t2), f.t2_healthy),
+        t2=Count(len(a.t2)),
+        hc_t2_b=Count(len(a.backends), f.backends_healthy),
+    )
+    counters = None
+    if f.packets is not None or f.bytes is not None:
+        counters = {"packets": f.packets, "bytes": f.bytes}
+    return ServiceStatus(ns, name, a.vip, a.port, a.protocol, a.type, tuple(sorted(a.modes)), pools=len(a.pools),
+                         status=_health(row, facts), counters=counters, **row)
+
+
+def _health(counts: dict[str, Count], facts: ServiceFacts | None) -> str:
+    """From observed facts: down when a whole tier is gone, degraded when part of one is."""
+    known = [c for c in counts.values() if c.actual is not None]
+    if facts is None or not known:
+        return PLANNED_OK
+    if any(c.actual == 0 and c.total > 0 for c in known):
+        return "down"
+    if any(c.actual < c.total for c in known):
+        return "degraded"
+    return "ok"

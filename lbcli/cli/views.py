@@ -26,11 +26,16 @@ def diff(
     state_dir: str = typer.Option(DEFAULT_STATE_DIR, "--state-dir", help="Where apply keeps <node>/applied-plan.json."),
     nodes: Optional[List[str]] = typer.Option(None, "--nodes", help="Extra file(s) with v1 Nodes (kubectl get nodes -o yaml)."),
     output: ViewFormat = typer.Option(ViewFormat.text, "-o", "--output", help="text (coloured, per node and section) or json."),
+    live: bool = typer.Option(False, "--live", help="With manifests and --node: compare with what is observed on this host (run inside the node's netns)."),
+    bpf_root: str = typer.Option("/sys/fs/bpf/cilium-lb", "--bpf-root", help="With --live: bpffs directory of the pinned maps."),
 ) -> None:
     """Show what would change, semantically: plan against plan, or manifests against the last
-    applied plan. Exit 0 no changes, 1 changes, 2 error (like kubectl diff)."""
+    applied plan, or (--live) against the host. Exit 0 no changes, 1 changes, 2 error (like kubectl diff)."""
     from ..diff import diff_plan_sets, diff_plans
     from ..diff.sources import PlanSourceError, applied_plan, read_plan_source
+
+    if live:
+        _diff_live(paths, nodes, node, state_dir, bpf_root, output)
 
     try:
         sources = [read_plan_source(p) for p in paths] if len(paths) <= 2 else [None]
@@ -73,6 +78,48 @@ def diff(
 
         render(changes)
     raise typer.Exit(1 if changes else 0)
+
+
+def _diff_live(paths, nodes, node, state_dir, bpf_root, output) -> None:
+    """The host against the plan: every component observes and diffs, nothing is changed
+    (apply's dry run)."""
+    from pathlib import Path
+
+    from ..agent.apply import LockTimeout, apply_plan
+    from ..agent.reconciler import NodeContext
+    from ..compile.output import previous_ipam
+    from ..compile.plan import compile_plans
+    from ..diff.sources import applied_plan
+    from .loading import load_checked
+
+    if node is None:
+        error("--live needs --node NAME (and runs inside that node's network namespace)")
+        raise typer.Exit(2)
+    try:
+        report = load_checked(paths, nodes)
+    except typer.Exit as e:
+        raise typer.Exit(2 if e.exit_code == 1 else e.exit_code)
+    applied = applied_plan(state_dir, node)
+    compiled = compile_plans(report.index, previous_ipam({node: applied} if applied else {}))
+    if node not in compiled.plans:
+        error(f"no node named {node!r} in the manifest set")
+        raise typer.Exit(2)
+    ctx = NodeContext(node, Path(state_dir), Path(bpf_root), dry_run=True)
+    try:
+        result = apply_plan(ctx, compiled.plans[node], compiled.secrets.get(node, {}))
+    except LockTimeout as e:
+        error(str(e))
+        raise typer.Exit(2)
+    doc = result.to_dict()
+    if output == ViewFormat.json:
+        import json
+
+        sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    else:
+        from ..report.apply_text import render
+
+        render(doc)
+    raise typer.Exit(2 if not result.ok else (1 if result.changes else 0))
 
 
 def _compile_node(paths: list[str], nodes: list[str] | None, node: str, applied: dict | None) -> dict:

@@ -143,7 +143,6 @@ def describe_blocks(pool: Resource) -> str:
 
 
 def _ip(text: str) -> Address | None:
-    try:
-        return ipaddress.ip_address(text.strip())
-    except ValueError:
-        return None
+    from ...manifest.addr import parse_ip
+
+    return parse_ip(text.strip()) if isinstance(text, str) else None

@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
+from ...manifest.addr import parse_ip
 from ...manifest.resource import get_in
 from ..finding import Context, Finding
 from ..problem import Severity
@@ -94,37 +95,29 @@ def _resolvers(pool, btype: str) -> Iterator[Finding]:
 
 def address_problem(value: object) -> str | None:
     """Why `value` is not a usable IPv4/IPv6 destination address, or None."""
-    import ipaddress
-
     if not isinstance(value, str):
         return "is not a string"
     if "%" in value:
         return "has a zone index; use a global address"
-    try:
-        addr = ipaddress.ip_address(value)
-    except ValueError:
+    addr = parse_ip(value)
+    if addr is None:
         return "is not a valid IPv4 or IPv6 address"
     if addr.is_unspecified:
         return "is the unspecified address"
     if addr.is_multicast:
         return "is a multicast address"
-    if addr.version == 4 and addr == ipaddress.IPv4Address("255.255.255.255"):
+    if addr.version == 4 and int(addr) == 0xFFFFFFFF:
         return "is the limited broadcast address"
     return None
 
 
 def hostname_problem(value: object) -> str | None:
     """Why `value` is not a DNS name a resolver can look up, or None."""
-    import ipaddress
-
     if not isinstance(value, str) or not value:
         return "is empty"
     name = value[:-1] if value.endswith(".") else value
-    try:
-        ipaddress.ip_address(name)
+    if parse_ip(name) is not None:
         return "is an IP address; use backendType IP"
-    except ValueError:
-        pass
     if len(name) > 253:
         return f"is {len(name)} characters long (at most 253)"
     for label in name.split("."):

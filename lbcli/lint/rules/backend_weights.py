@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from ...manifest.addr import parse_ip
 from ..finding import Context, Finding
 from ..problem import Severity
 from ._backend import backends
@@ -56,14 +57,10 @@ def check(ctx: Context) -> Iterator[Finding]:
 
 def _identity(b: dict) -> tuple[str, tuple, str] | None:
     """(field to point at, comparable key, text for messages)."""
-    import ipaddress
-
     port = b.get("port")
     if isinstance(b.get("ip"), str):
-        try:
-            addr = str(ipaddress.ip_address(b["ip"]))
-        except ValueError:
-            addr = b["ip"]  # backend-type reports it; compare verbatim
+        parsed = parse_ip(b["ip"])
+        addr = str(parsed) if parsed is not None else b["ip"]  # backend-type reports bad ones
         shown = f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
         return "ip", ("ip", addr, port), shown
     if isinstance(b.get("host"), str):

@@ -1,0 +1,218 @@
+"""Tier-2 HTTPS throughput: the generated HAProxy configuration vs a hand-written minimal one
+for the same listener vs the client talking to the backend directly.
+
+    python bench/bench_l7.py [--runs 3] [--duration 3] [--connections 32]
+
+Needs root (it creates its own network namespace `l7b-*`), haproxy and wrk. Measures, with
+wrk, HTTPS requests/s on keep-alive connections and new TLS handshakes/s (`Connection: close`,
+no session resumption: wrk does not resume) for ECDSA P-256 and RSA 2048 certificates.
+The backend is a static HAProxy responder (so the proxy, not the backend, is measured).
+Prints the median of --runs runs per cell; variants are interleaved within each run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from lbcli.agent.l7 import L7Reconciler  # noqa: E402
+from lbcli.agent.reconciler import NodeContext  # noqa: E402
+from tests.certs import make_ca, make_leaf  # noqa: E402
+from tests.e2e.l7_fixtures import VIP, entered_netns, health_check, listener, plan, pool, route  # noqa: E402
+
+HOST = "bench.acme.io"
+BACKEND = ("127.0.7.1", 8080)
+PORTS = {  # (variant, key) -> port
+    ("generated", "ecdsa"): 443, ("generated", "rsa"): 444,
+    ("hand-written", "ecdsa"): 8443, ("hand-written", "rsa"): 8444,
+    ("direct", "ecdsa"): 9443, ("direct", "rsa"): 9444,
+}  # fmt: skip
+
+RESPONDER = """global
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+frontend backend
+    bind {be_ip}:{be_port}
+    bind {be_ip}:9443 ssl crt {ecdsa}
+    bind {be_ip}:9444 ssl crt {rsa}
+    http-request return status 200 content-type text/plain string "hello from the backend\\n"
+"""
+
+HAND_WRITTEN = """global
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+frontend fe_ecdsa
+    bind {vip}:8443 ssl crt {ecdsa}
+    default_backend be
+frontend fe_rsa
+    bind {vip}:8444 ssl crt {rsa}
+    default_backend be
+backend be
+    server s1 {be_ip}:{be_port}
+"""
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """utime+stime of processes (all their threads), from /proc."""
+    import os
+
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _wrk(url: str, duration: float, connections: int, close: bool) -> tuple[float, int]:
+    """(requests/s, requests completed)."""
+    args = ["wrk", "-t", "1", "-c", str(connections), "-d", f"{max(1, round(duration))}s", "-H", f"Host: {HOST}"]
+    if close:
+        args += ["-H", "Connection: close"]
+    out = subprocess.run(args + [url], capture_output=True, text=True, timeout=duration + 30).stdout
+    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if not m:
+        raise RuntimeError(f"wrk gave no rate for {url}: {out[-400:]}")
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    if bad or (errors and not close):
+        raise RuntimeError(f"{url}: {bad.group(0) if bad else ''} {errors.group(0) if errors else ''}")
+    done = re.search(r"(\d+) requests in", out)
+    return float(m.group(1)), int(done.group(1)) if done else 0
+
+
+def _measure(url: str, duration: float, connections: int, close: bool, pids: list[int]) -> tuple[float, float]:
+    """(requests/s, proxy CPU microseconds per request): the second does not depend on how
+    much CPU other processes of a shared machine take."""
+    before = _cpu_seconds(pids)
+    rate, done = _wrk(url, duration, connections, close)
+    return rate, (_cpu_seconds(pids) - before) * 1e6 / max(done, 1)
+
+
+def _start_haproxy(cfg: Path, pidfile: Path) -> None:
+    subprocess.run(["haproxy", "-D", "-p", str(pidfile), "-f", str(cfg)], check=True, timeout=30)
+
+
+def _stop_haproxy(pidfile: Path) -> None:
+    import os
+    import signal
+
+    try:
+        for pid in pidfile.read_text().split():
+            os.kill(int(pid), signal.SIGTERM)
+    except (OSError, ValueError):
+        pass
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--duration", type=int, default=3, help="seconds per measurement")
+    ap.add_argument("--connections", type=int, default=32)
+    a = ap.parse_args()
+    for tool in ("haproxy", "wrk"):
+        if shutil.which(tool) is None:
+            print(f"{tool} not found", file=sys.stderr)
+            return 2
+
+    work = Path(tempfile.mkdtemp(prefix="l7b-"))
+    results: dict[tuple[str, str, str], list[float]] = {}
+    cpu_us: dict[tuple[str, str, str], list[float]] = {}
+    try:
+        ca = make_ca()
+        leaves = {"ecdsa": make_leaf(ca, [HOST], key_type="ec"), "rsa": make_leaf(ca, [HOST], key_type="rsa")}
+        pem = {}
+        for k, leaf in leaves.items():
+            pem[k] = work / f"{k}.pem"
+            pem[k].write_bytes(leaf.cert_pem + leaf.key_pem)
+            pem[k].chmod(0o600)
+        secrets = {f"bench/{k}": {"tls.crt": leaf.cert_pem, "tls.key": leaf.key_pem} for k, leaf in leaves.items()}
+        be_ip, be_port = BACKEND
+        fmt = dict(vip=VIP, be_ip=be_ip, be_port=be_port, ecdsa=pem["ecdsa"], rsa=pem["rsa"])
+        (work / "responder.cfg").write_text(RESPONDER.format(**fmt))
+        (work / "hand.cfg").write_text(HAND_WRITTEN.format(**fmt))
+
+        def tls(ref: str) -> dict:
+            return {"certificates": [{"secretRef": ref, "sha256": ""}], "minVersion": "TLSv1.2", "maxVersion": "TLSv1.3",
+                    "cipherSuites": [], "clientValidation": None}  # fmt: skip
+
+        p = plan("bench", [
+            listener("bench/https-ecdsa", 443, "httpsProxy", [route([HOST], "bench/app")], tls=tls("bench/ecdsa")),
+            listener("bench/https-rsa", 444, "httpsProxy", [route([HOST], "bench/app")], tls=tls("bench/rsa")),
+        ], [pool("bench/app", [(be_ip, be_port, 1)], healthCheck=health_check(interval=2, fall=3))])  # fmt: skip
+
+        with entered_netns("l7b"):
+            rec = L7Reconciler(NodeContext("bench", work / "state", work / "bpf"))
+            try:
+                _start_haproxy(work / "responder.cfg", work / "responder.pid")
+                _start_haproxy(work / "hand.cfg", work / "hand.pid")
+                res = rec.reconcile(p, secrets)
+                if not res.ok:
+                    print([r.error for r in res.results if not r.ok], file=sys.stderr)
+                    return 1
+                for variant, key in PORTS:  # warm-up, and a check that every path answers
+                    ip = be_ip if variant == "direct" else VIP
+                    _wrk(f"https://{ip}:{PORTS[(variant, key)]}/", 1, 4, False)
+                # the process whose CPU a variant costs: the proxy (the backend for direct)
+                procs = {
+                    "generated": [p.pid for p in rec.proc.master.show_proc() if p.kind == "worker" and not p.old],
+                    "hand-written": [int(x) for x in (work / "hand.pid").read_text().split()],
+                    "direct": [int(x) for x in (work / "responder.pid").read_text().split()],
+                }
+
+                def record(measure: str, variant: str, key: str, url: str, close: bool) -> None:
+                    rate, cpu = _measure(url, a.duration, a.connections, close, procs[variant])
+                    results.setdefault((measure, variant, key), []).append(rate)
+                    cpu_us.setdefault((measure, variant, key), []).append(cpu)
+
+                for _ in range(a.runs):
+                    for (variant, key), port in PORTS.items():
+                        url = f"https://{be_ip if variant == 'direct' else VIP}:{port}/"
+                        if key == "ecdsa":
+                            record("keep-alive req/s", variant, key, url, False)
+                        record("handshakes/s", variant, key, url, True)
+                    record("keep-alive req/s (plain HTTP)", "direct", "-", f"http://{be_ip}:{be_port}/", False)
+            finally:
+                rec.reset()
+                _stop_haproxy(work / "hand.pid")
+                _stop_haproxy(work / "responder.pid")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    med = {k: statistics.median(v) for k, v in results.items()}
+    print(f"tier-2 HTTPS benchmark: median of {a.runs} runs x {a.duration:g}s, wrk -t1 -c{a.connections}, "
+          f"haproxy {subprocess.run(['haproxy', '-v'], capture_output=True, text=True).stdout.split()[2]}")  # fmt: skip
+    print(f"{'measure':<30} {'key':<6} {'generated':>11} {'hand-written':>13} {'direct':>11} {'gen/hand':>9} {'(runs)':>18}")
+    for measure, key in [("keep-alive req/s", "ecdsa"), ("handshakes/s", "ecdsa"), ("handshakes/s", "rsa")]:
+        g, h, d = (med[(measure, v, key)] for v in ("generated", "hand-written", "direct"))
+        # the ratio per run (variants interleaved) is robust to drift of a shared machine
+        ratios = sorted(x / y for x, y in zip(results[(measure, "generated", key)], results[(measure, "hand-written", key)]))
+        spread = f"{ratios[0]:.0%}..{ratios[-1]:.0%}"
+        print(f"{measure:<30} {key:<6} {g:>11,.0f} {h:>13,.0f} {d:>11,.0f} {statistics.median(ratios):>9.1%} {spread:>18}")
+    plain = med[("keep-alive req/s (plain HTTP)", "direct", "-")]
+    print(f"{'keep-alive req/s (plain HTTP)':<30} {'-':<6} {'':>11} {'':>13} {plain:>11,.0f}")
+    print()
+    print("CPU per request of the serving process (proxy; the backend itself for direct), microseconds:")
+    print(f"{'measure':<30} {'key':<6} {'generated':>11} {'hand-written':>13} {'direct':>11} {'gen/hand':>9}")
+    for measure, key in [("keep-alive req/s", "ecdsa"), ("handshakes/s", "ecdsa"), ("handshakes/s", "rsa")]:
+        g, h, d = (statistics.median(cpu_us[(measure, v, key)]) for v in ("generated", "hand-written", "direct"))
+        print(f"{measure.split()[0] + ' (CPU us/req)':<30} {key:<6} {g:>11,.1f} {h:>13,.1f} {d:>11,.1f} {g / h:>9.1%}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,306 @@
+"""The L7 reconciler: plan tier2 + secrets -> a running HAProxy on this node.
+
+Changes are applied without dropping connections and never by a restart: server weights,
+drain and maintenance through the runtime API; anything structural (listeners, routes,
+certificates, users, new or removed servers) by a checked, seamless master-worker reload.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from lbcli.agent.l7.model import L7Model, model_from_plan
+from lbcli.agent.l7.process import HAProxyError, HAProxyPaths, HAProxyProcess, check_config
+from lbcli.agent.l7.render import DEFAULT_HEALTH_PORT, Rendered, render, skeleton
+from lbcli.agent.l7.runtime import (
+    ADMIN_FORCED_DRAIN,
+    ADMIN_FORCED_MAINT,
+    RuntimeError_,
+    ServerStat,
+)
+from lbcli.agent.l7.secrets import Secrets
+from lbcli.agent.reconciler import Change, ComponentResult, NodeContext, ObjectResult
+
+COMPONENT = "l7"
+
+
+@dataclass
+class L7Desired:
+    model: L7Model | None  # None: not a tier-2 node, nothing may run
+    secrets: Secrets
+    rendered: Rendered | None
+
+
+@dataclass
+class L7Observed:
+    running: bool
+    master_pid: int | None
+    config: str | None  # haproxy.cfg on disk
+    users_sha256: str | None
+    files: dict[str, str]  # relative path -> sha256 of what is on disk
+    # runtime server state: (backend, server) -> (user weight, admin state bits)
+    servers: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+    runtime_error: str | None = None
+
+
+@dataclass(frozen=True)
+class ServiceHealth:
+    """What `lb status` shows for one service on this T2 node (T2 and HC T2->B columns)."""
+
+    service: str
+    served: bool
+    healthy: bool  # served and at least one usable backend server
+    servers: tuple[ServerStat, ...]
+
+
+@dataclass(frozen=True)
+class L7Status:
+    node: str
+    running: bool
+    services: tuple[ServiceHealth, ...]
+    warnings: tuple[str, ...] = ()
+
+
+def _sha(b: bytes) -> str:
+    return hashlib.sha256(b).hexdigest()
+
+
+def _write(path: Path, content: bytes, mode: int) -> None:
+    """Atomic write with the mode set before the content lands (keys never world-readable)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        os.write(fd, content)
+        os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def _sections(config: str) -> set[str]:
+    return {l for l in config.splitlines() if l and not l[0].isspace() and not l.startswith("#")}
+
+
+def _changed_sections(old: str, new: str) -> list[str]:
+    """Names of the top-level sections whose bodies differ (for a readable change detail)."""
+    out: set[str] = set()
+    section = ""
+    for tag, line in (
+        (d[0], d[2:]) for d in difflib.ndiff(old.splitlines(), new.splitlines()) if d[:1] in "+- "
+    ):
+        if line and not line[0].isspace() and not line.startswith("#"):
+            section = line
+        if tag in "+-":
+            out.add(section or "global")
+    return sorted(out)
+
+
+class L7Reconciler:
+    name = COMPONENT
+
+    def __init__(self, ctx: NodeContext, health_port: int = DEFAULT_HEALTH_PORT, binary: str = "haproxy"):
+        self.ctx = ctx
+        self.health_port = health_port
+        self.binary = binary
+        self.paths = HAProxyPaths.for_node(ctx.state_dir, ctx.node)
+        self.proc = HAProxyProcess(self.paths, binary)
+
+    # -- desired --------------------------------------------------------------------------
+    def desired(self, plan: Mapping[str, Any], secrets: Secrets) -> L7Desired:
+        model = model_from_plan(plan)
+        if model is None:
+            return L7Desired(None, secrets, None)
+        return L7Desired(model, secrets, self._render(model, secrets, self.paths.dir))
+
+    def _render(self, model: L7Model, secrets: Secrets, base: Path) -> Rendered:
+        return render(model, secrets, base, self.ctx.node, self.health_port)
+
+    # -- observe --------------------------------------------------------------------------
+    def observe(self) -> L7Observed:
+        pid = self.proc.master_pid()
+        config = self.paths.config.read_text() if self.paths.config.exists() else None
+        users = _sha(self.paths.users.read_bytes()) if self.paths.users.exists() else None
+        files: dict[str, str] = {}
+        if self.paths.files.is_dir():
+            for p in sorted(self.paths.files.iterdir()):
+                if p.is_file() and not p.name.startswith("."):
+                    files[f"files/{p.name}"] = _sha(p.read_bytes())
+        obs = L7Observed(running=pid is not None, master_pid=pid, config=config, users_sha256=users, files=files)
+        if pid is not None:
+            try:
+                for s in self.proc.runtime.show_servers_state():
+                    obs.servers[(s.backend, s.server)] = (s.user_weight, s.admin_state)
+            except RuntimeError_ as e:
+                obs.runtime_error = str(e)
+        return obs
+
+    # -- diff -----------------------------------------------------------------------------
+    def diff(self, desired: L7Desired, observed: L7Observed) -> list[Change]:
+        node = f"haproxy {self.ctx.node}"
+        r = desired.rendered
+        if r is None:
+            if observed.running or observed.config is not None:
+                return [Change(COMPONENT, "delete", node, "not a tier-2 node: stop HAProxy, remove its files")]
+            return []
+        want_files = {k: _sha(v.content) for k, v in r.files.items()}
+        n_fe = sum(1 for s in _sections(r.config) if s.startswith("frontend "))
+        n_be = sum(1 for s in _sections(r.config) if s.startswith("backend "))
+        if not observed.running:
+            return [Change(COMPONENT, "create", node, f"start master-worker: {n_fe} frontends, {n_be} backends", desired, observed)]
+        reasons = []
+        if observed.config is None or skeleton(observed.config) != skeleton(r.config):
+            changed = _changed_sections(skeleton(observed.config or ""), skeleton(r.config))
+            reasons.append("sections " + ", ".join(changed) if changed else "configuration")
+        if observed.users_sha256 != _sha(r.users.encode()):
+            reasons.append("basic-auth users")
+        if observed.files != want_files:
+            differ = sorted(set(observed.files.items()) ^ set(want_files.items()))
+            reasons.append("files " + ", ".join(sorted({k.split("/", 1)[1] for k, _ in differ})))
+        if reasons or observed.runtime_error:
+            detail = "seamless reload: " + "; ".join(reasons or [f"runtime API unreachable ({observed.runtime_error})"])
+            return [Change(COMPONENT, "update", node, detail, desired, observed)]
+        changes: list[Change] = []
+        for (be, srv), weight in sorted(r.weights.items()):
+            have = observed.servers.get((be, srv))
+            if have is None:
+                continue  # the skeletons agree, so the server exists; a racing reload will show it
+            uweight, admin = have
+            if admin & (ADMIN_FORCED_MAINT | ADMIN_FORCED_DRAIN):
+                changes.append(Change(COMPONENT, "update", f"server {be}/{srv}", "state -> ready (runtime API)", ("state", be, srv, "ready")))
+            if uweight != weight:
+                changes.append(
+                    Change(COMPONENT, "update", f"server {be}/{srv}", f"weight {uweight} -> {weight} (runtime API)", ("weight", be, srv, weight))
+                )
+        if observed.config != r.config:
+            changes.append(Change(COMPONENT, "update", "haproxy.cfg", "rewrite server weights (no reload)", ("config", r.config)))
+        return changes
+
+    # -- apply ----------------------------------------------------------------------------
+    def apply(self, changes: list[Change]) -> ComponentResult:
+        result = ComponentResult(COMPONENT)
+        warnings: list[str] = []
+        for ch in changes:
+            if self.ctx.dry_run:
+                result.results.append(ObjectResult(ch, True))
+                continue
+            try:
+                if ch.object.startswith("haproxy ") and ch.action == "delete":
+                    self._remove()
+                elif ch.object.startswith("haproxy ") and ch.action in ("create", "update"):
+                    d: L7Desired = ch.desired
+                    self._install(d, start=ch.action == "create")
+                    warnings += d.rendered.warnings if d.rendered else []
+                elif ch.object.startswith("server "):
+                    kind, be, srv, value = ch.desired
+                    if kind == "weight":
+                        self.proc.runtime.set_weight(be, srv, value)
+                    else:
+                        self.proc.runtime.set_state(be, srv, value)
+                elif ch.object == "haproxy.cfg":
+                    _write(self.paths.config, ch.desired[1].encode(), 0o644)
+                else:
+                    raise ValueError(f"unknown change {ch.object}")
+                result.results.append(ObjectResult(ch, True))
+            except (HAProxyError, RuntimeError_, OSError, ValueError, subprocess.SubprocessError) as e:
+                result.results.append(ObjectResult(ch, False, str(e)))
+        if warnings:
+            result.degraded = "; ".join(sorted(set(warnings)))
+        return result
+
+    def reconcile(self, plan: Mapping[str, Any], secrets: Secrets) -> ComponentResult:
+        """observe -> diff -> apply in one call; render warnings surface as `degraded`."""
+        desired = self.desired(plan, secrets)
+        result = self.apply(self.diff(desired, self.observe()))
+        if desired.rendered and desired.rendered.warnings and not result.degraded:
+            result.degraded = "; ".join(desired.rendered.warnings)
+        return result
+
+    def _install(self, d: L7Desired, start: bool) -> None:
+        assert d.model is not None and d.rendered is not None
+        # 1. check the whole thing in a staging directory; nothing live is touched if it fails
+        staging = self.paths.staging
+        shutil.rmtree(staging, ignore_errors=True)
+        staged = self._render(d.model, d.secrets, staging)
+        for rel, spec in staged.files.items():
+            _write(staging / rel, spec.content, spec.mode)
+        _write(staging / "haproxy.cfg", staged.config.encode(), 0o600)
+        _write(staging / "users.cfg", staged.users.encode(), 0o600)
+        try:
+            err = check_config(self.binary, staging / "haproxy.cfg", staging / "users.cfg")
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        if err:
+            raise HAProxyError(f"generated configuration rejected by haproxy -c: {err}")
+        # 2. put it in place; keep the previous config to roll back to if the reload fails
+        r = d.rendered
+        prev = {p: p.read_bytes() for p in (self.paths.config, self.paths.users) if p.exists()}
+        for rel, spec in r.files.items():
+            _write(self.paths.dir / rel, spec.content, spec.mode)
+        _write(self.paths.users, r.users.encode(), 0o600)
+        _write(self.paths.config, r.config.encode(), 0o644)
+        if start:
+            self.proc.start()
+        else:
+            try:
+                self.proc.reload()
+            except HAProxyError:
+                for p, content in prev.items():
+                    _write(p, content, 0o644 if p == self.paths.config else 0o600)
+                raise
+        # 3. prune files no longer referenced (after the new workers loaded what they need)
+        if self.paths.files.is_dir():
+            for p in self.paths.files.iterdir():
+                if f"files/{p.name}" not in r.files:
+                    p.unlink(missing_ok=True)
+
+    def _remove(self) -> None:
+        self.proc.stop()
+        shutil.rmtree(self.paths.dir, ignore_errors=True)
+
+    def reset(self) -> ComponentResult:
+        ch = Change(COMPONENT, "delete", f"haproxy {self.ctx.node}", "stop HAProxy, remove its files")
+        result = ComponentResult(COMPONENT)
+        if self.ctx.dry_run:
+            result.results.append(ObjectResult(ch, True))
+            return result
+        try:
+            self._remove()
+            result.results.append(ObjectResult(ch, True))
+        except OSError as e:
+            result.results.append(ObjectResult(ch, False, str(e)))
+        return result
+
+    # -- status ---------------------------------------------------------------------------
+    def status(self, desired: L7Desired | None = None) -> L7Status:
+        """Per-service health from the runtime API (for `lb status` and `diff --live`)."""
+        running = self.proc.running()
+        stats: list[ServerStat] = []
+        if running:
+            try:
+                stats = self.proc.runtime.show_stat()
+            except RuntimeError_:
+                running = False
+        by_service: dict[str, list[ServerStat]] = {}
+        for s in stats:
+            if s.service:
+                by_service.setdefault(s.service, []).append(s)
+        expected: dict[str, list[str]] = {}
+        warnings: tuple[str, ...] = ()
+        if desired is not None and desired.rendered is not None:
+            expected = desired.rendered.service_backends
+            warnings = tuple(desired.rendered.warnings)
+        services = []
+        for svc in sorted(set(expected) | set(by_service)):
+            servers = tuple(by_service.get(svc, ()))
+            served = running and (svc in by_service or bool(expected.get(svc)))
+            healthy = served and any(s.healthy and s.weight > 0 for s in servers)
+            services.append(ServiceHealth(svc, served, healthy, servers))
+        return L7Status(self.ctx.node, running, tuple(services), warnings)

@@ -1,0 +1,471 @@
+"""L7 model + secrets -> haproxy.cfg, the userlist file and the PEM files it names.
+
+Pure and deterministic: the same model, secrets and base directory give byte-identical output
+(golden files pin it). Server lines have one fixed shape so the reconciler can tell a change
+that only moves weights (runtime API) from one that needs a reload.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+from lbcli.agent.l7.model import Backend, BackendPool, L7Model, Listener, Persistence, Route
+from lbcli.agent.l7.secrets import Secrets, ca_bundle, cert_bundle, parse_htpasswd, secret_value
+
+DEFAULT_HEALTH_PORT = 10901
+MAX_WEIGHT = 256  # HAProxy's ceiling for server weights
+
+HTTP_TYPES = ("httpProxy", "httpsProxy")
+TLS_TERMINATING = ("httpsProxy", "tlsProxy")
+
+_TLS_VERSIONS = {
+    "1.0": "TLSv1.0", "1.1": "TLSv1.1", "1.2": "TLSv1.2", "1.3": "TLSv1.3",
+}
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    content: bytes
+    mode: int = 0o600
+
+
+@dataclass
+class Rendered:
+    config: str  # haproxy.cfg (no secret material)
+    users: str  # userlist file: crypt hashes only, written 0600
+    files: dict[str, FileSpec] = field(default_factory=dict)  # relative path under base
+    warnings: list[str] = field(default_factory=list)
+    # (backend, server) -> weight, the values the runtime API may change without a reload
+    weights: dict[tuple[str, str], int] = field(default_factory=dict)
+    # service "ns/name" -> its HAProxy backends (for the health endpoint and status)
+    service_backends: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _slug(ref: str) -> str:
+    # namespaces hold neither '_' nor '/', names no '_': "ns_name" is unambiguous
+    return ref.replace("/", "_")
+
+
+def frontend_name(service: str) -> str:
+    return f"ft_{_slug(service)}"
+
+
+def backend_name(service: str, pool: str) -> str:
+    return f"bk_{_slug(service)}.{_slug(pool)}"
+
+
+def userlist_name(ref: str) -> str:
+    return f"ul_{_slug(ref)}"
+
+
+def resolvers_name(pool: str) -> str:
+    return f"rs_{_slug(pool)}"
+
+
+def _secs(v: float) -> str:
+    return f"{int(v)}s" if float(v).is_integer() else f"{int(round(float(v) * 1000))}ms"
+
+
+def _tls_version(v: str | None) -> str | None:
+    if not v or v.upper() in ("TLS_AUTO", "AUTO"):
+        return None
+    m = re.search(r"1[._]([0-3])", v)
+    return _TLS_VERSIONS.get(f"1.{m.group(1)}") if m else None
+
+
+def _host_cond(host: str, fetch: str) -> str | None:
+    """An inline ACL matching one route host name; None for the catch-all '*'."""
+    h = host.lower()
+    if h in ("*", ""):
+        return None
+    if h.startswith("*."):
+        return f"{{ {fetch} -m end {h[1:]} }}"
+    return f"{{ {fetch} -m str {h} }}"
+
+
+def _host_rank(host: str) -> tuple[int, int]:
+    h = host.lower()
+    if h in ("*", ""):
+        return (2, 0)
+    if h.startswith("*."):
+        return (1, -len(h))  # longer suffixes are more specific
+    return (0, 0)
+
+
+def _path_rank(route: Route) -> tuple[int, int]:
+    if route.path is None or (route.path.type == "prefix" and route.path.value.rstrip("/") == ""):
+        return (2, 0)
+    return (0 if route.path.type == "exact" else 1, -len(route.path.value))
+
+
+def _route_lines(listener: Listener, fetch: str) -> tuple[list[str], list[str]]:
+    """Named path ACLs and `use_backend` rules, most specific first (exact host, longest
+    suffix, catch-all; then exact path, longest prefix), ties in plan order."""
+    acls: list[str] = []
+    rules: list[tuple[tuple, str]] = []
+    for i, route in enumerate(listener.routes):
+        be = backend_name(listener.service, route.backend_pool)
+        path_acl = ""
+        if route.path is not None and _path_rank(route)[0] < 2:
+            path_acl = f"r{i}_path"
+            value = route.path.value
+            if route.path.type == "exact":
+                acls.append(f"acl {path_acl} path -m str {value}")
+            else:  # a prefix matches whole path segments: /foo matches /foo and /foo/x, not /foobar
+                value = value.rstrip("/")
+                acls.append(f"acl {path_acl} path -m str {value}")
+                acls.append(f"acl {path_acl} path -m beg {value}/")
+        for host in route.host_names or ("*",):
+            conds = [c for c in (_host_cond(host, fetch), path_acl) if c]
+            rule = f"use_backend {be}" + (f" if {' '.join(conds)}" if conds else "")
+            rules.append(((_host_rank(host), _path_rank(route), i), rule))
+    ordered = [r for _, r in sorted(rules, key=lambda x: x[0])]
+    seen: set[str] = set()
+    return acls, [r for r in ordered if not (r in seen or seen.add(r))]
+
+
+def _balance(pool: BackendPool, persistence: Persistence | None) -> list[str]:
+    if persistence and persistence.headers:
+        return [f"balance hdr({persistence.headers[0]})", "hash-type consistent"]
+    if persistence and persistence.cookies:
+        return [f"balance hash req.cook({persistence.cookies[0]})", "hash-type consistent"]
+    if persistence and persistence.source_ip:
+        return ["balance source", "hash-type consistent"]
+    if pool.algorithm == "consistentHashing":
+        # no hash key asked for: hash the client address, like tier 1 does
+        return ["balance source", "hash-type consistent"]
+    if pool.algorithm == "leastRequest":
+        return ["balance leastconn"]
+    return ["balance roundrobin"]
+
+
+def _check_lines(pool: BackendPool, mode: str) -> tuple[list[str], str]:
+    hc = pool.health_check
+    if hc is None:
+        return [], ""
+    lines: list[str] = []
+    if hc.http is not None and not hc.tcp:
+        lines.append("option httpchk")
+        send = f"http-check send meth {hc.http.method} uri {hc.http.path}"
+        if hc.http.host:
+            send += f" hdr host {hc.http.host}"
+        lines.append(send)
+        codes = sorted(set(hc.http.expected_status_codes)) or [200]
+        if len(codes) == 1:
+            lines.append(f"http-check expect status {codes[0]}")
+        else:
+            lines.append(f"http-check expect rstatus ^({'|'.join(str(c) for c in codes)})$")
+    lines.append(f"timeout check {_secs(hc.timeout_seconds)}")
+    server_opts = (
+        f" check inter {_secs(hc.interval_seconds)}"
+        f" rise {max(1, hc.healthy_threshold)} fall {max(1, hc.unhealthy_threshold)}"
+    )
+    return lines, server_opts
+
+
+def _server_line(pool: BackendPool, b: Backend, check_opts: str, warnings: list[str]) -> str:
+    weight = b.effective_weight
+    if weight > MAX_WEIGHT:
+        warnings.append(f"pool {pool.name}: backend {b.server_name} weight {weight} capped at {MAX_WEIGHT}")
+        weight = MAX_WEIGHT
+    line = f"server {b.server_name} {b.address}:{b.port} weight {weight}"
+    if pool.backend_type == "Hostname":
+        line += f" resolvers {resolvers_name(pool.name)} init-addr none resolve-prefer ipv4"
+    return line + check_opts
+
+
+def _backend_section(
+    listener: Listener, pool: BackendPool, persistence: Persistence | None, mode: str, r: Rendered
+) -> list[str]:
+    name = backend_name(listener.service, pool.name)
+    out = [f"backend {name}", f"    mode {mode}"]
+    out += [f"    {x}" for x in _balance(pool, persistence)]
+    out.append(f"    timeout connect {_secs(pool.connect_timeout_seconds)}")
+    checks, check_opts = _check_lines(pool, mode)
+    out += [f"    {x}" for x in checks]
+    for b in sorted(pool.backends, key=lambda b: (b.address, b.port)):
+        out.append("    " + _server_line(pool, b, check_opts, r.warnings))
+        r.weights[(name, b.server_name)] = min(b.effective_weight, MAX_WEIGHT)
+    return out
+
+
+def _bind_line(listener: Listener, base: PurePosixPath, r: Rendered) -> str:
+    bind = f"bind {listener.vip}:{listener.port} transparent"
+    if listener.proxy_protocol:
+        bind += " accept-proxy"
+    if listener.type in TLS_TERMINATING and listener.tls is not None:
+        tls = listener.tls
+        bind += f" ssl crt-list {base / 'files' / ('crtlist-' + _slug(listener.service) + '.txt')}"
+        if listener.type == "httpsProxy":
+            bind += " alpn h2,http/1.1"
+        lo, hi = _tls_version(tls.min_version), _tls_version(tls.max_version)
+        if lo:
+            bind += f" ssl-min-ver {lo}"
+        if hi:
+            bind += f" ssl-max-ver {hi}"
+        v13 = [c for c in tls.cipher_suites if c.startswith("TLS_")]
+        v12 = [c for c in tls.cipher_suites if not c.startswith("TLS_")]
+        if v12:
+            bind += f" ciphers {':'.join(v12)}"
+        if v13:
+            bind += f" ciphersuites {':'.join(v13)}"
+        if tls.client_validation is not None:
+            bind += f" ca-file {base / 'files' / ('ca-' + _slug(tls.client_validation.ca.ref) + '.pem')} verify required"
+    return bind
+
+
+def _tls_files(listener: Listener, secrets: Secrets, base: PurePosixPath, r: Rendered) -> bool:
+    """Write the listener's certificate files; False (with a warning) if a secret is missing."""
+    tls = listener.tls
+    if tls is None or not tls.certificates:
+        r.warnings.append(f"{listener.type} {listener.service}: no certificates; not served")
+        return False
+    crt_lines: list[str] = []
+    for cert in tls.certificates:
+        bundle = cert_bundle(secrets, cert.ref)
+        if bundle is None:
+            r.warnings.append(f"{listener.type} {listener.service}: secret {cert.ref} has no tls.crt/tls.key; not served")
+            return False
+        rel = f"files/cert-{_slug(cert.ref)}.pem"
+        r.files[rel] = FileSpec(bundle)
+        # HAProxy picks the certificate by SNI from each one's SAN/CN; the first is the default
+        crt_lines.append(str(base / rel))
+    if tls.client_validation is not None:
+        ca = ca_bundle(secrets, tls.client_validation.ca.ref)
+        if ca is None:
+            r.warnings.append(f"{listener.type} {listener.service}: CA secret {tls.client_validation.ca.ref} missing; not served")
+            return False
+        r.files[f"files/ca-{_slug(tls.client_validation.ca.ref)}.pem"] = FileSpec(ca)
+    r.files[f"files/crtlist-{_slug(listener.service)}.txt"] = FileSpec(("\n".join(crt_lines) + "\n").encode(), 0o600)
+    return True
+
+
+def _sha1_map(ref: str) -> str:
+    return f"files/users-{_slug(ref)}.map"
+
+
+def _userlist(listener: Listener, secrets: Secrets, r: Rendered) -> list[str] | None:
+    """The userlist (crypt hashes) for users.cfg; {SHA} users go to a 0600 map file."""
+    ref = listener.basic_auth.ref  # type: ignore[union-attr]
+    data = secret_value(secrets, ref, "users")
+    if not data:
+        r.warnings.append(f"{listener.type} {listener.service}: basic-auth secret {ref} missing; not served")
+        return None
+    users = parse_htpasswd(data)
+    if users.rejected:
+        r.warnings.append(
+            f"basic-auth secret {ref}: users whose hash HAProxy cannot check ($apr1$, clear text) were left out: "
+            + ", ".join(users.rejected)
+        )
+    if users.sha1:
+        r.files[_sha1_map(ref)] = FileSpec("".join(f"{n} {h}\n" for n, h in users.sha1).encode())
+    return [f"userlist {userlist_name(ref)}"] + [f"    user {n} password {h}" for n, h in users.entries]
+
+
+def _auth_lines(listener: Listener, base: PurePosixPath, r: Rendered) -> list[str]:
+    ref = listener.basic_auth.ref  # type: ignore[union-attr]
+    ok = f"{{ http_auth({userlist_name(ref)}) }}"
+    out = []
+    if _sha1_map(ref) in r.files:
+        # {SHA} htpasswd entries: compare base64(sha1(password)) with the user's map entry
+        out += [
+            f"http-request set-var(txn.auth_want) http_auth_user,map({base / _sha1_map(ref)})",
+            "http-request set-var(txn.auth_have) http_auth_pass,sha1,base64",
+            "acl auth_sha1 var(txn.auth_have),strcmp(txn.auth_want) eq 0",
+        ]
+        ok += " or auth_sha1"
+    return out + [f"http-request auth realm {_slug(listener.service)} unless {ok}"]
+
+
+def _frontend(listener: Listener, base: PurePosixPath, r: Rendered, mode: str) -> list[str]:
+    out = [f"frontend {frontend_name(listener.service)}", f"    mode {mode}", "    " + _bind_line(listener, base, r)]
+    tls = listener.tls
+    sans = tls.client_validation.subject_alt_names if tls and tls.client_validation else ()
+    if sans and listener.type in TLS_TERMINATING:
+        r.warnings.append(
+            f"{listener.service}: client subjectAlternativeNames are matched against the certificate's "
+            "subject CN (HAProxy 2.6 has no SAN fetch)"
+        )
+    if mode == "http":
+        out.append("    option forwardfor")
+        if sans and listener.type in TLS_TERMINATING:
+            out.append(f"    http-request deny deny_status 403 unless {{ ssl_c_s_dn(CN) -m str {' '.join(sans)} }}")
+        if listener.basic_auth is not None:
+            out += [f"    {x}" for x in _auth_lines(listener, base, r)]
+        # the Host header without its port; fetched inline (no per-request variable to set)
+        acls, rules = _route_lines(listener, "req.hdr(host),field(1,:),lower")
+        out += [f"    {a}" for a in acls] + [f"    {x}" for x in rules]
+        out.append("    default_backend no_route")
+        return out
+    if listener.type == "tlsPassthrough":
+        out.append("    tcp-request inspect-delay 5s")
+        out.append("    tcp-request content accept if { req.ssl_hello_type 1 }")
+        fetch = "req.ssl_sni,lower"
+    else:
+        fetch = "ssl_fc_sni,lower"
+        if sans and listener.type == "tlsProxy":
+            out.append(f"    tcp-request content reject unless {{ ssl_c_s_dn(CN) -m str {' '.join(sans)} }}")
+    if listener.type == "tcpProxy":
+        if listener.routes:
+            out.append(f"    default_backend {backend_name(listener.service, listener.routes[0].backend_pool)}")
+        return out
+    _, rules = _route_lines(listener, fetch)
+    out += [f"    {x}" for x in rules]
+    return out
+
+
+def _health_frontend(port: int, r: Rendered) -> list[str]:
+    """GET /health/<ns>/<name>: 200 when the service is served here and one of its backends
+    has a usable server, 503 otherwise (also for services this node cannot serve)."""
+    out = [
+        "frontend health",
+        "    mode http",
+        f"    bind :{port}",
+        '    http-request return status 200 content-type text/plain string "ok\\n" if { path /health }',
+    ]
+    for i, (svc, backends) in enumerate(sorted(r.service_backends.items())):
+        out.append(f"    acl svc{i} path /health/{svc}")
+        for be in backends:
+            out.append(f"    acl svc{i}_up nbsrv({be}) gt 0")
+        if backends:
+            out.append(f'    http-request return status 200 content-type text/plain string "up\\n" if svc{i} svc{i}_up')
+        out.append(f'    http-request return status 503 content-type text/plain string "down\\n" if svc{i}')
+    out.append('    http-request return status 404 content-type text/plain string "unknown service\\n"')
+    return out
+
+
+def render(
+    model: L7Model,
+    secrets: Secrets,
+    base: str | PurePosixPath,
+    node: str,
+    health_port: int = DEFAULT_HEALTH_PORT,
+) -> Rendered:
+    """Render the node's HAProxy configuration; `base` is the directory the files live in."""
+    base = PurePosixPath(base)
+    r = Rendered(config="", users="")
+    sections: list[list[str]] = []
+    userlists: dict[str, list[str]] = {}
+    resolvers: dict[str, list[str]] = {}
+    for listener in model.listeners:
+        if listener.type == "udpProxy" or listener.protocol.upper() == "UDP":
+            r.warnings.append(
+                f"udpProxy {listener.service}: HAProxy has no UDP proxying; not served on tier 2 "
+                "(tier 1 alone may carry it)"
+            )
+            r.service_backends[listener.service] = []
+            continue
+        mode = "http" if listener.type in HTTP_TYPES else "tcp"
+        if listener.type in TLS_TERMINATING and not _tls_files(listener, secrets, base, r):
+            r.service_backends[listener.service] = []
+            continue
+        if listener.basic_auth is not None:
+            if mode != "http":
+                r.warnings.append(f"{listener.type} {listener.service}: basic auth needs HTTP; ignored")
+                listener = _without_auth(listener)
+            else:
+                ul = _userlist(listener, secrets, r)
+                if ul is None:
+                    r.service_backends[listener.service] = []
+                    continue
+                userlists[listener.basic_auth.ref] = ul
+        pools: dict[str, Persistence | None] = {}
+        for route in listener.routes:
+            if model.pool(route.backend_pool) is None:
+                r.warnings.append(f"{listener.service}: backend pool {route.backend_pool} not in plan; route skipped")
+                continue
+            first = pools.get(route.backend_pool)
+            if first is not None and route.persistence is not None and route.persistence != first:
+                r.warnings.append(
+                    f"{listener.service}: routes to {route.backend_pool} ask for different persistence; the first wins"
+                )
+            pools[route.backend_pool] = first or route.persistence
+        listener = _with_routes(listener, tuple(x for x in listener.routes if x.backend_pool in pools))
+        sections.append(_frontend(listener, base, r, mode))
+        r.service_backends[listener.service] = []
+        for pool_name in sorted(pools):
+            pool = model.pool(pool_name)
+            assert pool is not None
+            sections.append(_backend_section(listener, pool, pools[pool_name], mode, r))
+            r.service_backends[listener.service].append(backend_name(listener.service, pool_name))
+            if pool.backend_type == "Hostname":
+                resolvers[pool.name] = _resolvers_section(pool)
+    if any(l.type in HTTP_TYPES for l in model.listeners):
+        sections.append(["backend no_route", "    mode http", '    http-request return status 404 content-type text/plain string "no route\\n"'])
+    head = _global(base, node) + _defaults()
+    body = [_health_frontend(health_port, r)] + sections + [resolvers[k] for k in sorted(resolvers)]
+    r.config = "\n".join(head + [line for s in body for line in s + [""]])
+    r.users = "# basic-auth users (crypt hashes only)\n" + "".join(
+        "\n".join(userlists[k]) + "\n" for k in sorted(userlists)
+    )
+    r.warnings = sorted(set(r.warnings))
+    return r
+
+
+def _with_routes(listener: Listener, routes: tuple[Route, ...]) -> Listener:
+    from dataclasses import replace
+
+    return replace(listener, routes=routes)
+
+
+def _without_auth(listener: Listener) -> Listener:
+    from dataclasses import replace
+
+    return replace(listener, basic_auth=None)
+
+
+def _resolvers_section(pool: BackendPool) -> list[str]:
+    out = [f"resolvers {resolvers_name(pool.name)}"]
+    if pool.resolvers:
+        out += [f"    nameserver ns{i} {x.ip}:{x.port}" for i, x in enumerate(pool.resolvers)]
+    else:
+        out.append("    parse-resolv-conf")
+    out += [
+        "    accepted_payload_size 8192",
+        "    resolve_retries 3",
+        "    timeout resolve 1s",
+        "    timeout retry 1s",
+        "    hold valid 10s",
+        "    hold obsolete 30s",
+    ]
+    return out
+
+
+def _global(base: PurePosixPath, node: str) -> list[str]:
+    return [
+        f"# generated by cilium-lb for node {node}; do not edit",
+        "global",
+        "    master-worker",
+        # expose-fd listeners: a reloaded worker takes over the listening sockets (no drops)
+        f"    stats socket {base / 'stats.sock'} mode 600 level admin expose-fd listeners",
+        "    stats timeout 30s",
+        "    hard-stop-after 60s",
+        "    tune.ssl.default-dh-param 2048",
+        "",
+    ]
+
+
+def _defaults() -> list[str]:
+    return [
+        "defaults",
+        "    mode http",
+        "    timeout connect 5s",
+        "    timeout client 60s",
+        "    timeout server 60s",
+        "    timeout http-request 10s",
+        "    timeout http-keep-alive 30s",
+        "    timeout tunnel 1h",
+        "    timeout client-fin 5s",
+        "",
+    ]
+
+
+_WEIGHT_RE = re.compile(r"^(\s+server \S+ \S+) weight \d+")
+
+
+def skeleton(config: str) -> str:
+    """The configuration with server weights blanked: equal skeletons mean the runtime API
+    can carry the change (weights/drain) and no reload is needed."""
+    return "\n".join(_WEIGHT_RE.sub(r"\1 weight _", line) for line in config.splitlines())

@@ -1,0 +1,77 @@
+"""Build the datapath object from the C sources shipped in the package, cached by content.
+
+Cache key: sha256 over the sources and `clang --version`. Cache directory: `cache_dir` if given
+(the agent passes `<state-dir>/bpf-cache`), else `$XDG_CACHE_HOME/cilium-lb` or
+`~/.cache/cilium-lb`. Writes are atomic (temp file + rename) so concurrent builds are safe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+SOURCES = ("lb_defs.h", "lb_jhash.h", "lb_maps.h", "lb_tc.c")
+MAIN = "lb_tc.c"
+
+
+class BuildError(RuntimeError):
+    pass
+
+
+def source_dir() -> Path:
+    return Path(str(resources.files("lbcli.agent.datapath") / "bpf"))
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "cilium-lb"
+
+
+def _clang() -> str:
+    clang = shutil.which("clang")
+    if clang is None:
+        raise BuildError(
+            "clang not found: the tier-1 datapath is compiled on first use "
+            "(install it, e.g. `apt-get install clang`)"
+        )
+    return clang
+
+
+def source_digest(clang_version: str = "") -> str:
+    h = hashlib.sha256()
+    for name in SOURCES:
+        h.update(name.encode() + b"\0" + (source_dir() / name).read_bytes() + b"\0")
+    h.update(clang_version.encode())
+    return h.hexdigest()
+
+
+def object_path(cache_dir: Path | None = None) -> tuple[Path, str]:
+    """Path of the compiled object (building it if not cached) and its cache key."""
+    clang = _clang()
+    version = subprocess.run([clang, "--version"], capture_output=True, text=True, check=False).stdout
+    digest = source_digest(version)
+    cache = Path(cache_dir) if cache_dir else default_cache_dir()
+    out = cache / f"lb_tc-{digest[:16]}.o"
+    if out.exists():
+        return out, digest
+    cache.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=cache, suffix=".o.tmp")
+    os.close(fd)
+    try:
+        proc = subprocess.run(
+            [clang, "-O2", "-g", "-target", "bpf", "-Wall", "-Wno-unused-function",
+             "-I", str(source_dir()), "-c", str(source_dir() / MAIN), "-o", tmp],
+            capture_output=True, text=True, check=False,
+        )
+        if proc.returncode != 0:
+            raise BuildError(f"clang failed building the datapath:\n{proc.stderr.strip()}")
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return out, digest

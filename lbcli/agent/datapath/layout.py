@@ -1,0 +1,74 @@
+"""Python mirrors of the structs in bpf/lb_maps.h (one `struct` format per C struct).
+
+Every field is listed with its C name so tests/test_datapath_layout.py can compare sizes and
+offsets with the BTF of the compiled object. Formats use '<' (little endian, no padding):
+padding is spelled out as explicit fields, as in the C structs. Network-byte-order fields
+(addresses, ports) are packed as raw bytes ('4s', '2s'), exactly as they sit on the wire.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Layout:
+    c_name: str
+    fields: tuple[tuple[str, str], ...]  # (C member name, struct format of that member)
+
+    @property
+    def fmt(self) -> str:
+        return "<" + "".join(f for _, f in self.fields)
+
+    @property
+    def size(self) -> int:
+        return struct.calcsize(self.fmt)
+
+    def offsets(self) -> dict[str, int]:
+        out, off = {}, 0
+        for name, f in self.fields:
+            out[name] = off
+            off += struct.calcsize("<" + f)
+        return out
+
+    def pack(self, *values: object) -> bytes:
+        return struct.pack(self.fmt, *values)
+
+    def unpack(self, raw: bytes) -> tuple:
+        return struct.unpack(self.fmt, raw)
+
+
+SVC_KEY = Layout("lb_svc_key", (("vip", "4s"), ("port", "2s"), ("proto", "B"), ("pad", "B")))
+SVC = Layout("lb_svc", (("table", "I"), ("id", "I"), ("flags", "I"), ("pad", "I")))
+TSTATE = Layout("lb_tstate", (("active", "I"), ("size", "I")))
+TMETA = Layout("lb_tmeta", (("digest", "16s"), ("size", "I"), ("pad", "I")))
+T2 = Layout("lb_t2", (("mac", "6s"), ("pad", "H")))
+FLOW_KEY = Layout(
+    "lb_flow_key",
+    (("saddr", "4s"), ("daddr", "4s"), ("sport", "2s"), ("dport", "2s"), ("proto", "B"), ("pad", "3s")),
+)
+FLOW = Layout("lb_flow", (("t2", "4s"), ("mac", "6s"), ("pad", "H")))
+COUNTER = Layout("lb_counter", (("packets", "Q"), ("bytes", "Q")))
+CFG = Layout(
+    "lb_cfg",
+    (("tun_ifindex", "I"), ("vni", "I"), ("hash_seed", "I"), ("src_mac", "6s"), ("pad", "H")),
+)
+
+ALL = (SVC_KEY, SVC, TSTATE, TMETA, T2, FLOW_KEY, FLOW, COUNTER, CFG)
+
+# Limits compiled into the object (bpf/lb_maps.h).
+MAX_SERVICES = 16384
+MAX_TABLES = 4096
+MAX_T2 = 4096
+
+# Global counters (enum in lb_maps.h).
+GSTATS = ("redirect", "flow_hit", "drop_no_cfg", "drop_no_table", "drop_no_t2", "drop_tunnel")
+
+PROTOCOLS = {"TCP": 6, "UDP": 17}
+PROTOCOL_NAMES = {v: k for k, v in PROTOCOLS.items()}
+
+# Map names in the object, also their pin file names under <bpf-root>/<node>/.
+MAP_NAMES = ("lb_cfg", "lb_flows", "lb_gstats", "lb_maglev", "lb_stats", "lb_svc", "lb_t2",
+             "lb_tmeta", "lb_tstate")
+PROGRAM = "lb_tc_ingress"

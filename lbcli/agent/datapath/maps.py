@@ -1,0 +1,300 @@
+"""Programming the pinned datapath maps (the layouts are in layout.py / bpf/lb_maps.h).
+
+Maglev tables are double-buffered: logical table `k` owns the inner maps lb_maglev[2k] and
+lb_maglev[2k+1] (mmap()able arrays) and lb_tstate[k].active says which one packets read. An
+update writes the changed slots of the standby buffer, flips `active` (one word), then brings the
+other buffer level, so a packet never sees a half-written table and both buffers hold the same
+content at rest. lb_tmeta[k] records the content digest; it is cleared before a write and set
+after, so a crash leaves it empty and the next observe re-reads the buffers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mmap
+import os
+import socket
+import struct
+from array import array
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from lbcli.agent.datapath import layout as L
+from lbcli.agent.datapath import libbpf as bpf
+
+ZERO_DIGEST = bytes(16)
+SvcKey = tuple[str, int, str]  # (vip, port, protocol name)
+
+
+@lru_cache(maxsize=1)
+def possible_cpus() -> int:
+    text = Path("/sys/devices/system/cpu/possible").read_text().strip()
+    n = 0
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        n += int(hi or lo) - int(lo) + 1
+    return n
+
+
+def content_digest(content: bytes) -> bytes:
+    return hashlib.blake2b(content, digest_size=16).digest()
+
+
+def svc_key_bytes(key: SvcKey) -> bytes:
+    vip, port, proto = key
+    return L.SVC_KEY.pack(socket.inet_aton(vip), struct.pack(">H", port), L.PROTOCOLS[proto], 0)
+
+
+def svc_key_from_bytes(raw: bytes) -> SvcKey:
+    vip, port, proto, _ = L.SVC_KEY.unpack(raw)
+    return socket.inet_ntoa(vip), struct.unpack(">H", port)[0], L.PROTOCOL_NAMES.get(proto, str(proto))
+
+
+def mac_bytes(mac: str) -> bytes:
+    return bytes(int(x, 16) for x in mac.split(":"))
+
+
+def mac_str(raw: bytes) -> str:
+    return ":".join(f"{b:02x}" for b in raw)
+
+
+def _buffer_bytes(size: int) -> int:
+    return ((size + 1) // 2) * 8
+
+
+@dataclass(frozen=True)
+class TableState:
+    size: int
+    active: int
+    digest: bytes | None  # None: unknown (meta cleared by an interrupted write) or buffers differ
+    buffers: tuple[int, int]  # inner map ids (0 = missing)
+
+
+class PinnedMaps:
+    """File descriptors of the pinned maps under one node's pin directory."""
+
+    def __init__(self, pin_dir: Path):
+        self.pin_dir = Path(pin_dir)
+        self.fd: dict[str, int] = {}
+        try:
+            for name in L.MAP_NAMES:
+                self.fd[name] = bpf.obj_get(str(self.pin_dir / name))
+        except bpf.BPFError:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        for fd in self.fd.values():
+            os.close(fd)
+        self.fd = {}
+
+    def __enter__(self) -> PinnedMaps:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- config ---------------------------------------------------------------------------
+    def read_cfg(self) -> dict:
+        raw = bpf.lookup(self.fd["lb_cfg"], struct.pack("<I", 0), L.CFG.size)
+        ifindex, vni, seed, mac, _ = L.CFG.unpack(raw)
+        return {"tun_ifindex": ifindex, "vni": vni, "hash_seed": seed, "src_mac": mac_str(mac)}
+
+    def write_cfg(self, ifindex: int, vni: int, seed: int, src_mac: str) -> None:
+        bpf.update(self.fd["lb_cfg"], struct.pack("<I", 0),
+                   L.CFG.pack(ifindex, vni, seed, mac_bytes(src_mac), 0))
+
+    # -- T2 nodes -------------------------------------------------------------------------
+    def read_t2(self) -> dict[str, str]:
+        fd, out = self.fd["lb_t2"], {}
+        for k in bpf.keys(fd, 4):
+            raw = bpf.lookup(fd, k, L.T2.size)
+            if raw is not None:
+                out[socket.inet_ntoa(k)] = mac_str(L.T2.unpack(raw)[0])
+        return out
+
+    def set_t2(self, ip: str, mac: str) -> None:
+        bpf.update(self.fd["lb_t2"], socket.inet_aton(ip), L.T2.pack(mac_bytes(mac), 0))
+
+    def delete_t2(self, ip: str) -> None:
+        bpf.delete(self.fd["lb_t2"], socket.inet_aton(ip))
+
+    # -- services -------------------------------------------------------------------------
+    def read_services(self) -> dict[SvcKey, tuple[int, int]]:
+        """{(vip, port, proto): (table, counter id)}"""
+        out = {}
+        for k, raw in bpf.dump_hash(self.fd["lb_svc"], L.SVC_KEY.size, L.SVC.size, L.MAX_SERVICES):
+            table, sid, _, _ = L.SVC.unpack(raw)
+            out[svc_key_from_bytes(k)] = (table, sid)
+        return out
+
+    def put_services(self, entries: list[tuple[SvcKey, int, int]]) -> None:
+        """Create or repoint services in one batch: (key, table, counter id)."""
+        keys = b"".join(svc_key_bytes(k) for k, _, _ in entries)
+        vals = b"".join(L.SVC.pack(t, i, 0, 0) for _, t, i in entries)
+        bpf.update_batch(self.fd["lb_svc"], keys, vals, len(entries))
+
+    def delete_service(self, key: SvcKey) -> None:
+        bpf.delete(self.fd["lb_svc"], svc_key_bytes(key))
+
+    def zero_counters(self, ids: list[int]) -> None:
+        zero = bytes(L.COUNTER.size * possible_cpus())
+        bpf.update_batch(self.fd["lb_stats"], array("I", ids).tobytes(), zero * len(ids), len(ids))
+
+    def read_counter(self, sid: int) -> tuple[int, int]:
+        n = possible_cpus()
+        raw = bpf.lookup(self.fd["lb_stats"], struct.pack("<I", sid), L.COUNTER.size * n) or b""
+        packets = bytes_ = 0
+        for c in range(len(raw) // L.COUNTER.size):
+            p, b = L.COUNTER.unpack(raw[c * L.COUNTER.size:(c + 1) * L.COUNTER.size])
+            packets, bytes_ = packets + p, bytes_ + b
+        return packets, bytes_
+
+    def read_gstats(self) -> dict[str, int]:
+        n, out = possible_cpus(), {}
+        for i, name in enumerate(L.GSTATS):
+            raw = bpf.lookup(self.fd["lb_gstats"], struct.pack("<I", i), 8 * n) or b""
+            out[name] = sum(struct.unpack(f"<{len(raw) // 8}Q", raw))
+        return out
+
+    # -- Maglev tables --------------------------------------------------------------------
+    def _buffer_id(self, idx: int) -> int:
+        raw = bpf.lookup(self.fd["lb_maglev"], struct.pack("<I", idx), 4)
+        return struct.unpack("<I", raw)[0] if raw else 0
+
+    def read_tables(self) -> dict[int, TableState]:
+        """Logical tables in use (lb_tstate size > 0); verifies buffers whose digest is unknown."""
+        out: dict[int, TableState] = {}
+        states = bpf.dump_array(self.fd["lb_tstate"], L.TSTATE.size, L.MAX_TABLES)
+        metas = bpf.dump_array(self.fd["lb_tmeta"], L.TMETA.size, L.MAX_TABLES)
+        for k in range(L.MAX_TABLES):
+            active, size = L.TSTATE.unpack(states[k * L.TSTATE.size:(k + 1) * L.TSTATE.size])
+            if size == 0:  # free (buffers left by an interrupted create are overwritten on reuse)
+                continue
+            b0, b1 = self._buffer_id(2 * k), self._buffer_id(2 * k + 1)
+            digest: bytes | None = None
+            if b0 and b1:
+                d, msize, _ = L.TMETA.unpack(metas[k * L.TMETA.size:(k + 1) * L.TMETA.size])
+                if d != ZERO_DIGEST and msize == size:
+                    digest = d
+                else:  # interrupted write: trust only what both buffers say
+                    c0, c1 = self.read_buffer(b0, size), self.read_buffer(b1, size)
+                    digest = content_digest(c0) if c0 == c1 else None
+            out[k] = TableState(size, active & 1, digest, (b0, b1))
+        return out
+
+    @staticmethod
+    def read_buffer(map_id: int, size: int) -> bytes:
+        fd = bpf.map_fd_by_id(map_id)
+        try:
+            with mmap.mmap(fd, _buffer_bytes(size)) as mm:
+                return mm[: 4 * size]
+        finally:
+            os.close(fd)
+
+    def read_table(self, k: int) -> bytes | None:
+        ts = bpf.lookup(self.fd["lb_tstate"], struct.pack("<I", k), L.TSTATE.size)
+        if not ts:
+            return None
+        active, size = L.TSTATE.unpack(ts)
+        bid = self._buffer_id(2 * k + (active & 1))
+        return self.read_buffer(bid, size) if size and bid else None
+
+    def create_tables(self, tables: list[tuple[int, bytes]]) -> None:
+        """New logical tables (k, content): both buffers written in full, then one batch each
+        for lb_maglev, lb_tmeta and lb_tstate (tstate last: the table becomes usable)."""
+        if not tables:
+            return
+        fds: list[int] = []
+        try:
+            outer_keys, outer_vals = array("I"), array("I")
+            for k, content in tables:
+                size = len(content) // 4
+                for b in (0, 1):
+                    fd = bpf.map_create(f"lb_mg{k}_{b}", 4, 8, (size + 1) // 2,
+                                        bpf.BPF_F_INNER_MAP | bpf.BPF_F_MMAPABLE)
+                    fds.append(fd)
+                    with mmap.mmap(fd, _buffer_bytes(size)) as mm:
+                        mm[: len(content)] = content
+                    outer_keys.append(2 * k + b)
+                    outer_vals.append(fd)
+            bpf.update_batch(self.fd["lb_maglev"], outer_keys.tobytes(), outer_vals.tobytes(), len(outer_keys))
+        finally:
+            for fd in fds:
+                os.close(fd)
+        ks = array("I", [k for k, _ in tables]).tobytes()
+        metas = b"".join(L.TMETA.pack(content_digest(c), len(c) // 4, 0) for _, c in tables)
+        states = b"".join(L.TSTATE.pack(0, len(c) // 4) for _, c in tables)
+        bpf.update_batch(self.fd["lb_tmeta"], ks, metas, len(tables))
+        bpf.update_batch(self.fd["lb_tstate"], ks, states, len(tables))
+
+    def update_table(self, k: int, content: bytes) -> int:
+        """Bring table k to `content` through the standby buffer; returns the slots written to
+        the standby buffer (the same number again levels the other one afterwards)."""
+        size = len(content) // 4
+        key = struct.pack("<I", k)
+        raw = bpf.lookup(self.fd["lb_tstate"], key, L.TSTATE.size)
+        active, cur_size = L.TSTATE.unpack(raw) if raw else (0, 0)
+        if cur_size not in (0, size):
+            raise ValueError(f"table {k}: size {cur_size} != {size}; create a new table instead")
+        active &= 1
+        ids = (self._buffer_id(2 * k), self._buffer_id(2 * k + 1))
+        if not all(ids):
+            raise ValueError(f"table {k}: buffers missing")
+        bpf.update(self.fd["lb_tmeta"], key, L.TMETA.pack(ZERO_DIGEST, size, 0))
+        standby = 1 - active
+        written = _write_changed(ids[standby], content)
+        bpf.update(self.fd["lb_tstate"], key, L.TSTATE.pack(standby, size))
+        _write_changed(ids[active], content)
+        bpf.update(self.fd["lb_tmeta"], key, L.TMETA.pack(content_digest(content), size, 0))
+        return written
+
+    def delete_tables(self, ks: list[int]) -> None:
+        """Free logical tables: state and meta cleared, then both buffers replaced in one batch by
+        a one-element placeholder (dropping the old buffers). Every map-in-map syscall waits for
+        an RCU grace period and array-of-maps has no batch delete, so a batch update it is."""
+        if not ks:
+            return
+        keys = array("I", ks).tobytes()
+        bpf.update_batch(self.fd["lb_tstate"], keys, L.TSTATE.pack(0, 0) * len(ks), len(ks))
+        bpf.update_batch(self.fd["lb_tmeta"], keys, L.TMETA.pack(ZERO_DIGEST, 0, 0) * len(ks), len(ks))
+        slots = array("I", [2 * k + b for k in ks for b in (0, 1)])
+        fd = bpf.map_create("lb_mg_free", 4, 8, 1, bpf.BPF_F_INNER_MAP | bpf.BPF_F_MMAPABLE)
+        try:
+            fds = array("I", [fd] * len(slots))
+            bpf.update_batch(self.fd["lb_maglev"], slots.tobytes(), fds.tobytes(), len(slots))
+        finally:
+            os.close(fd)
+
+
+def changed_slots(old: bytes, new: bytes) -> list[int]:
+    """Slot numbers where two u32 tables differ; compares 64-slot chunks first (C speed)."""
+    out: list[int] = []
+    chunk = 256
+    for off in range(0, len(new), chunk):
+        if old[off:off + chunk] != new[off:off + chunk]:
+            o, n = array("I", old[off:off + chunk]), array("I", new[off:off + chunk])
+            base = off // 4
+            out.extend(base + i for i, (a, b) in enumerate(zip(o, n)) if a != b)
+    return out
+
+
+def _write_changed(map_id: int, content: bytes) -> int:
+    size = len(content) // 4
+    fd = bpf.map_fd_by_id(map_id)
+    try:
+        with mmap.mmap(fd, _buffer_bytes(size)) as mm:
+            slots = changed_slots(mm[: 4 * size], content)
+            if slots:
+                view = memoryview(mm).cast("I")
+                new = memoryview(content).cast("I")
+                try:
+                    for s in slots:
+                        view[s] = new[s]
+                finally:
+                    view.release()
+                    new.release()
+            return len(slots)
+    finally:
+        os.close(fd)

@@ -1,0 +1,248 @@
+"""Tier-2 receive side: decapsulate what tier 1 dispatches and accept it for the VIPs (LVS-DR).
+
+Objects (in the network namespace it runs in):
+
+* the external (collect-metadata) vxlan device `tier2.dispatch.device`, MAC
+  `tier2.dispatch.tunnelMac` (tier 1 writes it as the inner destination, so packets are
+  PACKET_HOST here), rp_filter off on it (the client's address is not routed via it; the
+  effective value is max(all, device), so a non-zero `all.rp_filter` is set to 0 as well and
+  restored by reset(): other links keep their own setting);
+* each VIP as a /32 on `lo`;
+* `arp_ignore=1`, `arp_announce=2` on `all` and the uplink, so the node never answers ARP for a
+  VIP nor uses one as an ARP source. Original values are recorded in `<state-dir>/receive.json`
+  before the first change and restored by reset().
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lbcli.agent.datapath import hostcmd, pins
+from lbcli.agent.datapath.reconciler import DatapathError, check_dispatch
+from lbcli.agent.reconciler import Change, ComponentResult, NodeContext, ObjectResult
+
+COMPONENT = "receive"
+ARP_SYSCTLS = {"arp_ignore": "1", "arp_announce": "2"}
+# The tunnel device has no address, and the kernel's reverse-path check fails loose mode too
+# for an address-less device (fib_validate_source: no_addr -> last_resort -> -EXDEV); so off.
+RP_FILTER_OFF = "0"
+
+
+@dataclass
+class ReceiveDesired:
+    device: str
+    mac: str
+    vni: int
+    port: int
+    vips: list[str]
+    sysctls: dict[str, str]  # sysctl path -> value
+
+
+@dataclass
+class ReceiveObserved:
+    device: dict | None = None  # {mac, external, port, up, rp_filter}
+    lo_vips: list[str] = field(default_factory=list)  # /32 addresses on lo (except 127/8)
+    sysctls: dict[str, str | None] = field(default_factory=dict)
+    state: dict = field(default_factory=dict)
+
+
+def desired_from_plan(plan: dict) -> ReceiveDesired | None:
+    t2 = plan.get("tier2")
+    if not t2:
+        return None
+    d = t2["dispatch"]
+    check_dispatch(str(d.get("mode", "vxlan")))
+    uplink = hostcmd.link_by_address(plan["node"]["internalIP"])
+    if uplink is None:
+        raise DatapathError(f"no link holds the node's internalIP {plan['node']['internalIP']}")
+    sysctls = {}
+    if hostcmd.read_sysctl("net.ipv4.conf.all.rp_filter") not in (None, "0"):
+        sysctls["net.ipv4.conf.all.rp_filter"] = "0"
+    for dev in ("all", uplink):
+        for name, value in ARP_SYSCTLS.items():
+            sysctls[f"net.ipv4.conf.{dev}.{name}"] = value
+    return ReceiveDesired(
+        device=d["device"], mac=d["tunnelMac"].lower(), vni=int(d["vni"]), port=int(d["port"]),
+        vips=sorted(set(t2.get("vips", []))), sysctls=dict(sorted(sysctls.items())),
+    )
+
+
+class ReceiveReconciler:
+    name = COMPONENT
+
+    def __init__(self, ctx: NodeContext):
+        self.ctx = ctx
+        self.state_file = Path(ctx.state_dir) / "receive.json"
+
+    def observe(self) -> ReceiveObserved:
+        state = pins.read_json(self.state_file)
+        obs = ReceiveObserved(state=state)
+        name = state.get("device")
+        names = [name] if name else []
+        for n in names:
+            dev = hostcmd.link(n)
+            if dev is not None:
+                info = hostcmd.vxlan_info(dev) or {}
+                obs.device = {"name": n, "mac": dev.get("address", ""), "external": info.get("external"),
+                              "port": info.get("port"), "up": "UP" in dev.get("flags", []),
+                              "rp_filter": hostcmd.read_sysctl(f"net.ipv4.conf.{n}.rp_filter")}
+        obs.lo_vips = sorted(a.split("/")[0] for a in hostcmd.addresses("lo")
+                             if a.endswith("/32") and not a.startswith("127."))
+        for path in sorted(set(state.get("sysctls", {})) | set(state.get("originals", {}))):
+            obs.sysctls[path] = hostcmd.read_sysctl(path)
+        return obs
+
+    def diff(self, desired: Any, observed: ReceiveObserved) -> list[Change]:
+        want = desired_from_plan(desired) if isinstance(desired, dict) else desired
+        changes: list[Change] = []
+
+        def c(kind: str, action: str, obj: str, detail: str = "", **payload: Any) -> None:
+            changes.append(Change(COMPONENT, action, obj, detail, {"kind": kind, **payload}))
+
+        if want is None:
+            st = observed.state
+            if observed.device or st.get("device") or st.get("vips") or st.get("originals"):
+                c("reset", "delete", "receive", "node has no tier-2 role")
+            return changes
+        rp_all = "net.ipv4.conf.all.rp_filter"
+        if rp_all in observed.state.get("originals", {}):  # set by an earlier apply: keep it
+            want.sysctls[rp_all] = "0"
+        dev = observed.device if observed.device and observed.device["name"] == want.device else None
+        if observed.device and dev is None:
+            c("device", "delete", f"device {observed.device['name']}", "renamed in plan",
+              name=observed.device["name"])
+        if dev is None:
+            # the state file may be gone while the device stays: look it up by its plan name
+            live = hostcmd.link(want.device)
+            if live is not None:
+                info = hostcmd.vxlan_info(live) or {}
+                dev = {"name": want.device, "mac": live.get("address", ""), "external": info.get("external"),
+                       "port": info.get("port"), "up": "UP" in live.get("flags", []),
+                       "rp_filter": hostcmd.read_sysctl(f"net.ipv4.conf.{want.device}.rp_filter")}
+        spec = dict(name=want.device, mac=want.mac, port=want.port)
+        if dev is None:
+            c("device", "create", f"device {want.device}", f"vxlan external dstport {want.port} mac {want.mac}", **spec)
+        elif (not dev["external"] or dev["port"] != want.port or dev["mac"] != want.mac or not dev["up"]
+              or dev["rp_filter"] != RP_FILTER_OFF):
+            c("device", "update", f"device {want.device}",
+              f"mac={dev['mac']} port={dev['port']} up={dev['up']} rp_filter={dev['rp_filter']}", **spec)
+        for path, value in want.sysctls.items():
+            current = observed.sysctls.get(path, hostcmd.read_sysctl(path))
+            if current != value:
+                c("sysctl", "update", f"sysctl {path}", f"{current} -> {value}", path=path, value=value)
+        owned = set(observed.state.get("vips", []))
+        for vip in want.vips:
+            if vip not in observed.lo_vips:
+                c("vip", "create", f"vip {vip}/32 on lo", vip=vip)
+        for vip in sorted(owned - set(want.vips)):
+            if vip in observed.lo_vips:
+                c("vip", "delete", f"vip {vip}/32 on lo", vip=vip)
+        # sysctls this reconciler set earlier but the plan no longer lists (uplink renamed)
+        for path in sorted(set(observed.state.get("originals", {})) - set(want.sysctls)):
+            c("sysctl", "delete", f"sysctl {path}", "restore original", path=path)
+        if sorted(set(want.vips)) != sorted(owned) or observed.state.get("device") != want.device:
+            c("state", "update", "state", "last applied", vips=want.vips, device=want.device)
+        return changes
+
+    def apply(self, changes: list[Change]) -> ComponentResult:
+        result = ComponentResult(COMPONENT)
+        if not changes:
+            return result
+        if any(ch.desired["kind"] == "reset" for ch in changes):
+            return self.reset()
+        state = pins.read_json(self.state_file)
+        state.setdefault("originals", {})
+        for ch in changes:  # names first, so an interrupted apply can still be reset
+            if ch.desired["kind"] == "device" and ch.action != "delete":
+                state["device"] = ch.desired["name"]
+            if ch.desired["kind"] == "vip" and ch.action == "create":
+                state["vips"] = sorted(set(state.get("vips", [])) | {ch.desired["vip"]})
+            if ch.desired["kind"] == "sysctl" and ch.action == "update":
+                path = ch.desired["path"]
+                if path not in state["originals"]:
+                    state["originals"][path] = hostcmd.read_sysctl(path)
+        pins.write_json(self.state_file, state)
+        for ch in changes:
+            try:
+                getattr(self, f"_apply_{ch.desired['kind']}")(ch)
+                result.results.append(ObjectResult(ch, True))
+            except Exception as exc:
+                result.results.append(ObjectResult(ch, False, str(exc)))
+        return result
+
+    def _apply_device(self, ch: Change) -> None:
+        d = ch.desired
+        name = d["name"]
+        if ch.action in ("delete", "update") or hostcmd.link(name) is not None:
+            hostcmd.run(["ip", "link", "del", name], check=False)
+        if ch.action == "delete":
+            return
+        hostcmd.run(["ip", "link", "add", name, "address", d["mac"], "type", "vxlan", "external",
+                     "dstport", str(d["port"]), "nolearning"])
+        hostcmd.write_sysctl(f"net.ipv4.conf.{name}.rp_filter", RP_FILTER_OFF)
+        hostcmd.run(["ip", "link", "set", name, "up"])
+
+    def _apply_sysctl(self, ch: Change) -> None:
+        path = ch.desired["path"]
+        if ch.action == "delete":
+            state = pins.read_json(self.state_file)
+            original = state.get("originals", {}).pop(path, None)
+            if original is not None and hostcmd.read_sysctl(path) is not None:
+                hostcmd.write_sysctl(path, original)
+            pins.write_json(self.state_file, state)
+            return
+        hostcmd.write_sysctl(path, ch.desired["value"])
+
+    def _apply_vip(self, ch: Change) -> None:
+        vip = ch.desired["vip"]
+        if ch.action == "delete":
+            hostcmd.run(["ip", "addr", "del", f"{vip}/32", "dev", "lo"], check=False)
+        else:
+            hostcmd.run(["ip", "addr", "replace", f"{vip}/32", "dev", "lo"])
+
+    def _apply_state(self, ch: Change) -> None:
+        state = pins.read_json(self.state_file)
+        state["vips"] = sorted(ch.desired["vips"])
+        state["device"] = ch.desired["device"]
+        pins.write_json(self.state_file, state)
+
+    def reset(self) -> ComponentResult:
+        result = ComponentResult(COMPONENT)
+        state = pins.read_json(self.state_file)
+
+        def step(obj: str, fn) -> None:
+            ch = Change(COMPONENT, "delete", obj)
+            try:
+                fn()
+                result.results.append(ObjectResult(ch, True))
+            except Exception as exc:
+                result.results.append(ObjectResult(ch, False, str(exc)))
+
+        device = state.get("device")
+        if device and hostcmd.link(device) is not None:
+            step(f"device {device}", lambda: hostcmd.run(["ip", "link", "del", device]))
+        on_lo = set(a.split("/")[0] for a in hostcmd.addresses("lo"))
+        for vip in state.get("vips", []):
+            if vip in on_lo:
+                step(f"vip {vip}/32 on lo",
+                     lambda vip=vip: hostcmd.run(["ip", "addr", "del", f"{vip}/32", "dev", "lo"]))
+        for path, value in sorted(state.get("originals", {}).items()):
+            if value is not None and hostcmd.read_sysctl(path) not in (None, value):
+                step(f"sysctl {path}", lambda path=path, value=value: hostcmd.write_sysctl(path, value))
+        if self.state_file.exists():
+            step("state", self.state_file.unlink)
+        return result
+
+
+def reconcile(ctx: NodeContext, plan: dict) -> ComponentResult:
+    rec = ReceiveReconciler(ctx)
+    try:
+        changes = rec.diff(plan, rec.observe())
+    except DatapathError as exc:
+        return ComponentResult(COMPONENT, error=str(exc))
+    return rec.apply(changes)
+
+
+__all__ = ["ReceiveDesired", "ReceiveObserved", "ReceiveReconciler", "desired_from_plan", "reconcile"]

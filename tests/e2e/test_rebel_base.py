@@ -1,0 +1,185 @@
+"""The seed's rebel-base lab end to end, as a user runs it: `cilium-lb apply` inside every node
+namespace of the lab (2 T1 + 2 T2), BIRD on tier 1 peering with a real FRR router (BGP + BFD),
+the eBPF dispatch to tier 2, HAProxy terminating TLS for https-proxy.acme.io, two HTTP
+backends. A client resolves https-proxy.acme.io to 100.64.0.101 and gets a backend's answer.
+
+The manifests are examples/rebel-base with the backend addresses moved onto the lab segment
+(the seed's 172.18.0.7/.8 become 192.168.121.101/.102); everything else is the example.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lbcli.lab import Lab, LabNode, Topology
+from lbcli.lab.frr import FrrBfdProfile, FrrConfig, FrrNeighbor, FrrRouter
+
+pytestmark = [pytest.mark.netns, pytest.mark.daemons]
+
+ROOT = Path(__file__).resolve().parents[2]
+VIP, HOST, ASN = "100.64.0.101", "https-proxy.acme.io", 64512
+T1, T2 = ("lb-t1-1", "lb-t1-2"), ("lb-t2-1", "lb-t2-2")
+BACKENDS = {"be-a": "192.168.121.101", "be-b": "192.168.121.102"}
+USER, PASSWORD = "rebel", "use-the-force"  # the lab credential documented in secrets.yaml
+
+TOPOLOGY = Topology(
+    nodes=(LabNode("lb-t1-1", "192.168.121.11", ("t1",)), LabNode("lb-t1-2", "192.168.121.12", ("t1",)),
+           LabNode("lb-t2-1", "192.168.121.21", ("t2",)), LabNode("lb-t2-2", "192.168.121.22", ("t2",))),
+    backends=tuple(LabNode(n, ip) for n, ip in BACKENDS.items()),
+    vips=(VIP,),
+    static_vip_routes=False,  # the router learns the VIP through BGP
+)
+
+BACKEND = r"""
+import http.server, sys
+name = sys.argv[1]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = (b"ok\n" if self.path == "/health" else ("hello from %s\n" % name).encode())
+        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a): pass
+http.server.ThreadingHTTPServer(("0.0.0.0", 8080), H).serve_forever()
+"""
+
+
+def _need(*tools: str) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root: network namespaces, BPF, daemons")
+    for t in tools:
+        if shutil.which(t) is None and not Path(f"/usr/lib/frr/{t}").exists():
+            pytest.skip(f"needs {t}")
+
+
+def _cli(lab: Lab, node: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return lab.run_in(node, [sys.executable, "-m", "lbcli", "--color", "never", *args], check=check)
+
+
+def _apply(lab: Lab, manifests: Path, node: str) -> dict:
+    p = _cli(lab, node, "apply", str(manifests), "--node", node, "--state-dir", str(lab.state_dir(node)),
+             "--bpf-root", str(lab.bpf_root), "-o", "json", check=False)
+    assert p.returncode == 0, f"apply on {node} failed:\n{p.stdout}\n{p.stderr}"
+    return json.loads(p.stdout)
+
+
+def _curl(lab: Lab, *extra: str) -> subprocess.CompletedProcess:
+    return lab.run_in("client", ["curl", "-sS", "-v", "--max-time", "5", "--resolve", f"{HOST}:443:{VIP}",
+                                 *extra, f"https://{HOST}/"], check=False)
+
+
+@pytest.fixture(scope="module")
+def rebel(tmp_path_factory):
+    _need("curl", "bird", "haproxy", "clang", "bgpd")
+    work = tmp_path_factory.mktemp("rebel")
+    manifests = work / "manifests"
+    shutil.copytree(ROOT / "examples" / "rebel-base", manifests)
+    pools = manifests / "backends.yaml"
+    pools.write_text(pools.read_text().replace("172.18.0.7", BACKENDS["be-a"]).replace("172.18.0.8", BACKENDS["be-b"]))
+    secret = next(d for d in yaml.safe_load_all((manifests / "secrets.yaml").read_text()) if d and d["metadata"]["name"] == "https-proxy")
+    ca = work / "ca.pem"
+    ca.write_bytes(base64.b64decode(secret["data"]["ca.crt"]))
+    router = None
+    with Lab(TOPOLOGY) as lab:
+        try:
+            lab.mount_bpffs()
+            for name in BACKENDS:
+                lab.popen(name, [sys.executable, "-c", BACKEND, name])
+            router = FrrRouter(f"{lab.prefix}r", lab.ns("router"), FrrConfig(
+                asn=ASN, router_id=TOPOLOGY.router_ip, bfd_profile=FrrBfdProfile(),
+                neighbors=tuple(FrrNeighbor(TOPOLOGY.node(n).ip, ASN, description=n) for n in T1)))
+            router.start()
+            results = {node: _apply(lab, manifests, node) for node in T2 + T1}
+            deadline = time.monotonic() + 30
+            while len(router.kernel_nexthops(f"{VIP}/32")) < 2 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            yield lab, manifests, router, ca, results
+        finally:
+            for node in T1 + T2:
+                with contextlib.suppress(Exception):
+                    _cli(lab, node, "reset", "--node", node, "--state-dir", str(lab.state_dir(node)),
+                         "--bpf-root", str(lab.bpf_root), check=False)
+            if router is not None:
+                with contextlib.suppress(Exception):
+                    router.stop()
+
+
+def test_router_learns_the_vip_from_both_tier1_nodes(rebel):
+    lab, _, router, _, results = rebel
+    assert sorted(router.kernel_nexthops(f"{VIP}/32")) == sorted(TOPOLOGY.node(n).ip for n in T1)
+    for node, res in results.items():
+        assert res["ok"] and res["recorded"], (node, res)
+
+
+COUNTERS = r"""
+import json, sys
+from pathlib import Path
+from lbcli.agent.datapath.reconciler import service_counters
+from lbcli.agent.reconciler import NodeContext
+c = service_counters(NodeContext(sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])))
+print(json.dumps(sum(v.get("packets", 0) for v in c.values())))
+"""
+
+
+def _t1_packets(lab: Lab) -> int:
+    return sum(int(lab.run_in(n, [sys.executable, "-c", COUNTERS, n, str(lab.state_dir(n)), str(lab.bpf_root)]).stdout)
+               for n in T1)
+
+
+def test_client_gets_a_backend_over_tls13_with_the_right_certificate(rebel):
+    lab, _, _, ca, _ = rebel
+    before = _t1_packets(lab)
+    p = _curl(lab, "--cacert", str(ca), "-u", f"{USER}:{PASSWORD}")
+    assert p.returncode == 0, p.stderr
+    assert _t1_packets(lab) >= before + 3  # the request went through the tier-1 program
+    assert re.match(r"hello from be-[ab]\n", p.stdout), p.stdout
+    assert "TLSv1.3" in p.stderr and f"subject: CN={HOST}" in p.stderr.replace("CN = ", "CN=")
+
+
+def test_basic_auth_is_enforced(rebel):
+    lab, _, _, ca, _ = rebel
+    p = _curl(lab, "--cacert", str(ca), "-o", "/dev/null", "-w", "%{http_code}")
+    assert p.stdout.strip() == "401"
+    p = _curl(lab, "--cacert", str(ca), "-u", f"{USER}:wrong", "-o", "/dev/null", "-w", "%{http_code}")
+    assert p.stdout.strip() == "401"
+
+
+def test_sticky_header_keeps_one_backend_and_both_serve(rebel):
+    lab, _, _, ca, _ = rebel
+    seen = {}
+    for key in ("luke", "leia", "han", "chewie", "lando", "yoda"):
+        answers = {_curl(lab, "--cacert", str(ca), "-u", f"{USER}:{PASSWORD}", "-H", f"sticky: {key}").stdout
+                   for _ in range(5)}
+        assert len(answers) == 1, (key, answers)
+        seen[key] = answers.pop()
+    assert set(seen.values()) == {"hello from be-a\n", "hello from be-b\n"}
+
+
+def test_second_apply_changes_nothing(rebel):
+    lab, manifests, _, _, _ = rebel
+    for node in T2 + T1:
+        res = _apply(lab, manifests, node)
+        assert res["changes"] == 0, (node, res)
+
+
+def test_live_diff_is_clean_and_status_reads_plans(rebel, tmp_path):
+    lab, manifests, _, _, _ = rebel
+    p = _cli(lab, "lb-t1-1", "diff", str(manifests), "--node", "lb-t1-1", "--live",
+             "--state-dir", str(lab.state_dir("lb-t1-1")), "--bpf-root", str(lab.bpf_root), check=False)
+    assert p.returncode == 0, p.stdout + p.stderr
+    subprocess.run([sys.executable, "-m", "lbcli", "compile", str(manifests), "-o", str(tmp_path)], check=True,
+                   capture_output=True)
+    out = subprocess.run([sys.executable, "-m", "lbcli", "status", "--plan", str(tmp_path), "-o", "json"],
+                         check=True, capture_output=True, text=True).stdout
+    assert '"100.64.0.101"' in out

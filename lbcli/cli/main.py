@@ -109,12 +109,12 @@ def compile_cmd(
     """Compile the manifest set into one deterministic plan per node."""
     from pathlib import Path
 
-    from ..compile.output import previous_ipam, read_plan_dir, write_plans
+    from ..compile.output import previous_plan_ipam, write_plans
     from ..compile.plan import compile_plans, dumps
     from .loading import load_checked
 
     report = load_checked(paths, nodes)
-    previous = previous_ipam(read_plan_dir(Path(output))) if output != "-" else {}
+    previous = previous_plan_ipam(Path(output)) if output != "-" else {}
     compiled = compile_plans(report.index, previous)
     plans = compiled.plans
     if node is not None:

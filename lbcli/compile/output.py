@@ -3,24 +3,41 @@ previous IPAM assignments read back so addresses stay where they were."""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 from .plan import dumps
 
 
+def _read_plan(p: Path) -> dict | None:
+    import orjson
+
+    try:
+        doc = orjson.loads(p.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) and doc.get("kind") == "NodePlan" else None
+
+
 def read_plan_dir(d: Path) -> dict[str, dict]:
     plans = {}
     if d.is_dir():
         for p in sorted(d.glob("*.json")):
-            try:
-                doc = json.loads(p.read_text())
-            except (OSError, ValueError):
-                continue
-            if isinstance(doc, dict) and doc.get("kind") == "NodePlan":
+            doc = _read_plan(p)
+            if doc is not None:
                 plans[p.stem] = doc
     return plans
+
+
+def previous_plan_ipam(d: Path) -> dict[str, str]:
+    """The IPAM of the plans already in `d` (every plan holds the whole set's assignments, so
+    the first readable one is enough)."""
+    if d.is_dir():
+        for p in sorted(d.glob("*.json")):
+            doc = _read_plan(p)
+            if doc is not None:
+                return previous_ipam({p.stem: doc})
+    return {}
 
 
 def previous_ipam(plans: dict[str, dict]) -> dict[str, str]:
@@ -46,7 +63,8 @@ def write_plans(d: Path, plans: dict[str, dict], prune: bool = True) -> tuple[li
         os.replace(tmp, target)
         written.append(target.name)
     removed = []
-    for stale in sorted(set(read_plan_dir(d)) - set(plans)) if prune else ():
+    candidates = sorted(p.stem for p in d.glob("*.json") if p.stem not in plans) if prune else []
+    for stale in (n for n in candidates if _read_plan(d / f"{n}.json") is not None):
         (d / f"{stale}.json").unlink()
         removed.append(f"{stale}.json")
     return written, removed

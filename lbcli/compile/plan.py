@@ -55,6 +55,7 @@ def compile_plans(index: ResourceIndex, previous_ipam: dict[str, str] | None = N
     announced = [{"service": s["res"].key, "vip": s["vip"], "labels": index.service_labels(s["res"]),
                   "noAdvertisement": no_advertisement(s["res"])} for s in services if s["t2"]]
     plans, secrets = {}, {}
+    pool_cache: dict = {}
     for node in nodes:
         store = SecretStore(index)
         plan = {
@@ -81,7 +82,7 @@ def compile_plans(index: ResourceIndex, previous_ipam: dict[str, str] | None = N
                 "dispatch": {"mode": "vxlan", "device": "lb2vx", "vni": 1, "port": 4789, "tunnelMac": tunnel_mac(node.name)},
                 "vips": sorted({s["vip"] for s in mine}, key=lambda v: int(ipaddress.IPv4Address(v))),
                 "listeners": listeners,
-                "backendPools": pools_for(listeners, index),
+                "backendPools": pools_for(listeners, index, pool_cache),
             }
         plans[node.name] = plan
         secrets[node.name] = store.material

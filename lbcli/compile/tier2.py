@@ -3,6 +3,8 @@ pools it routes to, with every default made explicit so the agent needs no schem
 
 from __future__ import annotations
 
+import functools
+
 from ..manifest.index import ResourceIndex
 from ..manifest.kinds import default_of
 from ..manifest.resource import Resource
@@ -73,44 +75,53 @@ def listener(svc: Resource, vip: str, secrets: SecretStore) -> dict:
     }
 
 
+@functools.lru_cache(maxsize=None)
+def _pool_defaults() -> dict:
+    """The schema's defaults for a backend pool, read once."""
+    d = lambda *p: default_of("LBBackendPool", "spec", *p)  # noqa: E731
+    return {
+        "intervalSeconds": d("healthCheck", "intervalSeconds"),
+        "timeoutSeconds": d("healthCheck", "timeoutSeconds"),
+        "healthyThreshold": d("healthCheck", "healthyThreshold"),
+        "unhealthyThreshold": d("healthCheck", "unhealthyThreshold"),
+        "path": d("healthCheck", "http", "path"),
+        "method": d("healthCheck", "http", "method"),
+        "host": d("healthCheck", "http", "host"),
+        "connectTimeoutSeconds": d("tcpConfig", "connectTimeoutSeconds"),
+        "tableSize": d("loadbalancing", "algorithm", "consistentHashing", "algorithm", "maglev", "tableSize"),
+        "weight": default_of("LBBackendPool", "spec", "backends", "[]", "weight"),
+    }
+
+
 def backend_pool(pool: Resource) -> dict:
     spec = pool.spec
+    dflt = _pool_defaults()
     algo = spec.get("loadbalancing", {}).get("algorithm") or {}
     name = next((k for k in ("consistentHashing", "leastRequest", "roundRobin") if k in algo), "roundRobin")
     table = None
     if name == "consistentHashing":
         table = (((algo.get("consistentHashing") or {}).get("algorithm") or {}).get("maglev") or {}).get("tableSize") \
-            or default_of("LBBackendPool", "spec", "loadbalancing", "algorithm", "consistentHashing", "algorithm", "maglev", "tableSize")
-    d = lambda *p: default_of("LBBackendPool", "spec", *p)  # noqa: E731 - schema defaults
+            or dflt["tableSize"]
     hc = spec.get("healthCheck")
     health = None
     if hc is not None:
         http = hc.get("http")
-        health = {
-            "intervalSeconds": hc.get("intervalSeconds", d("healthCheck", "intervalSeconds")),
-            "timeoutSeconds": hc.get("timeoutSeconds", d("healthCheck", "timeoutSeconds")),
-            "healthyThreshold": hc.get("healthyThreshold", d("healthCheck", "healthyThreshold")),
-            "unhealthyThreshold": hc.get("unhealthyThreshold", d("healthCheck", "unhealthyThreshold")),
-            "http": None if http is None else {
-                "path": http.get("path", d("healthCheck", "http", "path")),
-                "method": http.get("method", d("healthCheck", "http", "method")),
-                "host": http.get("host", d("healthCheck", "http", "host")),
-                "expectedStatusCodes": _codes(http.get("healthyStatusCodes")),
-            },
-            "tcp": http is None,
+        health = {k: hc.get(k, dflt[k]) for k in ("intervalSeconds", "timeoutSeconds", "healthyThreshold", "unhealthyThreshold")}
+        health["http"] = None if http is None else {
+            "path": http.get("path", dflt["path"]), "method": http.get("method", dflt["method"]),
+            "host": http.get("host", dflt["host"]), "expectedStatusCodes": _codes(http.get("healthyStatusCodes")),
         }
-    backends = []
-    for b in spec.get("backends") or []:
-        backends.append({
-            "address": b.get("ip") or b.get("host"), "port": b.get("port"),
-            "weight": b.get("weight", 1), "status": b.get("status", "Active"),
-        })
+        health["tcp"] = http is None
+    weight = dflt["weight"]
+    backends = [{"address": b.get("ip") or b.get("host"), "port": b.get("port"),
+                 "weight": b.get("weight", weight), "status": b.get("status", "Active")}
+                for b in spec.get("backends") or []]
     backends.sort(key=lambda b: (str(b["address"]), b["port"] or 0))
     return {
         "name": pool.key, "backendType": spec.get("backendType", "IP"), "algorithm": name, "tableSize": table,
         "backends": backends, "healthCheck": health,
         "resolvers": [{"ip": r.get("ip"), "port": r.get("port", 53)} for r in (spec.get("dnsResolverConfig") or {}).get("resolvers") or []],
-        "connectTimeoutSeconds": (spec.get("tcpConfig") or {}).get("connectTimeoutSeconds", d("tcpConfig", "connectTimeoutSeconds")),
+        "connectTimeoutSeconds": (spec.get("tcpConfig") or {}).get("connectTimeoutSeconds", dflt["connectTimeoutSeconds"]),
     }
 
 
@@ -125,12 +136,17 @@ def _codes(ranges) -> list[int]:
     return sorted(codes)
 
 
-def pools_for(listeners: list[dict], index: ResourceIndex) -> list[dict]:
-    names = sorted({r["backendPool"] for l in listeners for r in l["routes"]})
+def pools_for(listeners: list[dict], index: ResourceIndex, cache: dict | None = None) -> list[dict]:
+    """The pools the listeners route to; `cache` shares them between nodes (plans are
+    serialised, never mutated, so one dict may appear in several)."""
+    cache = {} if cache is None else cache
+    names = sorted({r["backendPool"] for lst in listeners for r in lst["routes"]})
     out = []
     for n in names:
-        ns, _, name = n.partition("/")
-        pool = index.get("LBBackendPool", ns, name)
-        if pool is not None and pool.valid:
-            out.append(backend_pool(pool))
+        if n not in cache:
+            ns, _, name = n.partition("/")
+            pool = index.get("LBBackendPool", ns, name)
+            cache[n] = backend_pool(pool) if pool is not None and pool.valid else None
+        if cache[n] is not None:
+            out.append(cache[n])
     return out

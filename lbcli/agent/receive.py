@@ -9,7 +9,7 @@ Objects (in the network namespace it runs in):
   restored by reset(): other links keep their own setting);
 * each VIP as a /32 on `lo`;
 * `arp_ignore=1`, `arp_announce=2` on `all` and the uplink, so the node never answers ARP for a
-  VIP nor uses one as an ARP source. Original values are recorded in `<state-dir>/receive.json`
+  VIP nor uses one as an ARP source. Original values are recorded in `<state-dir>/<node>/receive.json`
   before the first change and restored by reset().
 """
 
@@ -74,7 +74,7 @@ class ReceiveReconciler:
 
     def __init__(self, ctx: NodeContext):
         self.ctx = ctx
-        self.state_file = Path(ctx.state_dir) / "receive.json"
+        self.state_file = Path(ctx.state_dir) / ctx.node / "receive.json"  # several nodes may share a state dir
 
     def observe(self) -> ReceiveObserved:
         state = pins.read_json(self.state_file)

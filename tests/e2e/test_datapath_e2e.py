@@ -126,7 +126,7 @@ def _host_snapshot(drv, node: str) -> dict:
                      for a in e["addr_info"]),
         "sysctls": sysctls,
         "pins": sorted(p.name for p in (drv.lab.bpf_root / node).glob("*")),
-        "state": sorted(p.name for p in drv.lab.state_dir(node).glob("*.json")),
+        "state": sorted(str(p.relative_to(drv.lab.state_dir(node))) for p in drv.lab.state_dir(node).rglob("*.json")),
     }
 
 

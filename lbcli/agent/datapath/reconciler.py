@@ -215,7 +215,7 @@ class DatapathReconciler:
     def __init__(self, ctx: NodeContext):
         self.ctx = ctx
         self.pin_dir = Path(ctx.bpf_root) / ctx.node
-        self.state_file = Path(ctx.state_dir) / "datapath.json"
+        self.state_file = Path(ctx.state_dir) / ctx.node / "datapath.json"  # several nodes may share a state dir
         self.cache_dir = Path(ctx.state_dir) / "bpf-cache"
         self._object: tuple[Path, str] | None = None
 
@@ -620,7 +620,7 @@ def service_counters(ctx: NodeContext) -> dict[str, dict[str, Any]]:
     pin_dir = Path(ctx.bpf_root) / ctx.node
     if not all((pin_dir / m).exists() for m in L.MAP_NAMES):
         return {}
-    names = pins.read_json(Path(ctx.state_dir) / "datapath.json").get("services", {})
+    names = pins.read_json(Path(ctx.state_dir) / ctx.node / "datapath.json").get("services", {})
     out: dict[str, dict[str, Any]] = {}
     with PinnedMaps(pin_dir) as maps:
         for key, (_, sid) in sorted(maps.read_services().items()):

@@ -141,7 +141,7 @@ def _compile_node(paths: list[str], nodes: list[str] | None, node: str, applied:
 
 def status(
     plan: Optional[str] = typer.Option(None, "--plan", help="Directory of plans (cilium-lb compile -o DIR) or one plan file."),
-    observed: Optional[str] = typer.Option(None, "--observed", help="JSON file of observed facts per service (see lbcli/status/observed.py)."),
+    observed: Optional[List[str]] = typer.Option(None, "--observed", help="JSON file(s) of observed facts (`cilium-lb observe` on each node; see lbcli/status/observed.py)."),
     output: ViewFormat = typer.Option(ViewFormat.text, "-o", "--output", help="text (table) or json."),
 ) -> None:
     """The service table of `cilium lb status`: VIPs, BGP, T1/T2 nodes and health, backends.
@@ -161,18 +161,25 @@ def status(
         error(f"{plan}: no NodePlan JSON found")
         raise typer.Exit(2)
     facts = None
-    if observed is not None:
+    if observed:
         import json
 
-        try:
-            with open(observed, "rb") as f:
-                facts = Observed.from_dict(json.load(f))
-        except OSError as e:
-            error(f"{observed}: {e.strerror or e}")
-            raise typer.Exit(2)
-        except ValueError as e:
-            error(f"{observed}: {e}")
-            raise typer.Exit(2)
+        from ..status.collect import merge
+
+        reports = []
+        for path in observed:
+            try:
+                with open(path, "rb") as f:
+                    doc = json.load(f)
+                merge([doc if isinstance(doc, dict) else {"services": None}])  # check each file on its own
+            except OSError as e:
+                error(f"{path}: {e.strerror or e}")
+                raise typer.Exit(2)
+            except (ValueError, AttributeError) as e:
+                error(f"{path}: {e}")
+                raise typer.Exit(2)
+            reports.append(doc)
+        facts = merge(reports)
     st = build_status(plans, facts)
     if output == ViewFormat.json:
         import json
@@ -184,7 +191,39 @@ def status(
     render(st)
 
 
+def observe(
+    paths: List[str] = typer.Argument(None, help="Manifests (optional): with them, HAProxy's expected services come from the compiled plan."),
+    node: str = typer.Option(..., "--node", help="This node (run inside its network namespace)."),
+    state_dir: str = typer.Option(DEFAULT_STATE_DIR, "--state-dir", help="Where apply keeps <node>/applied-plan.json."),
+    bpf_root: str = typer.Option("/sys/fs/bpf/cilium-lb", "--bpf-root", help="bpffs directory of the pinned maps."),
+) -> None:
+    """Print this node's observed facts (BGP sessions and routes, tier-1 counters, backend
+    health) as JSON for `cilium-lb lb status --observed`."""
+    import json
+    from pathlib import Path
+
+    from ..agent.reconciler import NodeContext
+    from ..diff.sources import applied_plan
+    from ..status.collect import collect
+
+    plan = applied_plan(state_dir, node)
+    if plan is None:
+        error(f"nothing applied on {node} under {state_dir} (run cilium-lb apply first)")
+        raise typer.Exit(2)
+    secrets = None
+    if paths:
+        from ..compile.output import previous_ipam
+        from ..compile.plan import compile_plans
+        from .loading import load_checked
+
+        compiled = compile_plans(load_checked(paths).index, previous_ipam({node: plan}))
+        secrets = compiled.secrets.get(node, {})
+    doc = collect(NodeContext(node, Path(state_dir), Path(bpf_root)), plan, secrets)
+    sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+
+
 def register(app: typer.Typer, lb_app: typer.Typer) -> None:
     app.command("diff")(diff)
     lb_app.command("status")(status)
     app.command("status", help="Alias of `cilium-lb lb status`.")(status)
+    app.command("observe")(observe)

@@ -183,3 +183,27 @@ def test_live_diff_is_clean_and_status_reads_plans(rebel, tmp_path):
     out = subprocess.run([sys.executable, "-m", "lbcli", "status", "--plan", str(tmp_path), "-o", "json"],
                          check=True, capture_output=True, text=True).stdout
     assert '"100.64.0.101"' in out
+
+
+def test_status_with_facts_observed_on_every_node(rebel, tmp_path):
+    lab, manifests, _, ca, _ = rebel
+    assert _curl(lab, "--cacert", str(ca), "-u", f"{USER}:{PASSWORD}").returncode == 0
+    reports = []
+    for node in T1 + T2:
+        p = _cli(lab, node, "observe", str(manifests), "--node", node, "--state-dir", str(lab.state_dir(node)),
+                 "--bpf-root", str(lab.bpf_root))
+        path = tmp_path / f"{node}.json"
+        path.write_text(p.stdout)
+        reports += ["--observed", str(path)]
+    plans = tmp_path / "plans"
+    subprocess.run([sys.executable, "-m", "lbcli", "compile", str(manifests), "-o", str(plans)], check=True, capture_output=True)
+    out = subprocess.run([sys.executable, "-m", "lbcli", "status", "--plan", str(plans), *reports, "-o", "json"],
+                         check=True, capture_output=True, text=True).stdout
+    svc = next(s for s in json.loads(out)["services"] if s["name"] == "https-proxy")
+    assert svc["bgpPeers"] == {"actual": 1, "total": 1}  # the router, established
+    assert svc["bgpRoutes"] == {"actual": 2, "total": 2}  # announced by both T1 nodes
+    assert svc["t1Nodes"]["actual"] == 2 and svc["hcT1T2"]["actual"] == 2 and svc["hcT2Backends"]["actual"] == 2
+    assert svc["counters"]["packets"] > 0
+    text = subprocess.run([sys.executable, "-m", "lbcli", "--color", "never", "status", "--plan", str(plans), *reports],
+                          check=True, capture_output=True, text=True).stdout
+    assert "?" not in text.split("https-proxy", 1)[1], text

@@ -9,50 +9,22 @@ The manifests are examples/rebel-base with the backend addresses moved onto the 
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-import yaml
 
-from lbcli.lab import Lab, LabNode, Topology
-from lbcli.lab.frr import FrrBfdProfile, FrrConfig, FrrNeighbor, FrrRouter
+from lbcli.lab import Lab
+from lbcli.lab.rebel import HOST, PASSWORD, T1, T2, TOPOLOGY, USER, VIP, RebelLab
 
 pytestmark = [pytest.mark.netns, pytest.mark.daemons]
 
 ROOT = Path(__file__).resolve().parents[2]
-VIP, HOST, ASN = "100.64.0.101", "https-proxy.acme.io", 64512
-T1, T2 = ("lb-t1-1", "lb-t1-2"), ("lb-t2-1", "lb-t2-2")
-BACKENDS = {"be-a": "192.168.121.101", "be-b": "192.168.121.102"}
-USER, PASSWORD = "rebel", "use-the-force"  # the lab credential documented in secrets.yaml
-
-TOPOLOGY = Topology(
-    nodes=(LabNode("lb-t1-1", "192.168.121.11", ("t1",)), LabNode("lb-t1-2", "192.168.121.12", ("t1",)),
-           LabNode("lb-t2-1", "192.168.121.21", ("t2",)), LabNode("lb-t2-2", "192.168.121.22", ("t2",))),
-    backends=tuple(LabNode(n, ip) for n, ip in BACKENDS.items()),
-    vips=(VIP,),
-    static_vip_routes=False,  # the router learns the VIP through BGP
-)
-
-BACKEND = r"""
-import http.server, sys
-name = sys.argv[1]
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = (b"ok\n" if self.path == "/health" else ("hello from %s\n" % name).encode())
-        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *a): pass
-http.server.ThreadingHTTPServer(("0.0.0.0", 8080), H).serve_forever()
-"""
 
 
 def _need(*tools: str) -> None:
@@ -82,37 +54,9 @@ def _curl(lab: Lab, *extra: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def rebel(tmp_path_factory):
     _need("curl", "bird", "haproxy", "clang", "bgpd")
-    work = tmp_path_factory.mktemp("rebel")
-    manifests = work / "manifests"
-    shutil.copytree(ROOT / "examples" / "rebel-base", manifests)
-    pools = manifests / "backends.yaml"
-    pools.write_text(pools.read_text().replace("172.18.0.7", BACKENDS["be-a"]).replace("172.18.0.8", BACKENDS["be-b"]))
-    secret = next(d for d in yaml.safe_load_all((manifests / "secrets.yaml").read_text()) if d and d["metadata"]["name"] == "https-proxy")
-    ca = work / "ca.pem"
-    ca.write_bytes(base64.b64decode(secret["data"]["ca.crt"]))
-    router = None
-    with Lab(TOPOLOGY) as lab:
-        try:
-            lab.mount_bpffs()
-            for name in BACKENDS:
-                lab.popen(name, [sys.executable, "-c", BACKEND, name])
-            router = FrrRouter(f"{lab.prefix}r", lab.ns("router"), FrrConfig(
-                asn=ASN, router_id=TOPOLOGY.router_ip, bfd_profile=FrrBfdProfile(),
-                neighbors=tuple(FrrNeighbor(TOPOLOGY.node(n).ip, ASN, description=n) for n in T1)))
-            router.start()
-            results = {node: _apply(lab, manifests, node) for node in T2 + T1}
-            deadline = time.monotonic() + 30
-            while len(router.kernel_nexthops(f"{VIP}/32")) < 2 and time.monotonic() < deadline:
-                time.sleep(0.2)
-            yield lab, manifests, router, ca, results
-        finally:
-            for node in T1 + T2:
-                with contextlib.suppress(Exception):
-                    _cli(lab, node, "reset", "--node", node, "--state-dir", str(lab.state_dir(node)),
-                         "--bpf-root", str(lab.bpf_root), check=False)
-            if router is not None:
-                with contextlib.suppress(Exception):
-                    router.stop()
+    rl = RebelLab(ROOT / "examples" / "rebel-base", tmp_path_factory.mktemp("rebel"))
+    with rl.running():
+        yield rl.lab, rl.manifests, rl.router, rl.ca, rl.applied
 
 
 def test_router_learns_the_vip_from_both_tier1_nodes(rebel):

@@ -19,7 +19,6 @@ import base64
 import hashlib
 import json
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path

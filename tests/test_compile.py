@@ -7,7 +7,6 @@ import base64
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 from typer.testing import CliRunner
 

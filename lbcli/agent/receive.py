@@ -21,7 +21,7 @@ from typing import Any
 
 from lbcli.agent.datapath import hostcmd, pins
 from lbcli.agent.datapath.reconciler import DatapathError, check_dispatch
-from lbcli.agent.reconciler import Change, ComponentResult, NodeContext, ObjectResult
+from lbcli.agent.reconciler import Change, ComponentResult, NodeContext, ObjectResult, record_step
 
 COMPONENT = "receive"
 ARP_SYSCTLS = {"arp_ignore": "1", "arp_announce": "2"}
@@ -213,12 +213,7 @@ class ReceiveReconciler:
         state = pins.read_json(self.state_file)
 
         def step(obj: str, fn) -> None:
-            ch = Change(COMPONENT, "delete", obj)
-            try:
-                fn()
-                result.results.append(ObjectResult(ch, True))
-            except Exception as exc:
-                result.results.append(ObjectResult(ch, False, str(exc)))
+            record_step(result, obj, fn)
 
         device = state.get("device")
         if device and hostcmd.link(device) is not None:

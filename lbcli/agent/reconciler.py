@@ -77,3 +77,14 @@ class Reconciler(Protocol):
 
     def reset(self) -> ComponentResult:
         """Remove everything this component created on the node."""
+
+
+def record_step(result: ComponentResult, obj: str, fn, action: Action = "delete") -> None:
+    """Run one step (of a reset, typically) and record its outcome in `result`: a failure is a
+    result naming the object, never an exception that would skip the remaining steps."""
+    ch = Change(result.component, action, obj)
+    try:
+        fn()
+        result.results.append(ObjectResult(ch, True))
+    except Exception as exc:
+        result.results.append(ObjectResult(ch, False, str(exc)))

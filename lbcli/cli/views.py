@@ -147,7 +147,7 @@ def status(
     """The service table of `cilium lb status`: VIPs, BGP, T1/T2 nodes and health, backends.
     From plans alone, what only the hosts know (sessions, health checks) shows as "?"."""
     from ..diff.sources import PlanSourceError, read_plan_source
-    from ..status import Observed, build_status
+    from ..status import build_status
 
     if plan is None:
         error("give --plan DIR (the plans `cilium-lb compile -o DIR` wrote)")

@@ -25,7 +25,7 @@ from typing import Any
 
 from lbcli.agent.datapath import hostcmd, pins
 from lbcli.agent.datapath import layout as L
-from lbcli.agent.reconciler import Change, ComponentResult, NodeContext, ObjectResult
+from lbcli.agent.reconciler import Change, ComponentResult, NodeContext, ObjectResult, record_step
 
 COMPONENT = "datapath"
 # Same seed on every T1 node: a flow re-routed to another T1 by ECMP picks the same T2.
@@ -562,12 +562,7 @@ class DatapathReconciler:
         state = pins.read_json(self.state_file)
 
         def step(obj: str, fn) -> None:
-            ch = Change(COMPONENT, "delete", obj)
-            try:
-                fn()
-                result.results.append(ObjectResult(ch, True))
-            except Exception as exc:
-                result.results.append(ObjectResult(ch, False, str(exc)))
+            record_step(result, obj, fn)
 
         for dev in hostcmd.run_json(["ip", "-j", "link", "show"]):
             link = dev["ifname"]

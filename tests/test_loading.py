@@ -113,3 +113,12 @@ def test_unknown_kind_in_own_group_is_a_finding():
     assert len(probs) == 1 and probs[0].line == line_of(text, "kind: LBServce")
     assert "LBService" in probs[0].message
     assert rep.summary["invalid"] == 1 and rep.summary["skipped"] == 0
+
+
+def test_non_string_mapping_key_is_a_schema_finding():
+    text = ("apiVersion: cilium.io/v2alpha1\nkind: CiliumLoadBalancerIPPool\nmetadata:\n  name: p\n"
+            "spec:\n  blocks:\n    - cidr: 10.0.0.0/24\n      : oops\n")
+    rep = lint_text(text)
+    probs = [p for p in rep.problems if p.rule == "schema"]
+    assert [p.line for p in probs] == [8] and "not a string" in probs[0].message
+    assert not [p for p in rep.problems if p.rule == "internal-error"]

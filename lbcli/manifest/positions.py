@@ -15,13 +15,14 @@ Path = tuple[Any, ...]
 class PositionIndex:
     """Path -> (line, column), 1-based, for one document chunk."""
 
-    __slots__ = ("_text", "_line0", "_root", "_composed")
+    __slots__ = ("_text", "_line0", "_root", "_composed", "_fallback")
 
     def __init__(self, text: str, line0: int) -> None:
         self._text = text
         self._line0 = line0
         self._root = None
         self._composed = False
+        self._fallback = (line0 + 1, 1)
 
     def _compose(self):
         if not self._composed:
@@ -31,8 +32,13 @@ class PositionIndex:
             loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
             try:
                 self._root = yaml.compose(self._text, Loader=loader)
-            except yaml.YAMLError:
+            except yaml.YAMLError as e:
+                # what the fast parser accepted and PyYAML does not (YAML 1.2 corners such as
+                # an empty key): PyYAML's mark is the best position there is
                 self._root = None
+                mark = getattr(e, "problem_mark", None)
+                if mark is not None:
+                    self._fallback = (self._line0 + mark.line + 1, mark.column + 1)
         return self._root
 
     def locate(self, path: Sequence[Any], key: bool = False) -> tuple[int, int]:
@@ -40,7 +46,7 @@ class PositionIndex:
         ancestor when the path does not exist (a missing field points at its parent)."""
         node = self._compose()
         if node is None:
-            return self._line0 + 1, 1
+            return self._fallback
         mark = node.start_mark
         for i, step in enumerate(path):
             last = i == len(path) - 1

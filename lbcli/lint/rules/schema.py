@@ -24,12 +24,33 @@ def check(ctx: Context) -> Iterator[Finding]:
     for res in ctx.index.resources:
         if res.extra.get("unknown"):
             continue
+        bad = _non_string_key(res.body, ())
+        if bad is not None:  # JSON Schema (and Kubernetes) only know string keys
+            path, key = bad
+            yield Finding(res, path, f"mapping key {key!r} is not a string; quote it", key=False)
+            continue
         v = validator(res.api_version, res.kind)
         if v.is_valid(res.body):
             continue
         root = schemas()[(res.api_version, res.kind)]
         for err in v.iter_errors(res.body):
             yield from _finding(res, err, root)
+
+
+def _non_string_key(obj: Any, path: tuple) -> tuple[tuple, Any] | None:
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if not isinstance(k, str):
+                return path, k
+            found = _non_string_key(v, path + (k,))
+            if found:
+                return found
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            found = _non_string_key(v, path + (i,))
+            if found:
+                return found
+    return None
 
 
 def _finding(res, err, root: dict) -> Iterator[Finding]:

@@ -158,14 +158,18 @@ def reset_node(ctx: NodeContext) -> list[ComponentResult]:
     return results
 
 
-def applied_plan(state_dir: Path, node: str) -> dict | None:
-    import json
+def applied_plan(state_dir: Path | str, node: str) -> dict | None:
+    """The plan last recorded on `node`; None when nothing was applied yet. A record that is not
+    a plan raises ValueError, an unreadable one OSError."""
+    from ..compile.output import read_plan
 
-    p = state_dir / node / APPLIED
-    try:
-        return json.loads(p.read_text())
-    except (OSError, ValueError):
+    p = Path(state_dir) / node / APPLIED
+    if not p.exists():
         return None
+    plan = read_plan(p)
+    if plan is None:
+        raise ValueError(f"{p}: not a NodePlan (corrupt state? re-run apply)")
+    return plan
 
 
 def _write_atomic(path: Path, data: bytes, mode: int) -> None:

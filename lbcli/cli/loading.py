@@ -34,3 +34,22 @@ def load_checked(paths: list[str], extra: list[str] | None = None, config: str |
         error("the manifest set has errors; fix them first (see `cilium-lb validate`)")
         raise typer.Exit(1)
     return report
+
+
+def compile_node(paths: list[str], nodes: list[str] | None, node: str, applied: dict | None,
+                 findings_exit: int = 1) -> tuple[dict, dict]:
+    """(plan, secret material) of one node, compiled as `apply` does: addresses stay where the
+    applied plan put them. `findings_exit` is the exit code for a set with errors (diff uses 2:
+    its 1 means "changes")."""
+    from ..compile.output import previous_ipam
+    from ..compile.plan import compile_plans
+
+    try:
+        report = load_checked(paths, nodes)
+    except typer.Exit as e:
+        raise typer.Exit(findings_exit if e.exit_code == 1 else e.exit_code)
+    compiled = compile_plans(report.index, previous_ipam({node: applied}) if applied else None)
+    if node not in compiled.plans:
+        error(f"no node named {node!r} in the manifest set (nodes: {', '.join(sorted(compiled.plans)) or 'none'})")
+        raise typer.Exit(2)
+    return compiled.plans[node], compiled.secrets.get(node, {})

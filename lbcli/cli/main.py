@@ -164,22 +164,20 @@ def apply(
 
     from ..agent.apply import LockTimeout, applied_plan, apply_plan
     from ..agent.reconciler import NodeContext
-    from ..compile.output import previous_ipam
-    from ..compile.plan import compile_plans
-    from .loading import load_checked
+    from .loading import compile_node
 
-    report = load_checked(paths, nodes)
-    prev = applied_plan(Path(state_dir), node)
-    compiled = compile_plans(report.index, previous_ipam({node: prev}) if prev else None)
-    if node not in compiled.plans:
-        error(f"no node named {node!r} in the manifest set (nodes: {', '.join(sorted(compiled.plans)) or 'none'})")
-        raise typer.Exit(2)
+    try:
+        prev = applied_plan(state_dir, node)
+    except (OSError, ValueError) as e:  # the record only keeps addresses stable: go on without it
+        sys.stderr.write(f"warning: {e}; compiling without the previous addresses\n")
+        prev = None
+    plan, secrets = compile_node(paths, nodes, node, prev)
     ctx = NodeContext(node, Path(state_dir), Path(bpf_root), dry_run)
     progress = None
     if output == ApplyFormat.text and not quiet and sys.stderr.isatty():
         progress = lambda name: sys.stderr.write(f"\r\x1b[2K{node}: {name} ...")  # noqa: E731
     try:
-        result = apply_plan(ctx, compiled.plans[node], compiled.secrets.get(node, {}), progress)
+        result = apply_plan(ctx, plan, secrets, progress)
     except LockTimeout as e:
         error(str(e))
         raise typer.Exit(1)

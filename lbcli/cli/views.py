@@ -12,7 +12,7 @@ import typer
 
 from .console import error
 
-DEFAULT_STATE_DIR = "/var/lib/cilium-lb"  # = lbcli.diff.sources.DEFAULT_STATE_DIR (not imported at start-up)
+DEFAULT_STATE_DIR = "/var/lib/cilium-lb"  # = lbcli.agent.apply.DEFAULT_STATE_DIR (not imported at start-up)
 
 
 class ViewFormat(str, Enum):
@@ -64,7 +64,9 @@ def diff(
                     raise typer.Exit(2)
                 desired = sources[0][node]
             else:
-                desired = _compile_node(paths, nodes, node, applied)
+                from .loading import compile_node
+
+                desired, _ = compile_node(paths, nodes, node, applied, findings_exit=2)
             changes = diff_plans(applied, desired, node)
     except PlanSourceError as e:
         error(str(e))
@@ -87,26 +89,21 @@ def _diff_live(paths, nodes, node, state_dir, bpf_root, output) -> None:
 
     from ..agent.apply import LockTimeout, apply_plan
     from ..agent.reconciler import NodeContext
-    from ..compile.output import previous_ipam
-    from ..compile.plan import compile_plans
-    from ..diff.sources import applied_plan
-    from .loading import load_checked
+    from ..diff.sources import PlanSourceError, applied_plan
+    from .loading import compile_node
 
     if node is None:
         error("--live needs --node NAME (and runs inside that node's network namespace)")
         raise typer.Exit(2)
     try:
-        report = load_checked(paths, nodes)
-    except typer.Exit as e:
-        raise typer.Exit(2 if e.exit_code == 1 else e.exit_code)
-    applied = applied_plan(state_dir, node)
-    compiled = compile_plans(report.index, previous_ipam({node: applied} if applied else {}))
-    if node not in compiled.plans:
-        error(f"no node named {node!r} in the manifest set")
+        applied = applied_plan(state_dir, node)
+    except PlanSourceError as e:
+        error(str(e))
         raise typer.Exit(2)
+    plan, secrets = compile_node(paths, nodes, node, applied, findings_exit=2)
     ctx = NodeContext(node, Path(state_dir), Path(bpf_root), dry_run=True)
     try:
-        result = apply_plan(ctx, compiled.plans[node], compiled.secrets.get(node, {}))
+        result = apply_plan(ctx, plan, secrets)
     except LockTimeout as e:
         error(str(e))
         raise typer.Exit(2)
@@ -120,23 +117,6 @@ def _diff_live(paths, nodes, node, state_dir, bpf_root, output) -> None:
 
         render(doc)
     raise typer.Exit(2 if not result.ok else (1 if result.changes else 0))
-
-
-def _compile_node(paths: list[str], nodes: list[str] | None, node: str, applied: dict | None) -> dict:
-    from ..compile.output import previous_ipam
-    from ..compile.plan import compile_plans
-    from .loading import load_checked
-
-    try:
-        report = load_checked(paths, nodes)
-    except typer.Exit as e:  # findings are an error here: exit 1 means "changes" for diff
-        raise typer.Exit(2 if e.exit_code == 1 else e.exit_code)
-    # addresses stay where the applied plan put them, as apply would compile them
-    compiled = compile_plans(report.index, previous_ipam({node: applied} if applied else {}))
-    if node not in compiled.plans:
-        error(f"no node named {node!r} in the manifest set (nodes: {', '.join(sorted(compiled.plans)) or 'none'})")
-        raise typer.Exit(2)
-    return compiled.plans[node]
 
 
 def status(
@@ -203,21 +183,22 @@ def observe(
     from pathlib import Path
 
     from ..agent.reconciler import NodeContext
-    from ..diff.sources import applied_plan
+    from ..diff.sources import PlanSourceError, applied_plan
     from ..status.collect import collect
 
-    plan = applied_plan(state_dir, node)
+    try:
+        plan = applied_plan(state_dir, node)
+    except PlanSourceError as e:
+        error(str(e))
+        raise typer.Exit(2)
     if plan is None:
         error(f"nothing applied on {node} under {state_dir} (run cilium-lb apply first)")
         raise typer.Exit(2)
     secrets = None
     if paths:
-        from ..compile.output import previous_ipam
-        from ..compile.plan import compile_plans
-        from .loading import load_checked
+        from .loading import compile_node
 
-        compiled = compile_plans(load_checked(paths).index, previous_ipam({node: plan}))
-        secrets = compiled.secrets.get(node, {})
+        _, secrets = compile_node(paths, None, node, plan)
     doc = collect(NodeContext(node, Path(state_dir), Path(bpf_root)), plan, secrets)
     sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
 

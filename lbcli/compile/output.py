@@ -9,24 +9,22 @@ from pathlib import Path
 from .plan import dumps
 
 
-def _read_plan(p: Path) -> dict | None:
+def read_plan(p: Path) -> dict | None:
+    """The plan in file `p`, or None when the file holds something else; OSError propagates."""
     import orjson
 
     try:
         doc = orjson.loads(p.read_bytes())
-    except (OSError, ValueError):
+    except ValueError:
         return None
     return doc if isinstance(doc, dict) and doc.get("kind") == "NodePlan" else None
 
 
-def read_plan_dir(d: Path) -> dict[str, dict]:
-    plans = {}
-    if d.is_dir():
-        for p in sorted(d.glob("*.json")):
-            doc = _read_plan(p)
-            if doc is not None:
-                plans[p.stem] = doc
-    return plans
+def _read_plan(p: Path) -> dict | None:
+    try:
+        return read_plan(p)
+    except OSError:
+        return None
 
 
 def previous_plan_ipam(d: Path) -> dict[str, str]:

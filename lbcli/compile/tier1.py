@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import sys
+from array import array
 
 from .maglev import build_table
 from .nodes import NodeInfo, tunnel_mac
@@ -41,7 +43,7 @@ def _table(names: tuple, size: int, tid: int, cache: dict) -> dict:
     key = (names, size)
     if key not in cache:
         table = build_table([(n, 1) for n in names], size)
-        raw = table.astype("<u2").tobytes() if hasattr(table, "astype") else _u16(table)
+        raw = _u16le(table)
         counts = [0] * len(names)
         for slot in table:
             counts[slot] += 1
@@ -52,12 +54,8 @@ def _table(names: tuple, size: int, tid: int, cache: dict) -> dict:
             "slots": list(counts), "encoding": "u16le-base64", "table": b64, "sha256": sha}
 
 
-def _u16(table) -> bytes:
-    from array import array
-
+def _u16le(table) -> bytes:
     a = array("H", table)
-    import sys
-
     if sys.byteorder != "little":
         a.byteswap()
     return a.tobytes()

@@ -3,11 +3,7 @@ applied on a node (`<state-dir>/<node>/applied-plan.json`, written by `apply`)."
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-
-DEFAULT_STATE_DIR = "/var/lib/cilium-lb"
-APPLIED_PLAN = "applied-plan.json"
 
 
 class PlanSourceError(Exception):
@@ -15,13 +11,12 @@ class PlanSourceError(Exception):
 
 
 def _plan_file(p: Path) -> dict | None:
+    from ..compile.output import read_plan
+
     try:
-        doc = json.loads(p.read_bytes())
+        return read_plan(p)
     except OSError as e:
         raise PlanSourceError(f"{p}: {e.strerror or e}") from None
-    except ValueError:
-        return None
-    return doc if isinstance(doc, dict) and doc.get("kind") == "NodePlan" else None
 
 
 def read_plan_source(path: str) -> dict[str, dict] | None:
@@ -45,10 +40,11 @@ def read_plan_source(path: str) -> dict[str, dict] | None:
 
 def applied_plan(state_dir: str | Path, node: str) -> dict | None:
     """The plan last applied on `node`, or None when nothing was applied yet."""
-    p = Path(state_dir) / node / APPLIED_PLAN
-    if not p.exists():
-        return None
-    plan = _plan_file(p)
-    if plan is None:
-        raise PlanSourceError(f"{p}: not a NodePlan (corrupt state? re-run apply)")
-    return plan
+    from ..agent.apply import applied_plan as read_applied
+
+    try:
+        return read_applied(state_dir, node)
+    except OSError as e:
+        raise PlanSourceError(f"{Path(state_dir) / node}: {e.strerror or e}") from None
+    except ValueError as e:
+        raise PlanSourceError(str(e)) from None

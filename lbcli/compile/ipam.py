@@ -66,28 +66,16 @@ class IpamResult:
 
 
 def pools_of(index: ResourceIndex) -> list[Pool]:
+    """Enabled pools with their IPv4 blocks as ranges (reserved first/last addresses left out)."""
+    from ..manifest.ippool import blocks
+
     pools = []
     for p in sorted(index.valid("CiliumLoadBalancerIPPool"), key=lambda r: r.name):
-        spec = p.spec
-        if str(spec.get("disabled", False)).lower() == "true":
+        if str(p.spec.get("disabled", False)).lower() == "true":
             continue
-        keep_edges = str(spec.get("allowFirstLastIPs", "Yes")) != "No"
-        ranges = []
-        for b in spec.get("blocks") or []:
-            if b.get("cidr"):
-                net = ipaddress.ip_network(b["cidr"], strict=False)
-                if net.version != 4:
-                    continue
-                lo, hi = int(net.network_address), int(net.broadcast_address)
-                if not keep_edges and net.prefixlen < 31:
-                    lo, hi = lo + 1, hi - 1
-                ranges.append((lo, hi))
-            elif b.get("start"):
-                start = ipaddress.ip_address(b["start"])
-                stop = ipaddress.ip_address(b.get("stop") or b["start"])
-                if start.version == 4:
-                    ranges.append((int(start), int(stop)))
-        pools.append(Pool(p.name, sorted(ranges), spec.get("serviceSelector")))
+        ranges = [(b.first + (b.first in b.reserved), b.last - (b.last in b.reserved))
+                  for b in blocks(p) if b.version == 4]
+        pools.append(Pool(p.name, sorted(ranges), p.spec.get("serviceSelector")))
     return pools
 
 

@@ -7,6 +7,7 @@ import pytest
 from lbcli.lint.engine import lint
 from lbcli.lint.rules import _ipam
 from lbcli.manifest.index import ResourceIndex
+from lbcli.manifest.ippool import blocks
 from lbcli.manifest.loader import LoadResult, load_text
 from tests.lintkit import NOW
 
@@ -33,7 +34,7 @@ def test_blocks_and_reserved_addresses():
       allowFirstLastIPs: "No"
       blocks: [{cidr: 10.0.0.0/30}, {cidr: 10.0.1.0/31}, {start: 10.0.2.9, stop: 10.0.2.1}, {cidr: "2001:db8::/126"}]
     """).resources[0]
-    got = [(b.text, b.last - b.first + 1, len(b.reserved)) for b in _ipam.blocks(res)]
+    got = [(b.text, b.last - b.first + 1, len(b.reserved)) for b in blocks(res)]
     assert got == [("10.0.0.0/30", 4, 2), ("10.0.1.0/31", 2, 0), ("10.0.2.9-10.0.2.1", 9, 0), ("2001:db8::/126", 4, 2)]
 
 

@@ -21,7 +21,7 @@ from typing import Iterator
 
 from ..finding import Context, Finding
 from ..problem import Severity
-from ._ipam import Block, blocks
+from ...manifest.ippool import Block, blocks
 from ._refs import where
 
 ID = "pool-overlap"

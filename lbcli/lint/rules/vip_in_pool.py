@@ -33,7 +33,8 @@ from typing import Iterator
 from ...manifest.selectors import describe, matches
 from ..finding import Context, Finding
 from ..problem import Severity
-from ._ipam import Block, Request, blocks, describe_blocks, ipam_clients, ipam_labels, requests
+from ...manifest.ippool import Block, blocks
+from ._ipam import Request, describe_blocks, ipam_clients, ipam_labels, requests
 
 ID = "vip-in-pool"
 SEVERITY = Severity.ERROR

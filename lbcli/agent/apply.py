@@ -2,11 +2,22 @@
 under a lock in the state directory; the applied plan is recorded only when everything
 converged, so a failed run leaves the previous record (and the previous working state of the
 component that failed) in place and the next run picks up from what it observes.
+
+A node never announces what it cannot serve: BGP runs last, and a VIP for which an earlier
+component failed on this node is taken out of the plan BGP gets (so it is not announced, or is
+withdrawn if it was); the report lists it with the reason and apply exits 1. Granularity is
+per object where the reconciler says which VIPs an object serves (`Change.vips`: a datapath
+service entry or Maglev table), else every VIP the failed component serves on this node.
+
+A dry run runs, besides observe and diff, every check a real apply makes before it touches
+the host (`preflight`: bird -p, haproxy -c on configs rendered to a temporary directory), so
+it reports every failure a real apply would.
 """
 
 from __future__ import annotations
 
 import fcntl
+import ipaddress
 import os
 import time
 from contextlib import contextmanager
@@ -14,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
+from . import state as st
 from .reconciler import Change, ComponentResult, NodeContext
 
 DEFAULT_STATE_DIR = Path("/var/lib/cilium-lb")
@@ -54,6 +66,14 @@ def _bgp(ctx):
 COMPONENTS: list[tuple[str, Callable]] = [("receive", _receive), ("l7", _l7), ("datapath", _datapath), ("bgp", _bgp)]
 
 
+@dataclass(frozen=True)
+class Withheld:
+    """A prefix the plan announces from this node that apply left out of BGP."""
+
+    prefix: str
+    reason: str
+
+
 @dataclass
 class ApplyReport:
     node: str
@@ -61,10 +81,11 @@ class ApplyReport:
     components: list[ComponentResult] = field(default_factory=list)
     planned: dict[str, list[Change]] = field(default_factory=dict)  # dry-run: what would change
     recorded: bool = False
+    withheld: list[Withheld] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return all(c.ok for c in self.components)
+        return all(c.ok for c in self.components) and not self.withheld
 
     @property
     def changes(self) -> int:
@@ -79,12 +100,14 @@ class ApplyReport:
             oks = {id(r.change): r for r in c.results}
             comps.append({
                 "name": c.component, "ok": c.ok, "degraded": c.degraded, "error": c.error,
+                "notes": list(c.notes),
                 "changes": [{"action": ch.action, "object": ch.object, "detail": ch.detail,
                              "ok": oks[id(ch)].ok if id(ch) in oks else None,
                              "error": oks[id(ch)].error if id(ch) in oks else None} for ch in items],
             })
         return {"node": self.node, "dryRun": self.dry_run, "ok": self.ok, "changes": self.changes,
-                "recorded": self.recorded, "components": comps}
+                "recorded": self.recorded, "components": comps,
+                "withheld": [{"prefix": w.prefix, "reason": w.reason} for w in self.withheld]}
 
 
 def node_dir(ctx: NodeContext) -> Path:
@@ -124,37 +147,123 @@ def apply_plan(ctx: NodeContext, plan: dict, secrets: dict, progress: Callable[[
                 continue
             if progress:
                 progress(name)
-            report.components.append(_run(name, make, ctx, plan, secrets, report))
+            comp_plan = plan
+            if name == "bgp":
+                comp_plan, report.withheld = gate_announcements(plan, report.components)
+            report.components.append(_run(name, make, ctx, comp_plan, secrets, report))
         if not ctx.dry_run and report.ok:
-            _write_atomic(node_dir(ctx) / APPLIED, dumps(plan), 0o600)
+            st.write_bytes(node_dir(ctx) / APPLIED, dumps(plan), 0o600)
             report.recorded = True
     return report
 
 
+def served_vips(component: str, plan: dict) -> set[str]:
+    """The VIPs `component` makes this node serve, per the plan."""
+    t1, t2 = plan.get("tier1") or {}, plan.get("tier2") or {}
+    if component == "datapath":
+        return {str(s.get("vip")) for s in t1.get("services") or []}
+    if component == "receive":
+        return {str(v) for v in t2.get("vips") or []}
+    if component == "l7":
+        return {str(lst.get("vip")) for lst in t2.get("listeners") or []}
+    return set()
+
+
+def unserved(plan: dict, results: list[ComponentResult]) -> dict[str, str]:
+    """VIP -> why this node cannot serve it, from the failures of the components run so far."""
+    out: dict[str, str] = {}
+    for res in results:
+        serves = served_vips(res.component, plan)
+        if res.error:
+            for vip in sorted(serves):
+                out.setdefault(vip, f"{res.component} failed: {res.error}")
+        for r in res.results:
+            if not r.ok:
+                vips = serves if r.change.vips is None else set(r.change.vips)
+                for vip in sorted(vips):
+                    out.setdefault(vip, f"{res.component} {r.change.object} failed: {r.error}")
+    return out
+
+
+def gate_announcements(plan: dict, results: list[ComponentResult]) -> tuple[dict, list[Withheld]]:
+    """The plan BGP may carry out (prefixes holding a VIP this node cannot serve removed) and
+    what was removed, with the reason."""
+    bad = unserved(plan, results)
+    bgp = plan.get("bgp")
+    if not bad or not bgp:
+        return plan, []
+    addrs = {}
+    for vip, why in bad.items():
+        try:
+            addrs[ipaddress.ip_address(vip)] = why
+        except ValueError:
+            continue
+    withheld: dict[str, str] = {}
+    instances = []
+    for inst in bgp.get("instances") or []:
+        peers = []
+        for peer in inst.get("peers") or []:
+            keep = []
+            for ad in peer.get("prefixes") or []:
+                why = _covers(ad.get("prefix"), addrs)
+                if why is None:
+                    keep.append(ad)
+                else:
+                    withheld.setdefault(str(ad.get("prefix")), why)
+            peers.append({**peer, "prefixes": keep})
+        instances.append({**inst, "peers": peers})
+    if not withheld:
+        return plan, []
+    gated = {**plan, "bgp": {**bgp, "instances": instances}}
+    return gated, [Withheld(p, withheld[p]) for p in sorted(withheld)]
+
+
+def _covers(prefix, addrs: dict) -> str | None:
+    try:
+        net = ipaddress.ip_network(str(prefix), strict=False)
+    except ValueError:
+        return None
+    return next((why for a, why in addrs.items() if a.version == net.version and a in net), None)
+
+
 def _run(name: str, make, ctx: NodeContext, plan: dict, secrets: dict, report: ApplyReport) -> ComponentResult:
+    rec = None
     try:
         rec, desired_of = make(ctx)
         desired = desired_of(rec, plan, secrets)
         changes = rec.diff(desired, rec.observe())
         if ctx.dry_run:
             report.planned[name] = changes
-            return ComponentResult(name)
-        return rec.apply(changes)
+            preflight = getattr(rec, "preflight", None)
+            result = preflight(changes) if preflight and changes else ComponentResult(name)
+        else:
+            result = rec.apply(changes)
     except Exception as e:  # a component failure is a result, never a traceback
-        return ComponentResult(name, error=f"{type(e).__name__}: {e}" if not str(e).startswith(name) else str(e))
+        result = ComponentResult(name, error=_message(name, e))
+    result.notes = list(getattr(rec, "notes", [])) + result.notes
+    return result
+
+
+def _message(name: str, e: Exception) -> str:
+    if isinstance(e, st.StateCorrupt) or str(e).startswith(name):
+        return str(e)
+    return f"{type(e).__name__}: {e}"
 
 
 def reset_node(ctx: NodeContext) -> list[ComponentResult]:
     results = []
     with node_lock(ctx):
-        for name, make in reversed(COMPONENTS):
+        for name, make in reversed(COMPONENTS):  # BGP first: stop attracting traffic
+            rec = None
             try:
                 rec, _ = make(ctx)
-                results.append(rec.reset())
+                res = rec.reset()
             except Exception as e:
-                results.append(ComponentResult(name, error=f"{type(e).__name__}: {e}"))
+                res = ComponentResult(name, error=_message(name, e))
+            res.notes = list(getattr(rec, "notes", [])) + res.notes
+            results.append(res)
         if all(r.ok for r in results):
-            (node_dir(ctx) / APPLIED).unlink(missing_ok=True)
+            st.remove(node_dir(ctx) / APPLIED)
     return results
 
 
@@ -170,13 +279,3 @@ def applied_plan(state_dir: Path | str, node: str) -> dict | None:
     if plan is None:
         raise ValueError(f"{p}: not a NodePlan (corrupt state? re-run apply)")
     return plan
-
-
-def _write_atomic(path: Path, data: bytes, mode: int) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)

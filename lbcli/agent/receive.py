@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lbcli.agent.datapath import hostcmd, pins
+from lbcli.agent import state as st
+from lbcli.agent.datapath import hostcmd
 from lbcli.agent.datapath.reconciler import DatapathError, check_dispatch
 from lbcli.agent.reconciler import Change, ComponentResult, NodeContext, ObjectResult, record_step
 
@@ -28,6 +29,8 @@ ARP_SYSCTLS = {"arp_ignore": "1", "arp_announce": "2"}
 # The tunnel device has no address, and the kernel's reverse-path check fails loose mode too
 # for an address-less device (fib_validate_source: no_addr -> last_resort -> -EXDEV); so off.
 RP_FILTER_OFF = "0"
+STATE_KIND = "receive"
+_STATE_SHAPE = st.shape(device=(str, type(None)), vips=list, originals=dict)
 
 
 @dataclass
@@ -75,9 +78,25 @@ class ReceiveReconciler:
     def __init__(self, ctx: NodeContext):
         self.ctx = ctx
         self.state_file = Path(ctx.state_dir) / ctx.node / "receive.json"  # several nodes may share a state dir
+        self.notes: list[str] = []
+
+    def _state(self) -> dict:
+        """The last recorded state ({} when none). The original sysctl values it holds cannot
+        be observed again, so when neither copy is sound this raises StateCorrupt with what to
+        do, instead of guessing."""
+        try:
+            return st.load(self.state_file, STATE_KIND, _STATE_SHAPE, self.notes,
+                           repair=not self.ctx.dry_run) or {}
+        except st.StateCorrupt as e:
+            raise st.StateCorrupt(e.path, f"{e.reason}; it holds the ARP/rp_filter sysctl values from "
+                                  "before the first apply, which cannot be read back from the host: "
+                                  "restore them by hand, then delete the file and its .mirror") from None
+
+    def _save(self, state: dict) -> None:
+        st.write(self.state_file, STATE_KIND, state)
 
     def observe(self) -> ReceiveObserved:
-        state = pins.read_json(self.state_file)
+        state = self._state()
         obs = ReceiveObserved(state=state)
         name = state.get("device")
         names = [name] if name else []
@@ -152,7 +171,7 @@ class ReceiveReconciler:
             return result
         if any(ch.desired["kind"] == "reset" for ch in changes):
             return self.reset()
-        state = pins.read_json(self.state_file)
+        state = self._state()
         state.setdefault("originals", {})
         for ch in changes:  # names first, so an interrupted apply can still be reset
             if ch.desired["kind"] == "device" and ch.action != "delete":
@@ -163,7 +182,7 @@ class ReceiveReconciler:
                 path = ch.desired["path"]
                 if path not in state["originals"]:
                     state["originals"][path] = hostcmd.read_sysctl(path)
-        pins.write_json(self.state_file, state)
+        self._save(state)
         for ch in changes:
             try:
                 getattr(self, f"_apply_{ch.desired['kind']}")(ch)
@@ -187,11 +206,11 @@ class ReceiveReconciler:
     def _apply_sysctl(self, ch: Change) -> None:
         path = ch.desired["path"]
         if ch.action == "delete":
-            state = pins.read_json(self.state_file)
+            state = self._state()
             original = state.get("originals", {}).pop(path, None)
             if original is not None and hostcmd.read_sysctl(path) is not None:
                 hostcmd.write_sysctl(path, original)
-            pins.write_json(self.state_file, state)
+            self._save(state)
             return
         hostcmd.write_sysctl(path, ch.desired["value"])
 
@@ -203,14 +222,18 @@ class ReceiveReconciler:
             hostcmd.run(["ip", "addr", "replace", f"{vip}/32", "dev", "lo"])
 
     def _apply_state(self, ch: Change) -> None:
-        state = pins.read_json(self.state_file)
+        state = self._state()
         state["vips"] = sorted(ch.desired["vips"])
         state["device"] = ch.desired["device"]
-        pins.write_json(self.state_file, state)
+        self._save(state)
 
     def reset(self) -> ComponentResult:
         result = ComponentResult(COMPONENT)
-        state = pins.read_json(self.state_file)
+        try:
+            state = self._state()
+        except st.StateCorrupt as e:  # never "converged" while sysctls may stay changed
+            result.error = str(e)
+            return result
 
         def step(obj: str, fn) -> None:
             record_step(result, obj, fn)
@@ -226,8 +249,8 @@ class ReceiveReconciler:
         for path, value in sorted(state.get("originals", {}).items()):
             if value is not None and hostcmd.read_sysctl(path) not in (None, value):
                 step(f"sysctl {path}", lambda path=path, value=value: hostcmd.write_sysctl(path, value))
-        if self.state_file.exists():
-            step("state", self.state_file.unlink)
+        if st.exists(self.state_file) and result.ok:  # kept while something could not be undone
+            step("state", lambda: st.remove(self.state_file))
         return result
 
 

@@ -34,6 +34,9 @@ class Change:
     detail: str = ""  # what differs, e.g. "slots written: 12"; never a secret
     desired: Any = None  # the reconciler's own payload for apply(); not rendered
     observed: Any = None
+    # the VIPs a failure of this object keeps the node from serving; None: every VIP the
+    # component serves (apply then does not announce them: lbcli.agent.apply.withheld)
+    vips: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,8 @@ class ComponentResult:
     # rest of the node converged; error: it failed and left the previous state in place
     degraded: str | None = None
     error: str | None = None
+    # what the reader should know although nothing failed (e.g. a state file recovered)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

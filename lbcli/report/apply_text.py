@@ -13,7 +13,7 @@ def render(report_dict: dict) -> None:
     out = console()
     verb = "would change" if report_dict.get("dryRun") else "changed"
     for comp in report_dict["components"]:
-        if not comp["changes"] and comp["ok"] and not comp["degraded"]:
+        if not comp["changes"] and comp["ok"] and not comp["degraded"] and not comp.get("notes"):
             continue
         out.print(Text(comp["name"], style="bold"))
         for ch in comp["changes"]:
@@ -25,15 +25,23 @@ def render(report_dict: dict) -> None:
             if ch.get("ok") is False:
                 line.append(f"  FAILED: {ch['error']}", style="bold red")
             out.print(line)
+        for note in comp.get("notes") or []:
+            out.print(Text(f"  note: {note}", style="yellow"))
         if comp["degraded"]:
             out.print(Text(f"  degraded: {comp['degraded']}", style="yellow"))
         if comp["error"]:
             out.print(Text(f"  error: {comp['error']}", style="bold red"))
+    for w in report_dict.get("withheld") or []:
+        verb_w = "would not announce" if report_dict.get("dryRun") else "not announced"
+        out.print(Text(f"bgp: {verb_w} {w['prefix']}: this node cannot serve it ({w['reason']})", style="bold red"))
     n = report_dict["changes"]
     node = report_dict["node"]
     if not report_dict["ok"]:
         failed = ", ".join(c["name"] for c in report_dict["components"] if not c["ok"])
-        out.print(Text(f"{node}: not converged ({failed} failed); the previous state of the failed parts is left in place", style="bold red"))
+        if report_dict.get("dryRun"):
+            out.print(Text(f"{node}: apply would fail ({failed})", style="bold red"))
+        else:
+            out.print(Text(f"{node}: not converged ({failed} failed); the previous state of the failed parts is left in place", style="bold red"))
     elif n == 0:
         out.print(Text(f"{node}: converged, no changes", style="green"))
     else:

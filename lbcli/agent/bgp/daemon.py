@@ -83,28 +83,21 @@ def file_sha256(path: Path) -> str | None:
 
 
 def write_private(path: Path, data: str) -> None:
-    """Write atomically with mode 0600 (bird.conf may hold MD5 passwords)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    """Write durably with mode 0600 (bird.conf may hold MD5 passwords)."""
+    from lbcli.agent.state import write_bytes
+
+    write_bytes(path, data.encode(), 0o600)
 
 
-def check_config(bird: str, text: str, paths: BirdPaths, secrets: list[str]) -> str | None:
-    """`bird -p` on the candidate text; returns the parse error (redacted) or None."""
-    paths.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=paths.dir, prefix=".check.", suffix=".conf")
+def check_config(bird: str, text: str, paths: BirdPaths, secrets: list[str],
+                 scratch: Path | None = None) -> str | None:
+    """`bird -p` on the candidate text; returns the parse error (redacted) or None. The text is
+    written to `scratch` when given (a dry run: the node's directory is not created)."""
+    where = scratch
+    if where is None:
+        paths.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        where = paths.dir
+    fd, tmp = tempfile.mkstemp(dir=where, prefix=".check.", suffix=".conf")
     try:
         os.fchmod(fd, 0o600)
         with os.fdopen(fd, "w") as f:
@@ -119,26 +112,35 @@ def check_config(bird: str, text: str, paths: BirdPaths, secrets: list[str]) -> 
 
 
 def read_pid(paths: BirdPaths) -> int | None:
-    """The pid of this node's BIRD if it is alive (and really is BIRD with our socket)."""
+    """The pid of this node's BIRD if it is alive (and really is BIRD with our socket). When the
+    pid file is missing or unreadable (lost, truncated), the process table is searched for a
+    BIRD started with this node's control socket, so it is never started twice."""
     try:
         pid = int(paths.pid.read_text().split()[0])
-    except (FileNotFoundError, ValueError, IndexError):
-        return None
+    except (OSError, ValueError, IndexError):
+        pid = None
+    if pid is not None:
+        return pid if _is_ours(pid, paths) else None
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and _is_ours(int(entry.name), paths):
+            return int(entry.name)
+    return None
+
+
+def _is_ours(pid: int, paths: BirdPaths) -> bool:
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except (FileNotFoundError, ProcessLookupError):
-        return None
+    except OSError:
+        return False
     if not cmdline or not os.path.basename(cmdline[0].decode(errors="replace")).startswith("bird"):
-        return None  # pid reused by something else
+        return False  # pid reused by something else
     if str(paths.ctl).encode() not in cmdline:
-        return None
+        return False
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-        if stat.rsplit(")", 1)[1].split()[0] == "Z":
-            return None
-    except (FileNotFoundError, IndexError):
-        return None
-    return pid
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def start(bird: str, paths: BirdPaths, timeout: float = 10.0) -> int:

@@ -10,12 +10,12 @@ as `degraded`, never raised.
 from __future__ import annotations
 
 import hashlib
-import json
 import subprocess
 import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from lbcli.agent import state as st
 from lbcli.agent.bgp import daemon
 from lbcli.agent.bgp.control import BirdControl, BirdControlError
 from lbcli.agent.bgp.model import BgpModel, BgpModelError, model_from_plan
@@ -25,6 +25,8 @@ from lbcli.agent.bgp.status import (BgpObserved, DaemonState, parse_bfd_sessions
 from lbcli.agent.reconciler import Change, ComponentResult, NodeContext, ObjectResult
 
 COMPONENT = "bgp"
+APPLIED_KIND = "bgp-applied"
+_APPLIED_SHAPE = st.shape(peers=dict)
 DAEMON_OBJECT = "bird daemon"
 CONFIG_OBJECT = "bird.conf"
 
@@ -53,6 +55,7 @@ class BgpReconciler:
         self.ctx = ctx
         self.paths = daemon.BirdPaths.for_node(ctx.state_dir, ctx.node)
         self.settle_timeout = settle_timeout
+        self.notes: list[str] = []
 
     # ---- desired
 
@@ -70,16 +73,24 @@ class BgpReconciler:
     # ---- observe
 
     def observe(self) -> BgpObserved:
-        applied = None
-        try:
-            applied = json.loads(self.paths.applied.read_text())
-        except (FileNotFoundError, ValueError):
-            pass
+        applied = self._applied()
         sha = daemon.file_sha256(self.paths.conf)
         pid = daemon.read_pid(self.paths)
         if pid is None:
             return BgpObserved(DaemonState(running=False), config_sha256=sha, applied=applied)
         return query_bird(self.paths, pid, sha, applied)
+
+    def _applied(self) -> dict | None:
+        """The secret-free summary of what was applied; only change details come from it, so
+        a record that cannot be trusted is dropped (BIRD's config file is what is compared)."""
+        try:
+            return st.load(self.paths.applied, APPLIED_KIND, _APPLIED_SHAPE, self.notes,
+                           repair=not self.ctx.dry_run)
+        except st.StateCorrupt as e:
+            self.notes.append(f"{e}; ignored: the next change is described from scratch")
+            if not self.ctx.dry_run:
+                st.remove(self.paths.applied)
+            return None
 
     # ---- diff
 
@@ -131,8 +142,7 @@ class BgpReconciler:
         previous = self.paths.conf.read_text() if self.paths.conf.exists() else None
         try:
             daemon.write_private(self.paths.conf, desired.config)
-            daemon.write_private(self.paths.applied,
-                                 json.dumps(desired.model.summary(), sort_keys=True, indent=1))
+            st.write(self.paths.applied, APPLIED_KIND, desired.model.summary())
             if daemon.read_pid(self.paths) is None:
                 daemon.start(bird, self.paths)
             else:
@@ -140,10 +150,35 @@ class BgpReconciler:
         except (daemon.BirdError, OSError, subprocess.SubprocessError) as e:
             if previous is not None and daemon.read_pid(self.paths) is not None:
                 daemon.write_private(self.paths.conf, previous)  # keep file == what BIRD runs
-                self.paths.applied.unlink(missing_ok=True)
+                st.remove(self.paths.applied)
             return _fail(result, changes, daemon.redact(str(e), desired.secrets), error=True)
         result.results = [ObjectResult(c, ok=True) for c in changes]
         result.degraded = self.wait_established(desired.model, self.settle_timeout)
+        return result
+
+    def preflight(self, changes: list[Change]) -> ComponentResult:
+        """What apply() would refuse, checked without touching the node: the plan (passwords
+        BIRD cannot quote, missing secrets), BIRD being installed, `bird -p` on the rendered
+        config in a temporary directory."""
+        import tempfile
+        from pathlib import Path
+
+        result = ComponentResult(COMPONENT)
+        desired: BgpDesired | None = changes[0].desired if changes else None
+        if desired is None:
+            return result
+        if desired.error:
+            return _fail(result, changes, desired.error, error=True)
+        bird = daemon.find_bird()
+        if bird is None:
+            return _fail(result, changes, daemon.missing_bird_message(), error=False)
+        try:
+            with tempfile.TemporaryDirectory(prefix="cilium-lb-check-") as scratch:
+                problem = daemon.check_config(bird, desired.config, self.paths, desired.secrets, Path(scratch))
+        except (OSError, subprocess.SubprocessError) as e:
+            return _fail(result, changes, f"could not run bird -p: {e}", error=True)
+        if problem:
+            return _fail(result, changes, f"bird -p rejected the rendered config: {problem}", error=True)
         return result
 
     def wait_established(self, model: BgpModel, timeout: float) -> str | None:

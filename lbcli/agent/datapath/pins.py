@@ -1,13 +1,10 @@
-"""The node's pin directory on a bpffs, and small atomic JSON state files."""
+"""The node's pin directory on a bpffs (state files: lbcli.agent.state)."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-import tempfile
 from pathlib import Path
-from typing import Any
 
 
 def bpffs_mountpoint(path: Path) -> Path | None:
@@ -35,24 +32,3 @@ def ensure_bpffs(root: Path) -> None:
     proc = subprocess.run(["mount", "-t", "bpf", "bpf", str(root)], capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"cannot mount bpffs at {root}: {proc.stderr.strip()}")
-
-
-def read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2, sort_keys=True)
-            f.write("\n")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

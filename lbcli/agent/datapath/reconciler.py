@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lbcli.agent import state as st
 from lbcli.agent.datapath import hostcmd, pins
 from lbcli.agent.datapath import layout as L
 from lbcli.agent.reconciler import Change, ComponentResult, NodeContext, ObjectResult, record_step
@@ -40,6 +41,8 @@ _PROBE_ARGS = {
 }
 
 _PHASES = ("device", "program", "filter", "config", "t2", "table", "service")
+STATE_KIND = "datapath"
+_STATE_SHAPE = st.shape(device=(str, type(None)), uplink=(str, type(None)), services=dict, tables=dict)
 
 
 class DatapathError(RuntimeError):
@@ -92,11 +95,16 @@ class Observed:
     maps_present: bool = False
     vxlan: dict[str, dict] = field(default_factory=dict)  # name -> {ifindex, mac, external, port, up}
     filters: dict[str, int] = field(default_factory=dict)  # link -> attached prog id (ours)
+    foreign: dict[str, str] = field(default_factory=dict)  # link -> kind of another filter at our prio
     cfg: dict | None = None
     t2: dict[str, str] = field(default_factory=dict)
     services: dict[SvcKey, tuple[int, int]] = field(default_factory=dict)
     tables: dict[int, Any] = field(default_factory=dict)  # k -> maps.TableState
     state: dict = field(default_factory=dict)  # last recorded by this reconciler
+
+
+def _vips(keys) -> tuple[str, ...]:
+    return tuple(sorted({k[0] for k in keys}))
 
 
 def svc_id(key: SvcKey) -> str:
@@ -218,6 +226,42 @@ class DatapathReconciler:
         self.state_file = Path(ctx.state_dir) / ctx.node / "datapath.json"  # several nodes may share a state dir
         self.cache_dir = Path(ctx.state_dir) / "bpf-cache"
         self._object: tuple[Path, str] | None = None
+        self.notes: list[str] = []
+
+    # -- state ------------------------------------------------------------------------------
+    def _state(self) -> dict:
+        """The last recorded state; when neither copy is sound, what it records is observed
+        on the host again (the tunnel device from the pinned config map, the uplink from the
+        attached filter); service names and the table cache are rewritten by the next apply."""
+        try:
+            return st.load(self.state_file, STATE_KIND, _STATE_SHAPE, self.notes,
+                           repair=not self.ctx.dry_run) or {}
+        except st.StateCorrupt as e:
+            rebuilt = self._state_from_host()
+            self.notes.append(f"{e}; rebuilt from the host: "
+                              + (", ".join(f"{k} {v}" for k, v in sorted(rebuilt.items())) or "nothing of ours found"))
+            if not self.ctx.dry_run:
+                st.write(self.state_file, STATE_KIND, rebuilt)
+            return rebuilt
+
+    def _state_from_host(self) -> dict:
+        out: dict[str, Any] = {}
+        ifindex = None
+        if all((self.pin_dir / m).exists() for m in L.MAP_NAMES):
+            from lbcli.agent.datapath.maps import PinnedMaps
+
+            try:
+                with PinnedMaps(self.pin_dir) as maps:
+                    ifindex = (maps.read_cfg() or {}).get("tun_ifindex")
+            except Exception:  # unreadable pins: nothing to learn from them
+                ifindex = None
+        for dev in hostcmd.run_json(["ip", "-j", "link", "show"]):
+            if ifindex and dev.get("ifindex") == ifindex:
+                out["device"] = dev["ifname"]
+            for flt in hostcmd.run_json(["tc", "-j", "filter", "show", "dev", dev["ifname"], "ingress"]):
+                if flt.get("options", {}).get("prog", {}).get("name") == L.PROGRAM[:15]:
+                    out["uplink"] = dev["ifname"]
+        return out
 
     # -- build ------------------------------------------------------------------------------
     def object(self) -> tuple[Path, str]:
@@ -235,7 +279,7 @@ class DatapathReconciler:
         from lbcli.agent.datapath import libbpf as bpf
         from lbcli.agent.datapath.maps import PinnedMaps
 
-        obs = Observed(state=pins.read_json(self.state_file))
+        obs = Observed(state=self._state())
         for dev in hostcmd.run_json(["ip", "-d", "-j", "link", "show", "type", "vxlan"]):
             info = hostcmd.vxlan_info(dev) or {}
             obs.vxlan[dev["ifname"]] = {
@@ -248,6 +292,8 @@ class DatapathReconciler:
                 prog = opts.get("prog", {})
                 if flt.get("kind") == "bpf" and prog.get("name") == L.PROGRAM[:15] and str(flt.get("pref")) == FILTER_PRIO:
                     obs.filters[dev["ifname"]] = int(prog.get("id", 0))
+                elif str(flt.get("pref")) == FILTER_PRIO and prog.get("name") != L.PROGRAM[:15]:
+                    obs.foreign[dev["ifname"]] = str(flt.get("kind"))
         if self.pin_dir.is_dir():
             progs = sorted(p.name for p in self.pin_dir.glob("prog_*"))
             if progs:
@@ -279,8 +325,9 @@ class DatapathReconciler:
         if want is None:
             return self._teardown_changes(observed)
         changes: list[Change] = []
-        c = lambda kind, action, obj, detail="", payload=None, obs=None: changes.append(  # noqa: E731
-            Change(COMPONENT, action, obj, detail, {"kind": kind, **(payload or {})}, obs))
+        # vips: what a failure of the object keeps from being served (None: everything)
+        c = lambda kind, action, obj, detail="", payload=None, obs=None, vips=None: changes.append(  # noqa: E731
+            Change(COMPONENT, action, obj, detail, {"kind": kind, **(payload or {})}, obs, vips))
 
         # device
         dev = observed.vxlan.get(want.device)
@@ -308,6 +355,13 @@ class DatapathReconciler:
         uplink = hostcmd.link_by_address(want.uplink_ip)
         if uplink is None:
             raise DatapathError(f"no link holds the node's internalIP {want.uplink_ip} in this namespace")
+        if uplink in observed.foreign:  # checked here so a dry run reports it too
+            raise DatapathError(f"tc ingress priority {FILTER_PRIO} on {uplink} is taken by a "
+                                f"{observed.foreign[uplink]} filter that is not cilium-lb's: the tier-1 "
+                                "program cannot be attached (remove that filter)")
+        if self.pin_dir.exists() and not self.pin_dir.is_dir():
+            raise DatapathError(f"{self.pin_dir} exists and is not a directory: the tier-1 program "
+                                "and maps cannot be pinned there")
         for link in sorted(observed.filters):
             if link != uplink:
                 c("filter", "delete", f"filter {link} ingress", "not the uplink", {"link": link})
@@ -364,9 +418,9 @@ class DatapathReconciler:
                 raise DatapathError(f"more than {L.MAX_TABLES} distinct Maglev tables")
             assign[d] = k
             c("table", "create", f"table {k}", f"size {want.tables[d].size}",
-              {"k": k, "spec": want.tables[d]})
+              {"k": k, "spec": want.tables[d]}, vips=_vips(wanters[d]))
         for d, k in sorted(updates.items(), key=lambda kv: kv[1]):
-            c("table", "update", f"table {k}", "", {"k": k, "spec": want.tables[d]})
+            c("table", "update", f"table {k}", "", {"k": k, "spec": want.tables[d]}, vips=_vips(wanters[d]))
 
         # services
         used_ids = {sid for _, sid in observed.services.values()}
@@ -379,22 +433,23 @@ class DatapathReconciler:
                 if sid is None:
                     raise DatapathError(f"more than {L.MAX_SERVICES} services")
                 c("service", "create", f"service {svc_id(key)}", f"{name} table {k}",
-                  {"key": key, "table": k, "id": sid, "new": True, "name": name})
+                  {"key": key, "table": k, "id": sid, "new": True, "name": name}, vips=(key[0],))
             elif observed.services[key][0] != k:
                 c("service", "update", f"service {svc_id(key)}", f"{name} table {k}",
                   {"key": key, "table": k, "id": observed.services[key][1], "new": False, "name": name},
-                  observed.services[key])
+                  observed.services[key], vips=(key[0],))
         for key in sorted(set(observed.services) - set(want.services)):
-            c("service", "delete", f"service {svc_id(key)}", "", {"key": key})
-        for k in sorted(set(observed.tables) - set(assign.values())):
-            c("table", "delete", f"table {k}", "", {"k": k})
+            c("service", "delete", f"service {svc_id(key)}", "", {"key": key}, vips=(key[0],))
+        for k in sorted(set(observed.tables) - set(assign.values())):  # unused: serving is unaffected
+            c("table", "delete", f"table {k}", "", {"k": k}, vips=())
         for ip in sorted(set(observed.t2) - set(want.t2)):
-            c("t2", "delete", f"t2 {ip}", "", {"ip": ip})
+            c("t2", "delete", f"t2 {ip}", "", {"ip": ip}, vips=())
         names = {svc_id(k): v[0] for k, v in want.services.items()}
         if observed.state.get("services") != names or observed.state.get("device") != want.device \
                 or observed.state.get("uplink") != uplink or observed.state.get("tables") != want.table_digests:
             c("state", "update", "state", "last applied", {"device": want.device, "uplink": uplink,
-                                                            "services": names, "tables": want.table_digests})
+                                                            "services": names, "tables": want.table_digests},
+              vips=())  # the record, not the datapath: serving is unaffected
         return changes
 
     def _teardown_changes(self, observed: Observed) -> list[Change]:
@@ -418,14 +473,14 @@ class DatapathReconciler:
         todo = sorted(changes, key=rank)
         if any(ch.desired["kind"] == "reset" for ch in todo):
             return self.reset()
-        state = pins.read_json(self.state_file)
+        state = self._state()
         for ch in todo:  # record names first so an interrupted apply can still be reset
             if ch.desired["kind"] == "device" and ch.action != "delete":
                 state["device"] = ch.desired["name"]
             if ch.desired["kind"] == "filter" and ch.action != "delete":
                 state["uplink"] = ch.desired["link"]
         if state:
-            pins.write_json(self.state_file, state)
+            st.write(self.state_file, STATE_KIND, state)
 
         maps = None
         try:
@@ -507,9 +562,9 @@ class DatapathReconciler:
         return None
 
     def _apply_state(self, ch: Change) -> str | None:
-        state = pins.read_json(self.state_file)
+        state = self._state()
         state.update({k: v for k, v in ch.desired.items() if k != "kind"})
-        pins.write_json(self.state_file, state)
+        st.write(self.state_file, STATE_KIND, state)
         return None
 
     def _apply_map_change(self, maps, ch: Change) -> str | None:
@@ -559,7 +614,7 @@ class DatapathReconciler:
     # -- reset ------------------------------------------------------------------------------
     def reset(self) -> ComponentResult:
         result = ComponentResult(COMPONENT)
-        state = pins.read_json(self.state_file)
+        state = self._state()
 
         def step(obj: str, fn) -> None:
             record_step(result, obj, fn)
@@ -579,8 +634,8 @@ class DatapathReconciler:
                     p.unlink()
                 self.pin_dir.rmdir()
             step(f"pins {self.pin_dir}", unpin)
-        if self.state_file.exists():
-            step("state", self.state_file.unlink)
+        if st.exists(self.state_file) and result.ok:  # kept while something could not be undone
+            step("state", lambda: st.remove(self.state_file))
         return result
 
 
@@ -615,7 +670,11 @@ def service_counters(ctx: NodeContext) -> dict[str, dict[str, Any]]:
     pin_dir = Path(ctx.bpf_root) / ctx.node
     if not all((pin_dir / m).exists() for m in L.MAP_NAMES):
         return {}
-    names = pins.read_json(Path(ctx.state_dir) / ctx.node / "datapath.json").get("services", {})
+    try:  # names are for display: a lost record shows counters without them
+        names = (st.read(Path(ctx.state_dir) / ctx.node / "datapath.json", STATE_KIND, _STATE_SHAPE).data
+                 or {}).get("services", {})
+    except st.StateCorrupt:
+        names = {}
     out: dict[str, dict[str, Any]] = {}
     with PinnedMaps(pin_dir) as maps:
         for key, (_, sid) in sorted(maps.read_services().items()):

@@ -81,15 +81,29 @@ class HAProxyProcess:
         self.runtime = RuntimeClient(paths.stats_sock)
 
     def master_pid(self) -> int | None:
-        """The live master's pid, only if it is ours (guards against pid reuse)."""
+        """The live master's pid, only if it is ours (guards against pid reuse). When the pid
+        file is missing or unreadable (lost, truncated) the process table is searched for the
+        master started with this node's config file, so it is never started twice."""
         try:
             pid = int(self.paths.pidfile.read_text().split()[0])
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except (OSError, ValueError, IndexError):
-            return None
-        if any(b"haproxy" in a for a in cmdline[:1]) and str(self.paths.config).encode() in cmdline:
-            return pid
-        return None
+            pid = None
+        if pid is not None:  # not re-checked as a master: during a reload it re-executes
+            return pid if self._owns(pid) else None
+        found = [int(e.name) for e in Path("/proc").iterdir()
+                 if e.name.isdigit() and int(e.name) != pid and self._is_master(int(e.name))]
+        return min(found) if found else None
+
+    def _owns(self, pid: int) -> bool:
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return False
+        return any(b"haproxy" in a for a in cmdline[:1]) and str(self.paths.config).encode() in cmdline
+
+    def _is_master(self, pid: int) -> bool:
+        # workers share the master's command line: the master is the one whose parent is not ours
+        return self._owns(pid) and not _is_zombie(pid) and not self._owns(_ppid(pid) or 0)
 
     def running(self) -> bool:
         return self.master_pid() is not None
@@ -169,6 +183,13 @@ class HAProxyProcess:
         except OSError:
             return ""
         return " | ".join(l for l in lines[-8:] if l.strip())
+
+
+def _ppid(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _is_zombie(pid: int) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import os
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -73,16 +72,11 @@ def _sha(b: bytes) -> str:
 
 
 def _write(path: Path, content: bytes, mode: int) -> None:
-    """Atomic write with the mode set before the content lands (keys never world-readable)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.write(fd, content)
-        os.fchmod(fd, mode)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    """Durable, atomic write with the mode set before the content lands (keys never
+    world-readable)."""
+    from lbcli.agent.state import write_bytes
+
+    write_bytes(path, content, mode)
 
 
 def _sections(config: str) -> set[str]:
@@ -223,22 +217,42 @@ class L7Reconciler:
             result.degraded = "; ".join(desired.rendered.warnings)
         return result
 
-    def _install(self, d: L7Desired, start: bool) -> None:
-        assert d.model is not None and d.rendered is not None
-        # 1. check the whole thing in a staging directory; nothing live is touched if it fails
-        staging = self.paths.staging
+    def _check(self, d: L7Desired, staging: Path) -> None:
+        """Render into `staging` and run `haproxy -c` there; raises HAProxyError when rejected.
+        `staging` is removed afterwards."""
         shutil.rmtree(staging, ignore_errors=True)
-        staged = self._render(d.model, d.secrets, staging)
-        for rel, spec in staged.files.items():
-            _write(staging / rel, spec.content, spec.mode)
-        _write(staging / "haproxy.cfg", staged.config.encode(), 0o600)
-        _write(staging / "users.cfg", staged.users.encode(), 0o600)
         try:
+            staged = self._render(d.model, d.secrets, staging)
+            for rel, spec in staged.files.items():
+                _write(staging / rel, spec.content, spec.mode)
+            _write(staging / "haproxy.cfg", staged.config.encode(), 0o600)
+            _write(staging / "users.cfg", staged.users.encode(), 0o600)
             err = check_config(self.binary, staging / "haproxy.cfg", staging / "users.cfg")
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         if err:
             raise HAProxyError(f"generated configuration rejected by haproxy -c: {err}")
+
+    def preflight(self, changes: list[Change]) -> ComponentResult:
+        """What apply() would refuse, checked without touching the node: the configuration
+        rendered into a temporary directory and `haproxy -c` on it."""
+        import tempfile
+
+        result = ComponentResult(COMPONENT)
+        for ch in changes:
+            if ch.object.startswith("haproxy ") and ch.action in ("create", "update"):
+                try:
+                    with tempfile.TemporaryDirectory(prefix="cilium-lb-check-") as scratch:
+                        self._check(ch.desired, Path(scratch) / "staging")
+                    result.results.append(ObjectResult(ch, True))
+                except (HAProxyError, OSError, ValueError, subprocess.SubprocessError) as e:
+                    result.results.append(ObjectResult(ch, False, str(e)))
+        return result
+
+    def _install(self, d: L7Desired, start: bool) -> None:
+        assert d.model is not None and d.rendered is not None
+        # 1. check the whole thing in a staging directory; nothing live is touched if it fails
+        self._check(d, self.paths.staging)
         # 2. put it in place; keep the previous config to roll back to if the reload fails
         r = d.rendered
         prev = {p: p.read_bytes() for p in (self.paths.config, self.paths.users) if p.exists()}

@@ -28,29 +28,26 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
+
+def _grammar():
+    """lbcli.manifest.grammar, also when this file runs as a script from a checkout."""
+    try:
+        from lbcli.manifest import grammar
+    except ImportError:  # pragma: no cover - not installed: use the checkout
+        sys.path.insert(0, str(HERE.parent))
+        from lbcli.manifest import grammar
+    return grammar
+
 # ---------------------------------------------------------------- patterns
-_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
-_IPV4 = rf"{_OCTET}(\.{_OCTET}){{3}}"
-# Loose on purpose (no IPv4-mapped forms); exact parsing happens in lint rules.
-_IPV6 = r"[0-9A-Fa-f]{0,4}(:[0-9A-Fa-f]{0,4}){2,7}"
-IPV4 = rf"^{_IPV4}$"
-IPV6 = rf"^{_IPV6}$"
-IPV4_CIDR = rf"^{_IPV4}/(3[0-2]|[12]?[0-9])$"
-IPV6_CIDR = rf"^{_IPV6}/(12[0-8]|1[01][0-9]|[1-9]?[0-9])$"
-_DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-DNS_SUBDOMAIN = rf"^{_DNS_LABEL}(\.{_DNS_LABEL})*$"
-DNS_LABEL = rf"^{_DNS_LABEL}$"
-# Route host names: exact, "*.suffix" or the lone "*".
-ROUTE_HOST = rf"^(\*|(\*\.)?{_DNS_LABEL}(\.{_DNS_LABEL})*)$"
-QUALIFIED_KEY = rf"^({_DNS_LABEL}(\.{_DNS_LABEL})*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
-LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
-# Go's base64 decoder (what the API server uses for Secret.data) skips CR/LF.
-BASE64 = r"^[A-Za-z0-9+/\r\n]*=?=?[\r\n]*$"
-SECRET_KEY = r"^[-._a-zA-Z0-9]+$"
-U16 = r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}|0)"
-STANDARD_COMMUNITY = rf"^([0-9]{{1,10}}|{U16}:{U16})$"
-LARGE_COMMUNITY = r"^[0-9]{1,10}:[0-9]{1,10}:[0-9]{1,10}$"
-TLS_TOKEN = r"^[A-Za-z0-9_.+-]+$"
+# Every string grammar lives in lbcli/manifest/grammar.py (the renderers check the same ones);
+# a string schema built from one carries its pattern, maxLength and `x-grammar`, the noun
+# phrase findings use ("must be an HTTP header name (RFC 9110 token)").
+G = _grammar()
+IPV4 = G.IPV4.pattern
+IPV6 = G.IPV6.pattern
+IPV4_CIDR = G.IPV4_CIDR.pattern
+IPV6_CIDR = G.IPV6_CIDR.pattern
+_IPV4, _IPV6 = G.IPV4_RE, G.IPV6_RE
 
 MAX_U32 = 4294967295
 
@@ -90,7 +87,9 @@ def integer(lo: int | None = None, hi: int | None = None, *, default: int | None
 
 def string(*, pattern: str | None = None, min_len: int | None = None, max_len: int | None = None,
            enum: list[str] | None = None, default: str | None = None, fmt: str | None = None,
-           desc: str | None = None) -> dict:
+           desc: str | None = None, grammar: Any = None) -> dict:
+    """A string; `grammar` (a lbcli.manifest.grammar.Grammar) gives pattern, minLength,
+    maxLength and x-grammar (explicit min_len/max_len may tighten them)."""
     s: dict[str, Any] = {"type": "string"}
     if desc:
         s["description"] = desc
@@ -98,12 +97,18 @@ def string(*, pattern: str | None = None, min_len: int | None = None, max_len: i
         s["enum"] = enum
     if fmt:
         s["format"] = fmt
+    if grammar is not None:
+        pattern = grammar.pattern
+        min_len = grammar.min_len if min_len is None else min_len
+        max_len = grammar.max_len if max_len is None else min(max_len, grammar.max_len)
     if pattern:
         s["pattern"] = pattern
-    if min_len is not None:
+    if min_len:
         s["minLength"] = min_len
     if max_len is not None:
         s["maxLength"] = max_len
+    if grammar is not None:
+        s["x-grammar"] = grammar.noun
     if default is not None:
         s["default"] = default
     return s
@@ -133,13 +138,13 @@ def boolean(*, default: bool | None = None, desc: str | None = None) -> dict:
     return s
 
 
-def string_map(*, key_pattern: str | None = None, value: dict | None = None,
+def string_map(*, key_grammar: Any = None, value: dict | None = None,
                desc: str | None = None) -> dict:
     s: dict[str, Any] = {"type": "object"}
     if desc:
         s["description"] = desc
-    if key_pattern:
-        s["propertyNames"] = {"pattern": key_pattern}
+    if key_grammar is not None:
+        s["propertyNames"] = key_grammar.schema()
     s["additionalProperties"] = value or {"type": "string"}
     return s
 
@@ -150,27 +155,30 @@ def exactly_one_of(*names: str) -> list[dict]:
 
 # ---------------------------------------------------------------- shared $defs
 COMMON: dict[str, dict] = {
-    "name": string(pattern=DNS_SUBDOMAIN, min_len=1, max_len=253,
+    "name": string(grammar=G.K8S_NAME,
                    desc="Kubernetes object name (DNS-1123 subdomain)."),
     "ip": {
         "type": "string",
         "description": "An IPv4 or IPv6 address.",
         "anyOf": [{"format": "ipv4", "pattern": IPV4}, {"format": "ipv6", "pattern": IPV6}],
+        "maxLength": G.IPV6.max_len,
+        "x-grammar": G.IP_NOUN,
     },
-    "ipv4": string(fmt="ipv4", pattern=IPV4, desc="An IPv4 address."),
+    "ipv4": string(fmt="ipv4", grammar=G.IPV4, desc="An IPv4 address."),
     "cidr": {
         "type": "string",
         "description": "An IPv4 or IPv6 prefix in CIDR notation (a /32 or /128 for one host).",
         "anyOf": [{"pattern": IPV4_CIDR}, {"pattern": IPV6_CIDR}],
+        "maxLength": G.IPV6_CIDR.max_len,
+        "x-grammar": G.CIDR_NOUN,
     },
     "port": integer(1, 65535, desc="A TCP/UDP port."),
-    "labels": string_map(key_pattern=QUALIFIED_KEY,
-                         value=string(pattern=LABEL_VALUE, max_len=63)),
-    "annotations": string_map(key_pattern=QUALIFIED_KEY),
+    "labels": string_map(key_grammar=G.QUALIFIED_KEY, value=string(grammar=G.LABEL_VALUE)),
+    "annotations": string_map(key_grammar=G.QUALIFIED_KEY),
     "objectMeta": obj(
         {
             "name": ref("name"),
-            "namespace": string(pattern=DNS_LABEL, min_len=1, max_len=63),
+            "namespace": string(grammar=G.K8S_NAMESPACE),
             "labels": ref("labels"),
             "annotations": ref("annotations"),
             "uid": {"type": "string"},
@@ -190,10 +198,10 @@ COMMON: dict[str, dict] = {
     ),
     "labelSelector": obj(
         {
-            "matchLabels": string_map(value=string(pattern=LABEL_VALUE, max_len=63)),
+            "matchLabels": string_map(key_grammar=G.QUALIFIED_KEY, value=string(grammar=G.LABEL_VALUE)),
             "matchExpressions": array(obj(
                 {
-                    "key": string(pattern=QUALIFIED_KEY, min_len=1),
+                    "key": string(grammar=G.QUALIFIED_KEY),
                     "operator": string(enum=["In", "NotIn", "Exists", "DoesNotExist"]),
                     "values": array({"type": "string"}),
                 },
@@ -236,11 +244,11 @@ COMMON: dict[str, dict] = {
     "tlsParameters": {
         "minTLSVersion": ref("tlsVersion"),
         "maxTLSVersion": ref("tlsVersion"),
-        "allowedCipherSuites": array(string(pattern=TLS_TOKEN), min_items=1, unique=True,
+        "allowedCipherSuites": array(string(grammar=G.TLS_NAME), min_items=1, unique=True,
                                      desc="OpenSSL cipher names, e.g. ECDHE-ECDSA-AES128-GCM-SHA256."),
-        "allowedECDHCurves": array(string(pattern=TLS_TOKEN), min_items=1, unique=True,
+        "allowedECDHCurves": array(string(grammar=G.TLS_NAME), min_items=1, unique=True,
                                    desc="Curve names, e.g. X25519, P-256."),
-        "allowedSignatureAlgorithms": array(string(pattern=TLS_TOKEN), min_items=1,
+        "allowedSignatureAlgorithms": array(string(grammar=G.TLS_NAME), min_items=1,
                                             desc="Ordered by preference, e.g. ecdsa_secp256r1_sha256."),
     },
 }
@@ -306,7 +314,7 @@ def _collect(node: Any, pool: dict[str, dict], used: dict[str, dict]) -> None:
 ISO_V1A1 = ["isovalent.com/v1alpha1"]
 
 LB_SERVICE_DEFS: dict[str, dict] = {
-    "hostName": string(pattern=ROUTE_HOST, min_len=1, max_len=253,
+    "hostName": string(grammar=G.ROUTE_HOST,
                        desc='Exact name, suffix wildcard "*.example.com", or "*" for any.'),
     "hostNames": array(ref("hostName"), min_items=1, unique=True,
                        desc='Omitted means "*".'),
@@ -318,17 +326,18 @@ LB_SERVICE_DEFS: dict[str, dict] = {
     "requestRateLimits": obj({"requests": ref("rateLimit")}, ["requests"]),
     "ruleType": string(enum=["Allow", "Deny"]),
     "sourceCIDR": obj({"cidr": ref("cidr")}, ["cidr"]),
-    "exactOrPrefix": obj({"exact": string(min_len=1), "prefix": string(min_len=1)},
+    "exactOrPrefix": obj({"exact": string(grammar=G.URL_PATH), "prefix": string(grammar=G.URL_PATH)},
                          minProperties=1, maxProperties=1),
-    "exactOrSuffix": obj({"exact": string(min_len=1), "suffix": string(min_len=1)},
+    "exactOrSuffix": obj({"exact": string(grammar=G.SAN_DNS), "suffix": string(grammar=G.DNS_SUFFIX)},
                          minProperties=1, maxProperties=1),
-    "valueMatch": obj({"exact": string(min_len=1), "prefix": string(min_len=1),
-                       "regex": string(min_len=1)}, minProperties=1, maxProperties=1),
-    "headerMatch": obj({"name": string(min_len=1), "value": ref("valueMatch")}, ["name", "value"]),
+    "valueMatch": obj({"exact": string(grammar=G.TEXT), "prefix": string(grammar=G.TEXT),
+                       "regex": string(grammar=G.TEXT)}, minProperties=1, maxProperties=1),
+    "headerMatch": obj({"name": string(grammar=G.HEADER_NAME), "value": ref("valueMatch")},
+                       ["name", "value"]),
     "clientCertificateSAN": obj(
         {
             "type": string(enum=["DNS", "URI", "EMAIL", "IP_ADDRESS", "OTHER_NAME"]),
-            "oid": string(pattern=r"^[0-9]+(\.[0-9]+)+$", desc="Required for OTHER_NAME."),
+            "oid": string(grammar=G.OID, desc="Required for OTHER_NAME."),
             "value": ref("valueMatch"),
         },
         ["type", "value"],
@@ -374,8 +383,8 @@ LB_SERVICE_DEFS: dict[str, dict] = {
     "httpPersistentBackend": obj(
         {
             "sourceIP": boolean(desc="Hash on the client address."),
-            "cookies": array(obj({"name": string(min_len=1)}, ["name"]), min_items=1),
-            "headers": array(obj({"name": string(min_len=1)}, ["name"]), min_items=1),
+            "cookies": array(obj({"name": string(grammar=G.COOKIE_NAME)}, ["name"]), min_items=1),
+            "headers": array(obj({"name": string(grammar=G.HEADER_NAME)}, ["name"]), min_items=1),
         },
         minProperties=1,
         desc="Attributes (ANDed) hashed to pick the same backend; needs a consistentHashing pool.",
@@ -470,7 +479,7 @@ LB_SERVICE_DEFS: dict[str, dict] = {
                 {
                     "secretRef": ref("secretRef"),
                     "subjectAlternativeNames": array(
-                        obj({"exact": string(min_len=1)}, ["exact"]), min_items=1),
+                        obj({"exact": string(grammar=G.SAN_DNS)}, ["exact"]), min_items=1),
                 },
                 ["secretRef"],
                 desc="Client certificate verification (mTLS): trusted CA in the Secret's ca.crt.",
@@ -491,13 +500,13 @@ LB_SERVICE_DEFS: dict[str, dict] = {
                 {
                     "providers": array(obj(
                         {
-                            "name": string(min_len=1),
-                            "issuer": string(min_len=1),
-                            "audiences": array({"type": "string"}, max_items=8),
+                            "name": string(grammar=G.TEXT),
+                            "issuer": string(grammar=G.TEXT),
+                            "audiences": array(string(grammar=G.TEXT), max_items=8),
                             "jwks": obj(
                                 {
                                     "secretRef": ref("secretRef"),
-                                    "httpURI": obj({"uri": string(pattern=r"^https?://", fmt="uri")},
+                                    "httpURI": obj({"uri": string(grammar=G.HTTP_URI, fmt="uri")},
                                                    ["uri"]),
                                 },
                                 minProperties=1, maxProperties=1,
@@ -592,13 +601,13 @@ def lb_vip() -> dict:
 
 
 LB_POOL_DEFS: dict[str, dict] = {
-    "payload": obj({"text": string(min_len=1, pattern=r"^([0-9A-Fa-f]{2})+$",
+    "payload": obj({"text": string(grammar=G.HEX_BYTES,
                                    desc="Hex-encoded bytes.")}, ["text"]),
     "backendTLSConfig": obj({**TLS_PARAMETERS}, desc="TLS towards the backends."),
     "backend": obj(
         {
             "ip": ref("ip"),
-            "host": string(pattern=DNS_SUBDOMAIN, max_len=253, fmt="hostname"),
+            "host": string(grammar=G.DNS_NAME, fmt="hostname"),
             "k8sServiceRef": ref("nameRef"),
             "port": ref("port"),
             "weight": integer(1, MAX_U32, default=1,
@@ -620,8 +629,9 @@ LB_POOL_DEFS: dict[str, dict] = {
             "tlsConfig": ref("backendTLSConfig"),
             "http": obj(
                 {
-                    "host": string(min_len=1, default="lb"),
-                    "path": string(min_len=1, pattern=r"^/", default="/healthz"),
+                    "host": string(grammar=G.HTTP_HOST, default="lb",
+                                   desc="Host header of the check request."),
+                    "path": string(grammar=G.URL_PATH_QUERY, default="/healthz"),
                     "method": string(enum=["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT",
                                            "OPTIONS", "TRACE", "PATCH"], default="GET"),
                     "healthyStatusCodes": array(
@@ -733,7 +743,7 @@ BGP_STATUS = obj({"conditions": ref("conditions")})
 def bgp_cluster_config() -> dict:
     peer = obj(
         {
-            "name": string(min_len=1, max_len=255),
+            "name": string(grammar=G.BGP_NAME),
             "peerAddress": ref("ip"),
             "peerASN": integer(0, MAX_U32, default=0,
                                desc="0: accept the ASN the peer announces."),
@@ -744,7 +754,7 @@ def bgp_cluster_config() -> dict:
     )
     instance = obj(
         {
-            "name": string(min_len=1, max_len=255),
+            "name": string(grammar=G.BGP_NAME),
             "localASN": integer(1, MAX_U32),
             "localPort": integer(1, 65535,
                                  desc="Listen port for incoming sessions; omitted: do not listen."),
@@ -780,7 +790,7 @@ def bgp_peer_config() -> dict:
                                                     desc="Not larger than holdTimeSeconds."),
                 },
             ),
-            "authSecretRef": string(pattern=DNS_SUBDOMAIN, max_len=253,
+            "authSecretRef": string(grammar=G.K8S_NAME,
                                     desc="Secret with the TCP-MD5 password (key \"password\")."),
             "gracefulRestart": obj(
                 {"enabled": boolean(default=False),
@@ -800,7 +810,7 @@ def bgp_peer_config() -> dict:
                 ["afi", "safi"],
             ), desc="Default: ipv4/unicast and ipv6/unicast without advertisements."),
             "bfdProfileRef": string(
-                pattern=DNS_SUBDOMAIN, max_len=253,
+                grammar=G.K8S_NAME,
                 desc="Name of an IsovalentBFDProfile (a plain string, as in Isovalent's CRD)."),
         },
     )
@@ -822,9 +832,9 @@ def bgp_advertisement() -> dict:
                 {
                     "communities": obj(
                         {
-                            "standard": array(string(pattern=STANDARD_COMMUNITY), min_items=1,
+                            "standard": array(string(grammar=G.STANDARD_COMMUNITY), min_items=1,
                                               desc='"65000:100" or a 32-bit decimal.'),
-                            "large": array(string(pattern=LARGE_COMMUNITY), min_items=1),
+                            "large": array(string(grammar=G.LARGE_COMMUNITY), min_items=1),
                             "wellKnown": array(string(enum=[
                                 "internet", "planned-shut", "accept-own",
                                 "route-filter-translated-v4", "route-filter-v4",
@@ -900,7 +910,6 @@ def lb_ip_pool() -> dict:
 
 # ---------------------------------------------------------------- core v1
 V1 = ["v1"]
-LBIPAM_IPS = rf"^\s*({_IPV4}|{_IPV6})(\s*,\s*({_IPV4}|{_IPV6}))*\s*$"
 
 
 def service() -> dict:
@@ -908,9 +917,9 @@ def service() -> dict:
         "allOf": [
             ref("objectMeta"),
             {"properties": {"annotations": {"properties": {
-                "lbipam.cilium.io/ips": string(pattern=LBIPAM_IPS,
+                "lbipam.cilium.io/ips": string(grammar=G.LBIPAM_IPS,
                                                desc="Comma-separated addresses to request."),
-                "lbipam.cilium.io/sharing-key": string(min_len=1,
+                "lbipam.cilium.io/sharing-key": string(grammar=G.TEXT,
                                                        desc="Services with the same key share an IP."),
                 "service.cilium.io/no-advertisement": string(enum=["true", "false"]),
             }}}},
@@ -918,12 +927,11 @@ def service() -> dict:
     }
     port = obj(
         {
-            "name": string(pattern=DNS_LABEL, max_len=63),
+            "name": string(grammar=G.DNS_LABEL),
             "protocol": string(enum=["TCP", "UDP", "SCTP"], default="TCP"),
             "appProtocol": {"type": "string"},
             "port": ref("port"),
-            "targetPort": {"anyOf": [integer(1, 65535), string(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
-                                                                max_len=15)]},
+            "targetPort": {"anyOf": [integer(1, 65535), string(grammar=G.PORT_NAME)]},
             "nodePort": integer(0, 65535),
         },
         ["port"],
@@ -952,14 +960,14 @@ def service() -> dict:
 
 
 def secret() -> dict:
-    data = string_map(key_pattern=SECRET_KEY, value=string(pattern=BASE64),
+    data = string_map(key_grammar=G.SECRET_KEY, value=string(grammar=G.BASE64),
                       desc="Base64-encoded values, as kubectl writes them.")
-    string_data = string_map(key_pattern=SECRET_KEY, desc="Plain values (merged over data).")
+    string_data = string_map(key_grammar=G.SECRET_KEY, desc="Plain values (merged over data).")
     tls_keys = ["tls.crt", "tls.key"]
     return document(
         "Secret", V1, spec=None, status=None,
         extra_props={
-            "type": string(min_len=1, default="Opaque",
+            "type": string(grammar=G.TEXT, default="Opaque",
                            desc="kubernetes.io/tls for certificates; Opaque for basic-auth users."),
             "data": data,
             "stringData": string_data,
@@ -983,7 +991,7 @@ def node() -> dict:
         {
             "type": string(enum=["InternalIP", "ExternalIP", "Hostname", "InternalDNS",
                                  "ExternalDNS"]),
-            "address": string(min_len=1),
+            "address": string(grammar=G.TEXT),
         },
         ["type", "address"],
         allOf=[{"if": {"properties": {"type": {"enum": ["InternalIP", "ExternalIP"]}}},
@@ -1007,7 +1015,7 @@ def config_map() -> dict:
         extra_props={
             "data": string_map(desc="String values only (quote true/false and numbers). "
                                     "cilium-config keys are checked by a lint rule."),
-            "binaryData": string_map(value=string(pattern=BASE64)),
+            "binaryData": string_map(key_grammar=G.SECRET_KEY, value=string(grammar=G.BASE64)),
             "immutable": boolean(),
         },
         description="Kubernetes ConfigMap, e.g. kube-system/cilium-config.",

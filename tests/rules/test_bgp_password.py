@@ -42,15 +42,15 @@ def test_passwords_bird_can_quote_pass(pw):
 
 
 @pytest.mark.parametrize("pw, what", [
-    ('pa"ss', "a double quote"),
-    ("pa'ss", "a single quote"),
-    ("pa\\ss", "a backslash"),
-    ("pa\nss", "a line break"),
-    ("pa\rss", "a carriage return"),
-    ("pa\tss", "a tab"),
-    ("pa\x1b[31mss", "an escape character"),
-    ("pa\x00ss", "a NUL byte"),
-    ("x" * 81, "81 characters long"),
+    ('Zq"Zq', "a double quote"),
+    ("Zq'Zq", "a single quote"),
+    ("Zq\\Zq", "a backslash"),
+    ("Zq\nZq", "a line break"),
+    ("Zq\rZq", "a carriage return"),
+    ("Zq\tZq", "a tab"),
+    ("Zq\x1b[31mZq", "an escape character"),
+    ("Zq\x00Zq", "a NUL byte"),
+    ("Zq" * 41, "82 characters long"),
 ])
 def test_bad_passwords_are_errors_without_the_value(pw, what):
     for encoded in (False, True):
@@ -58,7 +58,7 @@ def test_bad_passwords_are_errors_without_the_value(pw, what):
         (p,) = by_rule(lint_text(text), RULE)
         assert what in p.message and "IsovalentBGPPeerConfig router-peer" in p.message
         assert p.line == line_of(text, "password:")
-        assert pw not in p.message and "ss" not in p.message and "x" * 10 not in p.message
+        assert "Zq" not in p.message  # neither the value nor a part of it
 
 
 def test_non_ascii_is_refused_by_length_not_value():

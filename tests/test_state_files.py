@@ -1,0 +1,325 @@
+"""Faults without a lab: state files (durable writes, corruption detected, never read as
+empty), BGP gated per VIP on earlier failures, and dry runs that report what apply would refuse.
+The same behaviours against real daemons and kernels: tests/e2e/test_apply_faults.py."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from lbcli.agent import apply as ap
+from lbcli.agent import state as st
+from lbcli.agent.reconciler import Change, ComponentResult, NodeContext, ObjectResult
+
+VIP_A, VIP_B = "100.64.0.101", "100.64.0.102"
+
+
+# ---- the state helper --------------------------------------------------------------------------
+
+def test_round_trip_is_private_and_leaves_no_temp_files(tmp_path):
+    p = tmp_path / "n" / "x.json"
+    st.write(p, "x", {"a": [1, 2], "b": None})
+    assert st.read(p, "x") == st.StateRead({"a": [1, 2], "b": None})
+    assert stat.S_IMODE(p.stat().st_mode) == 0o600 and st.mirror_of(p).exists()
+    assert sorted(f.name for f in p.parent.iterdir()) == ["x.json", "x.json.mirror"]
+    assert json.loads(p.read_text())["format"] == st.FORMAT
+
+
+def test_write_never_follows_a_planted_symlink(tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("keep")
+    for name in (".x.json.tmp", ".x.json.tmp.json"):  # the old, predictable temp names
+        (tmp_path / name).symlink_to(victim)
+    st.write(tmp_path / "x.json", "x", {"k": 1})
+    assert victim.read_text() == "keep"
+
+
+@pytest.mark.parametrize("damage,reason", [
+    (lambda b: b"", "empty"),
+    (lambda b: b[: len(b) // 2], "not JSON"),
+    (lambda b: b.replace(b'"k": 1', b'"k": 2'), "checksum mismatch"),
+    (lambda b: b"[1, 2]", "expected an object"),
+    (lambda b: b.replace(b'"kind": "x"', b'"kind": "y"'), "expected 'x'"),
+    (lambda b: b.replace(st.FORMAT.encode(), b"cilium-lb-state/9"), "unknown format"),
+])
+def test_a_damaged_primary_is_detected_and_recovered_from_the_mirror(tmp_path, damage, reason):
+    p = tmp_path / "x.json"
+    st.write(p, "x", {"k": 1})
+    p.write_bytes(damage(p.read_bytes()))
+    got = st.read(p, "x")
+    assert got.data == {"k": 1} and reason in got.note and str(p) in got.note
+    notes: list[str] = []
+    assert st.load(p, "x", None, notes, repair=True) == {"k": 1} and notes
+    assert st.read(p, "x").note is None  # repaired
+
+
+def test_both_copies_damaged_is_an_error_naming_the_file_never_empty(tmp_path):
+    p = tmp_path / "x.json"
+    st.write(p, "x", {"k": 1})
+    p.write_bytes(b"")
+    st.mirror_of(p).write_bytes(b'{"format": "cil')
+    with pytest.raises(st.StateCorrupt) as e:
+        st.read(p, "x")
+    assert str(p) in str(e.value) and "empty" in str(e.value) and "mirror" in str(e.value)
+
+
+def test_wrong_shape_is_corrupt_and_legacy_bare_objects_still_read(tmp_path):
+    p = tmp_path / "x.json"
+    p.write_text(json.dumps({"vips": ["1.2.3.4"]}))  # as versions before the envelope wrote it
+    check = st.shape(vips=list, originals=dict)
+    assert st.read(p, "x", check).data == {"vips": ["1.2.3.4"]}
+    p.write_text(json.dumps({"vips": "1.2.3.4"}))
+    with pytest.raises(st.StateCorrupt, match="field 'vips': expected list"):
+        st.read(p, "x", check)
+
+
+def test_missing_is_none_and_remove_takes_both_copies(tmp_path):
+    p = tmp_path / "x.json"
+    assert st.read(p, "x").data is None
+    st.write(p, "x", {})
+    st.remove(p)
+    assert not st.exists(p)
+
+
+# ---- components reading their state -------------------------------------------------------------
+
+def _ctx(tmp_path, dry_run=False) -> NodeContext:
+    return NodeContext("n1", tmp_path / "state", tmp_path / "bpf", dry_run)
+
+
+def _corrupt_both(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b'{"format": "cilium-lb-state/1", "kind": "rec')
+    st.mirror_of(path).write_bytes(b"")
+
+
+def test_receive_reset_with_lost_originals_fails_naming_the_file_and_keeps_it(tmp_path):
+    from lbcli.agent.receive import ReceiveReconciler
+
+    rec = ReceiveReconciler(_ctx(tmp_path))
+    _corrupt_both(rec.state_file)
+    res = rec.reset()
+    assert not res.ok and str(rec.state_file) in res.error and "sysctl" in res.error
+    assert rec.state_file.exists()  # a second reset must not report converged either
+    assert not rec.reset().ok
+
+
+def test_receive_recovers_its_originals_from_the_mirror(tmp_path):
+    from lbcli.agent.receive import ReceiveReconciler
+
+    rec = ReceiveReconciler(_ctx(tmp_path))
+    record = {"device": None, "vips": [], "originals": {"net.ipv4.conf.all.arp_ignore": "0"}}
+    st.write(rec.state_file, "receive", record)
+    rec.state_file.write_bytes(rec.state_file.read_bytes()[:20])
+    assert rec._state() == record and rec.notes and "recovered" in rec.notes[0]
+
+
+def test_corrupt_state_in_apply_is_a_component_error_not_a_traceback(tmp_path, monkeypatch):
+    from lbcli.agent.receive import ReceiveReconciler
+
+    ctx = _ctx(tmp_path)
+    _corrupt_both(ReceiveReconciler(ctx).state_file)
+    plan = {"node": {"name": "n1", "internalIP": "192.0.2.1"}, "tier2": None}
+    rep = ap.apply_plan(ctx, plan, {}, only={"receive"})
+    [res] = rep.components
+    assert not rep.ok and "receive.json" in res.error and "corrupt" in res.error
+    assert not rep.recorded
+
+
+def test_bgp_summary_that_cannot_be_trusted_is_dropped_with_a_note(tmp_path):
+    from lbcli.agent.bgp.reconciler import BgpReconciler
+
+    rec = BgpReconciler(_ctx(tmp_path), settle_timeout=0)
+    _corrupt_both(rec.paths.applied)
+    obs = rec.observe()
+    assert obs.applied is None and str(rec.paths.applied) in rec.notes[0]
+    assert not st.exists(rec.paths.applied)
+
+
+def test_datapath_state_lost_is_rebuilt_from_the_host(tmp_path):
+    from lbcli.agent.datapath.reconciler import DatapathReconciler
+
+    rec = DatapathReconciler(_ctx(tmp_path))
+    _corrupt_both(rec.state_file)
+    rec._state_from_host = lambda: {"device": "lb1vx", "uplink": "eth0"}  # what the host shows
+    assert rec._state() == {"device": "lb1vx", "uplink": "eth0"}
+    assert "rebuilt from the host" in rec.notes[0] and str(rec.state_file) in rec.notes[0]
+    assert st.read(rec.state_file, "datapath").data == {"device": "lb1vx", "uplink": "eth0"}
+
+
+def test_lost_pid_file_finds_the_running_daemon(tmp_path):
+    """A truncated pid file must not make apply start a second daemon: the process table is
+    searched for the one started with this node's files."""
+    import subprocess
+    import sys
+
+    from lbcli.agent.bgp import daemon
+
+    paths = daemon.BirdPaths.for_node(tmp_path, "n1")
+    paths.dir.mkdir(parents=True)
+    fake = tmp_path / "bird"  # a process whose argv looks like this node's BIRD
+    fake.symlink_to(sys.executable)
+    proc = subprocess.Popen([str(fake), "-c", "import time; time.sleep(30)", "-s", str(paths.ctl)])
+    try:
+        paths.pid.write_text("")
+        assert daemon.read_pid(paths) == proc.pid
+        paths.pid.write_text(f"{proc.pid}\n")
+        assert daemon.read_pid(paths) == proc.pid
+    finally:
+        proc.kill()
+        proc.wait()
+    paths.pid.write_text("")
+    assert daemon.read_pid(paths) is None
+
+
+# ---- BGP gating ---------------------------------------------------------------------------------
+
+def _plan() -> dict:
+    def ad(vip):
+        return {"prefix": f"{vip}/32", "services": [f"default/{vip}"], "communities": [],
+                "largeCommunities": [], "localPreference": None}
+
+    return {
+        "kind": "NodePlan", "node": {"name": "n1", "internalIP": "192.0.2.1"},
+        "tier1": {"services": [{"vip": VIP_A, "port": 80, "protocol": "TCP", "service": "default/a"},
+                               {"vip": VIP_B, "port": 443, "protocol": "TCP", "service": "default/b"}]},
+        "tier2": None,
+        "bgp": {"instances": [{"name": "i0", "localASN": 64512, "peers": [
+            {"name": "p0", "address": "192.0.2.254", "asn": 64512, "prefixes": [ad(VIP_A), ad(VIP_B)]}]}]},
+    }
+
+
+def _prefixes(plan: dict) -> list[str]:
+    return [a["prefix"] for i in plan["bgp"]["instances"] for p in i["peers"] for a in p["prefixes"]]
+
+
+def test_a_failed_service_entry_withholds_only_its_vip():
+    ch = Change("datapath", "create", f"service {VIP_A}:80/TCP", vips=(VIP_A,))
+    res = ComponentResult("datapath", [ObjectResult(ch, False, "map full")])
+    plan = _plan()
+    gated, withheld = ap.gate_announcements(plan, [res])
+    assert _prefixes(gated) == [f"{VIP_B}/32"] and _prefixes(plan) == [f"{VIP_A}/32", f"{VIP_B}/32"]
+    assert [(w.prefix, "map full" in w.reason) for w in withheld] == [(f"{VIP_A}/32", True)]
+
+
+@pytest.mark.parametrize("res", [
+    ComponentResult("datapath", error="program tier1: load failed"),
+    ComponentResult("datapath", [ObjectResult(Change("datapath", "create", "filter eth0 ingress"), False, "busy")]),
+])
+def test_a_component_wide_failure_withholds_every_vip_it_serves(res):
+    gated, withheld = ap.gate_announcements(_plan(), [res])
+    assert _prefixes(gated) == [] and [w.prefix for w in withheld] == [f"{VIP_A}/32", f"{VIP_B}/32"]
+
+
+def test_failures_that_do_not_affect_serving_withhold_nothing():
+    ok_state = Change("datapath", "update", "state", vips=())
+    res = [ComponentResult("datapath", [ObjectResult(ok_state, False, "disk full")]),
+           ComponentResult("receive", error="boom")]  # a tier-1 node: receive serves nothing here
+    gated, withheld = ap.gate_announcements(_plan(), res)
+    assert withheld == [] and _prefixes(gated) == _prefixes(_plan())
+
+
+class _Fake:
+    def __init__(self, name, fail=False, seen=None):
+        self.name, self.fail, self.seen, self.notes = name, fail, seen, []
+
+    def observe(self):
+        return None
+
+    def diff(self, desired, observed):
+        if self.seen is not None:
+            self.seen.append(desired)
+        return [Change(self.name, "update", f"{self.name} thing")]
+
+    def apply(self, changes):
+        if self.fail:
+            return ComponentResult(self.name, error="tc program failed to load")
+        return ComponentResult(self.name, [ObjectResult(c, True) for c in changes])
+
+    def reset(self):
+        return ComponentResult(self.name)
+
+
+def test_apply_announces_only_after_the_datapath_worked(tmp_path, monkeypatch):
+    seen: list = []
+    fail = {"datapath": True}
+    monkeypatch.setattr(ap, "COMPONENTS", [
+        ("datapath", lambda ctx: (_Fake("datapath", fail["datapath"]), lambda r, p, s: p)),
+        ("bgp", lambda ctx: (_Fake("bgp", seen=seen), lambda r, p, s: p)),
+    ])
+    ctx = _ctx(tmp_path)
+    rep = ap.apply_plan(ctx, _plan(), {})
+    assert not rep.ok and not rep.recorded and _prefixes(seen[-1]) == []
+    doc = rep.to_dict()
+    assert [w["prefix"] for w in doc["withheld"]] == [f"{VIP_A}/32", f"{VIP_B}/32"]
+    assert "tc program failed to load" in doc["withheld"][0]["reason"]
+    fail["datapath"] = False  # repaired
+    rep = ap.apply_plan(ctx, _plan(), {})
+    assert rep.ok and rep.recorded and _prefixes(seen[-1]) == [f"{VIP_A}/32", f"{VIP_B}/32"]
+
+
+def test_text_report_names_the_withheld_vip_and_why(capsys):
+    from lbcli.report.apply_text import render
+
+    render({"node": "n1", "dryRun": False, "ok": False, "changes": 0, "recorded": False,
+            "components": [{"name": "datapath", "ok": False, "degraded": None, "error": "load failed",
+                            "notes": [], "changes": []}],
+            "withheld": [{"prefix": f"{VIP_A}/32", "reason": "datapath failed: load failed"}]})
+    out = capsys.readouterr().out
+    assert f"not announced {VIP_A}/32" in out and "datapath failed: load failed" in out
+
+
+# ---- dry runs report what apply would refuse ----------------------------------------------------
+
+def _bgp_plan() -> dict:
+    plan = _plan()
+    plan["tier1"] = None
+    peer = plan["bgp"]["instances"][0]["peers"][0]
+    peer["auth"] = {"secretRef": "kube-system/bgp-auth", "sha256": "0" * 64}
+    return plan
+
+
+@pytest.mark.parametrize("password", ['pa"ss', "pa\nss", "back\\slash", "x" * 81])
+def test_dry_run_reports_a_password_bird_cannot_take(tmp_path, password):
+    ctx = _ctx(tmp_path, dry_run=True)
+    rep = ap.apply_plan(ctx, _bgp_plan(), {"kube-system/bgp-auth": {"password": password.encode()}},
+                        only={"bgp"})
+    [res] = rep.components
+    assert not rep.ok and "password" in res.error and password not in json.dumps(rep.to_dict())
+    assert not (ctx.state_dir / "n1" / "bird").exists()  # nothing touched
+
+
+def test_dry_run_runs_bird_p_on_the_rendered_config(tmp_path, monkeypatch):
+    from lbcli.agent.bgp import daemon
+
+    if daemon.find_bird() is None:
+        pytest.skip("bird not installed")
+    ctx = _ctx(tmp_path, dry_run=True)
+    secrets = {"kube-system/bgp-auth": {"password": b"fine-pw"}}
+    rep = ap.apply_plan(ctx, _bgp_plan(), secrets, only={"bgp"})
+    assert rep.ok, rep.to_dict()
+    monkeypatch.setattr("lbcli.agent.bgp.reconciler.render_bird_conf", lambda *a, **k: "protocol nonsense {\n")
+    rep = ap.apply_plan(ctx, _bgp_plan(), secrets, only={"bgp"})
+    assert not rep.ok and "bird -p rejected" in rep.components[0].error
+    assert not (ctx.state_dir / "n1" / "bird").exists()
+
+
+def test_l7_preflight_runs_haproxy_check_outside_the_node_dir(tmp_path):
+    from lbcli.agent.l7.reconciler import L7Reconciler
+
+    rec = L7Reconciler(_ctx(tmp_path, dry_run=True), binary="false")  # a checker that rejects all
+    called = []
+    rec._render = lambda model, secrets, base: called.append(base) or _Rendered()
+    ch = Change("l7", "create", "haproxy n1", desired=type("D", (), {"model": None, "secrets": None})())
+    res = rec.preflight([ch])
+    assert not res.ok and "haproxy -c" in res.results[0].error
+    assert called and not str(called[0]).startswith(str(tmp_path)) and not rec.paths.dir.exists()
+
+
+class _Rendered:
+    files: dict = {}
+    config = "global\n"
+    users = ""

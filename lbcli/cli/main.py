@@ -15,6 +15,7 @@ import typer
 
 from .. import __version__
 from .console import error, set_color
+from .views import node_name
 
 app = typer.Typer(
     name="cilium-lb",
@@ -109,13 +110,21 @@ def compile_cmd(
     """Compile the manifest set into one deterministic plan per node."""
     from pathlib import Path
 
-    from ..compile.output import previous_plan_ipam, write_plans
+    from ..compile.nodes import IdentityError
+    from ..compile.output import OutputError, previous_plan_ipam, write_plans
     from ..compile.plan import compile_plans, dumps
     from .loading import load_checked
 
+    if not output:
+        error("-o needs a directory (or - for one plan on stdout)")
+        raise typer.Exit(2)
     report = load_checked(paths, nodes)
-    previous = previous_plan_ipam(Path(output)) if output != "-" else {}
-    compiled = compile_plans(report.index, previous)
+    try:
+        previous = previous_plan_ipam(Path(output)) if output != "-" else {}
+        compiled = compile_plans(report.index, previous)
+    except (OutputError, IdentityError) as e:
+        error(str(e))
+        raise typer.Exit(2)
     plans = compiled.plans
     if node is not None:
         if node not in plans:
@@ -133,7 +142,11 @@ def compile_cmd(
         sys.stdout.buffer.write(dumps(next(iter(plans.values()))))
         return
     # with --node only that plan is written: the other nodes' files are left alone
-    written, removed = write_plans(Path(output), plans, prune=node is None)
+    try:
+        written, removed = write_plans(Path(output), plans, prune=node is None)
+    except OutputError as e:
+        error(str(e))
+        raise typer.Exit(2)
     for c in compiled.conditions:
         sys.stderr.write(f"warning: {c['ref']}: {c['reason']}: {c['message']}\n")
     typer.echo(f"{len(plans)} plan(s) in {output}: {len(written)} written, {len(plans) - len(written)} unchanged"
@@ -151,7 +164,7 @@ STATE_DIR_HELP = "State directory (last applied plan, rendered configs, pid file
 @app.command()
 def apply(
     paths: List[str] = typer.Argument(..., help="Manifest files, directories, globs, or -."),
-    node: str = typer.Option(..., "--node", help="The node this runs on (its network namespace)."),
+    node: str = typer.Option(..., "--node", callback=node_name, help="The node this runs on (its network namespace)."),
     nodes: Optional[List[str]] = typer.Option(None, "--nodes", help="Extra file(s) with v1 Nodes."),
     state_dir: str = typer.Option("/var/lib/cilium-lb", "--state-dir", help=STATE_DIR_HELP),
     bpf_root: str = typer.Option("/sys/fs/bpf/cilium-lb", "--bpf-root", help="bpffs directory for pinned maps and programs."),
@@ -198,7 +211,7 @@ def apply(
 
 @app.command()
 def reset(
-    node: str = typer.Option(..., "--node", help="The node this runs on."),
+    node: str = typer.Option(..., "--node", callback=node_name, help="The node this runs on."),
     state_dir: str = typer.Option("/var/lib/cilium-lb", "--state-dir", help=STATE_DIR_HELP),
     bpf_root: str = typer.Option("/sys/fs/bpf/cilium-lb", "--bpf-root", help="bpffs directory for pinned maps and programs."),
     output: ApplyFormat = typer.Option(ApplyFormat.text, "-o", "--output", help="text or json."),

@@ -15,6 +15,19 @@ from .console import error
 DEFAULT_STATE_DIR = "/var/lib/cilium-lb"  # = lbcli.agent.apply.DEFAULT_STATE_DIR (not imported at start-up)
 
 
+def node_name(value: Optional[str]) -> Optional[str]:
+    """--node callback: the name becomes a directory under --state-dir and --bpf-root, so it
+    must be a node name (usage error, exit 2, otherwise)."""
+    if value is None:
+        return value
+    from ..plan.names import node_name_problem
+
+    why = node_name_problem(value)
+    if why is not None:
+        raise typer.BadParameter(f"not a node name: {why}")
+    return value
+
+
 class ViewFormat(str, Enum):
     text = "text"
     json = "json"
@@ -22,7 +35,7 @@ class ViewFormat(str, Enum):
 
 def diff(
     paths: List[str] = typer.Argument(..., metavar="PATH...", help="OLD NEW plans (files or directories of plans), or manifests with --node."),
-    node: Optional[str] = typer.Option(None, "--node", help="Only this node; with manifests: compare with the plan last applied on it."),
+    node: Optional[str] = typer.Option(None, "--node", callback=node_name, help="Only this node; with manifests: compare with the plan last applied on it."),
     state_dir: str = typer.Option(DEFAULT_STATE_DIR, "--state-dir", help="Where apply keeps <node>/applied-plan.json."),
     nodes: Optional[List[str]] = typer.Option(None, "--nodes", help="Extra file(s) with v1 Nodes (kubectl get nodes -o yaml)."),
     output: ViewFormat = typer.Option(ViewFormat.text, "-o", "--output", help="text (coloured, per node and section) or json."),
@@ -32,7 +45,7 @@ def diff(
     """Show what would change, semantically: plan against plan, or manifests against the last
     applied plan, or (--live) against the host. Exit 0 no changes, 1 changes, 2 error (like kubectl diff)."""
     from ..diff import diff_plan_sets, diff_plans
-    from ..diff.sources import PlanSourceError, applied_plan, read_plan_source
+    from ..diff.sources import PlanSourceError, applied_plan, read_plan_source, why_not_plans
 
     if live:
         _diff_live(paths, nodes, node, state_dir, bpf_root, output)
@@ -51,7 +64,8 @@ def diff(
         else:
             if len(paths) == 2 and any(s is not None for s in sources):
                 plan_path, other = (paths[0], paths[1]) if sources[0] is not None else (paths[1], paths[0])
-                error(f"{plan_path} holds plans but {other} does not: diff OLD NEW compares two plans")
+                error(f"{plan_path} holds plans but {other} does not ({why_not_plans(other)}): "
+                      "diff OLD NEW compares two plans")
                 raise typer.Exit(2)
             if node is None:
                 error("diff OLD NEW compares two plans (files or directories of plans); "
@@ -70,6 +84,11 @@ def diff(
             changes = diff_plans(applied, desired, node)
     except PlanSourceError as e:
         error(str(e))
+        raise typer.Exit(2)
+    except typer.Exit:
+        raise
+    except Exception as e:  # exit 1 means "changes": a failure must never look like one
+        error(f"internal error while comparing plans ({type(e).__name__}: {e}); please report it")
         raise typer.Exit(2)
     if output == ViewFormat.json:
         import json
@@ -133,7 +152,7 @@ def status(
         error("give --plan DIR (the plans `cilium-lb compile -o DIR` wrote)")
         raise typer.Exit(2)
     try:
-        plans = read_plan_source(plan)
+        plans = read_plan_source(plan, strict=True)
     except PlanSourceError as e:
         error(str(e))
         raise typer.Exit(2)
@@ -173,7 +192,7 @@ def status(
 
 def observe(
     paths: List[str] = typer.Argument(None, help="Manifests (optional): with them, HAProxy's expected services come from the compiled plan."),
-    node: str = typer.Option(..., "--node", help="This node (run inside its network namespace)."),
+    node: str = typer.Option(..., "--node", callback=node_name, help="This node (run inside its network namespace)."),
     state_dir: str = typer.Option(DEFAULT_STATE_DIR, "--state-dir", help="Where apply keeps <node>/applied-plan.json."),
     bpf_root: str = typer.Option("/sys/fs/bpf/cilium-lb", "--bpf-root", help="bpffs directory of the pinned maps."),
 ) -> None:

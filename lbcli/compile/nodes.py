@@ -11,6 +11,12 @@ from dataclasses import dataclass, field
 
 from ..manifest.index import TIER_LABEL, ResourceIndex
 from ..manifest.selectors import matches
+from ..plan.names import node_name_problem
+
+
+class IdentityError(ValueError):
+    """A node name that cannot become a file name; lint reports it first (and no suppression
+    hides that), so this is the compiler's own second check. The message is located."""
 
 
 @dataclass(frozen=True)
@@ -26,6 +32,10 @@ def node_infos(index: ResourceIndex) -> list[NodeInfo]:
     sels = index.lb_deployment_selectors()
     out = []
     for n in sorted(index.of_kind("Node"), key=lambda r: r.name):
+        why = node_name_problem(n.name)
+        if why is not None:
+            line, col = n.locate(("metadata", "name"))
+            raise IdentityError(f"{n.doc.file}:{line}:{col}: node name {why}")
         labels = n.labels
         tiers = []
         for tier in ("t1", "t2"):

@@ -65,19 +65,25 @@ def _to_problem(rule_id: str, default: Severity, f: Finding) -> Problem:
 
 def _finish(raw, config: LintConfig, load: LoadResult):
     info = all_rule_info()
+    # names that become file and config names are checked whatever a comment or the config
+    # says; where the schema rule reports the same spot, the unsuppressible finding speaks
+    fixed = {r.id for r in info.values() if getattr(r.module, "UNSUPPRESSIBLE", False)}
+    covered = {(p.file, p.line, p.column) for p, _ in raw if p.rule in fixed}
     supp_cache: dict[str, Suppressions] = {}
     seen: set[tuple] = set()
     out: list[Problem] = []
     invalid: set[int] = set()
     for p, res in raw:
         sev = p.severity
-        if p.rule in config.severities:
+        if p.rule == "schema" and (p.file, p.line, p.column) in covered:
+            continue
+        if p.rule in config.severities and p.rule not in fixed:
             override = config.severities[p.rule]
             if override is None:
                 continue
             # a rule's own escalation (expired vs expiring) keeps its relative order
             sev = override if p.severity == info.get(p.rule, p).severity else max(override, p.severity)
-        text = load.texts.get(p.file)
+        text = load.texts.get(p.file) if p.rule not in fixed else None
         if text is not None:
             supp = supp_cache.get(p.file)
             if supp is None:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import re
 
 # C0, DEL, C1, and the Unicode format characters that reorder or hide text (Trojan Source).
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+# Lone surrogates (undecodable file names) and U+FFFE/U+FFFF cannot be written as UTF-8 or XML.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff"
+                      "\ud800-\udfff\ufffe\uffff]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\x1b": "\\x1b"}
 _SECRET_NAME = re.compile(r"(pass(word|wd|phrase)?|secret|token|credentials?|private[-_]?key|[._-]key)$", re.I)
 LIMIT = 40

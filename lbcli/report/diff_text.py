@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..lint.redact import escape_controls
+
 _STYLE = {"add": "green", "remove": "red", "change": "yellow"}
 _MARK = {"add": "+", "remove": "-", "change": "~"}
 
@@ -34,7 +36,8 @@ def line(c) -> str:
         v = c.new if c.action == "add" else c.old
         # list items and whole objects are named by their identity in `field`; scalars show
         text = f"{c.object}: {_MARK[c.action]} {c.field}" + ("" if isinstance(v, dict) else f" {value(v)}")
-    return text + (f" ({c.detail})" if c.detail else "")
+    # plan values come from manifests: never let one write control characters to a terminal
+    return escape_controls(text + (f" ({c.detail})" if c.detail else ""))
 
 
 def render(changes: list, out=None) -> None:
@@ -51,7 +54,7 @@ def render(changes: list, out=None) -> None:
     for c in changes:
         if c.node != node:
             node, section = c.node, object()
-            out.print(Text(f"node {c.node}", style="bold underline"))
+            out.print(Text(f"node {escape_controls(str(c.node))}", style="bold underline"))
         if c.section != section:
             section = c.section
             out.print(Text(f"  {SECTIONS.get(c.section, c.section)}", style="bold"))

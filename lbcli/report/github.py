@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from ..lint.problem import Severity
+from ..lint.redact import escape_controls
 
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
 
 def _escape_data(s: str) -> str:
-    return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    # GitHub's own encoding for %, CR and LF; every other control character (ANSI escapes,
+    # NUL, bidi overrides) as a visible escape, so no value can start a workflow command
+    s = s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return escape_controls(s)
 
 
 def _escape_prop(s: str) -> str:

@@ -1,5 +1,8 @@
 """JUnit XML for CI test reports: one testsuite, one testcase per file (a failure per problem at
-or above warning; infos go to system-out)."""
+or above warning; infos go to system-out).
+
+XML 1.0 cannot hold most control characters even as character references, so every echoed
+string has them written as visible escapes first; the document always parses."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from itertools import groupby
 from xml.sax.saxutils import escape, quoteattr
 
 from ..lint.problem import Severity
+from ..lint.redact import escape_controls as esc
 
 
 def render(report) -> str:
@@ -19,12 +23,12 @@ def render(report) -> str:
         body = ""
         if bad:
             failures += 1
-            text = "\n".join(f"{p.file}:{p.line}:{p.column} {p.severity.label} {p.rule} {p.message}" for p in bad)
-            body += f'<failure type="{bad[0].rule}" message={quoteattr(f"{len(bad)} problem(s)")}>{escape(text)}</failure>'
+            text = "\n".join(f"{esc(p.file)}:{p.line}:{p.column} {p.severity.label} {esc(p.rule)} {esc(p.message)}" for p in bad)
+            body += f'<failure type={quoteattr(esc(bad[0].rule))} message={quoteattr(f"{len(bad)} problem(s)")}>{escape(text)}</failure>'
         infos = [p for p in probs if p.severity < Severity.WARNING]
         if infos:
-            body += "<system-out>" + escape("\n".join(f"{p.file}:{p.line}:{p.column} info {p.rule} {p.message}" for p in infos)) + "</system-out>"
-        cases.append(f'    <testcase classname="cilium-lb.validate" name={quoteattr(f)}>{body}</testcase>')
+            body += "<system-out>" + escape("\n".join(f"{esc(p.file)}:{p.line}:{p.column} info {esc(p.rule)} {esc(p.message)}" for p in infos)) + "</system-out>"
+        cases.append(f'    <testcase classname="cilium-lb.validate" name={quoteattr(esc(f))}>{body}</testcase>')
     head = (f'<?xml version="1.0" encoding="UTF-8"?>\n<testsuites>\n  <testsuite name="cilium-lb validate" '
             f'tests="{len(files)}" failures="{failures}" errors="0" skipped="0">\n')
     return head + "\n".join(cases) + ("\n" if cases else "") + "  </testsuite>\n</testsuites>\n"

@@ -1,12 +1,17 @@
 """SARIF 2.1.0 for code-scanning UIs: one run, rule metadata from the rule docstrings, real
-regions (1-based startLine/startColumn), and always a `results` array (empty when clean)."""
+regions (1-based startLine/startColumn), and always a `results` array (empty when clean).
+
+JSON encoding keeps any string valid; message texts also have control characters written as
+visible escapes (viewers print them), and file names become URI references (percent-encoded)."""
 
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 
 from .. import __version__
 from ..lint.problem import Severity
+from ..lint.redact import escape_controls
 from ..lint.registry import all_rule_info
 
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
@@ -33,13 +38,13 @@ def render(report) -> str:
             "ruleId": p.rule,
             "ruleIndex": index[p.rule],
             "level": _LEVEL[p.severity],
-            "message": {"text": p.message},
+            "message": {"text": escape_controls(p.message)},
             "locations": [{
                 "physicalLocation": {
-                    "artifactLocation": {"uri": p.file.replace("\\", "/")},
+                    "artifactLocation": {"uri": _uri(p.file)},
                     "region": {"startLine": p.line, "startColumn": p.column},
                 },
-                **({"logicalLocations": [{"fullyQualifiedName": p.resource, "kind": "resource"}]} if p.resource else {}),
+                **({"logicalLocations": [{"fullyQualifiedName": escape_controls(p.resource), "kind": "resource"}]} if p.resource else {}),
             }],
         })
     doc = {
@@ -56,3 +61,9 @@ def render(report) -> str:
         }],
     }
     return json.dumps(doc, indent=2) + "\n"
+
+
+def _uri(path: str) -> str:
+    """A relative URI reference for a file path: `/` separators, anything outside RFC 3986's
+    path characters percent-encoded (a space, a newline, `#`, `?`)."""
+    return quote(path.replace("\\", "/"), safe="/:@!$&'()*+,;=-._~")

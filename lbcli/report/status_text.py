@@ -3,6 +3,8 @@ terminal; plain aligned columns when piped or with --color never (stable for gre
 
 from __future__ import annotations
 
+from ..lint.redact import escape_controls as _esc
+
 _STATUS_STYLE = {"ok": "green", "ok (planned)": "green", "degraded": "yellow", "down": "bold red"}
 
 
@@ -13,7 +15,7 @@ def plain(st) -> str:
     sw = max(len(k) for k, _ in summary_rows(st))
     lines += [f"  {k:<{sw}}  {v}" for k, v in summary_rows(st)]
     lines.append("")
-    rows = [COLUMNS] + service_rows(st)
+    rows = [COLUMNS] + [[_esc(c) for c in r] for r in service_rows(st)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
     for r in rows:
         lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
@@ -42,7 +44,7 @@ def render(st, stream=None) -> None:
     table = Table(header_style="bold", show_lines=False)
     for c in COLUMNS:
         table.add_column(c, no_wrap=True)
-    for row in service_rows(st):
+    for row in ([_esc(c) for c in r] for r in service_rows(st)):
         style = _STATUS_STYLE.get(row[-1], "bold red")
         table.add_row(*(Text(c) for c in row[:-1]), Text(row[-1], style=style))
     out.print(table)

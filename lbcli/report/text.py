@@ -10,6 +10,7 @@ from itertools import groupby
 
 from ..cli.console import use_color
 from ..lint.problem import Severity
+from ..lint.redact import escape_controls as esc
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
@@ -22,15 +23,17 @@ def summary_line(s: dict) -> str:
 
 
 def lines(report) -> list[list[tuple[str, str]]]:
-    """The output as lines of (text, style) segments."""
+    """The output as lines of (text, style) segments; every echoed string is escaped (a
+    file name or YAML key with a newline or an ANSI escape cannot forge a line or recolour
+    the terminal)."""
     out: list[list[tuple[str, str]]] = []
     for file, probs in groupby(report.problems, key=lambda p: p.file):
-        out.append([(file, "bold underline")])
+        out.append([(esc(file), "bold underline")])
         for p in probs:
-            seg = [("  ", ""), (f"{p.file}:{p.line}:{p.column}", "dim"), (" ", ""),
-                   (f"{p.severity.label:<7}", _STYLE[p.severity]), (f" {p.rule:<22} ", "magenta"), (p.message, "")]
+            seg = [("  ", ""), (f"{esc(p.file)}:{p.line}:{p.column}", "dim"), (" ", ""),
+                   (f"{p.severity.label:<7}", _STYLE[p.severity]), (f" {esc(p.rule):<22} ", "magenta"), (esc(p.message), "")]
             if p.resource:
-                seg.append((f"  [{p.resource}]", "dim"))
+                seg.append((f"  [{esc(p.resource)}]", "dim"))
             out.append(seg)
         out.append([])
     s = report.summary

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from lbcli.manifest import grammar as G
+
 # RFC 1997 well-known communities, as Cilium accepts them by name
 WELL_KNOWN_COMMUNITIES = {
     "no-export": (65535, 65281),
@@ -202,10 +204,18 @@ def _password(ref: str, secrets: Mapping[str, Mapping[str, Any]], what: str) -> 
     except UnicodeDecodeError:
         raise BgpModelError(f"{what}: password in secret {ref!r} is not UTF-8") from None
     # BIRD strings have no escapes; the kernel caps TCP-MD5 keys at 80 bytes
-    if not pw or '"' in pw or "\\" in pw or any(c in pw for c in "\r\n\0") or len(pw.encode()) > 80:
-        raise BgpModelError(f"{what}: password in secret {ref!r} must be 1-80 bytes without "
-                            "quotes, backslashes or line breaks")
+    problem = G.BGP_PASSWORD.problem(pw, secret=True)
+    if problem:
+        raise BgpModelError(f"{what}: password in secret {ref!r} {problem}")
     return pw
+
+
+def _name(value: Any, what: str) -> str:
+    """An instance or peer name: it names BIRD protocols and appears in descriptions."""
+    problem = G.BGP_NAME.problem(value)
+    if problem:
+        raise BgpModelError(f"{what}.name: {problem}")
+    return value
 
 
 def _advertisement(raw: Mapping[str, Any], what: str) -> Advertisement:
@@ -234,6 +244,8 @@ def model_from_plan(plan: Mapping[str, Any], secrets: Mapping[str, Mapping[str, 
     secrets = secrets or {}
     node = plan.get("node") or {}
     node_name = str(node.get("name") or "node")
+    if not G.K8S_NAME.match(node_name):
+        raise BgpModelError(f"node.name: {G.K8S_NAME.problem(node_name)}")
     local_address = node.get("internalIP")
     if local_address is not None:
         local_address = _address(local_address, "node.internalIP")
@@ -242,12 +254,16 @@ def model_from_plan(plan: Mapping[str, Any], secrets: Mapping[str, Mapping[str, 
     taken: set[str] = set()
     instances = sorted(bgp.get("instances") or [], key=lambda i: str(i.get("name")))
     for i, inst in enumerate(instances):
-        iw = f"bgp.instances[{inst.get('name', i)}]"
+        iw = f"bgp.instances[{inst.get('name', i)!r}]" if not G.BGP_NAME.match(inst.get("name")) \
+            else f"bgp.instances[{inst.get('name')}]"
+        _name(inst.get("name"), iw)
         local_asn = _int(inst.get("localASN"), f"{iw}.localASN", 1, 2**32 - 1)
         router_id = _address(inst.get("routerId") or local_address, f"{iw}.routerId")
         local_port = _int(inst.get("localPort", 179), f"{iw}.localPort", 1, 65535)
         for raw in sorted(inst.get("peers") or [], key=lambda p: str(p.get("name"))):
-            pw_ = f"{iw}.peers[{raw.get('name')}]"
+            pw_ = f"{iw}.peers[{raw.get('name')!r}]" if not G.BGP_NAME.match(raw.get("name")) \
+                else f"{iw}.peers[{raw.get('name')}]"
+            _name(raw.get("name"), pw_)
             t = raw.get("timers") or {}
             timers = Timers(
                 connect_retry=_int(t.get("connectRetrySeconds", 120), f"{pw_}.timers.connectRetrySeconds", 1, 65535),
@@ -269,7 +285,10 @@ def model_from_plan(plan: Mapping[str, Any], secrets: Mapping[str, Mapping[str, 
             b = raw.get("bfd")
             bfd = None
             if b:
-                bfd = Bfd(profile=str(b.get("profile") or "default"),
+                profile = str(b.get("profile") or "default")
+                if not G.K8S_NAME.match(profile):
+                    raise BgpModelError(f"{pw_}.bfd.profile: {G.K8S_NAME.problem(profile)}")
+                bfd = Bfd(profile=profile,
                           receive_ms=_int(b.get("receiveIntervalMs", 300), f"{pw_}.bfd.receiveIntervalMs", 10, 60000),
                           transmit_ms=_int(b.get("transmitIntervalMs", 300), f"{pw_}.bfd.transmitIntervalMs", 10, 60000),
                           multiplier=_int(b.get("detectMultiplier", 3), f"{pw_}.bfd.detectMultiplier", 2, 255),

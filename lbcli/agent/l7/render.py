@@ -3,16 +3,26 @@
 Pure and deterministic: the same model, secrets and base directory give byte-identical output
 (golden files pin it). Server lines have one fixed shape so the reconciler can tell a change
 that only moves weights (runtime API) from one that needs a reload.
+
+Never trusts its input (the schema may not have run): `check_model` holds every value that
+reaches haproxy.cfg, the userlist or a file name to its grammar (lbcli/manifest/grammar.py)
+and raises L7RenderError naming the field; what a grammar lets through that HAProxy's parser
+treats specially (a `'` or `#` in a path, header or cookie name) is escaped by `_word` (and
+`_arg` inside a fetch's parentheses), the way configuration.txt 2.2 says.
 """
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from lbcli.agent.l7.model import Backend, BackendPool, L7Model, Listener, Persistence, Route
-from lbcli.agent.l7.secrets import Secrets, ca_bundle, cert_bundle, parse_htpasswd, secret_value
+from lbcli.agent.l7.model import APP_TYPES, Backend, BackendPool, L7Model, Listener, Persistence, Route
+from lbcli.agent.l7.secrets import Secrets, Users, ca_bundle, cert_bundle, parse_htpasswd, secret_value
+from lbcli.manifest import grammar as G
 
 DEFAULT_HEALTH_PORT = 10901
 MAX_WEIGHT = 256  # HAProxy's ceiling for server weights
@@ -23,6 +33,17 @@ TLS_TERMINATING = ("httpsProxy", "tlsProxy")
 _TLS_VERSIONS = {
     "1.0": "TLSv1.0", "1.1": "TLSv1.1", "1.2": "TLSv1.2", "1.3": "TLSv1.3",
 }
+
+
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH")
+MAX_FILE_NAME = 200  # below NAME_MAX (255) with room for a prefix and suffix
+# the state directory the files live in: it is written into crt-lists and map() arguments
+_BASE_PATH = re.compile(r"[A-Za-z0-9._/+@:=~-]+")
+_SHA1_B64 = re.compile(r"[A-Za-z0-9+/]{27}=")
+
+
+class L7RenderError(ValueError):
+    """A value cannot be written into the HAProxy configuration safely; names the field."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +67,156 @@ class Rendered:
 def _slug(ref: str) -> str:
     # namespaces hold neither '_' nor '/', names no '_': "ns_name" is unambiguous
     return ref.replace("/", "_")
+
+
+def _file_slug(ref: str) -> str:
+    """_slug for a file name: long ones end in a digest so the name stays under NAME_MAX."""
+    slug = _slug(ref)
+    if len(slug) > MAX_FILE_NAME:
+        slug = f"{slug[:MAX_FILE_NAME - 17]}-{hashlib.sha256(ref.encode()).hexdigest()[:16]}"
+    if "/" in slug or slug.startswith(".") or not slug:
+        raise L7RenderError(f"{_show(ref)} cannot name a file")
+    return slug
+
+
+# ---------------------------------------------------------------- quoting and checks
+def _show(value: object) -> str:
+    """A value for an error message: escaped (no control characters reach a log) and capped."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _word(value: str) -> str:
+    """One word of haproxy.cfg: `#`, quotes, backslashes and spaces escaped with a backslash
+    (outside quotes HAProxy expands no `$`); control characters are never written."""
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise L7RenderError(f"{_show(value)}: control characters cannot be written into haproxy.cfg")
+    return "".join("\\" + c if c in " #'\"\\" else c for c in value)
+
+
+def _arg(value: str) -> str:
+    """An argument inside a fetch's parentheses (second parsing level): double-quoted when it
+    holds a quote, backslash, comma, parenthesis or space; pass the whole word to _word()."""
+    if not any(c in value for c in "'\"\\,() \t"):
+        return value
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _need(grammar: G.Grammar, value: object, where: str) -> None:
+    problem = grammar.problem(value)
+    if problem:
+        raise L7RenderError(f"{where}: {problem}")
+
+
+def _need_ref(value: object, where: str) -> None:
+    problem = G.object_ref_problem(value)
+    if problem:
+        raise L7RenderError(f"{where} {_show(value)}: {problem}")
+
+
+def _need_ip(value: object, where: str) -> None:
+    try:
+        ipaddress.ip_address(value)  # type: ignore[arg-type]
+    except ValueError:
+        raise L7RenderError(f"{where}: must be an IP address, got {_show(value)}") from None
+
+
+def _need_int(value: object, where: str, lo: int, hi: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise L7RenderError(f"{where}: must be an integer in {lo}..{hi}, got {_show(value)}")
+
+
+def _need_seconds(value: object, where: str) -> None:
+    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+            or not 0 < value <= 86400 * 365):
+        raise L7RenderError(f"{where}: must be a positive number of seconds, got {_show(value)}")
+
+
+def check_model(model: L7Model, node: str, base: PurePosixPath) -> None:
+    """Every value render() interpolates, against its grammar; L7RenderError names the first
+    one that is not (the node's HAProxy configuration is then not changed at all)."""
+    _need(G.K8S_NAME, node, "node name")
+    if not _BASE_PATH.fullmatch(str(base)) or ".." in base.parts:
+        raise L7RenderError(f"HAProxy directory {_show(str(base))}: use letters, digits and ._/+@:=~- "
+                            "(it is written into crt-lists and map() arguments)")
+    for listener in model.listeners:
+        _need_ref(listener.service, "listener service")
+        w = f"service {listener.service}"
+        _need_ip(listener.vip, f"{w} vip")
+        _need_int(listener.port, f"{w} port", 1, 65535)
+        if listener.type not in APP_TYPES or listener.protocol.upper() not in ("TCP", "UDP"):
+            raise L7RenderError(f"{w}: unknown application type {_show(listener.type)} / protocol "
+                                f"{_show(listener.protocol)}")
+        if listener.tls is not None:
+            for cert in listener.tls.certificates:
+                _need_ref(cert.ref, f"{w} tls certificate")
+            for i, c in enumerate(listener.tls.cipher_suites):
+                _need(G.TLS_NAME, c, f"{w} tls cipherSuites[{i}]")
+            cv = listener.tls.client_validation
+            if cv is not None:
+                _need_ref(cv.ca.ref, f"{w} tls client CA")
+                for i, san in enumerate(cv.subject_alt_names):
+                    _need(G.SAN_DNS, san, f"{w} tls subjectAlternativeNames[{i}]")
+        if listener.basic_auth is not None:
+            _need_ref(listener.basic_auth.ref, f"{w} basic-auth users")
+        for i, route in enumerate(listener.routes):
+            rw = f"{w} routes[{i}]"
+            _need_ref(route.backend_pool, f"{rw} backend pool")
+            for j, host in enumerate(route.host_names):
+                if host != "":  # "" is the catch-all, like "*"
+                    _need(G.ROUTE_HOST, host.lower() if isinstance(host, str) else host, f"{rw} hostNames[{j}]")
+            if route.path is not None:
+                if route.path.type not in ("exact", "prefix"):
+                    raise L7RenderError(f"{rw} path: unknown match type {_show(route.path.type)}")
+                _need(G.URL_PATH, route.path.value, f"{rw} path {route.path.type}")
+            if route.persistence is not None:
+                for j, h in enumerate(route.persistence.headers):
+                    _need(G.HEADER_NAME, h, f"{rw} persistentBackend headers[{j}] name")
+                for j, c in enumerate(route.persistence.cookies):
+                    _need(G.COOKIE_NAME, c, f"{rw} persistentBackend cookies[{j}] name")
+    for pool in model.pools:
+        _need_ref(pool.name, "backend pool")
+        w = f"backend pool {pool.name}"
+        if pool.backend_type not in ("IP", "Hostname"):
+            raise L7RenderError(f"{w}: backendType {_show(pool.backend_type)} is not served by tier 2")
+        _need_seconds(pool.connect_timeout_seconds, f"{w} connectTimeoutSeconds")
+        for i, b in enumerate(pool.backends):
+            if pool.backend_type == "Hostname":
+                _need(G.DNS_NAME, b.address, f"{w} backends[{i}] host")
+            else:
+                _need_ip(b.address, f"{w} backends[{i}] ip")
+            _need_int(b.port, f"{w} backends[{i}] port", 1, 65535)
+            _need_int(b.weight, f"{w} backends[{i}] weight", 0, 2**32 - 1)
+        for i, r in enumerate(pool.resolvers):
+            _need_ip(r.ip, f"{w} resolvers[{i}] ip")
+            _need_int(r.port, f"{w} resolvers[{i}] port", 1, 65535)
+        hc = pool.health_check
+        if hc is not None:
+            _need_seconds(hc.interval_seconds, f"{w} healthCheck intervalSeconds")
+            _need_seconds(hc.timeout_seconds, f"{w} healthCheck timeoutSeconds")
+            _need_int(hc.healthy_threshold, f"{w} healthCheck healthyThreshold", 0, 2**31 - 1)
+            _need_int(hc.unhealthy_threshold, f"{w} healthCheck unhealthyThreshold", 0, 2**31 - 1)
+            if hc.http is not None:
+                if hc.http.method not in HTTP_METHODS:
+                    raise L7RenderError(f"{w} healthCheck http method: must be one of {', '.join(HTTP_METHODS)}")
+                _need(G.URL_PATH_QUERY, hc.http.path, f"{w} healthCheck http path")
+                if hc.http.host:
+                    _need(G.HTTP_HOST, hc.http.host, f"{w} healthCheck http host")
+                for c in hc.http.expected_status_codes:
+                    _need_int(c, f"{w} healthCheck http status code", 100, 599)
+
+
+def check_users(users: Users, ref: str) -> None:
+    """htpasswd entries as they will be written to the userlist and the {SHA} map file."""
+    for name, hash_ in users.entries:
+        _need(G.HTPASSWD_USER, name, f"basic-auth secret {ref}: user name")
+        if not G.CRYPT_HASH.match(hash_):  # never show a hash
+            raise L7RenderError(f"basic-auth secret {ref}: user {name} has a hash with characters "
+                                "a HAProxy userlist cannot hold")
+    for name, digest in users.sha1:
+        _need(G.HTPASSWD_USER, name, f"basic-auth secret {ref}: user name")
+        if not _SHA1_B64.fullmatch(digest):
+            raise L7RenderError(f"basic-auth secret {ref}: user {name} has a malformed {{SHA}} hash")
 
 
 def frontend_name(service: str) -> str:
@@ -112,11 +283,11 @@ def _route_lines(listener: Listener, fetch: str) -> tuple[list[str], list[str]]:
             path_acl = f"r{i}_path"
             value = route.path.value
             if route.path.type == "exact":
-                acls.append(f"acl {path_acl} path -m str {value}")
+                acls.append(f"acl {path_acl} path -m str {_word(value)}")
             else:  # a prefix matches whole path segments: /foo matches /foo and /foo/x, not /foobar
                 value = value.rstrip("/")
-                acls.append(f"acl {path_acl} path -m str {value}")
-                acls.append(f"acl {path_acl} path -m beg {value}/")
+                acls.append(f"acl {path_acl} path -m str {_word(value)}")
+                acls.append(f"acl {path_acl} path -m beg {_word(value + '/')}")
         for host in route.host_names or ("*",):
             conds = [c for c in (_host_cond(host, fetch), path_acl) if c]
             rule = f"use_backend {be}" + (f" if {' '.join(conds)}" if conds else "")
@@ -128,9 +299,10 @@ def _route_lines(listener: Listener, fetch: str) -> tuple[list[str], list[str]]:
 
 def _balance(pool: BackendPool, persistence: Persistence | None) -> list[str]:
     if persistence and persistence.headers:
-        return [f"balance hdr({persistence.headers[0]})", "hash-type consistent"]
+        # `balance hdr()` reads up to the first ')', which a token never holds: one level
+        return ["balance " + _word(f"hdr({persistence.headers[0]})"), "hash-type consistent"]
     if persistence and persistence.cookies:
-        return [f"balance hash req.cook({persistence.cookies[0]})", "hash-type consistent"]
+        return ["balance hash " + _word(f"req.cook({_arg(persistence.cookies[0])})"), "hash-type consistent"]
     if persistence and persistence.source_ip:
         return ["balance source", "hash-type consistent"]
     if pool.algorithm == "consistentHashing":
@@ -148,9 +320,9 @@ def _check_lines(pool: BackendPool, mode: str) -> tuple[list[str], str]:
     lines: list[str] = []
     if hc.http is not None and not hc.tcp:
         lines.append("option httpchk")
-        send = f"http-check send meth {hc.http.method} uri {hc.http.path}"
+        send = f"http-check send meth {hc.http.method} uri {_word(hc.http.path)}"
         if hc.http.host:
-            send += f" hdr host {hc.http.host}"
+            send += f" hdr host {_word(hc.http.host)}"
         lines.append(send)
         codes = sorted(set(hc.http.expected_status_codes)) or [200]
         if len(codes) == 1:
@@ -197,7 +369,7 @@ def _bind_line(listener: Listener, base: PurePosixPath, r: Rendered) -> str:
         bind += " accept-proxy"
     if listener.type in TLS_TERMINATING and listener.tls is not None:
         tls = listener.tls
-        bind += f" ssl crt-list {base / 'files' / ('crtlist-' + _slug(listener.service) + '.txt')}"
+        bind += f" ssl crt-list {base / 'files' / ('crtlist-' + _file_slug(listener.service) + '.txt')}"
         if listener.type == "httpsProxy":
             bind += " alpn h2,http/1.1"
         lo, hi = _tls_version(tls.min_version), _tls_version(tls.max_version)
@@ -212,7 +384,7 @@ def _bind_line(listener: Listener, base: PurePosixPath, r: Rendered) -> str:
         if v13:
             bind += f" ciphersuites {':'.join(v13)}"
         if tls.client_validation is not None:
-            bind += f" ca-file {base / 'files' / ('ca-' + _slug(tls.client_validation.ca.ref) + '.pem')} verify required"
+            bind += f" ca-file {base / 'files' / ('ca-' + _file_slug(tls.client_validation.ca.ref) + '.pem')} verify required"
     return bind
 
 
@@ -228,7 +400,7 @@ def _tls_files(listener: Listener, secrets: Secrets, base: PurePosixPath, r: Ren
         if bundle is None:
             r.warnings.append(f"{listener.type} {listener.service}: secret {cert.ref} has no tls.crt/tls.key; not served")
             return False
-        rel = f"files/cert-{_slug(cert.ref)}.pem"
+        rel = f"files/cert-{_file_slug(cert.ref)}.pem"
         r.files[rel] = FileSpec(bundle)
         # HAProxy picks the certificate by SNI from each one's SAN/CN; the first is the default
         crt_lines.append(str(base / rel))
@@ -237,13 +409,13 @@ def _tls_files(listener: Listener, secrets: Secrets, base: PurePosixPath, r: Ren
         if ca is None:
             r.warnings.append(f"{listener.type} {listener.service}: CA secret {tls.client_validation.ca.ref} missing; not served")
             return False
-        r.files[f"files/ca-{_slug(tls.client_validation.ca.ref)}.pem"] = FileSpec(ca)
-    r.files[f"files/crtlist-{_slug(listener.service)}.txt"] = FileSpec(("\n".join(crt_lines) + "\n").encode(), 0o600)
+        r.files[f"files/ca-{_file_slug(tls.client_validation.ca.ref)}.pem"] = FileSpec(ca)
+    r.files[f"files/crtlist-{_file_slug(listener.service)}.txt"] = FileSpec(("\n".join(crt_lines) + "\n").encode(), 0o600)
     return True
 
 
 def _sha1_map(ref: str) -> str:
-    return f"files/users-{_slug(ref)}.map"
+    return f"files/users-{_file_slug(ref)}.map"
 
 
 def _userlist(listener: Listener, secrets: Secrets, r: Rendered) -> list[str] | None:
@@ -254,6 +426,7 @@ def _userlist(listener: Listener, secrets: Secrets, r: Rendered) -> list[str] | 
         r.warnings.append(f"{listener.type} {listener.service}: basic-auth secret {ref} missing; not served")
         return None
     users = parse_htpasswd(data)
+    check_users(users, ref)
     if users.rejected:
         r.warnings.append(
             f"basic-auth secret {ref}: users whose hash HAProxy cannot check ($apr1$, clear text) were left out: "
@@ -271,7 +444,7 @@ def _auth_lines(listener: Listener, base: PurePosixPath, r: Rendered) -> list[st
     if _sha1_map(ref) in r.files:
         # {SHA} htpasswd entries: compare base64(sha1(password)) with the user's map entry
         out += [
-            f"http-request set-var(txn.auth_want) http_auth_user,map({base / _sha1_map(ref)})",
+            "http-request set-var(txn.auth_want) " + _word(f"http_auth_user,map({_arg(str(base / _sha1_map(ref)))})"),
             "http-request set-var(txn.auth_have) http_auth_pass,sha1,base64",
             "acl auth_sha1 var(txn.auth_have),strcmp(txn.auth_want) eq 0",
         ]
@@ -345,6 +518,7 @@ def render(
 ) -> Rendered:
     """Render the node's HAProxy configuration; `base` is the directory the files live in."""
     base = PurePosixPath(base)
+    check_model(model, node, base)
     r = Rendered(config="", users="")
     sections: list[list[str]] = []
     userlists: dict[str, list[str]] = {}

@@ -161,18 +161,18 @@ def status(
         raise typer.Exit(2)
     facts = None
     if observed:
-        import json
+        import orjson
 
+        from ..plan.read import PlanError, read_bounded
         from ..status.collect import merge
 
         reports = []
         for path in observed:
             try:
-                with open(path, "rb") as f:
-                    doc = json.load(f)
+                doc = orjson.loads(read_bounded(path))  # a regular file of bounded size: no FIFO, no device
                 merge([doc if isinstance(doc, dict) else {"services": None}])  # check each file on its own
-            except OSError as e:
-                error(f"{path}: {e.strerror or e}")
+            except PlanError as e:
+                error(str(e))
                 raise typer.Exit(2)
             except (ValueError, AttributeError) as e:
                 error(f"{path}: {e}")

@@ -33,7 +33,7 @@ def read_plan_source(path: str, strict: bool = False) -> dict[str, dict] | None:
         if p.is_dir():
             return _plan_dir(p, strict)
         doc = _sniff(p, strict)
-        if doc is None or not (strict or is_plan_document(doc)):
+        if doc is _NOT_A_PLAN or not (strict or is_plan_document(doc)):
             return None
         plan = check_plan(doc, p)
         return {plan["node"]["name"]: plan}
@@ -50,29 +50,32 @@ def why_not_plans(path: str) -> str:
     return f"{path}: holds plans"
 
 
+_NOT_A_PLAN = object()
+
+
 def _sniff(p: Path, strict: bool):
-    """The JSON document in file `p` if it may be a plan, else None (manifests). A plan is a
-    JSON object, so a file whose first character is not '{' is not read further."""
+    """The JSON document in file `p` if it may be a plan, else _NOT_A_PLAN (manifests). A plan
+    is a JSON object, so a file whose first character is not '{' is not read further."""
     from ..plan.read import MAX_PLAN_BYTES, PlanError, parse_plan, read_bounded
 
     if not strict:
         try:
             st = p.stat()
             if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_PLAN_BYTES:
-                return None  # the manifest loader judges special and huge files
+                return _NOT_A_PLAN  # the manifest loader judges special and huge files
             with open(p, "rb") as f:
                 head = f.read(64).lstrip()
         except OSError as e:
             raise PlanError(f"{p}: {e.strerror or e}") from None
         if not head.startswith(b"{"):
-            return None
+            return _NOT_A_PLAN
     data = read_bounded(p)
     try:
         return parse_plan(data, p)
     except PlanError:
         if strict:
             raise
-        return None  # not JSON: YAML manifests (or broken ones: the loader says where)
+        return _NOT_A_PLAN  # not JSON: YAML manifests (or broken ones: the loader says where)
 
 
 def _plan_dir(d: Path, strict: bool) -> dict[str, dict] | None:

@@ -40,9 +40,11 @@ def read_plan(path: str | Path, dir_fd: int | None = None, follow_symlinks: bool
 
 
 def read_bounded(path: str | Path, dir_fd: int | None = None, follow_symlinks: bool = True,
-                 limit: int = MAX_PLAN_BYTES, where: str | Path | None = None) -> bytes:
-    """The bytes of a regular file of at most `limit` bytes. O_NONBLOCK: opening a FIFO must
-    not wait for a writer (it is refused right after, being no regular file)."""
+                 limit: int | None = None, where: str | Path | None = None) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes (default MAX_PLAN_BYTES).
+    O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused right after, being no
+    regular file)."""
+    limit = MAX_PLAN_BYTES if limit is None else limit
     where = path if where is None else where
     flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_symlinks else os.O_NOFOLLOW)
     try:
@@ -56,7 +58,7 @@ def read_bounded(path: str | Path, dir_fd: int | None = None, follow_symlinks: b
         if not stat.S_ISREG(st.st_mode):
             raise PlanError(f"{where}: is {_file_type(st.st_mode)}, not a regular file")
         if st.st_size > limit:
-            raise PlanError(f"{where}: is {st.st_size} bytes; a plan is at most {limit}")
+            raise PlanError(f"{where}: is {st.st_size} bytes, more than the {limit} read at most")
         chunks, total = [], 0
         while True:  # the size may change while reading: never read past the limit
             chunk = os.read(fd, min(1 << 20, limit + 1 - total))
@@ -65,7 +67,7 @@ def read_bounded(path: str | Path, dir_fd: int | None = None, follow_symlinks: b
             chunks.append(chunk)
             total += len(chunk)
             if total > limit:
-                raise PlanError(f"{where}: is more than {limit} bytes; a plan is at most {limit}")
+                raise PlanError(f"{where}: is more than the {limit} bytes read at most")
         return b"".join(chunks)
     except OSError as e:
         raise PlanError(f"{where}: {e.strerror or e}") from None
@@ -125,12 +127,16 @@ def _explain(err) -> tuple[list, str]:
     kind = type(err.kind).__name__
     path = list(err.instance_path)
     if kind in ("AnyOf", "OneOfNotValid"):
-        errors = [e for branch in err.kind.context for e in branch]
-        deepest = max((len(e.instance_path) for e in errors), default=0)
-        if deepest > len(path):
-            return _explain(next(e for e in errors if len(e.instance_path) == deepest))
-        types = [t for e in errors if type(e.kind).__name__ == "Type" for t in e.kind.as_dict()["types"]]
-        if types and len(types) == len(errors):
+        def wrong_type(branch) -> bool:  # the value is not even of this alternative's type
+            return all(type(e.kind).__name__ == "Type" and len(e.instance_path) == len(path) for e in branch)
+
+        branches = [b for b in err.kind.context if b]
+        applicable = [b for b in branches if not wrong_type(b)]
+        if applicable:  # explain the error that got furthest into the value
+            best = max((e for b in applicable for e in b), key=lambda e: len(e.instance_path))
+            return _explain(best)
+        types = [t for b in branches for e in b for t in e.kind.as_dict()["types"]]
+        if types:
             return path, f"expected {_or(_TYPE_WORDS.get(t, t) for t in types)}, got {_json_type(err.instance)}"
         return path, "does not have the shape of any of the allowed forms"
     d = err.kind.as_dict() if hasattr(err.kind, "as_dict") else {}

@@ -1,20 +1,18 @@
 """Names that become file names and config names: object names, namespaces, node names.
 
-Checked where they turn into names — by the `identity` lint rule (which no suppression hides),
-by the compiler, by the plan writer and reader, and on the `--node` option — so a name that
-escaped one check (a suppression comment, a hand-written plan) is caught by the next.
+The grammars are Kubernetes' (manifest/grammar.py: DNS-1123 subdomain for names, label for
+namespaces); node names are also bounded by the file name they become. Checked where they turn
+into names — by the `identity` lint rule (which no suppression hides), by the compiler, by the
+plan writer and reader, and on the `--node` option — so a name that escaped one check (a
+suppression comment, a hand-written plan) is caught by the next.
 """
 
 from __future__ import annotations
 
-import re
+from ..manifest.grammar import K8S_NAME, K8S_NAMESPACE
 
-# Kubernetes' DNS-1123 subdomain (object names) and label (namespaces); fullmatch, so a
-# trailing newline never passes the way it would with `$`.
-_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
-MAX_NAME = 253
-MAX_NAMESPACE = 63
+MAX_NAME = K8S_NAME.max_len  # 253
+MAX_NAMESPACE = K8S_NAMESPACE.max_len  # 63
 # A node name becomes `<node>.json` (a file name: at most 255 bytes on Linux), the state
 # directory `<state-dir>/<node>/` and the pin directory `<bpf-root>/<node>/`.
 MAX_NODE_NAME = 255 - len(".json")
@@ -43,7 +41,7 @@ def name_problem(name: object) -> str | None:
         return _not_string(name)
     if len(name) > MAX_NAME:
         return f"is {len(name)} characters long (at most {MAX_NAME})"
-    if not _SUBDOMAIN.fullmatch(name):
+    if not K8S_NAME.match(name):
         return f"{shown(name)} is not a DNS subdomain name ({_GRAMMAR})"
     return None
 
@@ -53,7 +51,7 @@ def namespace_problem(ns: object) -> str | None:
         return _not_string(ns)
     if len(ns) > MAX_NAMESPACE:
         return f"is {len(ns)} characters long (at most {MAX_NAMESPACE})"
-    if not _LABEL.fullmatch(ns):
+    if not K8S_NAMESPACE.match(ns):
         return f"{shown(ns)} is not a DNS label ({_LABEL_GRAMMAR})"
     return None
 

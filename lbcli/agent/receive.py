@@ -90,7 +90,8 @@ class ReceiveReconciler:
         except st.StateCorrupt as e:
             raise st.StateCorrupt(e.path, f"{e.reason}; it holds the ARP/rp_filter sysctl values from "
                                   "before the first apply, which cannot be read back from the host: "
-                                  "restore them by hand, then delete the file and its .mirror") from None
+                                  "restore them by hand, remove the tunnel device and the VIPs on lo "
+                                  "this node added, then delete the file and its .mirror") from None
 
     def _save(self, state: dict) -> None:
         st.write(self.state_file, STATE_KIND, state)

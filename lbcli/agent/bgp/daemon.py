@@ -113,14 +113,15 @@ def check_config(bird: str, text: str, paths: BirdPaths, secrets: list[str],
 
 def read_pid(paths: BirdPaths) -> int | None:
     """The pid of this node's BIRD if it is alive (and really is BIRD with our socket). When the
-    pid file is missing or unreadable (lost, truncated), the process table is searched for a
-    BIRD started with this node's control socket, so it is never started twice."""
+    pid file is missing, unreadable or names a process that is not ours (lost, truncated), the
+    process table is searched for a BIRD started with this node's control socket, so it is
+    never started twice."""
     try:
         pid = int(paths.pid.read_text().split()[0])
     except (OSError, ValueError, IndexError):
         pid = None
-    if pid is not None:
-        return pid if _is_ours(pid, paths) else None
+    if pid is not None and _is_ours(pid, paths):
+        return pid
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and _is_ours(int(entry.name), paths):
             return int(entry.name)

@@ -292,7 +292,8 @@ class DatapathReconciler:
                 prog = opts.get("prog", {})
                 if flt.get("kind") == "bpf" and prog.get("name") == L.PROGRAM[:15] and str(flt.get("pref")) == FILTER_PRIO:
                     obs.filters[dev["ifname"]] = int(prog.get("id", 0))
-                elif str(flt.get("pref")) == FILTER_PRIO and prog.get("name") != L.PROGRAM[:15]:
+                elif str(flt.get("pref")) == FILTER_PRIO and (flt.get("kind") != "bpf" or prog.get("name")):
+                    # (a bpf filter's header line has no options: only its detail line tells whose)
                     obs.foreign[dev["ifname"]] = str(flt.get("kind"))
         if self.pin_dir.is_dir():
             progs = sorted(p.name for p in self.pin_dir.glob("prog_*"))

@@ -81,29 +81,37 @@ class HAProxyProcess:
         self.runtime = RuntimeClient(paths.stats_sock)
 
     def master_pid(self) -> int | None:
-        """The live master's pid, only if it is ours (guards against pid reuse). When the pid
-        file is missing or unreadable (lost, truncated) the process table is searched for the
-        master started with this node's config file, so it is never started twice."""
+        """The live master's pid, only if it is ours (guards against pid reuse). The pid file
+        is a hint: when it is missing, unreadable, or names a process that is not ours (lost,
+        truncated), the process table is searched for the master started with this node's
+        config file, so a second master is never started."""
         try:
             pid = int(self.paths.pidfile.read_text().split()[0])
         except (OSError, ValueError, IndexError):
             pid = None
-        if pid is not None:  # not re-checked as a master: during a reload it re-executes
-            return pid if self._owns(pid) else None
-        found = [int(e.name) for e in Path("/proc").iterdir()
-                 if e.name.isdigit() and int(e.name) != pid and self._is_master(int(e.name))]
+        if pid is not None and self._ours(pid):  # also while it re-executes for a reload
+            return pid
+        found = [int(e.name) for e in Path("/proc").iterdir() if e.name.isdigit() and self._is_master(int(e.name))]
         return min(found) if found else None
 
     def _owns(self, pid: int) -> bool:
+        cmdline = _cmdline(pid)
+        return any(b"haproxy" in a for a in cmdline[:1]) and str(self.paths.config).encode() in cmdline
+
+    def _ours(self, pid: int) -> bool:
+        """Ours, or a haproxy binary between exec and argv (a master re-executing)."""
+        if self._owns(pid):
+            return True
+        if _cmdline(pid) not in ([], [b""]):
+            return False
         try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            return os.path.basename(os.readlink(f"/proc/{pid}/exe")).startswith("haproxy")
         except OSError:
             return False
-        return any(b"haproxy" in a for a in cmdline[:1]) and str(self.paths.config).encode() in cmdline
 
     def _is_master(self, pid: int) -> bool:
         # workers share the master's command line: the master is the one whose parent is not ours
-        return self._owns(pid) and not _is_zombie(pid) and not self._owns(_ppid(pid) or 0)
+        return self._owns(pid) and not _is_zombie(pid) and not self._ours(_ppid(pid) or 0)
 
     def running(self) -> bool:
         return self.master_pid() is not None
@@ -183,6 +191,13 @@ class HAProxyProcess:
         except OSError:
             return ""
         return " | ".join(l for l in lines[-8:] if l.strip())
+
+
+def _cmdline(pid: int) -> list[bytes]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return []
 
 
 def _ppid(pid: int) -> int | None:

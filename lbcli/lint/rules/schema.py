@@ -236,6 +236,8 @@ def _explain(err, root: dict, body: dict, secret: bool) -> list[tuple[tuple, str
         if dup is None:
             return one("must not list the same item twice")
         i, item = dup
+        if isinstance(item, (dict, list)):
+            return one(f"must not list the same item twice (item [{i}] repeats an earlier one)", path + (i,), True)
         shown = describe(item) if hide else show(item)
         return one(f"must not list the same item twice ({shown} is repeated)", path + (i,), True)
     if kind == "PropertyNames":
@@ -278,7 +280,7 @@ def _explain(err, root: dict, body: dict, secret: bool) -> list[tuple[tuple, str
     if kind == "Custom":
         return one(escape_controls(str(err.kind.message)))
     if kind == "Referencing":
-        return one("could not be checked: cilium-lb's schema for this kind is broken (please report it)")
+        return one("could not be checked: cilium-lb's definition of this kind is broken (please report it)")
     return one("is not valid here")
 
 

@@ -15,6 +15,7 @@ import typer
 
 from .. import __version__
 from .console import error, set_color
+from .loading import MAX_FILE_SIZE_HELP
 from .views import node_name
 
 app = typer.Typer(
@@ -78,6 +79,7 @@ def validate(
     config: Optional[str] = typer.Option(None, "--config", "-c", help="Config file (default: .cilium-lb.yaml searched upwards)."),
     no_config: bool = typer.Option(False, "--no-config", help="Ignore .cilium-lb.yaml files."),
     at: Optional[str] = typer.Option(None, "--at", help="Evaluate time-dependent rules (certificate expiry) as of this ISO date."),
+    max_file_size: Optional[str] = typer.Option(None, "--max-file-size", help=MAX_FILE_SIZE_HELP),
 ) -> None:
     """Lint a manifest set: schema and semantic rules, with file:line:col for every finding."""
     from ..lint.config import ConfigError, load_config
@@ -85,11 +87,12 @@ def validate(
     from ..lint.problem import Severity
     from ..manifest.loader import LoadError, load
     from ..report import render_lint
+    from .loading import limits_for
 
     try:
         cfg = load_config(config, search=not no_config)
         now = _parse_time(at)
-        loaded = load(paths, ignore=cfg.is_ignored if cfg.ignore else None)
+        loaded = load(paths, ignore=cfg.is_ignored if cfg.ignore else None, limits=limits_for(cfg, max_file_size))
     except (ConfigError, LoadError, ValueError) as e:
         error(str(e))
         raise typer.Exit(2)
@@ -106,6 +109,7 @@ def compile_cmd(
     output: str = typer.Option(..., "-o", "--output", help="Directory for <node>.json plans, or - to print one plan."),
     nodes: Optional[List[str]] = typer.Option(None, "--nodes", help="Extra file(s) with v1 Nodes (kubectl get nodes -o yaml)."),
     node: Optional[str] = typer.Option(None, "--node", help="Only this node's plan."),
+    max_file_size: Optional[str] = typer.Option(None, "--max-file-size", help=MAX_FILE_SIZE_HELP),
 ) -> None:
     """Compile the manifest set into one deterministic plan per node."""
     from pathlib import Path
@@ -118,7 +122,7 @@ def compile_cmd(
     if not output:
         error("-o needs a directory (or - for one plan on stdout)")
         raise typer.Exit(2)
-    report = load_checked(paths, nodes)
+    report = load_checked(paths, nodes, max_file_size=max_file_size)
     try:
         previous = previous_plan_ipam(Path(output)) if output != "-" else {}
         compiled = compile_plans(report.index, previous)

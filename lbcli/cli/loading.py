@@ -7,7 +7,26 @@ import typer
 from .console import error
 
 
-def load_checked(paths: list[str], extra: list[str] | None = None, config: str | None = None):
+MAX_FILE_SIZE_HELP = ("Largest manifest file read, e.g. 32M (default), 512K, 0 = no limit; "
+                      "also max-file-size in .cilium-lb.yaml.")
+
+
+def limits_for(cfg, max_file_size: str | None = None):
+    """The loader's limits: `--max-file-size` over the config's `max-file-size` over the
+    default. ValueError on a malformed size."""
+    from ..manifest.limits import Limits, parse_size
+
+    size = cfg.max_file_size
+    if max_file_size is not None:
+        try:
+            size = parse_size(max_file_size)
+        except ValueError as e:
+            raise ValueError(f"--max-file-size: {e}") from None
+    return Limits(max_file_size=size)
+
+
+def load_checked(paths: list[str], extra: list[str] | None = None, config: str | None = None,
+                 max_file_size: str | None = None):
     """Load and lint; on usage/I-O errors exit 2, on error findings print them (stderr) and
     exit 1, as `validate` would. Returns the LintReport."""
     from ..lint.config import ConfigError, load_config
@@ -17,8 +36,9 @@ def load_checked(paths: list[str], extra: list[str] | None = None, config: str |
 
     try:
         cfg = load_config(config)
-        loaded = load(list(paths) + list(extra or []), ignore=cfg.is_ignored if cfg.ignore else None)
-    except (ConfigError, LoadError) as e:
+        loaded = load(list(paths) + list(extra or []), ignore=cfg.is_ignored if cfg.ignore else None,
+                      limits=limits_for(cfg, max_file_size))
+    except (ConfigError, LoadError, ValueError) as e:
         error(str(e))
         raise typer.Exit(2)
     report = lint(loaded, cfg)

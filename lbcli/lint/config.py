@@ -9,6 +9,7 @@ Searched upwards from the working directory (like yamllint's `.yamllint`), or na
     ignore:                        # glob patterns of files not to lint
       - "vendor/**"
     fail-level: error
+    max-file-size: 32M             # larger manifest files are a finding, not read (0 = no limit)
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..manifest.limits import DEFAULT_MAX_FILE_SIZE as _DEFAULT_MAX_FILE_SIZE
 from .problem import Severity
 
 CONFIG_NAMES = (".cilium-lb.yaml", ".cilium-lb.yml")
@@ -35,6 +37,7 @@ class LintConfig:
     ignore: list[str] = field(default_factory=list)
     fail_level: Severity | None = None
     base: Path = field(default_factory=Path.cwd)
+    max_file_size: int | None = _DEFAULT_MAX_FILE_SIZE  # bytes; None = no limit
 
     def is_ignored(self, path: str) -> bool:
         p = Path(path)
@@ -77,9 +80,10 @@ def load_config(path: str | None = None, search: bool = True) -> LintConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"{file}: expected a mapping with rules/ignore/fail-level")
     cfg = LintConfig(path=str(file), base=file.parent)
-    unknown = set(data) - {"rules", "ignore", "fail-level"}
+    unknown = set(data) - {"rules", "ignore", "fail-level", "max-file-size"}
     if unknown:
-        raise ConfigError(f"{file}: unknown key(s) {', '.join(sorted(unknown))} (expected rules, ignore, fail-level)")
+        raise ConfigError(f"{file}: unknown key(s) {', '.join(sorted(unknown))} "
+                          "(expected rules, ignore, fail-level, max-file-size)")
     known = sorted(all_rule_info())
     for rid, value in (data.get("rules") or {}).items():
         if rid not in known:
@@ -109,6 +113,13 @@ def load_config(path: str | None = None, search: bool = True) -> LintConfig:
             cfg.fail_level = Severity.parse(str(data["fail-level"]))
         except ValueError as e:
             raise ConfigError(f"{file}: fail-level: {e}") from None
+    if data.get("max-file-size") is not None:
+        from ..manifest.limits import parse_size
+
+        try:
+            cfg.max_file_size = parse_size(data["max-file-size"])
+        except ValueError as e:
+            raise ConfigError(f"{file}: max-file-size: {e}") from None
     return cfg
 
 

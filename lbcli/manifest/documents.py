@@ -17,40 +17,48 @@ _MARKER = re.compile(r"^(?:---|\.\.\.)(?=[ \t\r\n]|$)", re.M)
 class Chunk:
     index: int  # 0-based document index in the file
     line: int  # 0-based line of the chunk's first line in the file
-    text: str
+    source: str  # the whole file's text (shared, not copied)
+    start: int  # the chunk is source[start:end] ...
+    end: int
     marker_rest: str  # what follows `---` on the marker line (e.g. `--- {a: 1}`), if any
+
+    @property
+    def text(self) -> str:
+        """The document's text, sliced on demand (a copy per document would double memory)."""
+        piece = self.source[self.start : self.end]
+        if self.marker_rest and not self.marker_rest.startswith("#"):
+            # keep columns right: the marker's text stays on its own line, padded where `---` was
+            piece = " " * 4 + self.marker_rest + "\n" + piece
+        return piece
 
 
 def split_documents(text: str) -> list[Chunk]:
     """Documents in order; a chunk holding only comments or blanks is not a document."""
     if "\n---" not in text and "\n..." not in text and not text.startswith(("---", "...")):
-        return [Chunk(0, 0, text, "")] if _has_content(text) else []
+        return [Chunk(0, 0, text, 0, len(text), "")] if _has_content(text, 0, len(text)) else []
     chunks: list[Chunk] = []
     pos, line, rest = 0, 0, ""
     for m in _MARKER.finditer(text):
-        _add(chunks, text[pos : m.start()], line, rest)
+        _add(chunks, text, pos, m.start(), line, rest)
         eol = text.find("\n", m.end())
         eol = len(text) if eol < 0 else eol + 1
         # content on the marker line itself (`--- !tag` or `--- {}`) belongs to the document
         rest = text[m.end() : eol].strip() if m.group(0) == "---" else ""
         line += text.count("\n", pos, eol)
         pos = eol
-    _add(chunks, text[pos:], line, rest)
+    _add(chunks, text, pos, len(text), line, rest)
     return chunks
 
 
-def _add(chunks: list[Chunk], piece: str, line: int, rest: str) -> None:
-    if rest and not rest.startswith("#"):
-        # keep columns right: the marker's text stays on its own line, padded where `---` was
-        piece = " " * 4 + rest + "\n" + piece
-        line -= 1
-    if _has_content(piece):
-        chunks.append(Chunk(len(chunks), line, piece, rest))
+def _add(chunks: list[Chunk], text: str, start: int, end: int, line: int, rest: str) -> None:
+    padded = bool(rest) and not rest.startswith("#")
+    if padded or _has_content(text, start, end):
+        chunks.append(Chunk(len(chunks), line - 1 if padded else line, text, start, end, rest if padded else ""))
 
 
 _CONTENT = re.compile(r"^[ \t]*[^\s#%]", re.M)
 
 
-def _has_content(text: str) -> bool:
+def _has_content(text: str, start: int, end: int) -> bool:
     """Anything but blank lines, comments and directives."""
-    return _CONTENT.search(text) is not None
+    return _CONTENT.search(text, start, end) is not None

@@ -3,20 +3,24 @@ failures are values, never exceptions).
 
 The common path parses each document with yaml_rs (Rust); positions are computed only for
 documents that get a finding (see positions.py), which keeps validation of large sets fast.
+Reading and parsing are bounded (limits.py): only regular files, at most `max_file_size`
+bytes, nesting and alias expansion checked on the text before any parser recurses.
 """
 
 from __future__ import annotations
 
+import errno
 import glob as globmod
 import os
+import stat
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Iterable
 
 from ..lint.problem import Problem, Severity
 from .documents import split_documents
 from .kinds import is_own_group, known_kinds, schemas
+from .limits import DEFAULT_MAX_FILE_SIZE, LimitIssue, Limits, alias_budget, check_text, human_size
 from .positions import PositionIndex
 from .resource import CLUSTER_SCOPED, Document, Resource
 
@@ -49,7 +53,8 @@ class LoadResult:
 
 def expand_paths(paths: Iterable[str]) -> list[str]:
     """Files named by the user: files as given, directories recursively (.yaml/.yml/.json),
-    globs, and `-` for stdin. Order: as given, directory contents sorted."""
+    globs, and `-` for stdin. Order: as given, directory contents sorted. A directory that
+    cannot be read is a LoadError naming it, never skipped."""
     out: list[str] = []
     seen: set[str] = set()
 
@@ -78,30 +83,132 @@ def expand_paths(paths: Iterable[str]) -> list[str]:
                 add(f)
         elif os.path.exists(raw):
             add(raw)
+        elif os.path.islink(raw):
+            raise LoadError(f"{raw}: broken symbolic link (to {_link_target(raw)})")
         else:
             raise LoadError(f"{raw}: no such file or directory")
     return out
 
 
 def _walk(root: str) -> list[str]:
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            if name.endswith(EXTENSIONS) and not name.startswith("."):
-                found.append(os.path.join(dirpath, name))
+    """Manifest files under `root`, depth first, each directory's files (sorted) before its
+    subdirectories (sorted), hidden names left out. Symlinked directories are followed, each
+    directory once (a link cycle ends there). An unreadable directory raises LoadError."""
+    found: list[str] = []
+    visited: set[tuple[int, int]] = set()
+    stack = [root]
+    while stack:
+        d = stack.pop()
+        try:
+            st = os.stat(d)
+            if (st.st_dev, st.st_ino) in visited:
+                continue
+            visited.add((st.st_dev, st.st_ino))
+            with os.scandir(d) as it:
+                entries = sorted(it, key=lambda e: e.name)
+            subdirs = []
+            for e in entries:
+                if e.name.startswith("."):
+                    continue
+                try:
+                    is_dir = e.is_dir()  # follows a symlink; a broken one is not a directory
+                except OSError as err:
+                    raise LoadError(f"{e.path}: {_why(err)}") from None
+                if is_dir:
+                    subdirs.append(e.path)
+                elif e.name.endswith(EXTENSIONS):
+                    found.append(e.path)
+        except OSError as err:
+            raise LoadError(f"{d}: cannot read directory: {_why(err)}") from None
+        stack.extend(reversed(subdirs))
     return found
 
 
-def read_text(path: str, stdin_text: str | None = None) -> tuple[str | None, str | None]:
-    """(text, error): binary or undecodable content is an error value, not an exception."""
+def _why(err: OSError) -> str:
+    return (err.strerror or str(err)).lower() if err.strerror else str(err)
+
+
+def _link_target(path: str) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return "?"
+
+
+_KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory"))
+
+
+def _not_regular(path: str, mode: int) -> str:
+    what = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+    link = f"a symbolic link to {_link_target(path)}, which is " if os.path.islink(path) else ""
+    return f"{link}{what}: only regular files are read"
+
+
+def _too_big(size: int, limit: int, exact: bool = True) -> str:
+    how = f"{human_size(size)} ({size:,} bytes)" if exact else f"more than {human_size(limit)}"
+    return (f"file is {how}, over the {human_size(limit)} limit: not read "
+            "(raise it with --max-file-size or max-file-size in .cilium-lb.yaml)")
+
+
+def read_bytes(path: str, max_size: int | None = DEFAULT_MAX_FILE_SIZE) -> tuple[bytes | None, str | None]:
+    """(data, finding): a FIFO, device or socket (or a link to one) and a file over `max_size`
+    are findings, never read (no open that could block or have effects on a device); I/O
+    errors raise LoadError naming the path."""
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        if e.errno == errno.ENOENT and os.path.islink(path):
+            raise LoadError(f"{path}: broken symbolic link (to {_link_target(path)})") from None
+        raise LoadError(f"{path}: {_why(e)}") from None
+    if not stat.S_ISREG(st.st_mode):
+        return None, _not_regular(path, st.st_mode)
+    if max_size is not None and st.st_size > max_size:
+        return None, _too_big(st.st_size, max_size)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as e:
+        raise LoadError(f"{path}: {_why(e)}") from None
+    try:
+        st = os.fstat(fd)  # what was opened, in case the path changed since the stat
+        if not stat.S_ISREG(st.st_mode):
+            return None, _not_regular(path, st.st_mode)
+        parts, total = [], 0
+        want = (max_size + 1) if max_size is not None else None
+        while True:
+            block = os.read(fd, 1 << 20 if want is None else min(1 << 20, want - total))
+            if not block:
+                break
+            parts.append(block)
+            total += len(block)
+            if want is not None and total >= want:
+                return None, _too_big(total, max_size, exact=False)
+        return b"".join(parts), None
+    except OSError as e:
+        raise LoadError(f"{path}: {_why(e)}") from None
+    finally:
+        os.close(fd)
+
+
+def read_text(path: str, stdin_text: str | None = None,
+              max_size: int | None = DEFAULT_MAX_FILE_SIZE) -> tuple[str | None, str | None]:
+    """(text, error): binary or undecodable content, a non-regular file and a file over the
+    size limit are error values, not exceptions; I/O errors raise LoadError."""
     if path == "-":
-        data = stdin_text.encode() if stdin_text is not None else sys.stdin.buffer.read()
+        if stdin_text is not None:
+            data = stdin_text.encode()
+        else:
+            try:
+                data = sys.stdin.buffer.read(-1 if max_size is None else max_size + 1)
+            except OSError as e:
+                raise LoadError(f"<stdin>: {_why(e)}") from None
+        if max_size is not None and len(data) > max_size:
+            return None, _too_big(len(data), max_size, exact=False)
     else:
-        try:
-            data = Path(path).read_bytes()
-        except OSError as e:
-            raise LoadError(f"{path}: {e.strerror or e}") from None
+        data, err = read_bytes(path, max_size)
+        if err is not None:
+            return None, err
     if b"\x00" in data[:8192]:
         return None, "binary file (contains NUL bytes), not YAML or JSON"
     try:
@@ -112,31 +219,33 @@ def read_text(path: str, stdin_text: str | None = None) -> tuple[str | None, str
     return text, None
 
 
-def load(paths: Iterable[str], stdin_text: str | None = None, ignore=None) -> LoadResult:
+def load(paths: Iterable[str], stdin_text: str | None = None, ignore=None, limits: Limits | None = None) -> LoadResult:
     """Load everything under `paths`; `ignore(path) -> bool` drops files (config `ignore`)."""
     result = LoadResult()
     for path in expand_paths(paths):
         if ignore is not None and path != "-" and ignore(path):
             continue
-        load_file(path, result, stdin_text)
+        load_file(path, result, stdin_text, limits)
     return result
 
 
-def load_file(path: str, result: LoadResult, stdin_text: str | None = None) -> None:
+def load_file(path: str, result: LoadResult, stdin_text: str | None = None, limits: Limits | None = None) -> None:
+    limits = limits or Limits()
     name = "<stdin>" if path == "-" else path
     result.files.append(name)
-    text, err = read_text(path, stdin_text)
+    text, err = read_text(path, stdin_text, limits.max_file_size)
     if err is not None:
         result.problems.append(Problem(name, 1, 1, Severity.ERROR, "yaml-syntax", err))
         result.broken += 1
         return
     result.texts[name] = text
-    load_text(name, text, result)
+    load_text(name, text, result, limits)
 
 
-def load_text(name: str, text: str, result: LoadResult) -> None:
+def load_text(name: str, text: str, result: LoadResult, limits: Limits | None = None) -> None:
     import yaml_rs
 
+    limits = limits or Limits()
     chunks = split_documents(text)
     if not chunks:
         result.problems.append(
@@ -144,20 +253,45 @@ def load_text(name: str, text: str, result: LoadResult) -> None:
         )
         return
     for chunk in chunks:
-        doc = Document(name, chunk.index, chunk.line, PositionIndex(chunk.text, chunk.line))
+        doc = Document(name, chunk.index, chunk.line, PositionIndex(chunk))
         result.documents.append(doc)
-        try:
-            value = yaml_rs.loads(chunk.text, parse_datetime=False)
-        except Exception as e:  # yaml_rs.YAMLDecodeError and anything the parser may raise
-            from .syntax import diagnose
-
-            issue = diagnose(chunk.text, chunk.line, str(e))
+        body = chunk.text
+        # depth and aliases first: yaml_rs and PyYAML's composer recurse per level
+        issue = check_text(body, limits.max_depth)
+        if issue is None:
+            try:
+                value = yaml_rs.loads(body, parse_datetime=False, alias_limits=_alias_backstop(yaml_rs, len(body)))
+            except Exception as e:  # yaml_rs.YAMLDecodeError and anything the parser may raise
+                issue = _parse_issue(body, str(e))
+        if issue is not None:
             result.problems.append(
-                Problem(name, issue.line, issue.column, Severity.ERROR, "yaml-syntax", issue.message, doc=chunk.index)
+                Problem(name, chunk.line + issue.line + 1, issue.column + 1, Severity.ERROR, "yaml-syntax",
+                        issue.message, doc=chunk.index)
             )
             result.broken += 1
             continue
         _add_object(value, doc, (), result)
+
+
+def _alias_backstop(yaml_rs, size: int):
+    # limits.check_text is the rule (and says where); this only stops yaml_rs should the text
+    # scan ever miss an alias: the nodes of a document are fewer than its bytes
+    return yaml_rs.AliasLimits(max_total_replayed_events=2 * alias_budget(size))
+
+
+def _parse_issue(body: str, fast_error: str) -> LimitIssue:
+    if "alias" in fast_error and "limit" in fast_error:
+        from .limits import _ALIAS
+
+        m = _ALIAS.search(body)
+        at = m.start() if m else 0
+        line = body.count("\n", 0, at)
+        return LimitIssue(line, at - (body.rfind("\n", 0, at) + 1),
+                          "aliases expand this document beyond the limit (an alias bomb?): write the values out")
+    from .syntax import diagnose
+
+    issue = diagnose(body, 0, fast_error)
+    return LimitIssue(issue.line - 1, issue.column - 1, issue.message)
 
 
 def _add_object(value, doc: Document, prefix: tuple, result: LoadResult) -> None:

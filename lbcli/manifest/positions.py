@@ -1,74 +1,273 @@
-"""Exact positions of values, found lazily with PyYAML's C composer.
+"""Exact positions of values, found lazily from libyaml's event stream.
 
 The fast path (yaml_rs) yields plain values without marks; only documents that have a finding
-are composed a second time, here, to turn a path such as ("spec", "port") into a 1-based
-line and column. Composing is ~10x slower than the fast parse, so it is done on demand.
+are read a second time, here, to turn a path such as ("spec", "port") into a 1-based line and
+column. The events are walked without composing nodes or resolving tags (composing a document
+with PyYAML cost ~10x the parse and kept every node with two marks alive: gigabytes for a
+50 MB manifest), and without recursion.
+
+The first lookup in a document streams the events and stops at the target. A document asked
+again gets a compact position tree (one pass; positions packed into ints), kept for the few
+documents most recently asked about, so many findings in one huge document stay linear and
+memory stays bounded.
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections import OrderedDict
+from typing import Any, Iterator, Sequence
 
 Path = tuple[Any, ...]
+
+_TREES_KEPT = 4  # documents whose position tree is kept (most recently used)
+_trees: OrderedDict[int, "PositionIndex"] = OrderedDict()
+_SHIFT = 32  # packed position: line << 32 | column (both 0-based)
+
+
+def iter_events(text: str) -> Iterator[Any]:
+    """libyaml's parser events (C when available); raises yaml.YAMLError on bad input."""
+    import yaml
+
+    try:
+        from yaml._yaml import CParser
+    except ImportError:  # no libyaml: the pure-Python parser (also iterative)
+        yield from yaml.parse(text, Loader=yaml.SafeLoader)
+        return
+    parser = CParser(text)
+    try:
+        while True:
+            e = parser.get_event()
+            if e is None:
+                return
+            yield e
+    finally:
+        parser.dispose()
+
+
+def yaml_error_issue(exc: BaseException):
+    """A LimitIssue from a parser exception (its mark, its words)."""
+    from .limits import LimitIssue
+
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    what = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    if context:
+        what = f"{what} ({context})"
+    what = " ".join(str(what).split())
+    return LimitIssue(mark.line if mark else 0, mark.column if mark else 0, what)
 
 
 class PositionIndex:
     """Path -> (line, column), 1-based, for one document chunk."""
 
-    __slots__ = ("_text", "_line0", "_root", "_composed", "_fallback")
+    __slots__ = ("_chunk", "_line0", "_asked", "_tree", "_error", "__weakref__")
 
-    def __init__(self, text: str, line0: int) -> None:
-        self._text = text
-        self._line0 = line0
-        self._root = None
-        self._composed = False
-        self._fallback = (line0 + 1, 1)
+    def __init__(self, chunk, line0: int | None = None) -> None:
+        # `chunk` is a documents.Chunk (its text is sliced from the file's text on demand, so
+        # no copy is kept per document) or, for callers that have one, the text itself
+        self._chunk = chunk
+        self._line0 = chunk.line if line0 is None else line0
+        self._asked = 0
+        self._tree = None
+        self._error = None  # packed position of the parse error, when libyaml refuses the text
 
-    def _compose(self):
-        if not self._composed:
-            self._composed = True
-            import yaml
-
-            loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-            try:
-                self._root = yaml.compose(self._text, Loader=loader)
-            except yaml.YAMLError as e:
-                # what the fast parser accepted and PyYAML does not (YAML 1.2 corners such as
-                # an empty key): PyYAML's mark is the best position there is
-                self._root = None
-                mark = getattr(e, "problem_mark", None)
-                if mark is not None:
-                    self._fallback = (self._line0 + mark.line + 1, mark.column + 1)
-        return self._root
+    @property
+    def text(self) -> str:
+        return self._chunk if isinstance(self._chunk, str) else self._chunk.text
 
     def locate(self, path: Sequence[Any], key: bool = False) -> tuple[int, int]:
         """Position of the value at `path` (or of its key when `key`); the deepest existing
         ancestor when the path does not exist (a missing field points at its parent)."""
-        node = self._compose()
-        if node is None:
-            return self._fallback
-        mark = node.start_mark
-        for i, step in enumerate(path):
-            last = i == len(path) - 1
-            nxt = None
-            if node.tag.endswith(":map") or type(node).__name__ == "MappingNode":
-                for knode, vnode in reversed(node.value):  # last duplicate wins, as in the parse
-                    if knode.value == str(step) or knode.value == step:
-                        nxt = vnode
-                        if key and last:
-                            mark = knode.start_mark
-                            return self._line0 + mark.line + 1, mark.column + 1
-                        break
-            elif type(node).__name__ == "SequenceNode" and isinstance(step, int):
-                if 0 <= step < len(node.value):
-                    nxt = node.value[step]
-            if nxt is None:
-                break
-            node = nxt
-            mark = node.start_mark
-        return self._line0 + mark.line + 1, mark.column + 1
+        self._asked += 1
+        if self._tree is None and self._asked > 1 and self._error is None:
+            self._build_tree()
+        if self._tree is not None:
+            pos = _tree_locate(self._tree, path, key)
+            _trees.move_to_end(id(self))
+        elif self._error is not None:
+            pos = self._error
+        else:
+            pos = self._stream_locate(tuple(path), key)
+        return self._line0 + (pos >> _SHIFT) + 1, (pos & ((1 << _SHIFT) - 1)) + 1
 
     def line_text(self, line: int) -> str:
-        lines = self._text.splitlines()
+        lines = self.text.splitlines()
         i = line - self._line0 - 1
         return lines[i] if 0 <= i < len(lines) else ""
+
+    # -- one lookup: stream and stop -------------------------------------------------------
+
+    def _stream_locate(self, target: Path, key: bool) -> int:
+        import yaml.events as ev
+
+        starts = (ev.MappingStartEvent, ev.SequenceStartEvent)
+        ends = (ev.MappingEndEvent, ev.SequenceEndEvent)
+        best = 0  # packed position of the deepest node on the path seen so far
+        # the open collections on the path: [is_map, want_key, current key, key pos, index]
+        frames: list[list] = []
+        skip = 0  # depth inside a subtree off the path, or inside a complex key
+        skip_key = False
+        events = iter_events(self.text)
+        try:
+            for e in events:
+                t = type(e)
+                if skip:
+                    if t in starts:
+                        skip += 1
+                    elif t in ends:
+                        skip -= 1
+                        if not skip and not skip_key:
+                            _next_child(frames)
+                    continue
+                if t in ends:
+                    return best  # a collection on the path closed without the next step
+                if t not in starts and t is not ev.ScalarEvent and t is not ev.AliasEvent:
+                    continue
+                m = e.start_mark
+                pos = (m.line << _SHIFT) | m.column
+                if frames and frames[-1][0] and frames[-1][1]:  # a mapping key
+                    f = frames[-1]
+                    f[1] = False
+                    f[2], f[3] = (e.value if t is ev.ScalarEvent else None), pos
+                    if t in starts:
+                        skip, skip_key = 1, True
+                    continue
+                depth = len(frames)
+                on = True
+                if depth:
+                    f = frames[-1]
+                    step = target[depth - 1]
+                    if f[0]:
+                        on = f[2] is not None and (f[2] == step or f[2] == str(step))
+                    else:
+                        on = isinstance(step, int) and f[4] == step
+                if not on:
+                    if t in starts:
+                        skip, skip_key = 1, False
+                    else:
+                        _next_child(frames)
+                    continue
+                if depth == len(target):
+                    found = frames[-1][3] if key and depth and frames[-1][0] else pos
+                    if t in starts:
+                        # an error inside the target (a YAML 1.2 corner such as an empty key)
+                        # is what the finding is about: read to the target's end to see
+                        _skip_subtree(events, starts, ends)
+                    return found
+                best = pos
+                if t not in starts:
+                    return best  # a scalar or an alias: nothing deeper to find here
+                frames.append([t is ev.MappingStartEvent, True, None, 0, 0])
+        except Exception as exc:  # what yaml_rs accepted and libyaml does not (YAML 1.2 corners)
+            issue = yaml_error_issue(exc)
+            self._error = (issue.line << _SHIFT) | issue.column
+            return self._error
+        return best
+
+    # -- many lookups: one compact tree --------------------------------------------------------
+
+    def _build_tree(self) -> None:
+        import yaml.events as ev
+
+        root = None
+        stack: list[list] = []  # open collections: [pos, dict or list]
+        keys: list = []  # per open collection: the mapping key awaiting its value, or None
+        skip = 0  # depth inside a complex (collection) key
+        try:
+            for e in iter_events(self.text):
+                t = type(e)
+                if t is ev.MappingEndEvent or t is ev.SequenceEndEvent:
+                    if skip:
+                        skip -= 1
+                    else:
+                        stack.pop()
+                        keys.pop()
+                    continue
+                if t is not ev.ScalarEvent and t is not ev.AliasEvent and t is not ev.MappingStartEvent \
+                        and t is not ev.SequenceStartEvent:
+                    continue
+                if skip:
+                    if t is ev.MappingStartEvent or t is ev.SequenceStartEvent:
+                        skip += 1
+                    continue
+                m = e.start_mark
+                pos = (m.line << _SHIFT) | m.column
+                collection = t is ev.MappingStartEvent or t is ev.SequenceStartEvent
+                if stack and isinstance(stack[-1][1], dict) and keys[-1] is None:  # a key
+                    keys[-1] = (e.value if t is ev.ScalarEvent else _COMPLEX, pos)
+                    if collection:
+                        skip = 1
+                    continue
+                node: Any = [pos, {} if t is ev.MappingStartEvent else []] if collection else pos
+                if not stack:
+                    root = node
+                elif isinstance(stack[-1][1], dict):
+                    k, kpos = keys[-1]
+                    if k is not _COMPLEX:
+                        stack[-1][1].setdefault(k, (kpos, node))  # first wins, like the stream
+                    keys[-1] = None
+                else:
+                    stack[-1][1].append(node)
+                if collection:
+                    stack.append(node)
+                    keys.append(None)
+        except Exception as exc:
+            issue = yaml_error_issue(exc)
+            self._error = (issue.line << _SHIFT) | issue.column
+            return
+        self._tree = root if root is not None else 0
+        _trees[id(self)] = self
+        while len(_trees) > _TREES_KEPT:
+            _, old = _trees.popitem(last=False)
+            old._tree = None
+            old._asked = 0
+
+
+_COMPLEX = object()
+
+
+def _skip_subtree(events, starts, ends) -> None:
+    """Consume the events of the collection just started (raises on a parse error inside)."""
+    depth = 1
+    for e in events:
+        t = type(e)
+        if t in starts:
+            depth += 1
+        elif t in ends:
+            depth -= 1
+            if not depth:
+                return
+
+
+def _next_child(frames: list[list]) -> None:
+    """The node just passed was a value: the mapping wants a key, the sequence's index moves."""
+    if frames:
+        f = frames[-1]
+        if f[0]:
+            f[1] = True
+        else:
+            f[4] += 1
+
+
+def _tree_locate(node: Any, path: Sequence[Any], key: bool) -> int:
+    pos = node if isinstance(node, int) else node[0]
+    for i, step in enumerate(path):
+        if isinstance(node, int):
+            break
+        children = node[1]
+        nxt = None
+        if isinstance(children, dict):
+            hit = children.get(step)
+            if hit is None and not isinstance(step, str):
+                hit = children.get(str(step))
+            if hit is not None:
+                if key and i == len(path) - 1:
+                    return hit[0]
+                nxt = hit[1]
+        elif isinstance(step, int) and 0 <= step < len(children):
+            nxt = children[step]
+        if nxt is None:
+            break
+        node = nxt
+        pos = node if isinstance(node, int) else node[0]
+    return pos

@@ -1,7 +1,9 @@
 """Precise diagnostics for a document the fast parser rejected.
 
 yaml_rs stops at the first error without a position for some of them (duplicate keys); PyYAML's
-composer gives a mark for syntax errors, and a walk over its nodes finds duplicate keys.
+composer gives a mark for syntax errors, and a walk over its nodes finds duplicate keys. The
+loader calls this only for text within the nesting and alias limits (limits.py): the composer
+recurses per level, and the node graph is walked once per node, never per path.
 """
 
 from __future__ import annotations
@@ -61,9 +63,15 @@ def _char_at(text: str, line: int, col: int) -> str:
 
 
 def _find_duplicate(node):
+    # aliases make the node graph shared: visit each node once (walking it as a tree is
+    # exponential in an alias bomb)
     stack = [node] if node is not None else []
+    seen: set[int] = set()
     while stack:
         n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
         kind = type(n).__name__
         if kind == "MappingNode":
             seen = {}

@@ -1,0 +1,169 @@
+"""Bounds on what the loader reads and parses, checked before any recursive or C parser runs.
+
+- **Size.** A file (or stdin) larger than `max_file_size` is not read (default 32 MiB:
+  several times the largest real manifest bundles, which are single-digit MiB; the
+  Kubernetes API itself refuses requests over 3 MiB). Configurable with `--max-file-size` or
+  `max-file-size:` in `.cilium-lb.yaml`.
+- **Nesting.** A document may nest collections at most `MAX_DEPTH` (100) levels deep. yaml_rs
+  and PyYAML's C composer recurse per level (50,000 `[` or `- ` crash the process) and so do
+  the rules that walk a document, so depth is checked on the text first.
+- **Aliases.** Aliases may make a document hold at most max(10,000, 10 x the nodes written)
+  nodes once expanded (the idea of go-yaml's alias ratio, used by Kubernetes after the
+  "billion laughs" CVE-2019-11253), so a 500-byte alias bomb is a finding, not a hang.
+
+The check is two-tiered so that ordinary manifests pay almost nothing: a conservative bound
+from the text (the count of `[`/`{` plus twice the widest run of leading spaces and block
+indicators; no aliases) clears nearly every document with two `str.count`s and one regex
+search. Only a document the bound cannot clear is walked exactly, with libyaml's event
+parser, which keeps its own heap stacks and never recurses.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+MAX_DEPTH = 100
+DEFAULT_MAX_FILE_SIZE = 32 * 1024 * 1024
+ALIAS_MIN_NODES = 10_000
+ALIAS_RATIO = 10
+
+_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1024**2, "mb": 1024**2, "mib": 1024**2,
+          "g": 1024**3, "gb": 1024**3, "gib": 1024**3}
+_SIZE = re.compile(r"\s*(\d+)\s*([a-z]*)\s*", re.I)
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_file_size: int | None = DEFAULT_MAX_FILE_SIZE  # bytes; None = no limit
+    max_depth: int = MAX_DEPTH
+
+
+def parse_size(value: object) -> int | None:
+    """`32M`, `512KiB`, `1048576`, `0` or `none` (no limit) -> bytes; ValueError otherwise."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a size: {value!r}")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError(f"not a size: {value}")
+        return value or None
+    text = str(value).strip().lower()
+    if text in ("none", "off", "unlimited"):
+        return None
+    m = _SIZE.fullmatch(text)
+    if not m or m.group(2) not in _UNITS:
+        raise ValueError(f"not a size: {value!r} (use bytes or a K, M or G suffix, e.g. 32M; 0 = no limit)")
+    n = int(m.group(1)) * _UNITS[m.group(2)]
+    return n or None
+
+
+def human_size(n: int) -> str:
+    for unit, f in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n >= f:
+            v = n / f
+            return f"{v:.0f} {unit}" if v == int(v) else f"{v:.1f} {unit}"
+    return f"{n} bytes"
+
+
+@dataclass(frozen=True, slots=True)
+class LimitIssue:
+    line: int  # 0-based within the text
+    column: int  # 0-based
+    message: str
+
+
+# an alias or anchor token: `*name` / `&name` where a node may start (after whitespace or a flow
+# indicator); inside quoted scalars it over-matches, which only costs the exact walk
+_ALIAS = re.compile(r"(?:^|(?<=[\s\[{,]))\*[^\s,\[\]{}]", re.M)
+_ANCHOR = re.compile(r"(?:^|(?<=[\s\[{,]))&[^\s,\[\]{}]", re.M)
+
+
+def _block_bound_exceeded(text: str, columns: int) -> bool:
+    """Is there a line whose leading run of spaces and block indicators (`-`, `?`, `:`) is at
+    least `columns` long? A chain of nested block collections advances at least one column per
+    two levels (a sequence may share its mapping key's column), and every level starts inside
+    that run, so block depth <= 2 * (run + 1)."""
+    if columns <= 0:
+        return True
+    return re.search(r"^[ \t?:\-]{%d}" % columns, text, re.M) is not None
+
+
+def check_text(text: str, max_depth: int = MAX_DEPTH) -> LimitIssue | None:
+    """A located issue when the document nests deeper than `max_depth` or its aliases expand
+    beyond the budget; None when it is within bounds. Never recurses, never raises."""
+    flow = text.count("[") + text.count("{")
+    aliased = _ALIAS.search(text) is not None and _ANCHOR.search(text) is not None
+    if not aliased and flow < max_depth:
+        # depth <= 2 * (run + 1) + flow must stay <= max_depth
+        if not _block_bound_exceeded(text, (max_depth - flow) // 2):
+            return None
+    return _walk(text, max_depth)
+
+
+def alias_budget(written: int) -> int:
+    return max(ALIAS_MIN_NODES, ALIAS_RATIO * written)
+
+
+def _walk(text: str, max_depth: int) -> LimitIssue | None:
+    """Exact depth (aliases count with the depth of what they stand for) and expanded size."""
+    from .positions import iter_events, yaml_error_issue
+    import yaml.events as ev
+
+    start_types = (ev.MappingStartEvent, ev.SequenceStartEvent)
+    end_types = (ev.MappingEndEvent, ev.SequenceEndEvent)
+    # per open collection: [start depth, max absolute depth inside, expanded size, anchor]
+    stack: list[list] = []
+    anchors: dict[str, tuple[int, int]] = {}  # name -> (height, expanded size)
+    written = 0
+    added = 0  # nodes aliases add beyond the alias node itself
+    checkpoints: list[tuple[int, object, str]] = []  # (added so far, mark, alias) per alias
+    try:
+        for e in iter_events(text):
+            t = type(e)
+            if t in start_types:
+                written += 1
+                depth = len(stack) + 1
+                if depth > max_depth:
+                    m = e.start_mark
+                    return LimitIssue(m.line, m.column, f"document nests deeper than {max_depth} levels "
+                                      f"(the limit): refused before parsing")
+                stack.append([depth, depth, 1, e.anchor])
+            elif t in end_types:
+                start, deepest, size, anchor = stack.pop()
+                if anchor is not None:
+                    anchors[anchor] = (deepest - start + 1, size)
+                if stack:
+                    parent = stack[-1]
+                    parent[1] = max(parent[1], deepest)
+                    parent[2] += size
+            elif t is ev.ScalarEvent:
+                written += 1
+                if e.anchor is not None:
+                    anchors[e.anchor] = (0, 1)
+                if stack:
+                    stack[-1][2] += 1
+            elif t is ev.AliasEvent:
+                written += 1
+                height, size = anchors.get(e.anchor, (0, 1))
+                deepest = len(stack) + height
+                if deepest > max_depth:
+                    m = e.start_mark
+                    return LimitIssue(m.line, m.column, f"alias *{e.anchor} nests the document deeper than "
+                                      f"{max_depth} levels (the limit)")
+                added += size - 1
+                checkpoints.append((added, e.start_mark, e.anchor))
+                if stack:
+                    stack[-1][1] = max(stack[-1][1], deepest)
+                    stack[-1][2] += size
+    except Exception as exc:  # libyaml refused the text: that is the finding (see module doc)
+        return yaml_error_issue(exc)
+    budget = alias_budget(written)
+    if added > budget:
+        for cum, m, name in checkpoints:
+            if cum > budget:
+                return LimitIssue(
+                    m.line, m.column,
+                    f"aliases expand this document to more than {budget:,} extra nodes (alias *{name}; the "
+                    f"limit is {ALIAS_RATIO} times the {written:,} nodes written, at least {ALIAS_MIN_NODES:,}): "
+                    "an alias bomb? write the values out")
+    return None

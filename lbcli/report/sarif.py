@@ -66,4 +66,4 @@ def render(report) -> str:
 def _uri(path: str) -> str:
     """A relative URI reference for a file path: `/` separators, anything outside RFC 3986's
     path characters percent-encoded (a space, a newline, `#`, `?`)."""
-    return quote(path.replace("\\", "/"), safe="/:@!$&'()*+,;=-._~")
+    return quote(path.replace("\\", "/"), safe="/:@!$&'()*+,;=-._~", errors="surrogateescape")

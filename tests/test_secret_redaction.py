@@ -321,3 +321,18 @@ def test_plan_digest_is_deterministic_and_detects_change(tmp_path):
     auth = [json.loads(o)["bgp"]["instances"][0]["peers"][0]["auth"] for o in outs]
     assert auth[0]["secretRef"] == "kube-system/bgp-auth"
     assert auth[0]["sha256"] != auth[2]["sha256"]
+
+
+def test_a_rule_that_crashes_on_a_secret_does_not_quote_it(monkeypatch):
+    from lbcli.lint.rules import basic_auth
+    from tests.lintkit import lint_example
+
+    marker = Markers().new("crash")
+
+    def boom(data: bytes):
+        raise ValueError(f"cannot parse {marker}")
+
+    monkeypatch.setattr(basic_auth, "problems", boom)
+    crashed = [p for p in lint_example("rebel-base").problems if p.rule == "internal-error"]
+    assert crashed and "basic-auth" in crashed[0].message and "ValueError" in crashed[0].message
+    assert all(marker not in p.message for p in crashed)

@@ -50,11 +50,21 @@ def lint(load: LoadResult, config: LintConfig | None = None, now: datetime | Non
                     f.resource.valid = False
         except Exception as e:  # a rule bug must never become a traceback for the user
             raw.append((Problem("<rules>", 1, 1, Severity.ERROR, "internal-error",
-                                f"rule {rule.id} failed: {type(e).__name__}: {e}"), None))
+                                f"rule {rule.id} failed: {_where(e)}"), None))
 
     problems, invalid = _finish(raw, config, load)
     summary = _summary(load, problems, invalid)
     return LintReport(problems, summary, index, load, invalid)
+
+
+def _where(e: Exception) -> str:
+    """The exception's type and the line that raised it, never its text: an exception about a
+    Secret can quote the value it choked on."""
+    import traceback
+
+    frames = traceback.extract_tb(e.__traceback__)
+    at = f" at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else ""
+    return f"{type(e).__name__}{at} (a cilium-lb bug: please report it)"
 
 
 def _to_problem(rule_id: str, default: Severity, f: Finding) -> Problem:

@@ -74,13 +74,13 @@ def _find_duplicate(node):
         seen.add(id(n))
         kind = type(n).__name__
         if kind == "MappingNode":
-            seen = {}
+            keys: dict = {}
             for knode, vnode in n.value:
                 k = getattr(knode, "value", None)
                 if isinstance(k, str):
-                    if k in seen and k != "<<":
-                        return knode, seen[k]
-                    seen[k] = knode
+                    if k in keys and k != "<<":
+                        return knode, keys[k]
+                    keys[k] = knode
                 stack.append(vnode)
         elif kind == "SequenceNode":
             stack.extend(n.value)

@@ -312,11 +312,17 @@ def _branches(err, kind, root, body, path, value, got, hide, secret, cond):
         return [(path, _at_where(path, f"set exactly one of {choice}{suffix}"), _keyed(path))]
     descs = [_describe(b, root) for b in branches]
     if branches and all(descs):
+        fields = all(isinstance(b, dict) and b.get("required") for b in branches)
         if kind == "OneOfMultipleValid":
             msg = f"must match exactly one of: {_join_or(descs)}"
+        elif fields:
+            msg = f"must set {_join_or(descs)}"
         else:
             msg = f"must be {_join_or(descs)}" + (f" (got {got})" if not isinstance(value, (dict, list)) else "")
-        return [(path, _at_where(path, msg + suffix), _keyed(path))]
+        at = path
+        if not path:  # a whole document: point at the field the condition names, else `kind`
+            at = (cond.props[0],) if cond is not None and cond.props else ("kind",)
+        return [(at, _at_where(path, msg + suffix), _keyed(at))]
     # complex alternatives: the error of the alternative that got furthest says the most
     inner = [e for branch in (err.kind.context or []) for e in branch]
     if inner:
@@ -382,7 +388,8 @@ def _grammar(s: Any) -> str:
 # -- if / then / else: say which other field makes a field needed or unused -------------------
 
 class _Cond:
-    def __init__(self, text: str, positive: str, trigger: list[str], inst: tuple):
+    def __init__(self, text: str, positive: str, trigger: list[str], inst: tuple, props: list[str]):
+        self.props = props  # the fields the `if` looks at
         self.text = text  # "`backendType: IP`" (the value that made `then` apply)
         self.positive = positive  # the `if` stated positively (for `else` branches)
         self.trigger = trigger  # `if: {required: [x]}`: the fields whose presence applies it
@@ -419,7 +426,8 @@ def _condition(err, root: dict, body: dict) -> _Cond | None:
     if ev[i] == "then" and not texts and trigger:
         texts = [f"`{k}`" for k in trigger]
     text = _join_and(texts) if ev[i] == "then" else ""
-    return _Cond(text, _join_and(positive), trigger if ev[i] == "then" else [], inst)
+    props = [p for p in (cond.get("properties") or {}) if p in obj]
+    return _Cond(text, _join_and(positive), trigger if ev[i] == "then" else [], inst, props)
 
 
 def _only_with(cond: _Cond | None, path: tuple, expected: Any) -> list | None:

@@ -134,7 +134,9 @@ def check_model(model: BgpModel, log_file: str | None = None) -> None:
                 _int(ad.local_preference, f"{w} {ad.prefix} localPreference", 0, 2**32 - 1)
         if peer.auth_ref is not None:
             pw = model.passwords.get(peer.auth_ref)
-            if pw is not None and not G.BGP_PASSWORD.match(pw):
+            if pw is None:  # never fall back to a session without its password
+                _fail(f"{w} password", f"secret {str(peer.auth_ref)[:80]!r} has no password here")
+            if not G.BGP_PASSWORD.match(pw):
                 _fail(f"{w} password (secret {peer.auth_ref})", G.BGP_PASSWORD.problem(pw, secret=True) or "")
 
 

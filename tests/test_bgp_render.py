@@ -327,3 +327,22 @@ def test_frr_conf_golden():
     assert text == path.read_text()
     assert text.index("neighbor 10.0.0.9 remote-as") < text.index("neighbor 192.168.121.11 remote-as") \
         < text.index("neighbor 192.168.121.12 remote-as")
+
+
+def test_renderer_refuses_values_bird_cannot_hold_without_echo():
+    import dataclasses
+
+    model = model_from_plan(CASES["seed_ibgp_bfd_md5"], SECRETS)
+    peer = model.peers[0]
+    bad = [
+        dataclasses.replace(model, node="t1-a\nprotocol static evil { }"),
+        dataclasses.replace(model, peers=(dataclasses.replace(peer, name='peer0"; evil'),)),
+        dataclasses.replace(model, peers=(dataclasses.replace(
+            peer, bfd=dataclasses.replace(peer.bfd, profile="x\nprotocol bgp evil {")),)),
+        dataclasses.replace(model, passwords={SECRET_REF: 'pw"\n}'}),
+        dataclasses.replace(model, passwords={}),  # auth asked for, no password: never drop it
+    ]
+    for m in bad:
+        with pytest.raises(BgpModelError) as e:
+            render_bird_conf(m, log_file="/tmp/bird.log")
+        assert "evil" not in str(e.value) and "pw" not in str(e.value).replace("password", "")

@@ -310,3 +310,38 @@ def test_haproxy_accepts_rendering(case: str, tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60)  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     json.dumps(r.warnings)  # warnings are plain strings
+
+
+# ---- hostile input straight into the plan: refused with the field named, or escaped
+
+
+def test_hostile_header_name_is_refused_naming_the_field() -> None:
+    plan = plan_for("https")
+    route = plan["tier2"]["listeners"][0]["routes"][0]
+    route["persistence"]["headers"] = ["sticky\n    server evil 6.6.6.6:80 weight 256"]
+    from lbcli.agent.l7.render import L7RenderError
+
+    with pytest.raises(L7RenderError) as e:
+        render(model_from_plan(plan), fake_secrets(), BASE, "t2-a")
+    msg = str(e.value)
+    assert "routes[0] persistentBackend headers[0] name" in msg and "line break" in msg
+    assert "evil" not in msg and "\n" not in msg
+
+
+def test_path_with_quote_is_escaped_not_refused() -> None:
+    plan = plan_for("https")
+    plan["tier2"]["listeners"][0]["routes"][2]["path"]["value"] = "/it's"
+    r = render(model_from_plan(plan), fake_secrets(), BASE, "t2-a")
+    assert "path -m str /it\\'s" in r.config
+
+
+def test_long_names_give_bounded_file_names() -> None:
+    plan = plan_for("https")
+    long_ref = "default/" + ".".join(["a" * 60] * 4)  # a 243-character name: valid in Kubernetes
+    plan["tier2"]["listeners"][0]["tls"]["certificates"][0]["secretRef"] = long_ref
+    secrets = fake_secrets()
+    secrets[long_ref] = secrets["default/https-proxy"]
+    r = render(model_from_plan(plan), secrets, BASE, "t2-a")
+    names = [Path(k).name for k in r.files]
+    assert max(len(n) for n in names) <= 255 and all("/" not in n and not n.startswith(".") for n in names)
+    assert any(n.startswith("cert-default_aaa") for n in names)

@@ -323,3 +323,25 @@ class _Rendered:
     files: dict = {}
     config = "global\n"
     users = ""
+
+
+def test_flock_serialises_applies_on_a_node(tmp_path):
+    import subprocess
+    import sys
+
+    ctx = _ctx(tmp_path)
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\nfrom pathlib import Path\nfrom lbcli.agent.apply import node_lock\n"
+        "from lbcli.agent.reconciler import NodeContext\n"
+        f"with node_lock(NodeContext('n1', Path({str(ctx.state_dir)!r}), Path('/nonexistent'))):\n"
+        "    print('held', flush=True); time.sleep(30)\n")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(ap.LockTimeout, match="apply.lock"):
+            with ap.node_lock(ctx, timeout=0.3):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with ap.node_lock(ctx, timeout=5):  # released when its holder is killed
+        pass

@@ -74,8 +74,8 @@ def check(ctx: Context) -> Iterator[Finding]:
         bad = _non_string_key(res.body, ())
         if bad is not None:  # JSON Schema (and Kubernetes) only know string keys
             path, key = bad
-            shown = kind_of(key) if secret else show(key)
-            yield Finding(res, path, f"mapping key {shown} is not a string; quote it", key=False)
+            shown = f"({kind_of(key)})" if secret else show(key)
+            yield Finding(res, path, _at_where(path, f"mapping key {shown} is not a string; quote it"), key=False)
             continue
         numbers = dict(_bad_numbers(res.body, ()))
         for path, msg in numbers.items():

@@ -270,12 +270,9 @@ def reset_node(ctx: NodeContext) -> list[ComponentResult]:
 def applied_plan(state_dir: Path | str, node: str) -> dict | None:
     """The plan last recorded on `node`; None when nothing was applied yet. A record that is not
     a plan raises ValueError, an unreadable one OSError."""
-    from ..compile.output import read_plan
+    from ..plan.read import read_plan  # PlanError (a ValueError) names the file and what is wrong
 
     p = Path(state_dir) / node / APPLIED
     if not p.exists():
         return None
-    plan = read_plan(p)
-    if plan is None:
-        raise ValueError(f"{p}: not a NodePlan (corrupt state? re-run apply)")
-    return plan
+    return read_plan(p)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -164,6 +165,10 @@ def test_lost_pid_file_finds_the_running_daemon(tmp_path):
     fake.symlink_to(sys.executable)
     proc = subprocess.Popen([str(fake), "-c", "import time; time.sleep(30)", "-s", str(paths.ctl)])
     try:
+        for _ in range(200):  # until the child has exec'd (before that its argv is pytest's)
+            if str(paths.ctl).encode() in Path(f"/proc/{proc.pid}/cmdline").read_bytes():
+                break
+            time.sleep(0.01)
         paths.pid.write_text("")
         assert daemon.read_pid(paths) == proc.pid
         paths.pid.write_text(f"{proc.pid}\n")

@@ -98,3 +98,19 @@ def test_cli_escapes_yaml_keys_and_file_names(tmp_path):
         assert not RAW.search(r.stdout), (fmt, repr(r.stdout))
         assert "\\x1b[31m\\u202ey" in r.stdout, (fmt, r.stdout)
         assert "evil\\x1b[2Jname" in r.stdout, (fmt, r.stdout)
+
+
+def test_apply_text_escapes_what_reconcilers_echo(capsys):
+    """Object names, details, errors and notes can carry manifest text: the apply report
+    writes control characters as escapes, so a name cannot forge a line or move the cursor."""
+    from lbcli.report.apply_text import render
+
+    evil = "x\n  + forged\x1b[2J"
+    render({"node": "n1", "dryRun": False, "ok": False, "changes": 1, "recorded": False,
+            "components": [{"name": "l7", "ok": False, "degraded": evil, "error": evil, "notes": [evil],
+                            "changes": [{"action": "create", "object": evil, "detail": evil,
+                                         "ok": False, "error": evil}]}],
+            "withheld": [{"prefix": "100.64.0.1/32", "reason": evil}]})
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\n  + forged" not in out
+    assert out.count("\\x1b[2J") == 7

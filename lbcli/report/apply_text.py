@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..cli.console import console
+from ..lint.redact import escape_controls as esc  # names and errors may carry manifest text
 
 _MARK = {"create": ("+", "green"), "update": ("~", "yellow"), "delete": ("-", "red")}
 
@@ -19,21 +20,21 @@ def render(report_dict: dict) -> None:
         for ch in comp["changes"]:
             mark, style = _MARK.get(ch["action"], ("?", "white"))
             line = Text(f"  {mark} ", style=style)
-            line.append(ch["object"])
+            line.append(esc(ch["object"]))
             if ch["detail"]:
-                line.append(f"  ({ch['detail']})", style="dim")
+                line.append(f"  ({esc(ch['detail'])})", style="dim")
             if ch.get("ok") is False:
-                line.append(f"  FAILED: {ch['error']}", style="bold red")
+                line.append(f"  FAILED: {esc(str(ch['error']))}", style="bold red")
             out.print(line)
         for note in comp.get("notes") or []:
-            out.print(Text(f"  note: {note}", style="yellow"))
+            out.print(Text(f"  note: {esc(note)}", style="yellow"))
         if comp["degraded"]:
-            out.print(Text(f"  degraded: {comp['degraded']}", style="yellow"))
+            out.print(Text(f"  degraded: {esc(comp['degraded'])}", style="yellow"))
         if comp["error"]:
-            out.print(Text(f"  error: {comp['error']}", style="bold red"))
+            out.print(Text(f"  error: {esc(comp['error'])}", style="bold red"))
     for w in report_dict.get("withheld") or []:
         verb_w = "would not announce" if report_dict.get("dryRun") else "not announced"
-        out.print(Text(f"bgp: {verb_w} {w['prefix']}: this node cannot serve it ({w['reason']})", style="bold red"))
+        out.print(Text(f"bgp: {verb_w} {w['prefix']}: this node cannot serve it ({esc(w['reason'])})", style="bold red"))
     n = report_dict["changes"]
     node = report_dict["node"]
     if not report_dict["ok"]:

@@ -43,7 +43,7 @@ def peer(name="peer0", address="192.168.121.201", asn=64512, prefixes=(), **kw) 
 
 
 def pfx(prefix, service="default/https-proxy", communities=(), large=(), lp=None) -> dict:
-    return {"prefix": prefix, "service": service, "communities": list(communities),
+    return {"prefix": prefix, "services": [service], "communities": list(communities),
             "largeCommunities": list(large), "localPreference": lp}
 
 
@@ -136,6 +136,17 @@ def test_render_contents_of_the_seed_case():
     assert "graceful restart time 60;" in text
     assert "bgp_community.add((65535,65281));" in text  # no-export by name
     assert "neighbor 10.9.0.1 port 1790 as 65100;" in text
+
+
+def test_decimal_standard_community_is_carried_out():
+    """RFC 1997 communities are 32-bit numbers; the schema accepts the plain decimal form, so the
+    model turns it into BIRD's (high,low) pair instead of refusing it."""
+    from lbcli.agent.bgp.model import BgpModelError, _community
+
+    assert _community("4259840100", "c") == (65000, 100)
+    assert _community("65000:100", "c") == (65000, 100)
+    with pytest.raises(BgpModelError):
+        _community("4294967296", "c")
 
 
 def test_prefixes_are_exported_only_to_their_peer():

@@ -60,7 +60,7 @@ class Bfd:
 @dataclass(frozen=True)
 class Advertisement:
     prefix: str  # normalised network, e.g. "100.64.0.101/32"
-    service: str
+    services: tuple[str, ...]  # the plan's "namespace/name" of each service behind the prefix
     communities: tuple[tuple[int, int], ...] = ()
     large_communities: tuple[tuple[int, int, int], ...] = ()
     local_preference: int | None = None
@@ -120,7 +120,7 @@ class Peer:
                                                   self.bfd.transmit_ms, self.bfd.multiplier,
                                                   self.bfd.minimum_ttl],
             "channels": list(self.channels),
-            "prefixes": {a.prefix: [a.service, [f"{x}:{y}" for x, y in a.communities],
+            "prefixes": {a.prefix: [list(a.services), [f"{x}:{y}" for x, y in a.communities],
                                     [f"{x}:{y}:{z}" for x, y, z in a.large_communities],
                                     a.local_preference] for a in self.advertisements},
         }
@@ -181,9 +181,11 @@ def _community(text: Any, what: str) -> tuple[int, int]:
     if isinstance(text, str) and text in WELL_KNOWN_COMMUNITIES:
         return WELL_KNOWN_COMMUNITIES[text]
     m = re.fullmatch(r"(\d+):(\d+)", str(text))
-    if not m or any(int(g) > 0xFFFF for g in m.groups()):
-        raise BgpModelError(f"{what}: {text!r} is not a standard community (0-65535:0-65535)")
-    return int(m[1]), int(m[2])
+    if m and all(int(g) <= 0xFFFF for g in m.groups()):
+        return int(m[1]), int(m[2])
+    if re.fullmatch(r"\d{1,10}", str(text)) and int(text) <= 0xFFFFFFFF:  # RFC 1997's 32-bit form
+        return int(text) >> 16, int(text) & 0xFFFF
+    raise BgpModelError(f"{what}: {text!r} is not a standard community (0-65535:0-65535 or a 32-bit number)")
 
 
 def _large_community(text: Any, what: str) -> tuple[int, int, int]:
@@ -226,7 +228,7 @@ def _advertisement(raw: Mapping[str, Any], what: str) -> Advertisement:
     lp = raw.get("localPreference")
     return Advertisement(
         prefix=str(net),
-        service=str(raw.get("service") or ""),
+        services=tuple(str(x) for x in raw.get("services") or ()),
         communities=tuple(sorted({_community(c, f"{what}.communities")
                                   for c in raw.get("communities") or []})),
         large_communities=tuple(sorted({_large_community(c, f"{what}.largeCommunities")

@@ -138,3 +138,23 @@ def test_examples_all_compile():
         assert not [p for p in rep.problems if p.severity.label == "error"], rep.problems
         c = compile_plans(rep.index)
         assert c.plans and any(p["tier2"] and p["tier2"]["listeners"] for p in c.plans.values()), name
+
+
+def test_bgp_auth_secret_is_read_from_bgp_secrets_namespace():
+    """cilium-config's `bgp-secrets-namespace` moves BGP auth Secrets; the compiler looks where
+    the lint rules look (one definition), so a validated password is the one BIRD gets."""
+    cfg = (EXAMPLES / "rebel-base" / "cilium-config.yaml").read_text() + "  bgp-secrets-namespace: bgp\n"
+    peer = (EXAMPLES / "rebel-base" / "bgp.yaml").read_text().replace(
+        "  bfdProfileRef: router-bfd", "  bfdProfileRef: router-bfd\n  authSecretRef: router-auth")
+    secret = ("apiVersion: v1\nkind: Secret\nmetadata: {name: router-auth, namespace: bgp}\n"
+              "stringData: {password: s3cret-pw}\n")
+    rep = lint_example("rebel-base", {
+        str(EXAMPLES / "rebel-base" / "cilium-config.yaml"): cfg,
+        str(EXAMPLES / "rebel-base" / "bgp.yaml"): peer, "auth.yaml": secret})
+    assert not [p for p in rep.problems if p.severity.name == "ERROR"], rep.problems
+    plans = compile_plans(rep.index)
+    peers = [p for plan in plans.plans.values() for inst in (plan.get("bgp") or {}).get("instances", [])
+             for p in inst["peers"]]
+    assert peers and all(p["auth"]["secretRef"] == "bgp/router-auth" for p in peers)
+    assert all(refs["bgp/router-auth"]["password"] == b"s3cret-pw"
+               for node, refs in plans.secrets.items() if plans.plans[node].get("bgp"))

@@ -10,9 +10,6 @@ from ..manifest.selectors import matches
 from .nodes import NodeInfo
 from .secrets import SecretStore
 
-BGP_SECRETS_NAMESPACE = "kube-system"  # Cilium's bgp-secrets-namespace default
-
-
 def bgp_section(node: NodeInfo, index: ResourceIndex, announced: list[dict], secrets: SecretStore) -> dict | None:
     """`announced`: [{service, vip, labels, noAdvertisement}] — services that have T2 nodes."""
     instances = []
@@ -47,7 +44,7 @@ def _peer(p: dict, local_asn, index: ResourceIndex, announced: list[dict], secre
                "minimumTTL": bd("minimumTTL")}
     auth = None
     if spec.get("authSecretRef"):
-        auth = secrets.ref(BGP_SECRETS_NAMESPACE, spec["authSecretRef"])
+        auth = secrets.ref(index.bgp_secrets_namespace(), spec["authSecretRef"])
     families, prefixes = [], {}
     for fam in spec.get("families") or []:
         families.append({"afi": fam.get("afi"), "safi": fam.get("safi")})

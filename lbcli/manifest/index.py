@@ -53,6 +53,14 @@ class ResourceIndex:
     def cilium_config(self) -> Resource | None:
         return self.get("ConfigMap", "kube-system", "cilium-config")
 
+    def bgp_secrets_namespace(self) -> str:
+        """Where BGP auth Secrets live: cilium-config's `bgp-secrets-namespace`, else Cilium's
+        default `kube-system` (lint and compile must look in the same place)."""
+        cfg = self.cilium_config()
+        data = cfg.body.get("data") if cfg is not None else None
+        ns = data.get("bgp-secrets-namespace") if isinstance(data, dict) else None
+        return ns if isinstance(ns, str) and ns else "kube-system"
+
     def lb_deployment_selectors(self) -> dict[str, list]:
         """tier -> node label selectors from LBDeployments (empty when none override)."""
         out: dict[str, list] = {"t1": [], "t2": []}

@@ -10,8 +10,8 @@ TCP-MD5 keys at 80 bytes. Checked in the decoded value (`data` or `stringData`):
 - printable ASCII (space to `~`): no line breaks, tabs, control characters or non-ASCII;
 - no `"`, `'` or `\\`.
 
-The Secret is looked up where ref-secret looks (`bgp-secrets-namespace` of cilium-config,
-else `kube-system`) and in `kube-system`, where the compiler reads it. The finding points at
+The Secret is looked up where ref-secret and the compiler look (`bgp-secrets-namespace` of
+cilium-config, else `kube-system`). The finding points at
 the Secret's `password` key and names the peer configs using it; it says what is wrong and
 how long the value is, never the value. A missing Secret or key is ref-secret's finding.
 
@@ -35,7 +35,6 @@ ID = "bgp-password"
 SEVERITY = Severity.ERROR
 
 PASSWORD_KEY = "password"
-BGP_SECRETS_NAMESPACE = "kube-system"  # Cilium's default, and where the compiler reads
 
 
 def check(ctx: Context) -> Iterator[Finding]:
@@ -44,10 +43,9 @@ def check(ctx: Context) -> Iterator[Finding]:
         name = peer.spec.get("authSecretRef")
         if not isinstance(name, str) or not name:
             continue
-        for ns in dict.fromkeys((_configured_namespace(ctx), BGP_SECRETS_NAMESPACE)):
-            secret = ctx.index.secret(ns, name)
-            if secret is not None:
-                users.setdefault(id(secret), (secret, []))[1].append(peer)
+        secret = ctx.index.secret(ctx.index.bgp_secrets_namespace(), name)
+        if secret is not None:
+            users.setdefault(id(secret), (secret, []))[1].append(peer)
     for secret, peers in sorted(users.values(), key=lambda e: e[0].key):
         v = value(secret, PASSWORD_KEY)
         if v is None or v.data is None:
@@ -69,10 +67,3 @@ def problem(data: bytes) -> str | None:
 
 def _must() -> str:
     return f"must be {BGP_PASSWORD.noun}"
-
-
-def _configured_namespace(ctx: Context) -> str:
-    cfg = ctx.index.cilium_config()
-    data = cfg.body.get("data") if cfg is not None else None
-    ns = data.get("bgp-secrets-namespace") if isinstance(data, dict) else None
-    return ns if isinstance(ns, str) and ns else BGP_SECRETS_NAMESPACE

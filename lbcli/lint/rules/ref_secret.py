@@ -35,7 +35,6 @@ SEVERITY = Severity.ERROR
 
 TLS_TYPE = "kubernetes.io/tls"
 USERS_KEY = "users"
-BGP_SECRETS_NAMESPACE = "kube-system"  # Cilium's bgp-secrets-namespace default
 
 
 def check(ctx: Context) -> Iterator[Finding]:
@@ -59,7 +58,7 @@ def check(ctx: Context) -> Iterator[Finding]:
                 if isinstance(jwks, dict) and "secretRef" in jwks:
                     yield from _check(ctx, svc, base + ("auth", "jwt", "providers", i, "jwks"), jwks,
                                       "JWKS", ("jwks",))
-    ns = _bgp_namespace(ctx)
+    ns = ctx.index.bgp_secrets_namespace()
     for peer in ctx.index.valid("IsovalentBGPPeerConfig"):
         name = peer.spec.get("authSecretRef")
         if isinstance(name, str) and name:
@@ -128,10 +127,3 @@ def _htpasswd_problem(value: tuple[str, str]) -> str | None:
         if not sep or not user or not hashed:
             return f"line {n} is not an htpasswd line user:hash"
     return None
-
-
-def _bgp_namespace(ctx: Context) -> str:
-    cfg = ctx.index.cilium_config()
-    data = cfg.body.get("data") if cfg is not None else None
-    ns = data.get("bgp-secrets-namespace") if isinstance(data, dict) else None
-    return ns if isinstance(ns, str) and ns else BGP_SECRETS_NAMESPACE

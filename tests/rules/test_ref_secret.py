@@ -105,7 +105,7 @@ def test_certificate_secret_of_wrong_type():
     text = _svc() + CERT.replace("type: kubernetes.io/tls", "type: Opaque") + CA + USERS
     [p] = _only(text)
     assert p.line == line_of(text, "name: web-cert")
-    assert "is of type Opaque; it needs type kubernetes.io/tls" in p.message
+    assert "is of type 'Opaque'; it needs type kubernetes.io/tls" in p.message
 
 
 def test_certificate_secret_without_key():

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Mapping
 
+from ...manifest.grammar import HTPASSWD_USER
+
 Secrets = Mapping[str, Mapping[str, Any]]  # {"ns/name": {"tls.crt": bytes, ...}}
 
-_USER = re.compile(r"^[A-Za-z0-9._@+-]+$")
 # crypt(3) schemes libxcrypt knows; HAProxy hands the hash to crypt() as it is
 _CRYPT_PREFIXES = ("$1$", "$5$", "$6$", "$2a$", "$2b$", "$2y$", "$y$", "$7$", "$gy$", "$sha1$")
 
@@ -77,8 +78,8 @@ def parse_htpasswd(data: bytes) -> Users:
             continue
         name, sep, hash_ = line.partition(":")
         name, hash_ = name.strip(), hash_.strip()
-        if not sep or not _USER.match(name):
-            rejected.append(name if _USER.match(name or "-") else "<invalid name>")
+        if not sep or not HTPASSWD_USER.match(name):
+            rejected.append(name if HTPASSWD_USER.match(name) else "<invalid name>")
             continue
         if hash_.startswith("{SHA}") and re.fullmatch(r"[A-Za-z0-9+/]{27}=", hash_[5:]):
             sha1[name] = hash_[5:]

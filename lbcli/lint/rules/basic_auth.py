@@ -32,6 +32,7 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
+from ...manifest.grammar import HTPASSWD_USER
 from ...manifest.resource import Resource, get_in
 from ..finding import Context, Finding
 from ..problem import Severity
@@ -42,7 +43,6 @@ ID = "basic-auth"
 SEVERITY = Severity.ERROR
 
 USERS_KEY = "users"
-_USER = re.compile(r"^[A-Za-z0-9._@+-]+$")
 _STRONG = ("$2y$", "$2b$", "$2a$", "$6$", "$5$", "$y$", "$7$", "$gy$")
 _SHA = re.compile(r"^\{SHA\}[A-Za-z0-9+/]{27}=$")
 _DES = re.compile(r"^[./0-9A-Za-z]{13}$")
@@ -81,7 +81,7 @@ def problems(data: bytes) -> Iterator[tuple[str, Severity | None]]:
         user, hashed = user.strip(), hashed.strip()
         if not sep or not user or not hashed:
             continue  # not user:hash at all: ref-secret's finding
-        if not _USER.match(user):
+        if not HTPASSWD_USER.match(user):
             yield f"line {n}: the user name has characters a HAProxy userlist cannot hold (use letters, digits, ._@+-)", None
             continue
         if user in seen:

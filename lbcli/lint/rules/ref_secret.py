@@ -17,7 +17,7 @@ Keys are looked up in `data` and `stringData`. Secret values never appear in mes
 
 Example of a finding:
 
-    vip-service.yaml:14:21: error: certificate Secret default/web-cert is of type Opaque; it
+    vip-service.yaml:14:21: error: certificate Secret default/web-cert is of type 'Opaque'; it
     needs type kubernetes.io/tls [ref-secret]
 """
 
@@ -27,6 +27,7 @@ from typing import Iterator
 
 from ...manifest.resource import Resource, get_in
 from ..finding import Context, Finding
+from ..redact import show
 from ..problem import Severity
 from ._refs import applications, as_list, ref_name, similar
 
@@ -83,7 +84,7 @@ def _resolve(ctx: Context, res: Resource, path: tuple, ns: str, name: str, what:
         return
     actual = secret.body.get("type") or "Opaque"
     if type_ and actual != type_:
-        yield Finding(res, path, f"{what} Secret {ns}/{name} is of type {actual}; it needs type {type_}")
+        yield Finding(res, path, f"{what} Secret {ns}/{name} is of type {show(actual)}; it needs type {type_}")
         return
     values = _values(secret)
     missing = [k for k in keys if k not in values]

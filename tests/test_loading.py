@@ -122,3 +122,150 @@ def test_non_string_mapping_key_is_a_schema_finding():
     probs = [p for p in rep.problems if p.rule == "schema"]
     assert [p.line for p in probs] == [8] and "not a string" in probs[0].message
     assert not [p for p in rep.problems if p.rule == "internal-error"]
+
+
+# -- nothing is skipped silently: unreadable paths are errors naming them (exit 2) ---------------
+
+import errno  # noqa: E402
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from typer.testing import CliRunner  # noqa: E402
+
+from lbcli.cli.main import app  # noqa: E402
+from lbcli.manifest import loader as loader_mod  # noqa: E402
+
+CLI = str(Path(sys.executable).parent / "cilium-lb")
+
+
+def _tree(tmp_path):
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "a.yaml").write_text(POD)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.yaml").write_text(POD.replace("name: p", "name: q"))
+    return tmp_path
+
+
+def _failing_scandir(monkeypatch, victim: Path, err: int):
+    real = os.scandir
+
+    def scandir(path="."):
+        if Path(path) == victim:
+            raise OSError(err, os.strerror(err), str(path))
+        return real(path)
+
+    monkeypatch.setattr(loader_mod.os, "scandir", scandir)
+
+
+@pytest.mark.parametrize("err", [errno.EACCES, errno.EIO, errno.ENOENT], ids=["denied", "eio", "vanished"])
+def test_unreadable_subdirectory_is_exit_2_naming_it(tmp_path, monkeypatch, err):
+    # tests run as root, whom permission bits do not stop: the failure is injected where the
+    # walk opens the directory (a directory that vanishes mid-walk fails the same way)
+    root = _tree(tmp_path)
+    _failing_scandir(monkeypatch, root / "sub", err)
+    with pytest.raises(LoadError, match=f"{root / 'sub'}: cannot read directory: {os.strerror(err).lower()}"):
+        expand_paths([str(root)])
+    for cmd in (["validate", str(root)], ["compile", str(root), "-o", str(tmp_path / "out")]):
+        res = CliRunner().invoke(app, cmd)
+        assert res.exit_code == 2, (cmd, res.output)
+        assert str(root / "sub") in res.output
+
+
+def test_unreadable_file_is_exit_2_naming_it(tmp_path, monkeypatch):
+    root = _tree(tmp_path)
+    real = os.open
+
+    def fail_open(path, flags, *a, **k):
+        if str(path).endswith("b.yaml"):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real(path, flags, *a, **k)
+
+    monkeypatch.setattr(loader_mod.os, "open", fail_open)
+    res = CliRunner().invoke(app, ["validate", str(root)])
+    assert res.exit_code == 2 and f"{root / 'sub' / 'b.yaml'}: permission denied" in res.output
+
+
+def test_real_failures_even_for_root(tmp_path):
+    # failures permission bits cannot simulate for root, each with its path in the message
+    (tmp_path / "eio.yaml").symlink_to("/proc/self/mem")  # a regular file whose read is EIO
+    p = subprocess.run([CLI, "validate", str(tmp_path / "eio.yaml")], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and f"{tmp_path / 'eio.yaml'}: input/output error" in p.stderr
+    (tmp_path / "loop.yaml").symlink_to(tmp_path / "loop.yaml")
+    (tmp_path / "gone.yaml").symlink_to(tmp_path / "nowhere.yaml")
+    for name, words in (("loop.yaml", "too many levels of symbolic links"), ("gone.yaml", "broken symbolic link")):
+        with pytest.raises(LoadError, match=f"{tmp_path / name}: {words}"):
+            load([str(tmp_path / name)])
+    # inside a directory walk too: never skipped
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "ok.yaml").write_text(POD)
+    (d / "gone.yaml").symlink_to(d / "nowhere.yaml")
+    p = subprocess.run([CLI, "validate", str(d)], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and f"{d / 'gone.yaml'}: broken symbolic link" in p.stderr
+
+
+def test_symlinked_directories_are_followed_once(tmp_path):
+    root = _tree(tmp_path / "root")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "c.yaml").write_text(POD.replace("name: p", "name: r"))
+    (root / "linked").symlink_to(other)  # was skipped silently by os.walk
+    (root / "sub" / "cycle").symlink_to(root)  # a link cycle ends where it started
+    files = expand_paths([str(root)])
+    assert [Path(f).relative_to(root).as_posix() for f in files] == ["a.yaml", "linked/c.yaml", "sub/b.yaml"]
+
+
+def test_positions_match_the_composed_nodes_on_every_example_path():
+    # the event-stream lookups (first: streamed, then: the document's tree) give what PyYAML's
+    # composed node graph gives, for every existing path, key or value, and for missing ones
+    import yaml
+
+    from lbcli.manifest.documents import split_documents
+    from lbcli.manifest.positions import PositionIndex
+
+    def composed(text, line0, path, key):
+        node = yaml.compose(text, Loader=yaml.CSafeLoader)
+        mark = node.start_mark
+        for i, step in enumerate(path):
+            nxt = None
+            if isinstance(node, yaml.MappingNode):
+                for k, v in node.value:
+                    if k.value == str(step):
+                        if key and i == len(path) - 1:
+                            return line0 + k.start_mark.line + 1, k.start_mark.column + 1
+                        nxt = v
+                        break
+            elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
+                nxt = node.value[step]
+            if nxt is None:
+                break
+            node, mark = nxt, nxt.start_mark
+        return line0 + mark.line + 1, mark.column + 1
+
+    def paths(obj, prefix=()):
+        yield prefix
+        if isinstance(obj, dict):
+            yield prefix + ("missing",)
+            for k, v in obj.items():
+                yield from paths(v, prefix + (k,))
+        elif isinstance(obj, list):
+            yield prefix + (len(obj),)
+            for i, v in enumerate(obj):
+                yield from paths(v, prefix + (i,))
+
+    root = Path(__file__).resolve().parent.parent / "examples"
+    checked = 0
+    for f in sorted(root.rglob("*.yaml")):
+        for chunk in split_documents(f.read_text()):
+            value = yaml.safe_load(chunk.text)
+            for path in paths(value):
+                for key in (False, True):
+                    want = composed(chunk.text, chunk.line, path, key)
+                    streamed = PositionIndex(chunk).locate(path, key)
+                    tree = PositionIndex(chunk)
+                    tree.locate(())
+                    assert streamed == want == tree.locate(path, key), (f, path, key)
+                    checked += 1
+    assert checked > 1000

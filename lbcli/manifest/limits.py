@@ -85,14 +85,21 @@ def _block_bound_exceeded(text: str, columns: int) -> bool:
     that run, so block depth <= 2 * (run + 1)."""
     if columns <= 0:
         return True
-    return re.search(r"^[ \t?:\-]{%d}" % columns, text, re.M) is not None
+    pattern = _RUNS.get(columns)
+    if pattern is None:
+        pattern = _RUNS[columns] = re.compile(r"^[ \t?:\-]{%d}" % columns, re.M)
+    return pattern.search(text) is not None
+
+
+_RUNS: dict[int, re.Pattern] = {}
 
 
 def check_text(text: str, max_depth: int = MAX_DEPTH) -> LimitIssue | None:
     """A located issue when the document nests deeper than `max_depth` or its aliases expand
     beyond the budget; None when it is within bounds. Never recurses, never raises."""
     flow = text.count("[") + text.count("{")
-    aliased = _ALIAS.search(text) is not None and _ANCHOR.search(text) is not None
+    aliased = ("*" in text and "&" in text and _ALIAS.search(text) is not None
+               and _ANCHOR.search(text) is not None)
     if not aliased and flow < max_depth:
         # depth <= 2 * (run + 1) + flow must stay <= max_depth
         if not _block_bound_exceeded(text, (max_depth - flow) // 2):

@@ -84,7 +84,7 @@ def expand_paths(paths: Iterable[str]) -> list[str]:
         elif os.path.exists(raw):
             add(raw)
         elif os.path.islink(raw):
-            raise LoadError(f"{raw}: broken symbolic link (to {_link_target(raw)})")
+            raise _stat_error(raw)
         else:
             raise LoadError(f"{raw}: no such file or directory")
     return out
@@ -128,6 +128,17 @@ def _why(err: OSError) -> str:
     return (err.strerror or str(err)).lower() if err.strerror else str(err)
 
 
+def _stat_error(path: str) -> LoadError:
+    """Why `path` cannot be followed: a dangling link, a link loop, permissions..."""
+    try:
+        os.stat(path)
+    except OSError as e:
+        if e.errno == errno.ENOENT and os.path.islink(path):
+            return LoadError(f"{path}: broken symbolic link (to {_link_target(path)})")
+        return LoadError(f"{path}: {_why(e)}")
+    return LoadError(f"{path}: changed while being read")
+
+
 def _link_target(path: str) -> str:
     try:
         return os.readlink(path)
@@ -157,10 +168,8 @@ def read_bytes(path: str, max_size: int | None = DEFAULT_MAX_FILE_SIZE) -> tuple
     errors raise LoadError naming the path."""
     try:
         st = os.stat(path)
-    except OSError as e:
-        if e.errno == errno.ENOENT and os.path.islink(path):
-            raise LoadError(f"{path}: broken symbolic link (to {_link_target(path)})") from None
-        raise LoadError(f"{path}: {_why(e)}") from None
+    except OSError:
+        raise _stat_error(path) from None
     if not stat.S_ISREG(st.st_mode):
         return None, _not_regular(path, st.st_mode)
     if max_size is not None and st.st_size > max_size:

@@ -79,15 +79,19 @@ class PositionIndex:
         """Position of the value at `path` (or of its key when `key`); the deepest existing
         ancestor when the path does not exist (a missing field points at its parent)."""
         self._asked += 1
-        if self._tree is None and self._asked > 1 and self._error is None:
-            self._build_tree()
-        if self._tree is not None:
+        pos = -1
+        if self._tree is None and self._error is None:
+            if self._asked == 1:
+                pos = self._stream_locate(tuple(path), key)
+            if pos < 0:
+                self._build_tree()
+        if pos >= 0:
+            pass
+        elif self._tree is not None:
             pos = _tree_locate(self._tree, path, key)
             _trees.move_to_end(id(self))
-        elif self._error is not None:
-            pos = self._error
         else:
-            pos = self._stream_locate(tuple(path), key)
+            pos = self._error or 0
         return self._line0 + (pos >> _SHIFT) + 1, (pos & ((1 << _SHIFT) - 1)) + 1
 
     def line_text(self, line: int) -> str:
@@ -98,6 +102,7 @@ class PositionIndex:
     # -- one lookup: stream and stop -------------------------------------------------------
 
     def _stream_locate(self, target: Path, key: bool) -> int:
+        """Packed position, or -1 when the target is a collection (see below)."""
         import yaml.events as ev
 
         starts = (ev.MappingStartEvent, ev.SequenceStartEvent)
@@ -107,9 +112,8 @@ class PositionIndex:
         frames: list[list] = []
         skip = 0  # depth inside a subtree off the path, or inside a complex key
         skip_key = False
-        events = iter_events(self.text)
         try:
-            for e in events:
+            for e in iter_events(self.text):
                 t = type(e)
                 if skip:
                     if t in starts:
@@ -148,12 +152,12 @@ class PositionIndex:
                         _next_child(frames)
                     continue
                 if depth == len(target):
-                    found = frames[-1][3] if key and depth and frames[-1][0] else pos
                     if t in starts:
-                        # an error inside the target (a YAML 1.2 corner such as an empty key)
-                        # is what the finding is about: read to the target's end to see
-                        _skip_subtree(events, starts, ends)
-                    return found
+                        # a collection: an error inside it (a YAML 1.2 corner such as an empty
+                        # key) is what the finding is about, and that takes reading all of it;
+                        # the tree does that once and answers the next lookups too
+                        return -1
+                    return frames[-1][3] if key and depth and frames[-1][0] else pos
                 best = pos
                 if t not in starts:
                     return best  # a scalar or an alias: nothing deeper to find here
@@ -224,19 +228,6 @@ class PositionIndex:
 
 
 _COMPLEX = object()
-
-
-def _skip_subtree(events, starts, ends) -> None:
-    """Consume the events of the collection just started (raises on a parse error inside)."""
-    depth = 1
-    for e in events:
-        t = type(e)
-        if t in starts:
-            depth += 1
-        elif t in ends:
-            depth -= 1
-            if not depth:
-                return
 
 
 def _next_child(frames: list[list]) -> None:

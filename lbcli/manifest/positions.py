@@ -6,8 +6,8 @@ column. The events are walked without composing nodes or resolving tags (composi
 with PyYAML cost ~10x the parse and kept every node with two marks alive: gigabytes for a
 50 MB manifest), and without recursion.
 
-The first lookup in a document streams the events and stops at the target. A document asked
-again gets a compact position tree (one pass; positions packed into ints), kept for the few
+The first lookup in a document streams the events and stops at the end of the target (no
+memory). A document asked again gets a compact position tree (one pass; positions packed into ints), kept for the few
 documents most recently asked about, so many findings in one huge document stay linear and
 memory stays bounded.
 """
@@ -102,7 +102,6 @@ class PositionIndex:
     # -- one lookup: stream and stop -------------------------------------------------------
 
     def _stream_locate(self, target: Path, key: bool) -> int:
-        """Packed position, or -1 when the target is a collection (see below)."""
         import yaml.events as ev
 
         starts = (ev.MappingStartEvent, ev.SequenceStartEvent)
@@ -112,8 +111,9 @@ class PositionIndex:
         frames: list[list] = []
         skip = 0  # depth inside a subtree off the path, or inside a complex key
         skip_key = False
+        events = iter_events(self.text)
         try:
-            for e in iter_events(self.text):
+            for e in events:
                 t = type(e)
                 if skip:
                     if t in starts:
@@ -152,12 +152,12 @@ class PositionIndex:
                         _next_child(frames)
                     continue
                 if depth == len(target):
+                    found = frames[-1][3] if key and depth and frames[-1][0] else pos
                     if t in starts:
-                        # a collection: an error inside it (a YAML 1.2 corner such as an empty
-                        # key) is what the finding is about, and that takes reading all of it;
-                        # the tree does that once and answers the next lookups too
-                        return -1
-                    return frames[-1][3] if key and depth and frames[-1][0] else pos
+                        # an error inside the target (a YAML 1.2 corner such as an empty key)
+                        # is what the finding is about: read to the target's end to see
+                        _skip_subtree(events, starts, ends)
+                    return found
                 best = pos
                 if t not in starts:
                     return best  # a scalar or an alias: nothing deeper to find here
@@ -228,6 +228,19 @@ class PositionIndex:
 
 
 _COMPLEX = object()
+
+
+def _skip_subtree(events, starts, ends) -> None:
+    """Consume the events of the collection just started (raises on a parse error inside)."""
+    depth = 1
+    for e in events:
+        t = type(e)
+        if t in starts:
+            depth += 1
+        elif t in ends:
+            depth -= 1
+            if not depth:
+                return
 
 
 def _next_child(frames: list[list]) -> None:

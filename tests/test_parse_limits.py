@@ -299,3 +299,11 @@ def test_limits_module_is_cheap_to_import():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
     assert limits_mod.DEFAULT_MAX_FILE_SIZE == 32 << 20
+
+
+@pytest.mark.timeout(30)
+def test_alias_bomb_in_the_config_file_is_exit_2(tmp_path):
+    (tmp_path / ".cilium-lb.yaml").write_text(bomb().replace(HEAD, "").replace("data:\n", "x:\n"))
+    (tmp_path / "m.yaml").write_text(HEAD)
+    p = _cli("validate", "m.yaml", cwd=tmp_path, timeout=20)
+    assert p.returncode == 2 and b".cilium-lb.yaml:" in p.stderr and b"aliases expand" in p.stderr

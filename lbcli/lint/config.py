@@ -69,8 +69,14 @@ def load_config(path: str | None = None, search: bool = True) -> LintConfig:
         return LintConfig()
     import yaml
 
+    from ..manifest.limits import check_text
+
     try:
-        data = yaml.safe_load(file.read_text()) or {}
+        text = file.read_text()
+        issue = check_text(text)  # PyYAML builds what it reads recursively, aliases expanded
+        if issue is not None:
+            raise ConfigError(f"{file}:{issue.line + 1}:{issue.column + 1}: {issue.message}")
+        data = yaml.safe_load(text) or {}
     except OSError as e:
         raise ConfigError(f"{file}: {e.strerror or e}") from None
     except yaml.MarkedYAMLError as e:

@@ -170,7 +170,6 @@ def _walk(text: str, max_depth: int) -> LimitIssue | None:
             if cum > budget:
                 return LimitIssue(
                     m.line, m.column,
-                    f"aliases expand this document to more than {budget:,} extra nodes (alias *{name}; the "
-                    f"limit is {ALIAS_RATIO} times the {written:,} nodes written, at least {ALIAS_MIN_NODES:,}): "
-                    "an alias bomb? write the values out")
+                    f"aliases expand this document by more than {budget:,} nodes (here, at *{name}): the limit "
+                    f"is {ALIAS_RATIO} times the {written:,} nodes written, and at least {ALIAS_MIN_NODES:,}")
     return None

@@ -307,3 +307,16 @@ def test_alias_bomb_in_the_config_file_is_exit_2(tmp_path):
     (tmp_path / "m.yaml").write_text(HEAD)
     p = _cli("validate", "m.yaml", cwd=tmp_path, timeout=20)
     assert p.returncode == 2 and b".cilium-lb.yaml:" in p.stderr and b"aliases expand" in p.stderr
+
+
+def test_tab_indented_json_is_measured_as_json():
+    # libyaml refuses tabs where JSON allows them (Go's MarshalIndent writes them) and yaml_rs
+    # accepts them: such a file is measured as JSON, not refused with libyaml's words
+    body = '{\n\t"apiVersion": "v1",\n\t"kind": "ConfigMap",\n\t"metadata": {"name": "x"},\n\t"data": {"k": '
+    ok = body + "[\n\t" * 97 + '"]]"' + "]" * 97 + "}\n}\n"
+    assert ok.count("[") + ok.count("{") >= MAX_DEPTH  # the text bound cannot clear it
+    r = _load(ok, "x.json")
+    assert not r.problems and len(r.resources) == 1
+    deep = body + "[\n\t" * 99 + '"[["' + "]" * 99 + "}\n}\n"
+    (p,) = _load(deep, "x.json").problems
+    assert f"deeper than {MAX_DEPTH}" in p.message and deep.splitlines()[p.line - 1][p.column - 1] == "["

@@ -162,7 +162,11 @@ def _walk(text: str, max_depth: int) -> LimitIssue | None:
                 if stack:
                     stack[-1][1] = max(stack[-1][1], deepest)
                     stack[-1][2] += size
-    except Exception as exc:  # libyaml refused the text: that is the finding (see module doc)
+    except Exception as exc:
+        # libyaml refused the text. JSON it refuses (tab-indented, as Go's MarshalIndent writes)
+        # is measured as JSON; anything else: libyaml's words are the finding (see module doc)
+        if _is_json(text):
+            return _json_depth(text, max_depth)
         return yaml_error_issue(exc)
     budget = alias_budget(written)
     if added > budget:
@@ -172,4 +176,36 @@ def _walk(text: str, max_depth: int) -> LimitIssue | None:
                     m.line, m.column,
                     f"aliases expand this document by more than {budget:,} nodes (here, at *{name}): the limit "
                     f"is {ALIAS_RATIO} times the {written:,} nodes written, and at least {ALIAS_MIN_NODES:,}")
+    return None
+
+
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _is_json(text: str) -> bool:
+    import json
+
+    try:
+        json.loads(text)  # C, but bounded: deep input raises RecursionError, never crashes
+    except RecursionError:
+        return True  # well-formed enough to be that deep; measured below
+    except ValueError:
+        return False
+    return True
+
+
+def _json_depth(text: str, max_depth: int) -> LimitIssue | None:
+    """Exact for JSON text: brackets outside strings (no aliases exist in JSON)."""
+    depth = 0
+    for m in _JSON_TOKEN.finditer(text):
+        c = m.group()
+        if c in "[{":
+            depth += 1
+            if depth > max_depth:
+                at = m.start()
+                line = text.count("\n", 0, at)
+                return LimitIssue(line, at - (text.rfind("\n", 0, at) + 1),
+                                  f"document nests deeper than {max_depth} levels (the limit): refused before parsing")
+        elif c in "]}":
+            depth -= 1
     return None

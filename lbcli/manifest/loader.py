@@ -83,10 +83,8 @@ def expand_paths(paths: Iterable[str]) -> list[str]:
                 add(f)
         elif os.path.exists(raw):
             add(raw)
-        elif os.path.islink(raw):
-            raise _stat_error(raw)
         else:
-            raise LoadError(f"{raw}: no such file or directory")
+            raise _stat_error(raw)  # no such file, a dangling link, a loop, no permission
     return out
 
 
@@ -125,7 +123,7 @@ def _walk(root: str) -> list[str]:
 
 
 def _why(err: OSError) -> str:
-    return (err.strerror or str(err)).lower() if err.strerror else str(err)
+    return err.strerror.lower() if err.strerror else str(err)
 
 
 def _stat_error(path: str) -> LoadError:

@@ -217,13 +217,16 @@ def test_symlinked_directories_are_followed_once(tmp_path):
     assert [Path(f).relative_to(root).as_posix() for f in files] == ["a.yaml", "linked/c.yaml", "sub/b.yaml"]
 
 
-def test_positions_match_the_composed_nodes_on_every_example_path():
+def test_positions_match_the_composed_nodes_on_every_example_path(monkeypatch):
     # the event-stream lookups (first: streamed, then: the document's tree) give what PyYAML's
     # composed node graph gives, for every existing path, key or value, and for missing ones
     import yaml
 
+    from lbcli.manifest import positions
     from lbcli.manifest.documents import split_documents
     from lbcli.manifest.positions import PositionIndex
+
+    monkeypatch.setattr(positions, "_TREE_MIN_CHARS", 0)  # trees for small documents too
 
     def composed(root, line0, path, key):
         node = root

@@ -7,7 +7,7 @@ with PyYAML cost ~10x the parse and kept every node with two marks alive: gigaby
 50 MB manifest), and without recursion.
 
 The first lookup in a document streams the events and stops at the end of the target (no
-memory). A document asked again gets a compact position tree (one pass; positions packed into ints), kept for the few
+memory). A large document asked again gets a compact position tree (one pass; positions packed into ints), kept for the few
 documents most recently asked about, so many findings in one huge document stay linear and
 memory stays bounded.
 """
@@ -21,6 +21,7 @@ from typing import Any, Iterator, Sequence
 Path = tuple[Any, ...]
 
 _TREES_KEPT = 4  # documents whose position tree is kept (most recently used)
+_TREE_MIN_CHARS = 16_384  # a smaller document streams as fast as its tree would be built
 _trees: OrderedDict[int, "PositionIndex"] = OrderedDict()
 _SHIFT = 32  # packed position: line << 32 | column (both 0-based)
 
@@ -61,13 +62,14 @@ def yaml_error_issue(exc: BaseException):
 class PositionIndex:
     """Path -> (line, column), 1-based, for one document chunk."""
 
-    __slots__ = ("_chunk", "_line0", "_asked", "_tree", "_error", "__weakref__")
+    __slots__ = ("_chunk", "_line0", "_size", "_asked", "_tree", "_error")
 
     def __init__(self, chunk, line0: int | None = None) -> None:
         # `chunk` is a documents.Chunk (its text is sliced from the file's text on demand, so
         # no copy is kept per document) or, for callers that have one, the text itself
         self._chunk = chunk
         self._line0 = chunk.line if line0 is None else line0
+        self._size = len(chunk) if isinstance(chunk, str) else chunk.end - chunk.start
         self._asked = 0
         self._tree = None
         self._error = None  # packed position of the parse error, when libyaml refuses the text
@@ -82,7 +84,7 @@ class PositionIndex:
         self._asked += 1
         pos = -1
         if self._tree is None and self._error is None:
-            if self._asked == 1:
+            if self._asked == 1 or self._size < _TREE_MIN_CHARS:
                 pos = self._stream_locate(tuple(path), key)
             if pos < 0:
                 self._build_tree()

@@ -21,7 +21,7 @@ from lbcli.compile.nodes import IdentityError
 from lbcli.compile.output import OutputError, write_plans
 from lbcli.compile.plan import compile_plans, dumps
 
-from .lintkit import EXAMPLES, by_rule, lint_example, lint_texts
+from .lintkit import EXAMPLES, by_rule, lint_example, lint_texts, compiled_json
 
 EVIL_NODE = """\
 {comment}
@@ -70,7 +70,7 @@ def src(tmp_path):
 
 @pytest.fixture(scope="module")
 def plans():
-    return compile_plans(lint_example("rebel-base").index).plans
+    return compiled_json(lint_example("rebel-base").index).plans
 
 
 # -- names that become file names ------------------------------------------------------------
@@ -122,7 +122,7 @@ def test_node_name_of_250_characters_is_the_longest_file_name(tmp_path, src):
 def test_compiler_refuses_a_bad_node_name_without_lint():
     report = lint_texts({"n.yaml": EVIL_NODE.format(comment="# a node", name="../../x")})
     with pytest.raises(IdentityError, match=r"n.yaml:5:9: node name '../../x'"):
-        compile_plans(report.index)
+        compiled_json(report.index)
 
 
 @pytest.mark.parametrize("node", ["../../x", "..", ".", "", "a/b", "x" * 251])

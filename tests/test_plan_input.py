@@ -22,7 +22,7 @@ from lbcli.plan import read as plan_read
 from lbcli.plan.read import PlanError, check_plan, read_plan
 from lbcli.status import build_status
 
-from .lintkit import EXAMPLES, lint_example
+from .lintkit import EXAMPLES, lint_example, compiled_json
 
 T1, T2 = "lb-t1-1", "lb-t2-1"
 
@@ -37,7 +37,7 @@ def cli(*args: str):
 
 @pytest.fixture(scope="module")
 def plans() -> dict[str, dict]:
-    return compile_plans(lint_example("rebel-base").index).plans
+    return compiled_json(lint_example("rebel-base").index).plans
 
 
 @pytest.fixture

@@ -10,12 +10,12 @@ hands out a plan a node would refuse. Addresses allocated before come from the a
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..manifest.index import ResourceIndex
 from ..manifest.selectors import matches
 from ..plan.spec import PlanFormatError
-from ..plan.types import API_VERSION, NodePlan
+from ..plan.types import API_VERSION, BackendPool, Ipam, NodePlan
 from .bgp import bgp_section, no_advertisement
 from .ipam import allocate
 from .network import network_section, options
@@ -65,6 +65,8 @@ def compile_plans(index: ResourceIndex, locked: dict[str, str] | None = None,
                   "noAdvertisement": no_advertisement(s["res"])} for s in services if s["t2"]]
     plans, secrets = {}, {}
     pool_cache: dict = {}
+    typed_pools: dict = {}  # id(pool dict) -> (dict, BackendPool): pools are shared between nodes
+    typed_ipam = None  # the same on every node
     for node in nodes:
         store = SecretStore(index)
         plan = {
@@ -94,12 +96,31 @@ def compile_plans(index: ResourceIndex, locked: dict[str, str] | None = None,
                 "backendPools": pools_for(listeners, index, pool_cache),
             }
         try:
-            plans[node.name] = NodePlan.from_json(plan)
+            if typed_ipam is None:
+                typed_ipam = Ipam.from_json(plan["ipam"], ("ipam",))
+            plans[node.name] = _typed(plan, typed_pools, typed_ipam)
         except PlanFormatError as e:
             raise PlanBuildError(f"internal error: the plan compiled for node {node.name} is not valid "
                                  f"at {e.located()}; please report it") from None
         secrets[node.name] = store.material
     return Compiled(plans, secrets, conditions, {r: a["ipv4"] for r, a in sorted(ipam.assignments.items())})
+
+
+def _typed(plan: dict, typed_pools: dict, ipam: Ipam) -> NodePlan:
+    """`plan` checked into a NodePlan; what every node shares (the IPAM section, backend pools of
+    several tier-2 nodes) is checked and built once (PlanFormatError names the JSON path)."""
+    plan = {**plan, "ipam": {"assignments": [], "conditions": []}}
+    t2 = plan["tier2"]
+    if t2 is None:
+        return replace(NodePlan.from_json(plan), ipam=ipam)
+    pools = []
+    for i, p in enumerate(t2["backendPools"]):
+        hit = typed_pools.get(id(p))
+        if hit is None or hit[0] is not p:
+            hit = typed_pools[id(p)] = (p, BackendPool.from_json(p, ("tier2", "backendPools", i)))
+        pools.append(hit[1])
+    typed = NodePlan.from_json({**plan, "tier2": {**t2, "backendPools": []}})
+    return replace(typed, ipam=ipam, tier2=replace(typed.tier2, backend_pools=tuple(pools)))
 
 
 def _vip_condition(svc, vip_name, index: ResourceIndex, ipam_conditions: list[dict]) -> dict:

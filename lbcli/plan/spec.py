@@ -360,12 +360,19 @@ class PlanObject:
         """Checks across fields (a subclass's); raises PlanFormatError."""
 
     def to_json(self) -> dict:
+        """The JSON form, built once per object (objects are frozen; one shared by several
+        plans, like a backend pool, gives one shared dict, as orjson needs for speed). The
+        result must not be mutated: copy it first."""
+        out = self.__dict__.get("_json")
+        if out is not None:
+            return out
         out = {}
         for attr, key, spec, omit in self._fields():
             v = getattr(self, attr)
             if omit is not MISSING and v == omit:
                 continue
             out[key] = spec.dump(v)
+        object.__setattr__(self, "_json", out)
         return out
 
     @classmethod

@@ -14,7 +14,7 @@ from lbcli.cli.main import app
 from lbcli.compile.maglev import build_table
 from lbcli.compile.plan import compile_plans, dumps
 
-from .lintkit import EXAMPLES, lint_example, lint_texts
+from .lintkit import EXAMPLES, lint_example, lint_texts, compiled_json
 
 POOL = """
 apiVersion: cilium.io/v2alpha1
@@ -33,7 +33,7 @@ def vip(name: str, req: str | None = None, ann: str = "") -> str:
 def rebel():
     rep = lint_example("rebel-base")
     assert not rep.problems
-    return compile_plans(rep.index)
+    return compiled_json(rep.index)
 
 
 def test_rebel_base_plans_by_hand():
@@ -136,7 +136,7 @@ def test_examples_all_compile():
     for name in ("rebel-base", "tls-passthrough", "external-hostname"):
         rep = lint_example(name)
         assert not [p for p in rep.problems if p.severity.label == "error"], rep.problems
-        c = compile_plans(rep.index)
+        c = compiled_json(rep.index)
         assert c.plans and any(p["tier2"] and p["tier2"]["listeners"] for p in c.plans.values()), name
 
 
@@ -152,7 +152,7 @@ def test_bgp_auth_secret_is_read_from_bgp_secrets_namespace():
         str(EXAMPLES / "rebel-base" / "cilium-config.yaml"): cfg,
         str(EXAMPLES / "rebel-base" / "bgp.yaml"): peer, "auth.yaml": secret})
     assert not [p for p in rep.problems if p.severity.name == "ERROR"], rep.problems
-    plans = compile_plans(rep.index)
+    plans = compiled_json(rep.index)
     peers = [p for plan in plans.plans.values() for inst in (plan.get("bgp") or {}).get("instances", [])
              for p in inst["peers"]]
     assert peers and all(p["auth"]["secretRef"] == "bgp/router-auth" for p in peers)

@@ -27,6 +27,7 @@ from typing import Any, Iterator
 
 import pytest
 
+from .lintkit import compiled_json
 from lbcli.agent.bgp import daemon
 from lbcli.agent.bgp.model import BgpModel, BgpModelError
 from lbcli.agent.bgp.model import model_from_plan as bgp_model
@@ -225,7 +226,7 @@ def base_dir() -> str:
 def base_output() -> tuple[Output, dict, dict]:
     report = lint_texts({FILE: dump(base_docs())})
     assert not [p for p in report.problems if p.severity >= Severity.ERROR]
-    compiled = compile_plans(report.index)
+    compiled = compiled_json(report.index)
     return render_plans(compiled.plans, compiled.secrets, base_dir()), compiled.plans, compiled.secrets
 
 
@@ -303,7 +304,7 @@ def test_hostile_value_fails_validation_or_renders_safely(kind, path):
                     f"{fid} = {value[:40]!r}: errors, but none at line {line}: "
                     + "; ".join(f"{p.line}:{p.rule}:{p.message[:80]}" for p in errors))
             continue
-        compiled = compile_plans(report.index)
+        compiled = compiled_json(report.index)
         try:
             out = render_plans(compiled.plans, compiled.secrets, base_dir())
         except (L7RenderError, BgpModelError) as e:  # pragma: no cover - the schema/rules missed it

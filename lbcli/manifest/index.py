@@ -21,7 +21,7 @@ class ResourceIndex:
         self._by_kind: dict[str, list[Resource]] = defaultdict(list)
         self._by_key: dict[tuple[str, str | None, str], Resource] = {}
         for r in self.resources:
-            if r.extra.get("unknown"):
+            if r.extra.get("unknown") or r.extra.get("foreign"):
                 continue
             key = (r.kind, r.namespace, r.name)
             first = self._by_key.get(key)

@@ -68,7 +68,7 @@ _GRAMMAR = {
 
 def check(ctx: Context) -> Iterator[Finding]:
     for res in ctx.index.resources:
-        if res.extra.get("unknown"):
+        if res.extra.get("unknown") or res.extra.get("foreign"):
             continue
         secret = res.kind == "Secret"
         bad = _non_string_key(res.body, ())

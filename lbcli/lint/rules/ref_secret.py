@@ -10,7 +10,7 @@ Checked, each at its own `secretRef.name`:
 - `auth.basic.users.secretRef`: a Secret with the key `users` holding one htpasswd line
   (`user:hash`) per user, as in examples/rebel-base/secrets.yaml;
 - `auth.jwt.providers[].jwks.secretRef`: a Secret with the key `jwks`;
-- IsovalentBGPPeerConfig `authSecretRef`: a Secret with the key `password` in the BGP secrets
+- IsovalentBGPPeerConfig / CiliumBGPPeerConfig `authSecretRef`: a Secret with the key `password` in the BGP secrets
   namespace: `bgp-secrets-namespace` of the cilium-config ConfigMap, else `kube-system`.
 
 Keys are looked up in `data` and `stringData`. Secret values never appear in messages.
@@ -60,7 +60,7 @@ def check(ctx: Context) -> Iterator[Finding]:
                     yield from _check(ctx, svc, base + ("auth", "jwt", "providers", i, "jwks"), jwks,
                                       "JWKS", ("jwks",))
     ns = ctx.index.bgp_secrets_namespace()
-    for peer in ctx.index.valid("IsovalentBGPPeerConfig"):
+    for peer in ctx.index.bgp("PeerConfig"):
         name = peer.spec.get("authSecretRef")
         if isinstance(name, str) and name:
             yield from _resolve(ctx, peer, ("spec", "authSecretRef"), ns, name,

@@ -26,7 +26,10 @@ def bgp_section(node: NodeInfo, index: ResourceIndex, announced: list[dict], sec
         for inst in cc.spec.get("bgpInstances") or []:
             o = overrides.get(inst.get("name")) or {}
             local_asn = o.get("localASN", inst.get("localASN"))
-            peers = [_peer(cc.kind, p, local_asn, index, announced, secrets) for p in inst.get("peers") or []]
+            if local_asn is None:
+                continue  # Isovalent allows it; BIRD cannot run without (not-implemented says so)
+            peers = [_peer(cc.kind, p, local_asn, index, announced, secrets)
+                     for p in inst.get("peers") or [] if p.get("peerAddress")]  # autoDiscovery: refused
             instances.append({
                 "name": inst.get("name"), "localASN": local_asn, "routerId": o.get("routerID", node.internal_ip),
                 "localPort": o.get("localPort", inst.get("localPort", 179)),

@@ -21,6 +21,7 @@ from ..problem import Severity
 
 ID = "not-carried-out"
 SEVERITY = Severity.INFO
+ON_INVALID = True  # its objects are never schema-checked (valid=False): it speaks for them
 
 
 def check(ctx: Context) -> Iterator[Finding]:

@@ -211,3 +211,17 @@ def test_schema_failure_does_not_cascade():
     text = CILIUM_BGP.replace("  families:\n", "  familes:\n")
     rep = lint_example("rebel-base", {str(BGP): text})
     assert [p.rule for p in rep.problems if p.resource == "CiliumBGPPeerConfig/router-peer-config"] == ["schema"]
+
+
+def test_state_kept_outside_git_is_skipped_at_info_not_reported_missing():
+    peer = ("apiVersion: cilium.io/v2\nkind: CiliumBGPPeerConfig\nmetadata: {name: p}\n"
+            "spec: {authSecretRef: bgp-auth}\n")
+    [p] = lint_text(peer).problems
+    assert (p.rule, p.severity.name) == ("ref-secret", "INFO") and "no Secret" in p.message
+    # with Secrets in the set, a missing one is an error again
+    other = "---\napiVersion: v1\nkind: Secret\nmetadata: {name: x, namespace: kube-system}\nstringData: {a: b}\n"
+    [p] = [x for x in lint_text(peer + other).problems if x.rule == "ref-secret"]
+    assert p.severity.name == "ERROR" and "kube-system/bgp-auth does not exist" in p.message
+    vip = "apiVersion: isovalent.com/v1alpha1\nkind: LBVIP\nmetadata: {name: v, namespace: default}\nspec: {ipv4Request: 10.9.9.9}\n"
+    [p] = lint_text(vip).problems
+    assert (p.rule, p.severity.name) == ("vip-in-pool", "INFO")

@@ -15,6 +15,10 @@ Checked, each at its own `secretRef.name`:
 
 Keys are looked up in `data` and `stringData`. Secret values never appear in messages.
 
+Most repositories keep no Secrets in git (they come from a vault or `kubectl create secret`):
+when the set holds no Secret at all, references are not checked and one info says so. With at
+least one Secret in the set, a missing one is an error.
+
 Example of a finding:
 
     vip-service.yaml:14:21: error: certificate Secret default/web-cert is of type 'Opaque'; it
@@ -39,6 +43,16 @@ USERS_KEY = "users"
 
 
 def check(ctx: Context) -> Iterator[Finding]:
+    found = list(_check_all(ctx))
+    if ctx.index.of_kind("Secret"):
+        yield from found
+    elif found:
+        f = found[0]
+        yield Finding(f.resource, f.path, "the set has no Secret (kept out of git?): Secret references "
+                      "not checked", severity=Severity.INFO)
+
+
+def _check_all(ctx: Context) -> Iterator[Finding]:
     for svc in ctx.index.valid("LBService"):
         for app_type, app in applications(svc):
             base = ("spec", "applications", app_type)

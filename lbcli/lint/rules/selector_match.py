@@ -49,6 +49,10 @@ def check(ctx: Context) -> Iterator[Finding]:
     yield from _deployments(ctx)
 
 
+# A selector is only checked when the set holds objects of the kind it selects: with none (the
+# Services are generated, or kept elsewhere) "matches nothing" would say nothing.
+
+
 def _selector(value) -> dict | None:
     """A selector field, or None when absent; other shapes are the schema's to report."""
     return value if isinstance(value, dict) else None
@@ -66,6 +70,8 @@ def _advertisements(ctx: Context) -> Iterator[Finding]:
     labels += [s.labels for s in idx.load_balancer_services() if s.valid]
     # ClusterIP / ExternalIP advertisements select Services of any type (as upstream)
     any_type = labels + [s.labels for s in idx.valid("Service") if s.spec.get("type") != "LoadBalancer"]
+    if not any_type:
+        return
     for adv in idx.bgp("Advertisement"):
         for i, item in enumerate(as_list(adv.spec.get("advertisements"))):
             if not isinstance(item, dict) or item.get("advertisementType") != "Service":
@@ -115,6 +121,8 @@ def _nodes(ctx: Context) -> Iterator[Finding]:
 
 def _pools(ctx: Context) -> Iterator[Finding]:
     clients = [ipam_labels(c) for c in ipam_clients(ctx.index)]
+    if not clients:
+        return
     for pool in ctx.index.valid("CiliumLoadBalancerIPPool"):
         sel = _selector(pool.spec.get("serviceSelector"))
         if sel is not None and not any(matches(sel, lab) for lab in clients):

@@ -132,3 +132,11 @@ def test_cli_exit_codes(tmp_path):
     empty.mkdir()
     r = run(str(empty))
     assert r.returncode == 0 and r.stdout.strip() == "no differences"
+
+
+def test_docs_table_lists_every_schema_with_its_upstream():
+    text = (ROOT / "docs" / "upstream-schemas.md").read_text()
+    for (version, kind), schema in upstream.ours().items():
+        u = schema["x-upstream"]
+        assert u and u["repo"] and u["path"] and u["version"], kind
+        assert f"| {kind} |" in text and f"`{u['path']}`" in text, kind

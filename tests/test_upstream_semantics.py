@@ -225,3 +225,10 @@ def test_state_kept_outside_git_is_skipped_at_info_not_reported_missing():
     vip = "apiVersion: isovalent.com/v1alpha1\nkind: LBVIP\nmetadata: {name: v, namespace: default}\nspec: {ipv4Request: 10.9.9.9}\n"
     [p] = lint_text(vip).problems
     assert (p.rule, p.severity.name) == ("vip-in-pool", "INFO")
+
+
+def test_tightened_grammar_says_so():
+    text = CILIUM_BGP.replace("name: peer0,", 'name: "peer 0",')
+    rep = lint_example("rebel-base", {str(BGP): text})
+    [p] = by_rule(rep, "schema")
+    assert "stricter than upstream: cilium-lb writes this value into bird.conf" in p.message

@@ -232,3 +232,19 @@ def test_tightened_grammar_says_so():
     rep = lint_example("rebel-base", {str(BGP): text})
     [p] = by_rule(rep, "schema")
     assert "stricter than upstream: cilium-lb writes this value into bird.conf" in p.message
+
+
+def test_validate_nodes_option_runs_node_checks(tmp_path):
+    from typer.testing import CliRunner
+
+    from lbcli.cli.main import app
+
+    svc = ("apiVersion: isovalent.com/v1alpha1\nkind: LBService\nmetadata: {name: a, namespace: default}\n"
+           "spec: {vipRef: {name: v}, port: 80, applications: {tcpProxy: {routes: [{backendRef: {name: p}}]}}}\n")
+    (tmp_path / "svc.yaml").write_text(svc)
+    (tmp_path / "nodes.yaml").write_text("apiVersion: v1\nkind: Node\nmetadata: {name: n1, labels: {x: y}}\n")
+    r = CliRunner().invoke(app, ["validate", "-o", "json", str(tmp_path / "svc.yaml")])
+    assert "node-dependent checks skipped" in r.output
+    r = CliRunner().invoke(app, ["validate", "-o", "json", str(tmp_path / "svc.yaml"),
+                                 "--nodes", str(tmp_path / "nodes.yaml")])
+    assert "no Node matches the tier-1 selector" in r.output and r.exit_code == 1

@@ -80,6 +80,7 @@ def validate(
     no_config: bool = typer.Option(False, "--no-config", help="Ignore .cilium-lb.yaml files."),
     at: Optional[str] = typer.Option(None, "--at", help="Evaluate time-dependent rules (certificate expiry) as of this ISO date."),
     max_file_size: Optional[str] = typer.Option(None, "--max-file-size", help=MAX_FILE_SIZE_HELP),
+    nodes: Optional[List[str]] = typer.Option(None, "--nodes", help="Extra file(s) with v1 Nodes (kubectl get nodes -o yaml): node-dependent checks run with them."),
 ) -> None:
     """Lint a manifest set: schema and semantic rules, with file:line:col for every finding."""
     from ..lint.config import ConfigError, load_config
@@ -92,7 +93,8 @@ def validate(
     try:
         cfg = load_config(config, search=not no_config)
         now = _parse_time(at)
-        loaded = load(paths, ignore=cfg.is_ignored if cfg.ignore else None, limits=limits_for(cfg, max_file_size))
+        loaded = load(list(paths) + list(nodes or []), ignore=cfg.is_ignored if cfg.ignore else None,
+                      limits=limits_for(cfg, max_file_size))
     except (ConfigError, LoadError, ValueError) as e:
         error(str(e))
         raise typer.Exit(2)

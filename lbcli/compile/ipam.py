@@ -16,7 +16,7 @@ import hashlib
 import ipaddress
 from dataclasses import dataclass, field
 
-from ..manifest.index import IPAM_IPS, IPAM_SHARING_KEY, VIP_NAME_LABEL, ResourceIndex
+from ..manifest.index import IPAM_IPS, IPAM_SHARING_KEY, VIP_NAME_LABEL, ResourceIndex, ipam_annotation
 from ..manifest.resource import Resource
 from ..manifest.selectors import matches
 
@@ -89,20 +89,26 @@ def claimants_of(index: ResourceIndex) -> list[Claimant]:
     out = []
     for v in index.valid("LBVIP"):
         labels = {**v.labels, VIP_NAME_LABEL: v.name}
-        out.append(Claimant(v.ref, v, labels, v.spec.get("ipv4Request"), v.annotations.get(IPAM_SHARING_KEY),
+        out.append(Claimant(v.ref, v, labels, v.spec.get("ipv4Request"), _ann(v, IPAM_SHARING_KEY),
                             frozenset(ports_by_vip.get((v.namespace, v.name), ())), _order(v)))
     for s in index.load_balancer_services():
         if not s.valid:
             continue
         req = None
-        ann = s.annotations.get(IPAM_IPS)
+        ann = _ann(s, IPAM_IPS)
         if ann:
             req = next((x.strip() for x in str(ann).split(",") if ":" not in x and x.strip()), None)
         req = req or s.spec.get("loadBalancerIP")
         ports = frozenset((p.get("port"), p.get("protocol", "TCP")) for p in s.spec.get("ports") or [] if isinstance(p, dict))
-        out.append(Claimant(s.ref, s, dict(s.labels), req, s.annotations.get(IPAM_SHARING_KEY), ports, _order(s)))
+        out.append(Claimant(s.ref, s, dict(s.labels), req, _ann(s, IPAM_SHARING_KEY), ports, _order(s)))
     out.sort(key=lambda c: c.order)
     return out
+
+
+def _ann(res: Resource, key: str):
+    """An LB-IPAM annotation's value; the deprecated io.cilium/ spelling counts too."""
+    found = ipam_annotation(res, key)
+    return found[1] if found else None
 
 
 def _order(r: Resource) -> tuple:

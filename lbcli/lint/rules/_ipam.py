@@ -7,7 +7,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Iterator
 
-from ...manifest.index import IPAM_IPS, IPAM_SHARING_KEY, VIP_NAME_LABEL, ResourceIndex
+from ...manifest.index import IPAM_IPS, IPAM_SHARING_KEY, VIP_NAME_LABEL, ResourceIndex, ipam_annotation
 from ...manifest.resource import Resource
 from ...manifest.ippool import address as _ip
 from ...manifest.ippool import blocks
@@ -62,18 +62,20 @@ def requests(res: Resource) -> Iterator[Request]:
         if isinstance(text, str) and text:
             yield Request(res, _ip(text), text, ("spec", "ipv4Request"))
         return
-    ann = res.annotations.get(IPAM_IPS)
-    if isinstance(ann, str):
+    found = ipam_annotation(res, IPAM_IPS)  # the deprecated io.cilium/ spelling counts too
+    if found is not None and isinstance(found[1], str):
+        key, ann = found
         for part in ann.split(","):
             if part.strip():
-                yield Request(res, _ip(part.strip()), part.strip(), ("metadata", "annotations", IPAM_IPS))
+                yield Request(res, _ip(part.strip()), part.strip(), ("metadata", "annotations", key))
     lb_ip = res.spec.get("loadBalancerIP")
     if isinstance(lb_ip, str) and lb_ip:
         yield Request(res, _ip(lb_ip), lb_ip, ("spec", "loadBalancerIP"))
 
 
 def sharing_key(res: Resource) -> str | None:
-    key = res.annotations.get(IPAM_SHARING_KEY)
+    found = ipam_annotation(res, IPAM_SHARING_KEY)
+    key = found[1] if found else None
     return key if isinstance(key, str) and key else None
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from lbcli.agent.datapath.reconciler import DatapathError, desired_from_plan
-from lbcli.compile.plan import compile_plans
 
-from .lintkit import EXAMPLES, by_rule, lint_example, lint_text
+
+from .lintkit import EXAMPLES, by_rule, compiled_json, lint_example, lint_text
 
 BGP = EXAMPLES / "rebel-base" / "bgp.yaml"
 NODES = EXAMPLES / "rebel-base" / "nodes.yaml"
@@ -60,7 +60,7 @@ spec:
 
 def _bgp_plans(bgp_text: str):
     rep = lint_example("rebel-base", {str(BGP): bgp_text})
-    return rep, compile_plans(rep.index)
+    return rep, compiled_json(rep.index)
 
 
 def _peer(plan):
@@ -68,7 +68,7 @@ def _peer(plan):
 
 
 def test_cilium_oss_bgp_kinds_compile_like_isovalent_ones():
-    iso = compile_plans(lint_example("rebel-base").index).plans["lb-t1-1"]
+    iso = compiled_json(lint_example("rebel-base").index).plans["lb-t1-1"]
     rep, oss = _bgp_plans(CILIUM_BGP)
     assert not [p for p in rep.problems if p.severity.name != "INFO"], rep.problems
     plan = oss.plans["lb-t1-1"]
@@ -118,7 +118,7 @@ def test_t1_t2_node_gets_both_sections_and_the_datapath_refuses_clearly():
     nodes = NODES.read_text().replace("service.cilium.io/node: t2", "service.cilium.io/node: t1-t2", 1)
     rep = lint_example("rebel-base", {str(NODES): nodes})
     assert [p.severity.name for p in by_rule(rep, "tier-nodes")] == ["WARNING"]
-    c = compile_plans(rep.index)
+    c = compiled_json(rep.index)
     both = c.plans["lb-t2-1"]
     assert both["node"]["tiers"] == ["t1", "t2"]
     assert both["tier1"] is not None and both["tier2"] is not None

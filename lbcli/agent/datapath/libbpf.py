@@ -50,8 +50,14 @@ class MapInfo(ctypes.Structure):  # prefix of struct bpf_map_info (UAPI)
     ]
 
 
-class ProgInfo(ctypes.Structure):  # prefix of struct bpf_prog_info (UAPI)
-    _fields_ = [("type", ctypes.c_uint32), ("id", ctypes.c_uint32), ("tag", ctypes.c_uint8 * 8)]
+class ProgInfo(ctypes.Structure):  # prefix of struct bpf_prog_info (UAPI), up to the name
+    _fields_ = [
+        ("type", ctypes.c_uint32), ("id", ctypes.c_uint32), ("tag", ctypes.c_uint8 * 8),
+        ("jited_prog_len", ctypes.c_uint32), ("xlated_prog_len", ctypes.c_uint32),
+        ("jited_prog_insns", ctypes.c_uint64), ("xlated_prog_insns", ctypes.c_uint64),
+        ("load_time", ctypes.c_uint64), ("created_by_uid", ctypes.c_uint32),
+        ("nr_map_ids", ctypes.c_uint32), ("map_ids", ctypes.c_uint64), ("name", ctypes.c_char * 16),
+    ]
 
 
 _vp, _int, _u32, _u64, _cp = ctypes.c_void_p, ctypes.c_int, ctypes.c_uint32, ctypes.c_uint64, ctypes.c_char_p
@@ -237,6 +243,17 @@ def prog_info(fd: int) -> ProgInfo:
     n = ctypes.c_uint32(ctypes.sizeof(info))
     _check(lib().bpf_obj_get_info_by_fd(fd, ctypes.byref(info), ctypes.byref(n)), "prog info")
     return info
+
+
+def prog_name(prog_id: int) -> str | None:
+    """The name a loaded program was given (truncated to 15 bytes), or None when it is gone."""
+    fd = lib().bpf_prog_get_fd_by_id(prog_id)
+    if fd < 0:
+        return None
+    try:
+        return prog_info(fd).name.decode(errors="replace")
+    finally:
+        os.close(fd)
 
 
 def load_object(path: str, map_pins: dict[str, str], program: str, prog_pin: str) -> None:

@@ -22,9 +22,10 @@ import hashlib
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 FORMAT = "cilium-lb-state/1"
 MIRROR_SUFFIX = ".mirror"
@@ -66,6 +67,30 @@ def write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        raise
+    fsync_dir(path.parent)
+
+
+@contextmanager
+def replacing(path: Path, mode: int = 0o600) -> Iterator[Path]:
+    """For a writer that needs a file name (a compiler's `-o`): a fresh temporary path beside
+    `path`; on a clean exit the file is fsynced and renamed over `path` and the directory
+    fsynced, on an error it is removed and `path` is left as it was."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        fd = os.open(tmp, os.O_RDONLY | os.O_NOFOLLOW)
+        try:
+            os.fchmod(fd, mode)  # (the writer may have replaced the file)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
 

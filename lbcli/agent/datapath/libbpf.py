@@ -11,6 +11,7 @@ import ctypes
 import ctypes.util
 import errno as _errno
 import os
+import struct
 from functools import lru_cache
 
 BPF_MAP_TYPE_ARRAY = 2
@@ -224,6 +225,22 @@ def dump_array(fd: int, value_size: int, max_entries: int) -> bytes:
             _check(rc, "bpf_map_lookup_batch")
     if n.value != max_entries:
         raise BPFError(_errno.EIO, f"bpf_map_lookup_batch returned {n.value} of {max_entries}")
+    return bytes(vals_buf)
+
+
+def array_range(fd: int, first: int, count: int, value_size: int) -> bytes | None:
+    """Values of keys first..first+count-1 of an array map in one lookup_batch syscall; None
+    when some slot in the range is empty (an array of maps can have holes: the batch stops)."""
+    keys_buf = (ctypes.c_char * (4 * count))()
+    vals_buf = (ctypes.c_char * (value_size * count))()
+    in_b, out_b = ctypes.c_uint32(first - 1), ctypes.c_uint32(0)  # the batch starts after in_batch
+    n = ctypes.c_uint32(count)
+    # a hole ends the batch early (ENOENT, or EINTR after retries): the caller falls back to
+    # single lookups, which also report any other error
+    lib().bpf_map_lookup_batch(fd, ctypes.byref(in_b) if first else None, ctypes.byref(out_b),
+                               keys_buf, vals_buf, ctypes.byref(n), None)
+    if n.value != count or bytes(keys_buf) != struct.pack(f"<{count}I", *range(first, first + count)):
+        return None
     return bytes(vals_buf)
 
 

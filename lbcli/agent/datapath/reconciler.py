@@ -69,11 +69,17 @@ class TableSpec:
         return self._content
 
 
-def table_key(plan_table: dict, t2_ips: dict[str, str]) -> str:
+def table_key(plan_table: dict, t2_ips: dict[str, str], _resolved: dict | None = None) -> str:
     """Identity of a plan table's translated content: the plan's sha256 of the raw table (the
-    plan is trusted to carry the right one) with the T2 addresses its indices resolve to."""
-    names = list(plan_table["t2Nodes"])
-    ident = f"{plan_table['sha256']}|{plan_table['size']}|" + ",".join(f"{n}={t2_ips.get(n)}" for n in names)
+    plan is trusted to carry the right one) with the T2 addresses its indices resolve to.
+    (`_resolved` caches that second part per T2 list across the tables of one plan.)"""
+    names = tuple(plan_table["t2Nodes"])
+    resolved = _resolved.get(names) if _resolved is not None else None
+    if resolved is None:
+        resolved = ",".join(f"{n}={t2_ips.get(n)}" for n in names)
+        if _resolved is not None:
+            _resolved[names] = resolved
+    ident = f"{plan_table['sha256']}|{plan_table['size']}|{resolved}"
     return hashlib.sha256(ident.encode()).hexdigest()
 
 
@@ -175,6 +181,7 @@ def desired_from_plan(plan: dict, known_digests: dict[str, str] | None = None) -
     tables_by_id: dict[int, tuple[bytes, TableSpec]] = {}
     used: set[str] = set()
     digests: dict[str, str] = {}
+    resolved: dict[tuple, str] = {}
     from lbcli.agent.datapath.maps import content_digest
 
     tables: dict[bytes, bytes] = {}
@@ -192,7 +199,7 @@ def desired_from_plan(plan: dict, known_digests: dict[str, str] | None = None) -
             tbl = plan_tables[tid]
             if tbl.get("encoding", "u16le-base64") != "u16le-base64":
                 raise DatapathError(f"maglev table {tid}: unknown encoding {tbl.get('encoding')!r}")
-            key = table_key(tbl, t2_ips) if tbl.get("sha256") else None
+            key = table_key(tbl, t2_ips, resolved) if tbl.get("sha256") else None
             spec = TableSpec(tbl, t2_ips)
             if key and key in known:
                 digest = bytes.fromhex(known[key])
@@ -474,12 +481,13 @@ class DatapathReconciler:
         if any(ch.desired["kind"] == "reset" for ch in todo):
             return self.reset()
         state = self._state()
+        recorded = dict(state)
         for ch in todo:  # record names first so an interrupted apply can still be reset
             if ch.desired["kind"] == "device" and ch.action != "delete":
                 state["device"] = ch.desired["name"]
             if ch.desired["kind"] == "filter" and ch.action != "delete":
                 state["uplink"] = ch.desired["link"]
-        if state:
+        if state != recorded:
             st.write(self.state_file, STATE_KIND, state)
 
         maps = None

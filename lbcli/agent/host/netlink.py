@@ -263,10 +263,12 @@ def filters(dev: str, parent: int = INGRESS) -> list[Filter]:
     """The filters on one clsact hook of `dev` ([] without a clsact qdisc). The kernel dumps a
     filter's chain head (handle 0, no options) and each filter: only the filters are returned."""
     idx = _call(f"look up link {dev}", _socket().link_lookup, ifname=dev)
-    if not idx:
-        return []
+    return _filters_at(idx[0], dev, parent) if idx else []
+
+
+def _filters_at(index: int, dev: str, parent: int) -> list[Filter]:
     try:
-        msgs = _call(f"dump filters on {dev}", _socket().get_filters, index=idx[0], parent=parent)
+        msgs = _call(f"dump filters on {dev}", _socket().get_filters, index=index, parent=parent)
     except NetlinkError as exc:
         if exc.errno in (errno.EINVAL, errno.ENOENT):  # no clsact qdisc: no hook to dump
             return []
@@ -281,7 +283,7 @@ def all_filters(parent: int = INGRESS, known: list[Link] | None = None) -> list[
     out: list[Filter] = []
     for q in _call("dump qdiscs", _socket().get_qdiscs):
         if q.get("TCA_KIND") == "clsact" and q["index"] in names:
-            out.extend(filters(names[q["index"]], parent))
+            out.extend(_filters_at(q["index"], names[q["index"]], parent))
     return out
 
 

@@ -41,6 +41,10 @@ class Layout:
     def unpack(self, raw: bytes) -> tuple:
         return self._struct.unpack(raw)
 
+    def iter_unpack(self, raw: bytes):
+        """Each struct of a packed array, in order."""
+        return self._struct.iter_unpack(raw)
+
 
 SVC_KEY = Layout("lb_svc_key", (("vip", "4s"), ("port", "2s"), ("proto", "B"), ("pad", "B")))
 SVC = Layout("lb_svc", (("table", "I"), ("id", "I"), ("flags", "I"), ("pad", "I")))

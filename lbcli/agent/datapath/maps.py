@@ -187,15 +187,16 @@ class PinnedMaps:
         out: dict[int, TableState] = {}
         states = bpf.dump_array(self.fd["lb_tstate"], L.TSTATE.size, L.MAX_TABLES)
         metas = bpf.dump_array(self.fd["lb_tmeta"], L.TMETA.size, L.MAX_TABLES)
-        sizes = array("I", states)[1::2]  # lb_tstate: {active, size} u32 pairs
-        used = [k for k, size in enumerate(sizes) if size]
+        tstates = list(L.TSTATE.iter_unpack(states))
+        used = [k for k, (_, size) in enumerate(tstates) if size]
         ids = self._buffer_ids(used)
+        tmetas = list(L.TMETA.iter_unpack(metas))
         for k in used:  # (a free table's buffers, left by an interrupted create, are overwritten on reuse)
-            active, size = L.TSTATE.unpack(states[k * L.TSTATE.size:(k + 1) * L.TSTATE.size])
+            active, size = tstates[k]
             b0, b1 = ids[2 * k], ids[2 * k + 1]
             digest: bytes | None = None
             if b0 and b1:
-                d, msize, _ = L.TMETA.unpack(metas[k * L.TMETA.size:(k + 1) * L.TMETA.size])
+                d, msize, _ = tmetas[k]
                 if d != ZERO_DIGEST and msize == size:
                     digest = d
                 else:  # interrupted write: trust only what both buffers say

@@ -43,6 +43,10 @@ _PROBE_ARGS = {
 
 _PHASES = ("device", "program", "filter", "config", "t2", "table", "service")
 STATE_KIND = "datapath"
+# The record's table digests are a cache (a miss costs one table decode, well under a
+# millisecond), rewritten once more than this many entries are missing or stale: a backend
+# change then costs no state write (three fsyncs).
+TABLE_CACHE_SLACK = 16
 _STATE_SHAPE = st.shape(device=(str, type(None)), uplink=(str, type(None)), services=dict, tables=dict)
 
 
@@ -452,8 +456,10 @@ class DatapathReconciler:
         for ip in sorted(set(observed.t2) - set(want.t2)):
             c("t2", "delete", f"t2 {ip}", "", {"ip": ip}, vips=())
         names = {svc_id(k): v[0] for k, v in want.services.items()}
+        cached = observed.state.get("tables") or {}
+        drift = sum(1 for k in want.table_digests if k not in cached) + sum(1 for k in cached if k not in want.table_digests)
         if observed.state.get("services") != names or observed.state.get("device") != want.device \
-                or observed.state.get("uplink") != uplink or observed.state.get("tables") != want.table_digests:
+                or observed.state.get("uplink") != uplink or drift > TABLE_CACHE_SLACK:
             c("state", "update", "state", "last applied", {"device": want.device, "uplink": uplink,
                                                             "services": names, "tables": want.table_digests},
               vips=())  # the record, not the datapath: serving is unaffected
@@ -480,15 +486,16 @@ class DatapathReconciler:
         todo = sorted(changes, key=rank)
         if any(ch.desired["kind"] == "reset" for ch in todo):
             return self.reset()
-        state = self._state()
-        recorded = dict(state)
+        names = {}
         for ch in todo:  # record names first so an interrupted apply can still be reset
             if ch.desired["kind"] == "device" and ch.action != "delete":
-                state["device"] = ch.desired["name"]
+                names["device"] = ch.desired["name"]
             if ch.desired["kind"] == "filter" and ch.action != "delete":
-                state["uplink"] = ch.desired["link"]
-        if state != recorded:
-            st.write(self.state_file, STATE_KIND, state)
+                names["uplink"] = ch.desired["link"]
+        if names:
+            state = self._state()
+            if any(state.get(k) != v for k, v in names.items()):
+                st.write(self.state_file, STATE_KIND, {**state, **names})
 
         maps = None
         try:

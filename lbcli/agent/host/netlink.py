@@ -21,7 +21,7 @@ IFF_UP = 0x1
 
 class NetlinkError(RuntimeError):
     def __init__(self, what: str, exc: BaseException):
-        code = getattr(exc, "code", None)
+        code = getattr(exc, "code", None) or getattr(exc, "errno", None)
         reason = os.strerror(code) if isinstance(code, int) and code > 0 else str(exc)
         super().__init__(f"{what}: {reason}")
         self.errno = code if isinstance(code, int) else None
@@ -218,10 +218,12 @@ def route_delete(dst: str) -> bool:
 
 def route_gateways(dst: str) -> list[str]:
     """The gateways of the IPv4 route to exactly `dst` in the main table (sorted)."""
-    net, _, plen = dst.partition("/")
+    net, _, plen = ("0.0.0.0/0" if dst == "default" else dst).partition("/")
     out: list[str] = []
-    for r in _call(f"get route {dst}", _socket().get_routes, family=socket.AF_INET, dst=net,
-                   dst_len=int(plen or 32)):
+    for r in _call("dump routes", _socket().route, "dump", family=socket.AF_INET):
+        if (r.get("RTA_TABLE") != 254 or r["dst_len"] != int(plen or 32)
+                or (r.get("RTA_DST") or "0.0.0.0") != net):
+            continue
         if r.get("RTA_GATEWAY"):
             out.append(r.get("RTA_GATEWAY"))
         for nh in r.get("RTA_MULTIPATH") or ():

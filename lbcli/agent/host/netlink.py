@@ -88,7 +88,8 @@ def _teach_bpf_id() -> None:
     names = [n for n, _ in sched_bpf.options.nla_map]
     if "TCA_BPF_ID" in names:
         return
-    assert names[-1] == "TCA_BPF_FLAGS" and len(names) == 9, names
+    if len(names) != 9 or names[-1] != "TCA_BPF_FLAGS":  # 9 = TCA_BPF_FLAGS_GEN in the UAPI
+        raise RuntimeError(f"pyroute2's cls_bpf attribute table is not the one this code extends: {names}")
     sched_bpf.options.nla_map = tuple(sched_bpf.options.nla_map) + (
         ("TCA_BPF_FLAGS_GEN", "uint32"), ("TCA_BPF_TAG", "hex"), ("TCA_BPF_ID", "uint32"))
     sched_bpf.options._nlmsg_base__compiled_nla = False  # recompile on next use

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from lbcli.agent import state as st
-from lbcli.agent.datapath import hostcmd
+from lbcli.agent.host import netlink as nl
+from lbcli.agent.host import sysctl
 from lbcli.agent.datapath.reconciler import DatapathError, check_dispatch
 from lbcli.agent.reconciler import Change, ComponentResult, NodeContext, ObjectResult, record_step
 
@@ -57,11 +58,11 @@ def desired_from_plan(plan: dict) -> ReceiveDesired | None:
         return None
     d = t2["dispatch"]
     check_dispatch(str(d.get("mode", "vxlan")))
-    uplink = hostcmd.link_by_address(plan["node"]["internalIP"])
+    uplink = nl.link_by_address(plan["node"]["internalIP"])
     if uplink is None:
         raise DatapathError(f"no link holds the node's internalIP {plan['node']['internalIP']}")
     sysctls = {}
-    if hostcmd.read_sysctl("net.ipv4.conf.all.rp_filter") not in (None, "0"):
+    if sysctl.read("net.ipv4.conf.all.rp_filter") not in (None, "0"):
         sysctls["net.ipv4.conf.all.rp_filter"] = "0"
     for dev in ("all", uplink):
         for name, value in ARP_SYSCTLS.items():
@@ -102,16 +103,11 @@ class ReceiveReconciler:
         name = state.get("device")
         names = [name] if name else []
         for n in names:
-            dev = hostcmd.link(n)
-            if dev is not None:
-                info = hostcmd.vxlan_info(dev) or {}
-                obs.device = {"name": n, "mac": dev.get("address", ""), "external": info.get("external"),
-                              "port": info.get("port"), "up": "UP" in dev.get("flags", []),
-                              "rp_filter": hostcmd.read_sysctl(f"net.ipv4.conf.{n}.rp_filter")}
-        obs.lo_vips = sorted(a.split("/")[0] for a in hostcmd.addresses("lo")
+            obs.device = _device(n) or obs.device
+        obs.lo_vips = sorted(a.split("/")[0] for a in nl.addresses("lo")
                              if a.endswith("/32") and not a.startswith("127."))
         for path in sorted(set(state.get("sysctls", {})) | set(state.get("originals", {}))):
-            obs.sysctls[path] = hostcmd.read_sysctl(path)
+            obs.sysctls[path] = sysctl.read(path)
         return obs
 
     def diff(self, desired: Any, observed: ReceiveObserved) -> list[Change]:
@@ -135,12 +131,7 @@ class ReceiveReconciler:
               name=observed.device["name"])
         if dev is None:
             # the state file may be gone while the device stays: look it up by its plan name
-            live = hostcmd.link(want.device)
-            if live is not None:
-                info = hostcmd.vxlan_info(live) or {}
-                dev = {"name": want.device, "mac": live.get("address", ""), "external": info.get("external"),
-                       "port": info.get("port"), "up": "UP" in live.get("flags", []),
-                       "rp_filter": hostcmd.read_sysctl(f"net.ipv4.conf.{want.device}.rp_filter")}
+            dev = _device(want.device)
         spec = dict(name=want.device, mac=want.mac, port=want.port)
         if dev is None:
             c("device", "create", f"device {want.device}", f"vxlan external dstport {want.port} mac {want.mac}", **spec)
@@ -149,7 +140,7 @@ class ReceiveReconciler:
             c("device", "update", f"device {want.device}",
               f"mac={dev['mac']} port={dev['port']} up={dev['up']} rp_filter={dev['rp_filter']}", **spec)
         for path, value in want.sysctls.items():
-            current = observed.sysctls.get(path, hostcmd.read_sysctl(path))
+            current = observed.sysctls.get(path, sysctl.read(path))
             if current != value:
                 c("sysctl", "update", f"sysctl {path}", f"{current} -> {value}", path=path, value=value)
         owned = set(observed.state.get("vips", []))
@@ -182,7 +173,7 @@ class ReceiveReconciler:
             if ch.desired["kind"] == "sysctl" and ch.action == "update":
                 path = ch.desired["path"]
                 if path not in state["originals"]:
-                    state["originals"][path] = hostcmd.read_sysctl(path)
+                    state["originals"][path] = sysctl.read(path)
         self._save(state)
         for ch in changes:
             try:
@@ -195,32 +186,30 @@ class ReceiveReconciler:
     def _apply_device(self, ch: Change) -> None:
         d = ch.desired
         name = d["name"]
-        if ch.action in ("delete", "update") or hostcmd.link(name) is not None:
-            hostcmd.run(["ip", "link", "del", name], check=False)
+        nl.link_delete(name)  # (also one left by an interrupted apply)
         if ch.action == "delete":
             return
-        hostcmd.run(["ip", "link", "add", name, "address", d["mac"], "type", "vxlan", "external",
-                     "dstport", str(d["port"]), "nolearning"])
-        hostcmd.write_sysctl(f"net.ipv4.conf.{name}.rp_filter", RP_FILTER_OFF)
-        hostcmd.run(["ip", "link", "set", name, "up"])
+        nl.vxlan_add(name, int(d["port"]), mac=d["mac"])
+        sysctl.write(sysctl.conf_key(name, "rp_filter"), RP_FILTER_OFF)
+        nl.link_up(name)
 
     def _apply_sysctl(self, ch: Change) -> None:
         path = ch.desired["path"]
         if ch.action == "delete":
             state = self._state()
             original = state.get("originals", {}).pop(path, None)
-            if original is not None and hostcmd.read_sysctl(path) is not None:
-                hostcmd.write_sysctl(path, original)
+            if original is not None and sysctl.read(path) is not None:
+                sysctl.write(path, original)
             self._save(state)
             return
-        hostcmd.write_sysctl(path, ch.desired["value"])
+        sysctl.write(path, ch.desired["value"])
 
     def _apply_vip(self, ch: Change) -> None:
         vip = ch.desired["vip"]
         if ch.action == "delete":
-            hostcmd.run(["ip", "addr", "del", f"{vip}/32", "dev", "lo"], check=False)
+            nl.address_delete("lo", vip, 32)
         else:
-            hostcmd.run(["ip", "addr", "replace", f"{vip}/32", "dev", "lo"])
+            nl.address_replace("lo", vip, 32)
 
     def _apply_state(self, ch: Change) -> None:
         state = self._state()
@@ -240,19 +229,30 @@ class ReceiveReconciler:
             record_step(result, obj, fn)
 
         device = state.get("device")
-        if device and hostcmd.link(device) is not None:
-            step(f"device {device}", lambda: hostcmd.run(["ip", "link", "del", device]))
-        on_lo = set(a.split("/")[0] for a in hostcmd.addresses("lo"))
+        if device and nl.link(device) is not None:
+            step(f"device {device}", lambda: nl.link_delete(device))
+        on_lo = set(a.split("/")[0] for a in nl.addresses("lo"))
         for vip in state.get("vips", []):
             if vip in on_lo:
                 step(f"vip {vip}/32 on lo",
-                     lambda vip=vip: hostcmd.run(["ip", "addr", "del", f"{vip}/32", "dev", "lo"]))
+                     lambda vip=vip: nl.address_delete("lo", vip, 32))
         for path, value in sorted(state.get("originals", {}).items()):
-            if value is not None and hostcmd.read_sysctl(path) not in (None, value):
-                step(f"sysctl {path}", lambda path=path, value=value: hostcmd.write_sysctl(path, value))
+            if value is not None and sysctl.read(path) not in (None, value):
+                step(f"sysctl {path}", lambda path=path, value=value: sysctl.write(path, value))
         if st.exists(self.state_file) and result.ok:  # kept while something could not be undone
             step("state", lambda: st.remove(self.state_file))
         return result
+
+
+def _device(name: str) -> dict | None:
+    """The receive device as observe/diff compare it: {name, mac, external, port, up, rp_filter}."""
+    dev = nl.link(name)
+    if dev is None:
+        return None
+    vx = dev.vxlan
+    return {"name": name, "mac": dev.mac, "external": vx.external if vx else None,
+            "port": vx.port if vx else None, "up": dev.up,
+            "rp_filter": sysctl.read(sysctl.conf_key(name, "rp_filter"))}
 
 
 def reconcile(ctx: NodeContext, plan: dict) -> ComponentResult:

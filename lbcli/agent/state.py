@@ -22,9 +22,10 @@ import hashlib
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 FORMAT = "cilium-lb-state/1"
 MIRROR_SUFFIX = ".mirror"
@@ -49,8 +50,9 @@ def mirror_of(path: Path) -> Path:
     return Path(path).with_name(Path(path).name + MIRROR_SUFFIX)
 
 
-def write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Durably replace `path` with `data` (exclusive temp file, fsync, rename, fsync dir)."""
+def write_bytes(path: Path, data: bytes, mode: int = 0o600, sync_dir: bool = True) -> None:
+    """Durably replace `path` with `data` (exclusive temp file, fsync, rename, fsync dir; the
+    last left to the caller with `sync_dir=False`, when another rename in the directory follows)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -66,6 +68,31 @@ def write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        raise
+    if sync_dir:
+        fsync_dir(path.parent)
+
+
+@contextmanager
+def replacing(path: Path, mode: int = 0o600) -> Iterator[Path]:
+    """For a writer that needs a file name (a compiler's `-o`): a fresh temporary path beside
+    `path`; on a clean exit the file is fsynced and renamed over `path` and the directory
+    fsynced, on an error it is removed and `path` is left as it was."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        fd = os.open(tmp, os.O_RDONLY | os.O_NOFOLLOW)
+        try:
+            os.fchmod(fd, mode)  # (the writer may have replaced the file)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
 
@@ -85,7 +112,9 @@ def _canonical(data: Mapping[str, Any]) -> bytes:
 def encode(kind: str, data: Mapping[str, Any]) -> bytes:
     env = {"format": FORMAT, "kind": kind, "sha256": hashlib.sha256(_canonical(data)).hexdigest(),
            "data": data}
-    return (json.dumps(env, sort_keys=True, indent=1) + "\n").encode()
+    # one member per line, without indent: `indent` would make json use its pure-Python encoder,
+    # which costs more than the fsyncs for a thousand services
+    return (json.dumps(env, sort_keys=True, separators=(",\n", ": ")) + "\n").encode()
 
 
 def decode(path: Path, raw: bytes, kind: str, check: Callable[[dict], str | None] | None = None) -> dict:
@@ -149,8 +178,8 @@ def read(path: Path, kind: str, check: Callable[[dict], str | None] | None = Non
 def write(path: Path, kind: str, data: Mapping[str, Any], mode: int = 0o600) -> None:
     """Durably write the record to `path`, then to its mirror."""
     blob = encode(kind, data)
-    write_bytes(path, blob, mode)
-    write_bytes(mirror_of(path), blob, mode)
+    write_bytes(path, blob, mode, sync_dir=False)
+    write_bytes(mirror_of(path), blob, mode)  # its directory fsync makes both renames durable
 
 
 def remove(path: Path) -> None:

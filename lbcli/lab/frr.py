@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lbcli.agent.host import proc
+
 FRR_LIB = Path("/usr/lib/frr")
 FRR_ETC = Path("/etc/frr")
 FRR_RUN = Path("/var/run/frr")
@@ -192,7 +194,7 @@ class FrrRouter:
         return out
 
     def running(self) -> bool:
-        return all(_alive(pid) for pid in self.pids().values()) and bool(self.pids())
+        return all(proc.alive(pid) for pid in self.pids().values()) and bool(self.pids())
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the daemons (SIGTERM, then SIGKILL) and remove /etc/frr/NAME and
@@ -204,10 +206,10 @@ class FrrRouter:
             except ProcessLookupError:
                 pass
         deadline = time.monotonic() + timeout
-        while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        while any(proc.alive(p) for p in pids) and time.monotonic() < deadline:
             time.sleep(0.02)
         for pid in pids:
-            if _alive(pid):
+            if proc.alive(pid):
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
@@ -287,23 +289,7 @@ def _frr_ids() -> tuple[int, int]:
         return 0, 0
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, IndexError):
-        return False
-
-
 def _is_frr(pid: int, name: str) -> bool:
     """Guard against a reused pid: the process must be an FRR daemon of this instance."""
-    try:
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except (FileNotFoundError, ProcessLookupError):
-        return False
+    argv = proc.cmdline(pid)
     return bool(argv) and argv[0].startswith(str(FRR_LIB).encode()) and name.encode() in argv

@@ -7,7 +7,6 @@ a `configure` on the control socket, never a restart: sessions stay up.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import os
 import shutil
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lbcli.agent.bgp.control import BirdControl, BirdControlError
+from lbcli.agent.host import proc
 
 BIRD_CANDIDATES = ("/usr/sbin/bird", "/usr/local/sbin/bird", "/usr/bin/bird")
 
@@ -129,19 +129,10 @@ def read_pid(paths: BirdPaths) -> int | None:
 
 
 def _is_ours(pid: int, paths: BirdPaths) -> bool:
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
+    cmdline = proc.cmdline(pid)
     if not cmdline or not os.path.basename(cmdline[0].decode(errors="replace")).startswith("bird"):
         return False  # pid reused by something else
-    if str(paths.ctl).encode() not in cmdline:
-        return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
+    return str(paths.ctl).encode() in cmdline and not proc.is_zombie(pid)
 
 
 def start(bird: str, paths: BirdPaths, timeout: float = 10.0) -> int:
@@ -196,7 +187,7 @@ def stop(paths: BirdPaths, timeout: float = 5.0) -> bool:
             return True
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not _alive(pid):
+        if not proc.alive(pid):
             return True
         time.sleep(0.02)
     try:
@@ -204,17 +195,6 @@ def stop(paths: BirdPaths, timeout: float = 5.0) -> bool:
     except ProcessLookupError:
         pass
     return True
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except OSError as e:
-        return e.errno == errno.EPERM
-    try:  # a zombie (our own child, not reaped) is dead for our purposes
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, IndexError):
-        return False
 
 
 def remove_files(paths: BirdPaths) -> None:

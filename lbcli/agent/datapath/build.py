@@ -2,7 +2,8 @@
 
 Cache key: sha256 over the sources and `clang --version`. Cache directory: `cache_dir` if given
 (the agent passes `<state-dir>/bpf-cache`), else `$XDG_CACHE_HOME/cilium-lb` or
-`~/.cache/cilium-lb`. Writes are atomic (temp file + rename) so concurrent builds are safe.
+`~/.cache/cilium-lb`. Writes are atomic (state.replacing: temp file, fsync, rename) so
+concurrent builds are safe.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ import hashlib
 import os
 import shutil
 import subprocess
-import tempfile
 from importlib import resources
 from pathlib import Path
+
+from lbcli.agent.state import replacing
 
 SOURCES = ("lb_defs.h", "lb_jhash.h", "lb_maps.h", "lb_tc.c")
 MAIN = "lb_tc.c"
@@ -59,19 +61,12 @@ def object_path(cache_dir: Path | None = None) -> tuple[Path, str]:
     out = cache / f"lb_tc-{digest[:16]}.o"
     if out.exists():
         return out, digest
-    cache.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=cache, suffix=".o.tmp")
-    os.close(fd)
-    try:
+    with replacing(out, 0o644) as tmp:
         proc = subprocess.run(
             [clang, "-O2", "-g", "-target", "bpf", "-Wall", "-Wno-unused-function",
-             "-I", str(source_dir()), "-c", str(source_dir() / MAIN), "-o", tmp],
+             "-I", str(source_dir()), "-c", str(source_dir() / MAIN), "-o", str(tmp)],
             capture_output=True, text=True, check=False,
         )
         if proc.returncode != 0:
             raise BuildError(f"clang failed building the datapath:\n{proc.stderr.strip()}")
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return out, digest

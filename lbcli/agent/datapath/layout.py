@@ -17,13 +17,16 @@ class Layout:
     c_name: str
     fields: tuple[tuple[str, str], ...]  # (C member name, struct format of that member)
 
+    def __post_init__(self) -> None:  # compiled once: packing sits on the hot path of observe
+        object.__setattr__(self, "_struct", struct.Struct("<" + "".join(f for _, f in self.fields)))
+
     @property
     def fmt(self) -> str:
-        return "<" + "".join(f for _, f in self.fields)
+        return self._struct.format
 
     @property
     def size(self) -> int:
-        return struct.calcsize(self.fmt)
+        return self._struct.size
 
     def offsets(self) -> dict[str, int]:
         out, off = {}, 0
@@ -33,10 +36,14 @@ class Layout:
         return out
 
     def pack(self, *values: object) -> bytes:
-        return struct.pack(self.fmt, *values)
+        return self._struct.pack(*values)
 
     def unpack(self, raw: bytes) -> tuple:
-        return struct.unpack(self.fmt, raw)
+        return self._struct.unpack(raw)
+
+    def iter_unpack(self, raw: bytes):
+        """Each struct of a packed array, in order."""
+        return self._struct.iter_unpack(raw)
 
 
 SVC_KEY = Layout("lb_svc_key", (("vip", "4s"), ("port", "2s"), ("proto", "B"), ("pad", "B")))

@@ -11,6 +11,7 @@ import ctypes
 import ctypes.util
 import errno as _errno
 import os
+import struct
 from functools import lru_cache
 
 BPF_MAP_TYPE_ARRAY = 2
@@ -50,8 +51,14 @@ class MapInfo(ctypes.Structure):  # prefix of struct bpf_map_info (UAPI)
     ]
 
 
-class ProgInfo(ctypes.Structure):  # prefix of struct bpf_prog_info (UAPI)
-    _fields_ = [("type", ctypes.c_uint32), ("id", ctypes.c_uint32), ("tag", ctypes.c_uint8 * 8)]
+class ProgInfo(ctypes.Structure):  # prefix of struct bpf_prog_info (UAPI), up to the name
+    _fields_ = [
+        ("type", ctypes.c_uint32), ("id", ctypes.c_uint32), ("tag", ctypes.c_uint8 * 8),
+        ("jited_prog_len", ctypes.c_uint32), ("xlated_prog_len", ctypes.c_uint32),
+        ("jited_prog_insns", ctypes.c_uint64), ("xlated_prog_insns", ctypes.c_uint64),
+        ("load_time", ctypes.c_uint64), ("created_by_uid", ctypes.c_uint32),
+        ("nr_map_ids", ctypes.c_uint32), ("map_ids", ctypes.c_uint64), ("name", ctypes.c_char * 16),
+    ]
 
 
 _vp, _int, _u32, _u64, _cp = ctypes.c_void_p, ctypes.c_int, ctypes.c_uint32, ctypes.c_uint64, ctypes.c_char_p
@@ -221,6 +228,22 @@ def dump_array(fd: int, value_size: int, max_entries: int) -> bytes:
     return bytes(vals_buf)
 
 
+def array_range(fd: int, first: int, count: int, value_size: int) -> bytes | None:
+    """Values of keys first..first+count-1 of an array map in one lookup_batch syscall; None
+    when some slot in the range is empty (an array of maps can have holes: the batch stops)."""
+    keys_buf = (ctypes.c_char * (4 * count))()
+    vals_buf = (ctypes.c_char * (value_size * count))()
+    in_b, out_b = ctypes.c_uint32(first - 1), ctypes.c_uint32(0)  # the batch starts after in_batch
+    n = ctypes.c_uint32(count)
+    # a hole ends the batch early (ENOENT, or EINTR after retries): the caller falls back to
+    # single lookups, which also report any other error
+    lib().bpf_map_lookup_batch(fd, ctypes.byref(in_b) if first else None, ctypes.byref(out_b),
+                               keys_buf, vals_buf, ctypes.byref(n), None)
+    if n.value != count or bytes(keys_buf) != struct.pack(f"<{count}I", *range(first, first + count)):
+        return None
+    return bytes(vals_buf)
+
+
 def map_fd_by_id(map_id: int) -> int:
     return _check(lib().bpf_map_get_fd_by_id(map_id), f"bpf_map_get_fd_by_id {map_id}")
 
@@ -237,6 +260,17 @@ def prog_info(fd: int) -> ProgInfo:
     n = ctypes.c_uint32(ctypes.sizeof(info))
     _check(lib().bpf_obj_get_info_by_fd(fd, ctypes.byref(info), ctypes.byref(n)), "prog info")
     return info
+
+
+def prog_name(prog_id: int) -> str | None:
+    """The name a loaded program was given (truncated to 15 bytes), or None when it is gone."""
+    fd = lib().bpf_prog_get_fd_by_id(prog_id)
+    if fd < 0:
+        return None
+    try:
+        return prog_info(fd).name.decode(errors="replace")
+    finally:
+        os.close(fd)
 
 
 def load_object(path: str, map_pins: dict[str, str], program: str, prog_pin: str) -> None:

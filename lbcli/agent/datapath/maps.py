@@ -18,6 +18,7 @@ import struct
 from array import array
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import compress
 from pathlib import Path
 
 from lbcli.agent.datapath import layout as L
@@ -163,19 +164,39 @@ class PinnedMaps:
         raw = bpf.lookup(self.fd["lb_maglev"], struct.pack("<I", idx), 4)
         return struct.unpack("<I", raw)[0] if raw else 0
 
+    def _buffer_ids(self, ks: list[int]) -> dict[int, int]:
+        """Inner map ids of both buffers of tables `ks`: one batch per run of consecutive
+        tables, one lookup per slot where a run has a hole."""
+        out: dict[int, int] = {}
+        i = 0
+        while i < len(ks):
+            j = i
+            while j + 1 < len(ks) and ks[j + 1] == ks[j] + 1:
+                j += 1
+            first, count = 2 * ks[i], 2 * (ks[j] - ks[i] + 1)
+            raw = bpf.array_range(self.fd["lb_maglev"], first, count, 4)
+            if raw is not None:
+                out.update(zip(range(first, first + count), array("I", raw)))
+            else:
+                out.update((s, self._buffer_id(s)) for s in range(first, first + count))
+            i = j + 1
+        return out
+
     def read_tables(self) -> dict[int, TableState]:
         """Logical tables in use (lb_tstate size > 0); verifies buffers whose digest is unknown."""
         out: dict[int, TableState] = {}
         states = bpf.dump_array(self.fd["lb_tstate"], L.TSTATE.size, L.MAX_TABLES)
         metas = bpf.dump_array(self.fd["lb_tmeta"], L.TMETA.size, L.MAX_TABLES)
-        for k in range(L.MAX_TABLES):
-            active, size = L.TSTATE.unpack(states[k * L.TSTATE.size:(k + 1) * L.TSTATE.size])
-            if size == 0:  # free (buffers left by an interrupted create are overwritten on reuse)
-                continue
-            b0, b1 = self._buffer_id(2 * k), self._buffer_id(2 * k + 1)
+        tstates = list(L.TSTATE.iter_unpack(states))
+        used = [k for k, (_, size) in enumerate(tstates) if size]
+        ids = self._buffer_ids(used)
+        tmetas = list(L.TMETA.iter_unpack(metas))
+        for k in used:  # (a free table's buffers, left by an interrupted create, are overwritten on reuse)
+            active, size = tstates[k]
+            b0, b1 = ids[2 * k], ids[2 * k + 1]
             digest: bytes | None = None
             if b0 and b1:
-                d, msize, _ = L.TMETA.unpack(metas[k * L.TMETA.size:(k + 1) * L.TMETA.size])
+                d, msize, _ = tmetas[k]
                 if d != ZERO_DIGEST and msize == size:
                     digest = d
                 else:  # interrupted write: trust only what both buffers say
@@ -269,15 +290,15 @@ class PinnedMaps:
 
 
 def changed_slots(old: bytes, new: bytes) -> list[int]:
-    """Slot numbers where two u32 tables differ; compares 64-slot chunks first (C speed)."""
-    out: list[int] = []
-    chunk = 256
-    for off in range(0, len(new), chunk):
-        if old[off:off + chunk] != new[off:off + chunk]:
-            o, n = array("I", old[off:off + chunk]), array("I", new[off:off + chunk])
-            base = off // 4
-            out.extend(base + i for i, (a, b) in enumerate(zip(o, n)) if a != b)
-    return out
+    """Slot numbers where two u32 tables of equal length differ: XOR as one big integer, then
+    the non-zero words picked by itertools.compress (all at C speed)."""
+    if len(old) != len(new):
+        raise ValueError(f"tables differ in length: {len(old)} != {len(new)} bytes")
+    if old == new:
+        return []
+    diff = (int.from_bytes(old, "little") ^ int.from_bytes(new, "little")).to_bytes(len(new), "little")
+    words = array("I", diff)
+    return list(compress(range(len(words)), words))
 
 
 def _write_changed(map_id: int, content: bytes) -> int:

@@ -24,24 +24,29 @@ from pathlib import Path
 from typing import Any
 
 from lbcli.agent import state as st
-from lbcli.agent.datapath import hostcmd, pins
+from lbcli.agent.datapath import pins
+from lbcli.agent.host import netlink as nl
 from lbcli.agent.datapath import layout as L
 from lbcli.agent.reconciler import Change, ComponentResult, NodeContext, ObjectResult, record_step
 
 COMPONENT = "datapath"
 # Same seed on every T1 node: a flow re-routed to another T1 by ECMP picks the same T2.
 HASH_SEED = 0x6C62636C
-FILTER_PRIO, FILTER_HANDLE = "1", "1"
+FILTER_PRIO, FILTER_HANDLE = 1, 1
 SUPPORTED_DISPATCH = ("vxlan",)
 # How the kernel is probed for dispatch modes this datapath does not implement (yet).
 _PROBE_ARGS = {
-    "geneve": ("GENEVE", ["id", "1", "remote", "127.0.0.1"]),
-    "ipip": ("IPIP", ["external"]),
-    "gre": ("GRE", ["external"]),
+    "geneve": ("GENEVE", {"geneve_id": 1, "geneve_remote": "127.0.0.1"}),
+    "ipip": ("IPIP", {"ipip_collect_metadata": True}),
+    "gre": ("GRE", {"gre_collect_metadata": True}),
 }
 
 _PHASES = ("device", "program", "filter", "config", "t2", "table", "service")
 STATE_KIND = "datapath"
+# The record's table digests are a cache (a miss costs one table decode, well under a
+# millisecond), rewritten once more than this many entries are missing or stale: a backend
+# change then costs no state write (three fsyncs).
+TABLE_CACHE_SLACK = 16
 _STATE_SHAPE = st.shape(device=(str, type(None)), uplink=(str, type(None)), services=dict, tables=dict)
 
 
@@ -68,11 +73,17 @@ class TableSpec:
         return self._content
 
 
-def table_key(plan_table: dict, t2_ips: dict[str, str]) -> str:
+def table_key(plan_table: dict, t2_ips: dict[str, str], _resolved: dict | None = None) -> str:
     """Identity of a plan table's translated content: the plan's sha256 of the raw table (the
-    plan is trusted to carry the right one) with the T2 addresses its indices resolve to."""
-    names = list(plan_table["t2Nodes"])
-    ident = f"{plan_table['sha256']}|{plan_table['size']}|" + ",".join(f"{n}={t2_ips.get(n)}" for n in names)
+    plan is trusted to carry the right one) with the T2 addresses its indices resolve to.
+    (`_resolved` caches that second part per T2 list across the tables of one plan.)"""
+    names = tuple(plan_table["t2Nodes"])
+    resolved = _resolved.get(names) if _resolved is not None else None
+    if resolved is None:
+        resolved = ",".join(f"{n}={t2_ips.get(n)}" for n in names)
+        if _resolved is not None:
+            _resolved[names] = resolved
+    ident = f"{plan_table['sha256']}|{plan_table['size']}|{resolved}"
     return hashlib.sha256(ident.encode()).hexdigest()
 
 
@@ -147,9 +158,9 @@ def check_dispatch(mode: str) -> None:
     """Raise DatapathError naming the missing feature when `mode` cannot be used here."""
     if mode in SUPPORTED_DISPATCH:
         return
-    feature, args = _PROBE_ARGS.get(mode, (mode.upper(), []))
+    feature, args = _PROBE_ARGS.get(mode, (mode.upper(), {}))
     if mode in _PROBE_ARGS:
-        ok, err = hostcmd.link_kind_supported(mode, args)
+        ok, err = nl.link_kind_supported(mode, **args)
         if not ok:
             raise DatapathError(
                 f"dispatch mode {mode!r} needs {feature} tunnels, which this kernel lacks ({err}); "
@@ -183,6 +194,7 @@ def desired_from_plan(plan: dict, known_digests: dict[str, str] | None = None) -
     tables_by_id: dict[int, tuple[bytes, TableSpec]] = {}
     used: set[str] = set()
     digests: dict[str, str] = {}
+    resolved: dict[tuple, str] = {}
     from lbcli.agent.datapath.maps import content_digest
 
     tables: dict[bytes, bytes] = {}
@@ -200,7 +212,7 @@ def desired_from_plan(plan: dict, known_digests: dict[str, str] | None = None) -
             tbl = plan_tables[tid]
             if tbl.get("encoding", "u16le-base64") != "u16le-base64":
                 raise DatapathError(f"maglev table {tid}: unknown encoding {tbl.get('encoding')!r}")
-            key = table_key(tbl, t2_ips) if tbl.get("sha256") else None
+            key = table_key(tbl, t2_ips, resolved) if tbl.get("sha256") else None
             spec = TableSpec(tbl, t2_ips)
             if key and key in known:
                 digest = bytes.fromhex(known[key])
@@ -264,12 +276,13 @@ class DatapathReconciler:
                     ifindex = (maps.read_cfg() or {}).get("tun_ifindex")
             except Exception:  # unreadable pins: nothing to learn from them
                 ifindex = None
-        for dev in hostcmd.run_json(["ip", "-j", "link", "show"]):
-            if ifindex and dev.get("ifindex") == ifindex:
-                out["device"] = dev["ifname"]
-            for flt in hostcmd.run_json(["tc", "-j", "filter", "show", "dev", dev["ifname"], "ingress"]):
-                if flt.get("options", {}).get("prog", {}).get("name") == L.PROGRAM[:15]:
-                    out["uplink"] = dev["ifname"]
+        known = nl.links()
+        for dev in known:
+            if ifindex and dev.index == ifindex:
+                out["device"] = dev.name
+        for flt in nl.all_filters(known=known):
+            if _ours(flt):
+                out["uplink"] = flt.link
         return out
 
     # -- build ------------------------------------------------------------------------------
@@ -289,21 +302,18 @@ class DatapathReconciler:
         from lbcli.agent.datapath.maps import PinnedMaps
 
         obs = Observed(state=self._state())
-        for dev in hostcmd.run_json(["ip", "-d", "-j", "link", "show", "type", "vxlan"]):
-            info = hostcmd.vxlan_info(dev) or {}
-            obs.vxlan[dev["ifname"]] = {
-                "ifindex": dev["ifindex"], "mac": dev.get("address", ""), "external": info.get("external"),
-                "port": info.get("port"), "up": "UP" in dev.get("flags", []),
-            }
-        for dev in hostcmd.run_json(["ip", "-j", "link", "show"]):
-            for flt in hostcmd.run_json(["tc", "-j", "filter", "show", "dev", dev["ifname"], "ingress"]):
-                opts = flt.get("options", {})
-                prog = opts.get("prog", {})
-                if flt.get("kind") == "bpf" and prog.get("name") == L.PROGRAM[:15] and str(flt.get("pref")) == FILTER_PRIO:
-                    obs.filters[dev["ifname"]] = int(prog.get("id", 0))
-                elif str(flt.get("pref")) == FILTER_PRIO and (flt.get("kind") != "bpf" or prog.get("name")):
-                    # (a bpf filter's header line has no options: only its detail line tells whose)
-                    obs.foreign[dev["ifname"]] = str(flt.get("kind"))
+        known = nl.links()
+        for dev in known:
+            if dev.vxlan is not None:
+                obs.vxlan[dev.name] = {"ifindex": dev.index, "mac": dev.mac, "external": dev.vxlan.external,
+                                       "port": dev.vxlan.port, "up": dev.up}
+        for flt in nl.all_filters(known=known):
+            if flt.prio != FILTER_PRIO:
+                continue
+            if _ours(flt):
+                obs.filters[flt.link] = flt.prog_id
+            else:
+                obs.foreign[flt.link] = flt.kind
         if self.pin_dir.is_dir():
             progs = sorted(p.name for p in self.pin_dir.glob("prog_*"))
             if progs:
@@ -362,7 +372,7 @@ class DatapathReconciler:
               f"program {L.PROGRAM}", f"object {digest[:16]}", {"object": str(obj_path), "digest": digest})
 
         # filter on the uplink
-        uplink = hostcmd.link_by_address(want.uplink_ip)
+        uplink = nl.link_by_address(want.uplink_ip)
         if uplink is None:
             raise DatapathError(f"no link holds the node's internalIP {want.uplink_ip} in this namespace")
         if uplink in observed.foreign:  # checked here so a dry run reports it too
@@ -455,8 +465,10 @@ class DatapathReconciler:
         for ip in sorted(set(observed.t2) - set(want.t2)):
             c("t2", "delete", f"t2 {ip}", "", {"ip": ip}, vips=())
         names = {svc_id(k): v[0] for k, v in want.services.items()}
+        cached = observed.state.get("tables") or {}
+        drift = sum(1 for k in want.table_digests if k not in cached) + sum(1 for k in cached if k not in want.table_digests)
         if observed.state.get("services") != names or observed.state.get("device") != want.device \
-                or observed.state.get("uplink") != uplink or observed.state.get("tables") != want.table_digests:
+                or observed.state.get("uplink") != uplink or drift > TABLE_CACHE_SLACK:
             c("state", "update", "state", "last applied", {"device": want.device, "uplink": uplink,
                                                             "services": names, "tables": want.table_digests},
               vips=())  # the record, not the datapath: serving is unaffected
@@ -483,14 +495,16 @@ class DatapathReconciler:
         todo = sorted(changes, key=rank)
         if any(ch.desired["kind"] == "reset" for ch in todo):
             return self.reset()
-        state = self._state()
+        names = {}
         for ch in todo:  # record names first so an interrupted apply can still be reset
             if ch.desired["kind"] == "device" and ch.action != "delete":
-                state["device"] = ch.desired["name"]
+                names["device"] = ch.desired["name"]
             if ch.desired["kind"] == "filter" and ch.action != "delete":
-                state["uplink"] = ch.desired["link"]
-        if state:
-            st.write(self.state_file, STATE_KIND, state)
+                names["uplink"] = ch.desired["link"]
+        if names:
+            state = self._state()
+            if any(state.get(k) != v for k, v in names.items()):
+                st.write(self.state_file, STATE_KIND, {**state, **names})
 
         maps = None
         try:
@@ -535,14 +549,10 @@ class DatapathReconciler:
 
     def _apply_device(self, ch: Change) -> str | None:
         name = ch.desired["name"]
-        if ch.action in ("delete", "update"):
-            hostcmd.run(["ip", "link", "del", name], check=False)
+        nl.link_delete(name)  # (on create: one left by an interrupted apply)
         if ch.action in ("create", "update"):
-            if hostcmd.link(name) is not None:  # left by an interrupted apply
-                hostcmd.run(["ip", "link", "del", name], check=False)
-            hostcmd.run(["ip", "link", "add", name, "type", "vxlan", "external", "dstport",
-                         str(ch.desired["port"]), "nolearning"])
-            hostcmd.run(["ip", "link", "set", name, "up"])
+            nl.vxlan_add(name, int(ch.desired["port"]))
+            nl.link_up(name)
         return None
 
     def _apply_program(self, ch: Change) -> str | None:
@@ -562,10 +572,15 @@ class DatapathReconciler:
         if ch.action == "delete":
             _detach(link)
             return None
+        from lbcli.agent.datapath import libbpf as bpf
+
         pin = self._prog_pin(ch.desired["digest"])
-        hostcmd.run(["tc", "qdisc", "replace", "dev", link, "clsact"])
-        hostcmd.run(["tc", "filter", "replace", "dev", link, "ingress", "prio", FILTER_PRIO, "handle",
-                     FILTER_HANDLE, "bpf", "da", "object-pinned", str(pin)])
+        fd = bpf.obj_get(str(pin))
+        try:
+            nl.clsact_replace(link)
+            nl.bpf_filter_replace(link, fd, pin.name, FILTER_PRIO, FILTER_HANDLE)
+        finally:
+            os.close(fd)
         for old in self.pin_dir.glob("prog_*"):  # programs no filter uses any more
             if old != pin:
                 old.unlink()
@@ -580,10 +595,10 @@ class DatapathReconciler:
     def _apply_map_change(self, maps, ch: Change) -> str | None:
         kind, d = ch.desired["kind"], ch.desired
         if kind == "config":
-            dev = hostcmd.link(d["device"])
+            dev = nl.link(d["device"])
             if dev is None:
                 raise RuntimeError(f"device {d['device']} missing")
-            maps.write_cfg(dev["ifindex"], d["vni"], HASH_SEED, dev["address"])
+            maps.write_cfg(dev.index, d["vni"], HASH_SEED, dev.mac)
         elif kind == "t2":
             if ch.action == "delete":
                 maps.delete_t2(d["ip"])
@@ -629,15 +644,11 @@ class DatapathReconciler:
         def step(obj: str, fn) -> None:
             record_step(result, obj, fn)
 
-        for dev in hostcmd.run_json(["ip", "-j", "link", "show"]):
-            link = dev["ifname"]
-            for flt in hostcmd.run_json(["tc", "-j", "filter", "show", "dev", link, "ingress"]):
-                if flt.get("options", {}).get("prog", {}).get("name") == L.PROGRAM[:15]:
-                    step(f"filter {link} ingress", lambda link=link: _detach(link))
-                    break
+        for link in sorted({flt.link for flt in nl.all_filters() if _ours(flt)}):
+            step(f"filter {link} ingress", lambda link=link: _detach(link))
         device = state.get("device")
-        if device and hostcmd.link(device) is not None:
-            step(f"device {device}", lambda: hostcmd.run(["ip", "link", "del", device]))
+        if device and nl.link(device) is not None:
+            step(f"device {device}", lambda: nl.link_delete(device))
         if self.pin_dir.is_dir():
             def unpin() -> None:
                 for p in sorted(self.pin_dir.iterdir()):
@@ -649,13 +660,18 @@ class DatapathReconciler:
         return result
 
 
+def _ours(flt: nl.Filter) -> bool:
+    """A bpf filter running the tier-1 program (by the loaded program's name: the filter's
+    own name is only what its attacher chose)."""
+    from lbcli.agent.datapath import libbpf as bpf
+
+    return flt.kind == "bpf" and bool(flt.prog_id) and bpf.prog_name(flt.prog_id) == L.PROGRAM[:15]
+
+
 def _detach(link: str) -> None:
-    hostcmd.run(["tc", "filter", "del", "dev", link, "ingress", "prio", FILTER_PRIO, "handle",
-                 FILTER_HANDLE, "bpf"], check=False)
-    left = hostcmd.run_json(["tc", "-j", "filter", "show", "dev", link, "ingress"])
-    left += hostcmd.run_json(["tc", "-j", "filter", "show", "dev", link, "egress"])
-    if not left:  # the qdisc is ours alone: remove it too
-        hostcmd.run(["tc", "qdisc", "del", "dev", link, "clsact"], check=False)
+    nl.filter_delete(link, FILTER_PRIO, FILTER_HANDLE)
+    if not nl.filters(link, nl.INGRESS) and not nl.filters(link, nl.EGRESS):
+        nl.clsact_delete(link)  # the qdisc was ours alone: remove it too
 
 
 def _with_detail(ch: Change, detail: str | None) -> Change:

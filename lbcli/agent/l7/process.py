@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from lbcli.agent.host import proc
 from lbcli.agent.l7.runtime import MasterClient, RuntimeClient, RuntimeError_
 
 
@@ -95,14 +96,14 @@ class HAProxyProcess:
         return min(found) if found else None
 
     def _owns(self, pid: int) -> bool:
-        cmdline = _cmdline(pid)
+        cmdline = proc.cmdline(pid)
         return any(b"haproxy" in a for a in cmdline[:1]) and str(self.paths.config).encode() in cmdline
 
     def _ours(self, pid: int) -> bool:
         """Ours, or a haproxy binary between exec and argv (a master re-executing)."""
         if self._owns(pid):
             return True
-        if _cmdline(pid) not in ([], [b""]):
+        if proc.cmdline(pid) not in ([], [b""]):
             return False
         try:
             return os.path.basename(os.readlink(f"/proc/{pid}/exe")).startswith("haproxy")
@@ -111,7 +112,7 @@ class HAProxyProcess:
 
     def _is_master(self, pid: int) -> bool:
         # workers share the master's command line: the master is the one whose parent is not ours
-        return self._owns(pid) and not _is_zombie(pid) and not self._ours(_ppid(pid) or 0)
+        return self._owns(pid) and not proc.is_zombie(pid) and not self._ours(proc.ppid(pid) or 0)
 
     def running(self) -> bool:
         return self.master_pid() is not None
@@ -134,7 +135,7 @@ class HAProxyProcess:
                 last = str(e)
             if pid is None:
                 pid = self.master_pid()
-            elif not Path(f"/proc/{pid}").exists():
+            elif not proc.alive(pid):
                 break
             time.sleep(0.05)
         raise HAProxyError(f"HAProxy did not come up ({last or 'no new worker'}); see {self.paths.log}")
@@ -181,7 +182,7 @@ class HAProxyProcess:
                 return
             deadline = time.monotonic() + wait
             while time.monotonic() < deadline:
-                if not Path(f"/proc/{pid}").exists() or _is_zombie(pid):
+                if not proc.alive(pid):
                     return
                 time.sleep(0.05)
 
@@ -192,23 +193,3 @@ class HAProxyProcess:
             return ""
         return " | ".join(l for l in lines[-8:] if l.strip())
 
-
-def _cmdline(pid: int) -> list[bytes]:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return []
-
-
-def _ppid(pid: int) -> int | None:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")
-    except (OSError, IndexError):
-        return True

@@ -17,11 +17,11 @@ hash remains the defence; see docs/plan-format.md.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import struct
 
 from ..manifest.index import ResourceIndex
+from ..model import secrets as secret_model
 
 SALT_LABEL = b"cilium-lb/secret-digest/v1\0"
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
@@ -29,19 +29,9 @@ _MAXMEM = 64 * 1024 * 1024  # OpenSSL's default cap (32 MiB) is exactly what N=2
 
 
 def secret_data(index: ResourceIndex, namespace: str, name: str) -> dict[str, bytes] | None:
-    """The Secret's keys decoded (`data` is base64, `stringData` plain and wins, as in k8s)."""
+    """The Secret's keys decoded as the API server decodes them (lbcli.model.secrets)."""
     s = index.secret(namespace, name)
-    if s is None:
-        return None
-    out: dict[str, bytes] = {}
-    for k, v in (s.body.get("data") or {}).items():
-        try:
-            out[k] = base64.b64decode(str(v), validate=False)
-        except (ValueError, TypeError):
-            continue
-    for k, v in (s.body.get("stringData") or {}).items():
-        out[k] = str(v).encode()
-    return out
+    return None if s is None else secret_model.decoded(s.body)
 
 
 def canonical(data: dict[str, bytes]) -> bytes:

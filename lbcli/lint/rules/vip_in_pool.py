@@ -8,8 +8,10 @@ selects it at all) and `NoAvailableAddress` (the address is reserved in its pool
 
 Requests checked: LBVIP `spec.ipv4Request`; for v1 Services of type LoadBalancer handled by
 Cilium, each address of the `lbipam.cilium.io/ips` annotation (comma-separated) and
-`spec.loadBalancerIP`. An LBVIP without request is reported when no enabled pool selects it
-(nothing to allocate from).
+`spec.loadBalancerIP`. A claimant without request is reported when no enabled pool selects it
+(nothing to allocate from, NoPool), and when its pools may run out (NoAvailableAddress): when
+the requests inside them plus the claimants without request that may use them outnumber their
+addresses. Claimants, labels and pools are `lbcli.model.ipam`'s, the compiler's too.
 
 Blocks are CIDRs or start[-stop] ranges. With `allowFirstLastIPs: No` the first and last
 address of each CIDR are reserved (Cilium's network and broadcast addresses), except in /31
@@ -30,11 +32,12 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from ...manifest.selectors import describe, matches
+from ...manifest.ippool import Block, blocks
+from ...manifest.selectors import describe
+from ...model import ipam
+from ...model.ipam import Request
 from ..finding import Context, Finding
 from ..problem import Severity
-from ...manifest.ippool import Block, blocks
-from ._ipam import Request, describe_blocks, ipam_clients, ipam_labels, requests
 
 ID = "vip-in-pool"
 SEVERITY = Severity.ERROR
@@ -43,18 +46,60 @@ SEVERITY = Severity.ERROR
 def check(ctx: Context) -> Iterator[Finding]:
     pools = list(ctx.index.valid("CiliumLoadBalancerIPPool"))
     all_blocks = [b for p in pools for b in blocks(p)]
-    for client in ipam_clients(ctx.index):
-        labels = ipam_labels(client)
-        selecting = [p for p in pools if not p.spec.get("disabled") and matches(p.spec.get("serviceSelector"), labels)]
-        reqs = list(requests(client))
-        if not reqs and client.kind == "LBVIP" and not selecting:
-            yield Finding(client, ("metadata", "name"),
-                          f"no enabled CiliumLoadBalancerIPPool selects LBVIP {client.key}: "
-                          f"nothing to allocate its address from (NoPool)")
+    enabled = ipam.pools(ctx.index)
+    unrequested = []
+    for client in ipam.clients(ctx.index):
+        selecting = [p.resource for p in ipam.eligible(enabled, client)]
+        reqs = list(ipam.requests(client))
+        if not reqs:
+            if not selecting:
+                yield Finding(client, ("metadata", "name"),
+                              f"no enabled CiliumLoadBalancerIPPool selects {client.kind} {client.key}: "
+                              f"nothing to allocate its address from (NoPool)")
+            else:
+                unrequested.append(client)
         for req in reqs:
             msg = _problem(req, client, selecting, all_blocks)
             if msg:
                 yield Finding(client, req.path, msg)
+    yield from _exhausted(ctx, enabled, unrequested)
+
+
+def _exhausted(ctx: Context, enabled: list, unrequested: list) -> Iterator[Finding]:
+    """Claimants without request that may find their pools full. A claimant gets no address
+    only when every address of its pools is held, each by a request inside them or by another
+    unrequested claimant that may use one of them; so where those are no more than the
+    addresses, allocation cannot fail, whatever the order (sharing only needs fewer)."""
+    eligible = {id(c): ipam.eligible(enabled, c) for c in unrequested}
+    requested = {}
+    for c in ipam.clients(ctx.index):
+        req = ipam.requested_ipv4(c)
+        if req is not None and req.address is not None and req.address.version == 4:
+            requested.setdefault(int(req.address), c)
+    reported: set = set()
+    for c in sorted(unrequested, key=ipam.order, reverse=True):
+        mine = eligible[id(c)]
+        names = frozenset(p.name for p in mine)
+        if names in reported:
+            continue
+        size = sum(p.size for p in mine)
+        pinned = sum(1 for ip in requested if any(p.contains(ip) for p in mine))
+        rivals = sum(1 for o in unrequested if names & {p.name for p in eligible[id(o)]})
+        if pinned + rivals > size:
+            reported.add(names)
+            pools = ", ".join(sorted(names))
+            yield Finding(c, ("metadata", "name"),
+                          f"pool(s) {pools} hold {size} usable address(es) for {rivals} {_plural(rivals)} "
+                          f"without a requested address plus {pinned} requested in them: {c.kind} "
+                          f"{c.key} may get none (NoAvailableAddress); add blocks or request addresses")
+
+
+def _plural(n: int) -> str:
+    return "claimant" if n == 1 else "claimants"
+
+
+def describe_blocks(pool) -> str:
+    return ", ".join(b.text for b in blocks(pool)) or "no blocks"
 
 
 def _problem(req: Request, client, selecting: list, all_blocks: list[Block]) -> str | None:

@@ -13,8 +13,9 @@ allocate for a reason lint does not know (`lbcli.compile.ipam` holds the allocat
 - Requests: LBVIP `spec.ipv4Request`; a Service's `lbipam.cilium.io/ips` (comma-separated),
   else `spec.loadBalancerIP`. One IPv4 address is allocated per claimant: the first IPv4
   request.
-- Pools: not `disabled`; their IPv4 blocks, without a CIDR's first and last address under
-  `allowFirstLastIPs: No` (except /31 and /32).
+- Pools: not `disabled` and not Conflicting (a block overlapping an earlier pool's); their
+  IPv4 blocks, without a CIDR's first and last address under `allowFirstLastIPs: No`
+  (except /31 and /32).
 - Sharing: the same `lbipam.cilium.io/sharing-key`, disjoint (port, protocol) sets and, across
   namespaces, each allowing the other's in `lbipam.cilium.io/sharing-cross-namespace`.
 """
@@ -210,15 +211,39 @@ class Pool:
         return matches(self.selector, labels(res))
 
 
+def conflicting(index: ResourceIndex) -> set[int]:
+    """id() of the pools Cilium marks Conflicting: a block overlaps a block of an earlier pool
+    (set order; disabled pools count, they keep their addresses). Nothing is allocated from
+    them; lint's pool-overlap reports each overlap."""
+    earlier: list = []
+    out: set[int] = set()
+    for p in index.valid("CiliumLoadBalancerIPPool"):
+        mine = blocks(p)
+        if any(e.overlaps(b) for b in mine for e in earlier):
+            out.add(id(p))
+        earlier.extend(mine)
+    return out
+
+
 def pools(index: ResourceIndex) -> list[Pool]:
-    """Enabled pools by name, with their usable IPv4 addresses."""
+    """Enabled, not Conflicting pools by name, with their usable IPv4 addresses (blocks of one
+    pool that overlap are merged, so each address counts once)."""
+    bad = conflicting(index)
     out = []
     for p in sorted(index.valid("CiliumLoadBalancerIPPool"), key=lambda r: r.name):
-        if not enabled(p):
+        if not enabled(p) or id(p) in bad:
             continue
-        ranges = [(b.first + (b.first in b.reserved), b.last - (b.last in b.reserved))
-                  for b in blocks(p) if b.version == 4]
-        out.append(Pool(p, tuple(sorted(r for r in ranges if r[0] <= r[1]))))
+        ranges = sorted((b.first + (b.first in b.reserved), b.last - (b.last in b.reserved))
+                        for b in blocks(p) if b.version == 4)
+        merged: list[list[int]] = []
+        for lo, hi in ranges:
+            if lo > hi:
+                continue
+            if merged and lo <= merged[-1][1] + 1:
+                merged[-1][1] = max(merged[-1][1], hi)
+            else:
+                merged.append([lo, hi])
+        out.append(Pool(p, tuple((lo, hi) for lo, hi in merged)))
     return out
 
 

@@ -47,6 +47,7 @@ def check(ctx: Context) -> Iterator[Finding]:
     pools = list(ctx.index.valid("CiliumLoadBalancerIPPool"))
     all_blocks = [b for p in pools for b in blocks(p)]
     enabled = ipam.pools(ctx.index)
+    conflicting = ipam.conflicting(ctx.index)
     unrequested = []
     for client in ipam.clients(ctx.index):
         selecting = [p.resource for p in ipam.eligible(enabled, client)]
@@ -59,50 +60,47 @@ def check(ctx: Context) -> Iterator[Finding]:
             else:
                 unrequested.append(client)
         for req in reqs:
-            msg = _problem(req, client, selecting, all_blocks)
+            msg = _problem(req, client, selecting, all_blocks, conflicting)
             if msg:
                 yield Finding(client, req.path, msg)
     yield from _exhausted(ctx, enabled, unrequested)
 
 
 def _exhausted(ctx: Context, enabled: list, unrequested: list) -> Iterator[Finding]:
-    """Claimants without request that may find their pools full. A claimant gets no address
-    only when every address of its pools is held, each by a request inside them or by another
-    unrequested claimant that may use one of them; so where those are no more than the
-    addresses, allocation cannot fail, whatever the order (sharing only needs fewer)."""
+    """Claimants without request that may find their pools full. LB-IPAM serves requests
+    first, then the others in its order; a claimant gets no address only when every address
+    of its pools is held by then, each by a request inside them or by an earlier claimant
+    that may use one of them. Where those are fewer than the addresses, it cannot fail
+    (sharing only needs fewer)."""
     eligible = {id(c): ipam.eligible(enabled, c) for c in unrequested}
-    requested = {}
+    requested = set()
     for c in ipam.clients(ctx.index):
         req = ipam.requested_ipv4(c)
         if req is not None and req.address is not None and req.address.version == 4:
-            requested.setdefault(int(req.address), c)
-    reported: set = set()
-    for c in sorted(unrequested, key=ipam.order, reverse=True):
+            requested.add(int(req.address))
+    ordered = sorted(unrequested, key=ipam.order)
+    for n, c in enumerate(ordered):
         mine = eligible[id(c)]
-        names = frozenset(p.name for p in mine)
-        if names in reported:
-            continue
+        names = {p.name for p in mine}
         size = sum(p.size for p in mine)
         pinned = sum(1 for ip in requested if any(p.contains(ip) for p in mine))
-        rivals = sum(1 for o in unrequested if names & {p.name for p in eligible[id(o)]})
-        if pinned + rivals > size:
-            reported.add(names)
-            pools = ", ".join(sorted(names))
+        before = sum(1 for o in ordered[:n] if names & {p.name for p in eligible[id(o)]})
+        if pinned + before >= size:
             yield Finding(c, ("metadata", "name"),
-                          f"pool(s) {pools} hold {size} usable address(es) for {rivals} {_plural(rivals)} "
-                          f"without a requested address plus {pinned} requested in them: {c.kind} "
-                          f"{c.key} may get none (NoAvailableAddress); add blocks or request addresses")
+                          f"{c.kind} {c.key} may get no address (NoAvailableAddress): pool(s) "
+                          f"{', '.join(sorted(names))} hold {size} usable address(es), {pinned} requested "
+                          f"and {before} for claimants before it in LB-IPAM's order; add blocks or "
+                          "request addresses")
 
 
-def _plural(n: int) -> str:
-    return "claimant" if n == 1 else "claimants"
+
 
 
 def describe_blocks(pool) -> str:
     return ", ".join(b.text for b in blocks(pool)) or "no blocks"
 
 
-def _problem(req: Request, client, selecting: list, all_blocks: list[Block]) -> str | None:
+def _problem(req: Request, client, selecting: list, all_blocks: list[Block], conflicting: set) -> str | None:
     who = f"{client.kind} {client.key}"
     if req.address is None:
         return f"{req.text!r} is not an IP address"
@@ -117,7 +115,10 @@ def _problem(req: Request, client, selecting: list, all_blocks: list[Block]) -> 
     holders = [b for b in all_blocks if b.holds(addr)]
     if holders:
         b = holders[0]
-        if b.pool.spec.get("disabled"):
+        if id(b.pool) in conflicting:
+            why = (f"; it is in pool {b.pool.name} ({b.text}), which overlaps an earlier pool: "
+                   f"Cilium marks it Conflicting and allocates nothing from it")
+        elif not ipam.enabled(b.pool):
             why = f"; it is in pool {b.pool.name} ({b.text}), which is disabled"
         else:
             sel = b.pool.spec.get("serviceSelector")

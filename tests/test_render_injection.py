@@ -224,7 +224,9 @@ def base_dir() -> str:
 @functools.lru_cache(maxsize=None)
 def base_output() -> tuple[Output, dict, dict]:
     report = lint_texts({FILE: dump(base_docs())})
-    assert not [p for p in report.problems if p.severity >= Severity.ERROR]
+    # the v1 Service is refused (not-implemented: only its address is carried out), but its
+    # strings still reach the plan's IPAM section, so it stays in the set this test injects into
+    assert [p.resource for p in report.problems if p.severity >= Severity.ERROR] == ["Service/default/legacy"]
     compiled = compile_plans(report.index)
     return render_plans(compiled.plans, compiled.secrets, base_dir()), compiled.plans, compiled.secrets
 
@@ -279,6 +281,12 @@ def _exercised() -> list[tuple[str, tuple]]:
     return [(k, p) for k, p in string_fields() if next(instances(docs, k, p), None) is not None]
 
 
+def _new(p) -> bool:
+    """Not the base set's own refusal of its v1 Service (see base_output)."""
+    return not (p.rule == "not-implemented" and p.resource == "Service/default/legacy"
+                and p.message.startswith("spec.type "))
+
+
 # what rules check where a Secret is used (they point at the reference, not at the Secret)
 AT_REFERENCE = re.compile(r"^Secret:((data|stringData)\.\*|type)$")
 
@@ -296,7 +304,7 @@ def test_hostile_value_fails_validation_or_renders_safely(kind, path):
         mutated = clone(docs)
         _set(mutated[doc], where, value)
         report = lint_texts({FILE: dump(mutated, cache, doc)})
-        errors = [p for p in report.problems if p.severity >= Severity.ERROR]
+        errors = [p for p in report.problems if p.severity >= Severity.ERROR and _new(p)]
         if errors:
             if not AT_REFERENCE.match(fid):
                 assert any(p.line == line for p in errors), (

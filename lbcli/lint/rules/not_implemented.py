@@ -5,7 +5,8 @@ of error: the set looks right, the rate limit or filter or TLS to the backends i
 there. Every such field is reported where it is written, named, with what happens instead.
 Severity is error, except for fields that only tune something optional (warning): HTTP
 version switches, BFD echo, persistence keys beyond the first, PROXY protocol version and TLV
-filters, JWT switches on routes, the pod networking keys of cilium-config.
+filters, TLS curve and signature lists, JWT switches on routes, the pod networking keys of
+cilium-config.
 
 Refused today (carrying them out is later work; tests/test_schema_coverage.py proves every
 schema field is either carried out or listed here):
@@ -13,11 +14,13 @@ schema field is either carried out or listed here):
 - LBService: `udpProxy` (tier 2 proxies TCP only), `rateLimits`, `connectionFiltering` and
   `auth.jwt` of an application; `rateLimits`, `requestFiltering`, `connectionFiltering` of a
   route; `forceDeploymentMode: t1-only`; `httpConfig` (warning); a route's `auth.jwt`
-  (warning); `persistentBackend` with more than one key (warning: only the first is hashed);
-  `proxyProtocolConfig.disallowedVersions` and `.passthroughTLVs` (warning).
+  (warning); a route's `auth.basic.disabled: true` (the listener's basic auth still applies
+  to it); `persistentBackend` with more than one key (warning: only the first is hashed);
+  `proxyProtocolConfig.disallowedVersions` and `.passthroughTLVs`, `tlsConfig`
+  `allowedECDHCurves` and `allowedSignatureAlgorithms` (warning).
 - LBBackendPool: `tlsConfig` (TLS to backends), `healthCheck.tlsConfig`,
   `proxyProtocolConfig` (PROXY protocol to backends), `backendType: K8sService` and
-  `backends[].k8sServiceRef`; `httpConfig` (warning).
+  `backends[].k8sServiceRef`, health checks' `send` and `receive`; `httpConfig` (warning).
 - IsovalentBFDProfile `echoFunction` (warning); IsovalentBGPAdvertisement
   `advertisementType` PodCIDR and CiliumPodIPPool.
 - v1 Service of type LoadBalancer that LB-IPAM serves: it gets an address, but no tier-1
@@ -108,8 +111,13 @@ REFUSALS: tuple[Refusal, ...] = (
     Refusal("LBService", f"{A}.routes[].requestFiltering", E, "requests would not be filtered"),
     Refusal("LBService", f"{A}.routes[].connectionFiltering", E, "connections would not be filtered"),
     Refusal("LBService", f"{A}.routes[].auth.jwt", W, "JWT authentication is not implemented at all"),
+    Refusal("LBService", f"{A}.routes[].auth.basic.disabled", E, "tier 2 asks every route of the "
+            "listener for basic auth", when=lambda v: v is True),
     Refusal("LBService", f"{A}.routes[].persistentBackend", W,
             "only the first key is hashed (headers, then cookies, then sourceIP)", when=_several_keys),
+    Refusal("LBService", f"{A}.tlsConfig.allowedECDHCurves", W, "curves stay HAProxy's defaults"),
+    Refusal("LBService", f"{A}.tlsConfig.allowedSignatureAlgorithms", W,
+            "signature algorithms stay HAProxy's defaults"),
     Refusal("LBService", "spec.proxyProtocolConfig.disallowedVersions", W,
             "PROXY protocol v1 and v2 are both accepted"),
     Refusal("LBService", "spec.proxyProtocolConfig.passthroughTLVs", W, "TLVs are not passed on"),
@@ -117,6 +125,10 @@ REFUSALS: tuple[Refusal, ...] = (
     Refusal("LBBackendPool", "spec.healthCheck.tlsConfig", E, "health checks would not use TLS"),
     Refusal("LBBackendPool", "spec.proxyProtocolConfig", E, "backends would get no PROXY protocol header"),
     Refusal("LBBackendPool", "spec.httpConfig", W, "HTTP versions to backends stay HAProxy's defaults"),
+    Refusal("LBBackendPool", "spec.healthCheck.http.send", E, "the check sends its plain request instead"),
+    Refusal("LBBackendPool", "spec.healthCheck.http.receive", E, "the check does not look for this text"),
+    Refusal("LBBackendPool", "spec.healthCheck.tcp.send", E, "the check only opens a connection"),
+    Refusal("LBBackendPool", "spec.healthCheck.tcp.receive", E, "the check does not look for this text"),
     Refusal("LBBackendPool", "spec.backendType", E, "K8sService backends are not resolved, so the pool "
             "would have no servers", when=lambda v: v == "K8sService"),
     Refusal("LBBackendPool", "spec.backends[].k8sServiceRef", E, "Kubernetes Services are not resolved to "
@@ -154,7 +166,8 @@ def check(ctx: Context) -> Iterator[Finding]:
                         what = r.names(value) if r.names else dotted(path)
                         verb = "are" if r.names and "," in what else "is"
                         yield Finding(res, path, f"{what} {verb} not implemented by cilium-lb: {r.why}; {r.fix}",
-                                      key=r.when is None or r.names is not None, severity=r.severity)
+                                      key=r.when is None or r.names is not None or isinstance(value, (dict, list)),
+                                      severity=r.severity)
 
 
 def _walk(node: Any, steps: tuple[str, ...], at: tuple) -> Iterator[tuple[tuple, Any]]:

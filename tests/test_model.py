@@ -173,3 +173,26 @@ def test_examples_validate_and_compile_without_conditions():
         assert _errors(report) == [], name
         assert compile_plans(report.index).conditions == [], name
     assert by_rule(lint_example("rebel-base"), "vip-in-pool") == []
+
+
+def test_model_imports_run_one_way():
+    """lbcli.model depends on lbcli.manifest only; what a node imports from it (apps, htpasswd,
+    tls, tunnel, maglev) depends on nothing but the plain grammar module."""
+    import ast
+    from pathlib import Path
+
+    root = Path(ipam.__file__).parent
+    node_side = {"apps", "htpasswd", "tls", "tunnel", "maglev"}
+    for f in sorted(root.glob("*.py")):
+        targets = set()
+        for node in ast.walk(ast.parse(f.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                targets.add("." * node.level + (node.module or ""))
+            elif isinstance(node, ast.ImportFrom) and node.module.startswith("lbcli"):
+                targets.add(node.module)
+            elif isinstance(node, ast.Import):
+                targets.update(a.name for a in node.names if a.name.startswith("lbcli"))
+        for t in targets:  # a sibling (".apps") or lbcli.manifest, nothing else
+            assert t.startswith("..manifest") or (t.startswith(".") and not t.startswith("..")), (f.name, t)
+        if f.stem in node_side:
+            assert targets <= {"..manifest.grammar"}, (f.name, targets)

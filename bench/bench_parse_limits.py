@@ -4,6 +4,8 @@ next to plain parsers on the same bytes.
     python bench/bench_parse_limits.py [--mb 50] [--runs 3]
 
 - many: ~170,000 small documents in one file (the bench corpus concatenated, names made unique)
+- clash: the same with VIP addresses repeating every 3,000 VIPs: ~80,000 findings, each located
+  in two documents
 - huge: one LBBackendPool document with ~1.2 million backends, one of them missing its port
   (so one finding is located at the far end of the document)
 
@@ -32,8 +34,10 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 
-def many(path: Path, size: int) -> int:
-    """Valid small documents (VIP, service, pool triples and a node per set) up to `size` bytes."""
+def many(path: Path, size: int, clash: int | None = None) -> int:
+    """Valid small documents (VIP, service, pool triples and a node per set) up to `size` bytes;
+    with `clash`, VIP addresses repeat every `clash` VIPs (a finding per repeat, each pointing
+    at two documents: the worst case for positions)."""
     import ipaddress
 
     base = int(ipaddress.IPv4Address("100.64.0.1"))
@@ -44,7 +48,7 @@ def many(path: Path, size: int) -> int:
             parts = []
             for j in range(3):
                 i = f * 3 + j
-                ip = ipaddress.IPv4Address(base + i)
+                ip = ipaddress.IPv4Address(base + (i % clash if clash else i))
                 parts += [VIP.format(i=i, f=f, ip=ip), SVC.format(i=i, f=f),
                           POOL.format(i=i, f=f, a=i // 256 % 256, b=i % 256)]
             parts.append(NODE.format(f=f, tier="t1" if f % 2 else "t2", n=f % 256, h=f // 250 % 256, l=f % 250 + 1))
@@ -105,8 +109,9 @@ def main() -> None:
     peer = shutil.which("check-jsonschema", path=str(BIN)) or shutil.which("check-jsonschema")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        inputs = {"many": Path(tmp) / "many.yaml", "huge": Path(tmp) / "huge.yaml"}
-        counts = {"many": many(inputs["many"], size), "huge": huge(inputs["huge"], size)}
+        inputs = {"many": Path(tmp) / "many.yaml", "clash": Path(tmp) / "clash.yaml", "huge": Path(tmp) / "huge.yaml"}
+        counts = {"many": many(inputs["many"], size), "clash": many(inputs["clash"], size, clash=3000),
+                  "huge": huge(inputs["huge"], size)}
         for shape, f in inputs.items():
             limit = f"{f.stat().st_size // (1 << 20) + 1}M"
             tools = {
@@ -114,6 +119,8 @@ def main() -> None:
                 "yaml_rs parse only": [py, "-c", f"import yaml_rs; yaml_rs.loads(open({str(f)!r}).read(), parse_datetime=False)"],
                 "PyYAML CSafeLoader load_all": [py, "-c", f"import yaml; list(yaml.load_all(open({str(f)!r}), Loader=yaml.CSafeLoader))"],
             }
+            if shape == "clash":
+                tools = {k: v for k, v in tools.items() if k.startswith("cilium-lb")}  # peers: as many
             if shape == "huge" and peer:
                 tools["check-jsonschema (schema only)"] = [peer, "--schemafile", str(ROOT / "schemas" / "LBBackendPool.schema.json"), str(f)]
             for tool, argv in tools.items():

@@ -259,7 +259,9 @@ TLS_PARAMETERS = COMMON.pop("tlsParameters")
 def document(kind: str, api_versions: list[str], *, spec: dict | None, status: dict | None,
              description: str, defs: dict | None = None, required_spec: bool = True,
              metadata: dict | None = None, extra_props: dict | None = None,
-             extra_required: tuple = ()) -> dict:
+             extra_required: tuple = (), upstream: dict | None = None) -> dict:
+    """One kind's schema; `upstream` records the source of truth it follows (`x-upstream`:
+    repo, path, version), compared by lbcli/schemas/upstream.py."""
     props: dict[str, Any] = {
         "apiVersion": {"enum": api_versions},
         "kind": {"const": kind},
@@ -281,6 +283,7 @@ def document(kind: str, api_versions: list[str], *, spec: dict | None, status: d
         "description": description,
         "x-kubernetes-kind": kind,
         "x-kubernetes-api-versions": api_versions,
+        "x-upstream": upstream or UPSTREAM.get(kind),
         "type": "object",
         "required": required,
         "properties": props,
@@ -309,6 +312,21 @@ def _collect(node: Any, pool: dict[str, dict], used: dict[str, dict]) -> None:
         for v in node:
             _collect(v, pool, used)
 
+
+# ---------------------------------------------------------------- upstream sources
+# Where each kind's fields come from (x-upstream); docs/upstream-schemas.md lists them.
+_ISO_DOCS = {"repo": "isovalent (Isovalent Load Balancer docs and lab guides; no public CRD)",
+             "path": "docs.isovalent.com: Isovalent Load Balancer reference", "version": "1.18 era"}
+_K8S = {"repo": "kubernetes/api", "path": "core/v1/types.go", "version": "v0.31"}
+UPSTREAM: dict[str, dict] = {
+    "LBVIP": _ISO_DOCS, "LBService": _ISO_DOCS, "LBBackendPool": _ISO_DOCS, "LBDeployment": _ISO_DOCS,
+    "IsovalentBFDProfile": {"repo": "isovalent (Isovalent Enterprise for Cilium docs)",
+                            "path": "BFD for BGP: IsovalentBFDProfile", "version": "1.18 era"},
+    "CiliumLoadBalancerIPPool": {"repo": "cilium/cilium",
+                                 "path": "pkg/k8s/apis/cilium.io/client/crds/v2/ciliumloadbalancerippools.yaml",
+                                 "version": "main 2025 (v2 and deprecated v2alpha1)"},
+    "Service": _K8S, "Secret": _K8S, "Node": _K8S, "ConfigMap": _K8S,
+}
 
 # ---------------------------------------------------------------- LB kinds
 ISO_V1A1 = ["isovalent.com/v1alpha1"]
@@ -736,97 +754,179 @@ def lb_deployment() -> dict:
 
 
 # ---------------------------------------------------------------- BGP / BFD
+# Isovalent's BGP kinds and Cilium OSS's BGP v2 kinds describe the same BGP speaker: one set of
+# builders makes both, `iso` adding what only Isovalent has (BFD, VRFs, route reflectors,
+# import policies, maintenance). Fields cilium-lb does not carry out are accepted as upstream
+# accepts them and refused by the `not-implemented` rule, at their key.
 ISO_BGP = ["isovalent.com/v1", "isovalent.com/v1alpha1"]
+CILIUM_BGP = ["cilium.io/v2", "cilium.io/v2alpha1"]
 BGP_STATUS = obj({"conditions": ref("conditions")})
+TIGHT_BIRD = "stricter than upstream: cilium-lb writes this value into bird.conf"
+
+ISO_SRC = {"repo": "isovalent (Isovalent Enterprise for Cilium API types, public copy)",
+           "path": "pkg/k8s/apis/isovalent.com/v1", "version": "2025 (1.17/1.18 era)"}
 
 
-def bgp_cluster_config() -> dict:
-    peer = obj(
-        {
-            "name": string(grammar=G.BGP_NAME),
-            "peerAddress": ref("ip"),
-            "peerASN": integer(0, MAX_U32, default=0,
-                               desc="0: accept the ASN the peer announces."),
-            "peerConfigRef": obj({"name": ref("name")}, ["name"],
-                                 desc="IsovalentBGPPeerConfig; omitted means defaults."),
-        },
-        ["name", "peerAddress"],
-    )
-    instance = obj(
-        {
-            "name": string(grammar=G.BGP_NAME),
-            "localASN": integer(1, MAX_U32),
-            "localPort": integer(1, 65535,
-                                 desc="Listen port for incoming sessions; omitted: do not listen."),
-            "peers": array(peer),
-        },
-        ["name"],
-    )
+def cilium_src(crd: str) -> dict:
+    return {"repo": "cilium/cilium", "path": f"pkg/k8s/apis/cilium.io/client/crds/v2/{crd}.yaml",
+            "version": "main 2025 (v2 and deprecated v2alpha1 served from one CRD; union of 1.18 and main)"}
+
+
+def _bgp_name(what: str) -> dict:
+    s = string(grammar=G.BGP_NAME, max_len=255, desc=f"Name of the {what}; unique in its list.")
+    s["x-tightened"] = TIGHT_BIRD
+    return s
+
+
+def _auto_discovery(iso: bool) -> dict:
+    modes = ["Unnumbered"] if iso else ["DefaultGateway", "Unnumbered", "default-gateway"]
+    props = {
+        "mode": string(enum=modes, desc="default-gateway is the Cilium 1.18 spelling."),
+        "unnumbered": obj({"interface": string(min_len=1, max_len=255)}, ["interface"]),
+    }
+    if not iso:
+        props["defaultGateway"] = obj({"addressFamily": string(enum=["ipv4", "ipv6"])},
+                                      ["addressFamily"])
+    return obj(props, ["mode"], desc="Find the peer address on the node (not carried out by cilium-lb).")
+
+
+def _bgp_peer(iso: bool) -> dict:
+    address = ref("ip")
+    props: dict[str, Any] = {
+        "name": _bgp_name("peer"),
+        "peerAddress": {**address, "x-tightened": TIGHT_BIRD},
+        "peerASN": integer(0, MAX_U32, default=0, desc="0: accept the ASN the peer announces."),
+        "autoDiscovery": _auto_discovery(iso),
+        "peerConfigRef": obj({"name": ref("name")}, ["name"],
+                             desc="The peer config of the same family (Isovalent/Cilium); omitted means defaults."),
+    }
+    if not iso:
+        props["peerInterface"] = string(min_len=1, max_len=255,
+                                        desc="Interface for an fe80:: peer (not carried out by cilium-lb).")
+    return obj(props, ["name"], anyOf=[{"required": ["peerAddress"]}, {"required": ["autoDiscovery"]}])
+
+
+def _bgp_instance(iso: bool) -> dict:
+    props: dict[str, Any] = {
+        "name": _bgp_name("BGP instance"),
+        "localASN": integer(1, MAX_U32),
+        "localPort": integer(1, 65535, desc="Listen port for incoming sessions; omitted: do not listen."),
+        "peers": array(_bgp_peer(iso)),
+    }
+    if iso:
+        props["vrfs"] = array(obj(
+            {"vrfRef": string(min_len=1, max_len=255), "privateNetworkRef": ref("nameRef"),
+             "configRef": {"type": "string"}, "rd": {"type": "string"},
+             "importRTs": array({"type": "string"}), "exportRTs": array({"type": "string"})},
+        ), desc="Not carried out by cilium-lb.")
+        props["routeReflector"] = obj(
+            {"role": string(enum=["RouteReflector", "Client"]), "clusterID": ref("ipv4"),
+             "peeringAddressFamily": string(enum=["IPv4Only", "IPv6Only", "Dual"]),
+             "peerConfigRefV4": ref("nameRef"), "peerConfigRefV6": ref("nameRef")},
+            ["role", "clusterID"], desc="Not carried out by cilium-lb.")
+    # Cilium requires localASN; Isovalent's types leave it optional
+    return obj(props, ["name"] if iso else ["name", "localASN"])
+
+
+def _cluster_config(kind: str, versions: list[str], iso: bool, src: dict) -> dict:
     spec = obj(
         {
             "nodeSelector": ref("labelSelector"),
-            "bgpInstances": array(instance, min_items=1, max_items=16),
+            "bgpInstances": array(_bgp_instance(iso), min_items=1, max_items=16),
         },
         ["bgpInstances"],
     )
-    return document("IsovalentBGPClusterConfig", ISO_BGP, spec=spec, status=BGP_STATUS,
+    return document(kind, versions, spec=spec, status=BGP_STATUS, upstream=src,
                     description="BGP speakers and their peers on the selected (tier-1) nodes.")
 
 
+def bgp_cluster_config() -> dict:
+    return _cluster_config("IsovalentBGPClusterConfig", ISO_BGP, True, ISO_SRC)
+
+
+def cilium_bgp_cluster_config() -> dict:
+    return _cluster_config("CiliumBGPClusterConfig", CILIUM_BGP, False, cilium_src("ciliumbgpclusterconfigs"))
+
+
+def _peer_config(kind: str, versions: list[str], iso: bool, src: dict) -> dict:
+    family: dict[str, Any] = {
+        "afi": string(enum=["ipv4", "ipv6", "l2vpn", "ls", "opaque"]),
+        "safi": string(enum=["unicast", "multicast", "mpls_label", "encapsulation",
+                             "vpls", "evpn", "ls", "sr_policy", "mup", "mpls_vpn",
+                             "mpls_vpn_multicast", "route_target_constraints",
+                             "flowspec_unicast", "flowspec_vpn", "key_value"]),
+        "advertisements": ref("labelSelector"),
+    }
+    if iso:
+        family["importPolicyRef"] = ref("nameRef")
+    props: dict[str, Any] = {
+        "transport": obj({
+            "peerPort": integer(1, 65535, default=179),
+            "sourceInterface": {"type": "string", "description": "Not carried out by cilium-lb."},
+            "localPort": integer(1, 65535, desc="Deprecated upstream (v2alpha1); not carried out."),
+        }),
+        "timers": obj(
+            {
+                "connectRetryTimeSeconds": integer(1, 2147483647, default=120),
+                "holdTimeSeconds": {
+                    "type": "integer",
+                    "description": "0 (RFC 4271: no keepalives, a cilium-lb extension) or 3..65535.",
+                    "anyOf": [{"const": 0}, {"minimum": 3, "maximum": 65535}],
+                    "default": 90,
+                },
+                "keepAliveTimeSeconds": integer(1, 65535, default=30,
+                                                desc="Not larger than holdTimeSeconds."),
+            },
+        ),
+        "authSecretRef": string(grammar=G.K8S_NAME,
+                                desc="Secret with the TCP-MD5 password (key \"password\")."),
+        "gracefulRestart": obj(
+            {"enabled": boolean(default=False),
+             "restartTimeSeconds": integer(1, 4095, default=120)},
+            ["enabled"],
+        ),
+        "ebgpMultihop": integer(1, 255, default=1, desc="TTL for eBGP; ignored for iBGP."),
+        "families": array(obj(family, ["afi", "safi"]),
+                          desc="Default: ipv4/unicast and ipv6/unicast without advertisements."),
+    }
+    if iso:
+        props["bfdProfileRef"] = string(
+            grammar=G.K8S_NAME,
+            desc="Name of an IsovalentBFDProfile (a plain string, as in Isovalent's CRD).")
+    return document(kind, versions, spec=obj(props), status=BGP_STATUS, upstream=src,
+                    description="Settings shared by BGP peers: transport, timers, families"
+                                + (", BFD." if iso else "."))
+
+
 def bgp_peer_config() -> dict:
-    spec = obj(
-        {
-            "transport": obj({"peerPort": integer(1, 65535, default=179)}),
-            "timers": obj(
-                {
-                    "connectRetryTimeSeconds": integer(1, 2147483647, default=120),
-                    "holdTimeSeconds": {
-                        "type": "integer",
-                        "description": "0 (RFC 4271: no keepalives, a cilium-lb extension) or 3..65535.",
-                        "anyOf": [{"const": 0}, {"minimum": 3, "maximum": 65535}],
-                        "default": 90,
-                    },
-                    "keepAliveTimeSeconds": integer(1, 65535, default=30,
-                                                    desc="Not larger than holdTimeSeconds."),
-                },
-            ),
-            "authSecretRef": string(grammar=G.K8S_NAME,
-                                    desc="Secret with the TCP-MD5 password (key \"password\")."),
-            "gracefulRestart": obj(
-                {"enabled": boolean(default=False),
-                 "restartTimeSeconds": integer(1, 4095, default=120)},
-                ["enabled"],
-            ),
-            "ebgpMultihop": integer(1, 255, default=1, desc="TTL for eBGP; ignored for iBGP."),
-            "families": array(obj(
-                {
-                    "afi": string(enum=["ipv4", "ipv6", "l2vpn", "ls", "opaque"]),
-                    "safi": string(enum=["unicast", "multicast", "mpls_label", "encapsulation",
-                                         "vpls", "evpn", "ls", "sr_policy", "mup", "mpls_vpn",
-                                         "mpls_vpn_multicast", "route_target_constraints",
-                                         "flowspec_unicast", "flowspec_vpn", "key_value"]),
-                    "advertisements": ref("labelSelector"),
-                },
-                ["afi", "safi"],
-            ), desc="Default: ipv4/unicast and ipv6/unicast without advertisements."),
-            "bfdProfileRef": string(
-                grammar=G.K8S_NAME,
-                desc="Name of an IsovalentBFDProfile (a plain string, as in Isovalent's CRD)."),
-        },
-    )
-    return document("IsovalentBGPPeerConfig", ISO_BGP, spec=spec, status=BGP_STATUS,
-                    description="Settings shared by BGP peers: transport, timers, families, BFD.")
+    return _peer_config("IsovalentBGPPeerConfig", ISO_BGP, True, ISO_SRC)
 
 
-def bgp_advertisement() -> dict:
+def cilium_bgp_peer_config() -> dict:
+    return _peer_config("CiliumBGPPeerConfig", CILIUM_BGP, False, cilium_src("ciliumbgppeerconfigs"))
+
+
+def _advertisement(kind: str, versions: list[str], iso: bool, src: dict) -> dict:
+    types = ["PodCIDR", "CiliumPodIPPool", "Service", "Interface"]
+    if iso:
+        types += ["EgressGateway", "SRv6LocatorPool"]
+
+    def only(field: str, type_: str) -> dict:
+        return {"if": {"properties": {"advertisementType": {"const": type_}}},
+                "then": {"required": [field]},
+                "else": {"not": {"required": [field]}}}
+
     advert = obj(
         {
-            "advertisementType": string(enum=["Service", "PodCIDR", "CiliumPodIPPool"]),
+            "advertisementType": string(enum=types),
             "service": obj(
                 {"addresses": array(string(enum=["LoadBalancerIP", "ClusterIP", "ExternalIP"]),
-                                    min_items=1, unique=True)},
+                                    min_items=1, unique=True),
+                 "aggregationLengthIPv4": integer(0, 31, desc="Not carried out by cilium-lb."),
+                 "aggregationLengthIPv6": integer(0, 127, desc="Not carried out by cilium-lb.")},
                 ["addresses"],
             ),
+            "interface": obj({"name": {"type": "string"}}, ["name"]),
             "selector": ref("labelSelector"),
             "attributes": obj(
                 {
@@ -849,14 +949,58 @@ def bgp_advertisement() -> dict:
         },
         ["advertisementType"],
         allOf=[
-            {"if": {"properties": {"advertisementType": {"const": "Service"}}},
-             "then": {"required": ["service"]},
-             "else": {"not": {"required": ["service"]}}},
+            only("service", "Service"),
+            only("interface", "Interface"),
+            {"if": {"properties": {"advertisementType": {"const": "PodCIDR"}}},
+             "then": {"not": {"required": ["selector"]}}},
         ],
     )
     spec = obj({"advertisements": array(advert, min_items=1)}, ["advertisements"])
-    return document("IsovalentBGPAdvertisement", ISO_BGP, spec=spec, status=None,
+    return document(kind, versions, spec=spec, status=None, upstream=src,
                     description="Which prefixes to announce (selected by peer config families).")
+
+
+def bgp_advertisement() -> dict:
+    return _advertisement("IsovalentBGPAdvertisement", ISO_BGP, True, ISO_SRC)
+
+
+def cilium_bgp_advertisement() -> dict:
+    return _advertisement("CiliumBGPAdvertisement", CILIUM_BGP, False, cilium_src("ciliumbgpadvertisements"))
+
+
+def _node_override(kind: str, versions: list[str], iso: bool, src: dict) -> dict:
+    peer: dict[str, Any] = {
+        "name": _bgp_name("peer"),
+        "localAddress": {**ref("ip"), "description": "Source address (not carried out by cilium-lb)."},
+        "localPort": integer(1, 65535, desc="Source port (not carried out by cilium-lb)."),
+    }
+    if iso:
+        peer["autoDiscovery"] = _auto_discovery(True)
+    else:
+        peer["peerInterface"] = string(min_len=1, max_len=255)
+    inst: dict[str, Any] = {
+        "name": _bgp_name("BGP instance"),
+        "routerID": {**ref("ipv4"), "description": "BGP router ID on this node (default: its InternalIP)."},
+        "localPort": integer(1, 65535, desc="Listen port on this node."),
+        "localASN": integer(1, MAX_U32, desc="Local ASN on this node."),
+        "peers": array(obj(peer, ["name"])),
+    }
+    if iso:
+        inst["srv6Responder"] = boolean(desc="Not carried out by cilium-lb.")
+        inst["maintenance"] = obj({"mode": string(enum=["Disabled", "Community", "Withdrawal"])},
+                                  ["mode"], desc="Not carried out by cilium-lb.")
+    spec = obj({"bgpInstances": array(obj(inst, ["name"]), min_items=1)}, ["bgpInstances"])
+    return document(kind, versions, spec=spec, status=None, upstream=src,
+                    description="Per-node overrides of BGP instances; metadata.name is the node name.")
+
+
+def bgp_node_override() -> dict:
+    return _node_override("IsovalentBGPNodeConfigOverride", ISO_BGP, True, ISO_SRC)
+
+
+def cilium_bgp_node_override() -> dict:
+    return _node_override("CiliumBGPNodeConfigOverride", CILIUM_BGP, False,
+                          cilium_src("ciliumbgpnodeconfigoverrides"))
 
 
 def bfd_profile() -> dict:
@@ -892,16 +1036,18 @@ def lb_ip_pool() -> dict:
         dependentRequired={"stop": ["start"]},
         desc="A CIDR, or a range start..stop (start alone: one address).",
     )
+    # Cilium's CRD accepts any block shape and reports a bad one in the pool's status; cilium-lb
+    # allocates from the block, so it wants exactly one of the two forms
+    block["x-tightened"] = "stricter than upstream: cilium-lb allocates addresses from this block"
     spec = obj(
         {
-            "blocks": array(block, min_items=1),
+            "blocks": array(block, desc="May be empty or omitted (the pool then has no addresses)."),
             "serviceSelector": ref("labelSelector"),
             "allowFirstLastIPs": string(
                 enum=["Yes", "No"], default="Yes",
                 desc="No: keep the network and broadcast addresses of each CIDR out of use."),
             "disabled": boolean(default=False, desc="Stop allocating; keeps existing addresses."),
         },
-        ["blocks"],
     )
     return document("CiliumLoadBalancerIPPool", ["cilium.io/v2alpha1", "cilium.io/v2"],
                     spec=spec, status=BGP_STATUS,
@@ -921,6 +1067,10 @@ def service() -> dict:
                                                desc="Comma-separated addresses to request."),
                 "lbipam.cilium.io/sharing-key": string(grammar=G.TEXT,
                                                        desc="Services with the same key share an IP."),
+                "io.cilium/lb-ipam-ips": string(grammar=G.LBIPAM_IPS,
+                                                desc="Deprecated spelling of lbipam.cilium.io/ips."),
+                "io.cilium/lb-ipam-sharing-key": string(
+                    grammar=G.TEXT, desc="Deprecated spelling of lbipam.cilium.io/sharing-key."),
                 "service.cilium.io/no-advertisement": string(enum=["true", "false"]),
             }}}},
         ],
@@ -1030,6 +1180,11 @@ BUILDERS = {
     "IsovalentBGPClusterConfig": bgp_cluster_config,
     "IsovalentBGPPeerConfig": bgp_peer_config,
     "IsovalentBGPAdvertisement": bgp_advertisement,
+    "IsovalentBGPNodeConfigOverride": bgp_node_override,
+    "CiliumBGPClusterConfig": cilium_bgp_cluster_config,
+    "CiliumBGPPeerConfig": cilium_bgp_peer_config,
+    "CiliumBGPAdvertisement": cilium_bgp_advertisement,
+    "CiliumBGPNodeConfigOverride": cilium_bgp_node_override,
     "IsovalentBFDProfile": bfd_profile,
     "CiliumLoadBalancerIPPool": lb_ip_pool,
     "Service": service,

@@ -52,3 +52,13 @@ def line_of(text: str, needle: str, nth: int = 1) -> int:
     if len(hits) < nth:
         raise AssertionError(f"{needle!r} not found {nth} time(s)")
     return hits[nth - 1]
+
+
+def compiled_json(index, *args, **kwargs):
+    """compile_plans with each plan in its JSON form (for tests that look into or edit plans
+    as JSON; the plans were built and checked as NodePlans)."""
+    from lbcli.compile.plan import compile_plans
+
+    c = compile_plans(index, *args, **kwargs)
+    c.plans = {n: p.to_json() for n, p in c.plans.items()}
+    return c

@@ -82,6 +82,75 @@ COMMON: dict[str, object] = {
 }
 
 APP = "spec.applications.*"
+
+# Both BGP families (IsovalentBGP*, CiliumBGP*) go through one compile path (lbcli/compile/bgp.py);
+# the Cilium kinds are covered by the test that compiles every carried field from both and
+# compares the plans. What the not-implemented rule refuses (BGP_REFUSED, and the values it
+# refuses of advertisementType, service.addresses, families and wellKnown) needs no entry.
+T_OSS = "tests/test_upstream_semantics.py::test_every_carried_bgp_field_compiles_the_same_from_cilium_oss_kinds"
+T_OVERRIDE = "tests/test_upstream_semantics.py::test_node_override_sets_router_id_and_port_and_refuses_per_peer_fields"
+PEERS = "bgp.instances.[].peers"
+
+
+def _bgp(fam: str) -> dict[str, dict[str, object]]:
+    iso = fam == "IsovalentBGP"
+    t = (lambda isovalent: isovalent) if iso else (lambda isovalent: T_OSS)  # noqa: E731
+    out = {
+        f"{fam}ClusterConfig": {
+            "metadata.name": Inert("orders a node's configs; instances are named by bgpInstances[].name"),
+            "spec": Carried("bgp.instances", BGP_PEER, t(T_BGP)),
+            "spec.nodeSelector": Carried("bgp.instances", BGP_PEER, t(T_BGP)),  # which nodes get them
+            "spec.bgpInstances.[].name": Carried("bgp.instances.[].name", BGP_PEER, t(T_BGP_RENDER)),
+            "spec.bgpInstances.[].localASN": Carried("bgp.instances.[].localASN", BGP_PEER, t(T_BGP)),
+            "spec.bgpInstances.[].localPort": Carried("bgp.instances.[].localPort", BGP_PEER, t(T_BGP_RENDER)),
+            "spec.bgpInstances.[].peers": Carried(PEERS, BGP_PEER, t(T_BGP)),
+            "spec.bgpInstances.[].peers.[].name": Carried(f"{PEERS}.[].name", BGP_PEER, t(T_BGP)),
+            "spec.bgpInstances.[].peers.[].peerAddress": Carried(f"{PEERS}.[].address", BGP_PEER, t(T_BGP)),
+            "spec.bgpInstances.[].peers.[].peerASN": Carried(f"{PEERS}.[].asn", BGP_PEER, t(T_BGP)),
+            "spec.bgpInstances.[].peers.[].peerConfigRef": Carried(PEERS, BGP_PEER, t(T_BGP)),
+        },
+        f"{fam}PeerConfig": {
+            "metadata.name": Carried(PEERS, BGP_PEER, t(T_BGP)),  # peerConfigRef
+            "metadata.labels": Inert("no selector in the schemas selects peer configs"),
+            "spec": Carried(PEERS, BGP_PEER, t(T_BGP)),
+            "spec.authSecretRef": Carried(f"{PEERS}.[].auth", BGP_PEER, t(T_BGP_RENDER)),
+            "spec.timers": Carried(f"{PEERS}.[].timers", BGP_PEER, t(T_BGP_RENDER)),
+            "spec.gracefulRestart": Carried(f"{PEERS}.[].gracefulRestart", BGP_PEER, t(T_BGP_RENDER)),
+            "spec.ebgpMultihop": Carried(f"{PEERS}.[].ebgpMultihop", BGP_PEER, t(T_BGP_RENDER)),
+            "spec.transport": Carried(f"{PEERS}.[].port", BGP_PEER, t(T_BGP_RENDER)),
+            "spec.transport.peerPort": Carried(f"{PEERS}.[].port", BGP_PEER, t(T_BGP_RENDER)),
+            # ipv4/ipv6 unicast; other families are refused (error)
+            "spec.families": Carried(f"{PEERS}.[].families", BGP_PEER, t(T_BGP)),
+            "spec.families.[].advertisements": PREFIXES if iso else Carried(PREFIXES.plan, BGP_FILTER, T_OSS),
+        },
+        f"{fam}Advertisement": {
+            "metadata.name": Inert("names the advertisement; peers select it by label"),
+            "metadata.labels": PREFIXES if iso else Carried(PREFIXES.plan, BGP_FILTER, T_OSS),
+            # Service / LoadBalancerIP; other types and addresses are refused (warning)
+            "spec": PREFIXES if iso else Carried(PREFIXES.plan, BGP_FILTER, T_OSS),
+            "spec.advertisements.[].interface": Inert("read upstream only with advertisementType Interface, "
+                                                      "which not-implemented refuses"),
+            # standard, large, the wellKnown names the node knows (others are refused), localPreference
+            "spec.advertisements.[].attributes": Carried(f"{PEERS}.[].prefixes.[].communities", BGP_FILTER,
+                                                         t(T_BGP)),
+        },
+        f"{fam}NodeConfigOverride": {
+            "metadata.name": Carried("bgp.instances.[].routerId", BGP_PEER, T_OVERRIDE),  # the node's name
+            "spec": Carried("bgp.instances", BGP_PEER, T_OVERRIDE),
+            "spec.bgpInstances.[].name": Carried("bgp.instances.[].name", BGP_PEER, T_OVERRIDE),
+            "spec.bgpInstances.[].routerID": Carried("bgp.instances.[].routerId", BGP_PEER, T_OVERRIDE),
+            "spec.bgpInstances.[].localPort": Carried("bgp.instances.[].localPort", BGP_PEER, T_OVERRIDE),
+            "spec.bgpInstances.[].localASN": Carried("bgp.instances.[].localASN", BGP_PEER, T_OVERRIDE),
+            "spec.bgpInstances.[].peers": Inert("holds only per-peer overrides, each refused by not-implemented"),
+            "spec.bgpInstances.[].peers.[].name": Inert("names the peer a refused per-peer override is for"),
+        },
+    }
+    if iso:
+        out[f"{fam}PeerConfig"]["spec.bfdProfileRef"] = Carried(f"{PEERS}.[].bfd", BGP_PEER, T_BFD)
+    return out
+
+
+BGP_KINDS = {**_bgp("IsovalentBGP"), **_bgp("CiliumBGP")}
 REGISTRY: dict[str, dict[str, object]] = {
     "LBVIP": {
         "metadata.name": VIP, "metadata.namespace": VIP, "metadata.labels": IPAM,
@@ -137,33 +206,7 @@ REGISTRY: dict[str, dict[str, object]] = {
         "metadata.namespace": TIERS,  # selects LBServices of its namespace
         "spec": TIERS,
     },
-    "IsovalentBGPClusterConfig": {
-        "metadata.name": Carried("bgp.instances.[].name", BGP_PEER, T_BGP_RENDER),
-        "spec": Carried("bgp.instances", BGP_PEER, T_BGP),
-        "spec.bgpInstances.[].localASN": Carried("bgp.instances.[].localASN", BGP_PEER, T_BGP),
-        "spec.bgpInstances.[].localPort": Carried("bgp.instances.[].localPort", BGP_PEER, T_BGP_RENDER),
-        "spec.bgpInstances.[].peers": Carried("bgp.instances.[].peers", BGP_PEER, T_BGP),
-    },
-    "IsovalentBGPPeerConfig": {
-        "metadata.name": Carried("bgp.instances.[].peers", BGP_PEER, T_BGP),  # peerConfigRef
-        "metadata.labels": Inert("no selector in the schemas selects peer configs"),
-        "spec": Carried("bgp.instances.[].peers", BGP_PEER, T_BGP),
-        "spec.authSecretRef": Carried("bgp.instances.[].peers.[].auth", BGP_PEER, T_BGP_RENDER),
-        "spec.bfdProfileRef": Carried("bgp.instances.[].peers.[].bfd", BGP_PEER, T_BFD),
-        "spec.timers": Carried("bgp.instances.[].peers.[].timers", BGP_PEER, T_BGP_RENDER),
-        "spec.gracefulRestart": Carried("bgp.instances.[].peers.[].gracefulRestart", BGP_PEER, T_BGP_RENDER),
-        "spec.ebgpMultihop": Carried("bgp.instances.[].peers.[].ebgpMultihop", BGP_PEER, T_BGP_RENDER),
-        "spec.transport": Carried("bgp.instances.[].peers.[].port", BGP_PEER, T_BGP_RENDER),
-        "spec.families": Carried("bgp.instances.[].peers.[].families", BGP_PEER, T_BGP),
-        "spec.families.[].advertisements": PREFIXES,
-    },
-    "IsovalentBGPAdvertisement": {
-        "metadata.name": Inert("names the advertisement; peers select it by label"),
-        "metadata.labels": PREFIXES,
-        "spec": PREFIXES,
-        "spec.advertisements.[].attributes": Carried("bgp.instances.[].peers.[].prefixes.[].communities",
-                                                     BGP_FILTER, T_BGP),
-    },
+    **BGP_KINDS,
     "IsovalentBFDProfile": {
         "metadata.name": Carried("bgp.instances.[].peers.[].bfd.profile", BGP_PEER, T_BFD),
         "spec": Carried("bgp.instances.[].peers.[].bfd", BGP_PEER, T_BFD),
@@ -197,8 +240,8 @@ REGISTRY: dict[str, dict[str, object]] = {
                       "section, whose inputs are refused at cilium-config (pod routing is Cilium's)"),
     },
     "ConfigMap": {
-        "metadata.name": Inert("only kube-system/cilium-config is read"),
-        "metadata.namespace": Inert("only kube-system/cilium-config is read"),
+        "metadata.name": Inert("only cilium-config is read"),
+        "metadata.namespace": Inert("cilium-config is read in any namespace, kube-system first"),
         # bpf-lb-maglev-table-size (tier 1 tables) and bgp-secrets-namespace; the pod networking
         # keys are refused by not-implemented, the rest describes the cluster's Cilium
         "data": Carried("tier1.maglevTables.[].size", DATAPATH, T_SPREAD),

@@ -14,7 +14,7 @@ from lbcli.cli.main import app
 from lbcli.compile.maglev import build_table
 from lbcli.compile.plan import compile_plans, dumps
 
-from .lintkit import EXAMPLES, lint_example, lint_texts
+from .lintkit import EXAMPLES, lint_example, lint_texts, compiled_json
 
 POOL = """
 apiVersion: cilium.io/v2alpha1
@@ -34,7 +34,7 @@ def rebel():
     rep = lint_example("rebel-base")
     # only the pod networking keys of cilium-config, which no node component applies yet
     assert [(p.rule, p.resource) for p in rep.problems] == [("not-implemented", "ConfigMap/kube-system/cilium-config")]
-    return compile_plans(rep.index)
+    return compiled_json(rep.index)
 
 
 def test_rebel_base_plans_by_hand():
@@ -137,7 +137,7 @@ def test_examples_all_compile():
     for name in ("rebel-base", "tls-passthrough", "external-hostname"):
         rep = lint_example(name)
         assert not [p for p in rep.problems if p.severity.label == "error"], rep.problems
-        c = compile_plans(rep.index)
+        c = compiled_json(rep.index)
         assert c.plans and any(p["tier2"] and p["tier2"]["listeners"] for p in c.plans.values()), name
 
 
@@ -153,7 +153,7 @@ def test_bgp_auth_secret_is_read_from_bgp_secrets_namespace():
         str(EXAMPLES / "rebel-base" / "cilium-config.yaml"): cfg,
         str(EXAMPLES / "rebel-base" / "bgp.yaml"): peer, "auth.yaml": secret})
     assert not [p for p in rep.problems if p.severity.name == "ERROR"], rep.problems
-    plans = compile_plans(rep.index)
+    plans = compiled_json(rep.index)
     peers = [p for plan in plans.plans.values() for inst in (plan.get("bgp") or {}).get("instances", [])
              for p in inst["peers"]]
     assert peers and all(p["auth"]["secretRef"] == "bgp/router-auth" for p in peers)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from .lintkit import compiled_json
 from lbcli.cli.main import app, lb_app
 from lbcli.diff import diff_plan_sets, diff_plans
 from lbcli.report.diff_text import line
@@ -294,7 +295,7 @@ def test_identity_not_position():
 
     from .lintkit import lint_example
 
-    plans = compile_plans(lint_example("rebel-base").index).plans
+    plans = compiled_json(lint_example("rebel-base").index).plans
     t2 = plans["lb-t2-1"]
     shuffled = json.loads(json.dumps(t2))
     pool = shuffled["tier2"]["backendPools"][0]
@@ -311,7 +312,7 @@ def test_sections_limit_and_plan_sets():
 
     from .lintkit import lint_example
 
-    plans = compile_plans(lint_example("rebel-base").index).plans
+    plans = compiled_json(lint_example("rebel-base").index).plans
     t1 = plans["lb-t1-1"]
     changed = json.loads(json.dumps(t1))
     changed["bgp"]["instances"][0]["peers"][0]["timers"]["holdTimeSeconds"] = 9

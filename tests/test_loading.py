@@ -217,16 +217,19 @@ def test_symlinked_directories_are_followed_once(tmp_path):
     assert [Path(f).relative_to(root).as_posix() for f in files] == ["a.yaml", "linked/c.yaml", "sub/b.yaml"]
 
 
-def test_positions_match_the_composed_nodes_on_every_example_path():
+def test_positions_match_the_composed_nodes_on_every_example_path(monkeypatch):
     # the event-stream lookups (first: streamed, then: the document's tree) give what PyYAML's
     # composed node graph gives, for every existing path, key or value, and for missing ones
     import yaml
 
+    from lbcli.manifest import positions
     from lbcli.manifest.documents import split_documents
     from lbcli.manifest.positions import PositionIndex
 
-    def composed(text, line0, path, key):
-        node = yaml.compose(text, Loader=yaml.CSafeLoader)
+    monkeypatch.setattr(positions, "_TREE_MIN_CHARS", 0)  # trees for small documents too
+
+    def composed(root, line0, path, key):
+        node = root
         mark = node.start_mark
         for i, step in enumerate(path):
             nxt = None
@@ -256,16 +259,22 @@ def test_positions_match_the_composed_nodes_on_every_example_path():
                 yield from paths(v, prefix + (i,))
 
     root = Path(__file__).resolve().parent.parent / "examples"
+    wide = ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: w}\ndata:\n"
+            + "".join(f"  k{i}: {{a: [{', '.join(str(j) for j in range(i))}], '{i}': x}}\n" for i in range(20))
+            + "list:\n" + "".join(f"  - {{i: {i}}}\n  - [{i}, {{z: {i}}}]\n" for i in range(10)))
+    texts = [f.read_text() for f in sorted(root.rglob("*.yaml"))] + [wide]
     checked = 0
-    for f in sorted(root.rglob("*.yaml")):
-        for chunk in split_documents(f.read_text()):
+    for text in texts:
+        f = text[:40]
+        for chunk in split_documents(text):
             value = yaml.safe_load(chunk.text)
+            root_node = yaml.compose(chunk.text, Loader=yaml.CSafeLoader)
+            tree = PositionIndex(chunk)
+            tree.locate(())  # the next lookups use the document's tree
             for path in paths(value):
                 for key in (False, True):
-                    want = composed(chunk.text, chunk.line, path, key)
+                    want = composed(root_node, chunk.line, path, key)
                     streamed = PositionIndex(chunk).locate(path, key)
-                    tree = PositionIndex(chunk)
-                    tree.locate(())
                     assert streamed == want == tree.locate(path, key), (f, path, key)
                     checked += 1
     assert checked > 1000

@@ -8,7 +8,7 @@ from lbcli.compile.ipam import allocate
 from lbcli.compile.plan import compile_plans
 from lbcli.model import htpasswd, ipam, maglev, secrets, tls, tunnel
 
-from .lintkit import by_rule, lint_example, lint_texts
+from .lintkit import by_rule, compiled_json, lint_example, lint_texts
 
 POOL = """
 apiVersion: cilium.io/v2alpha1
@@ -142,7 +142,7 @@ def test_one_tunnel_mac_in_compiled_and_lab_plans():
     from lbcli.lab.plans import node_plans
     from lbcli.lab.topology import Topology
 
-    plans = compile_plans(lint_example("rebel-base").index).plans
+    plans = compiled_json(lint_example("rebel-base").index).plans
     macs = {n["name"]: n["tunnelMac"] for p in plans.values() if p["tier1"] for n in p["tier1"]["t2Nodes"]}
     assert macs and all(mac == tunnel.tunnel_mac(name) for name, mac in macs.items())
     for name, p in plans.items():
@@ -182,7 +182,7 @@ def test_model_imports_run_one_way():
     from pathlib import Path
 
     root = Path(ipam.__file__).parent
-    node_side = {"apps", "htpasswd", "tls", "tunnel", "maglev"}
+    node_side = {"apps", "htpasswd", "tls", "tunnel", "maglev", "bgp"}
     for f in sorted(root.glob("*.py")):
         targets = set()
         for node in ast.walk(ast.parse(f.read_text())):

@@ -21,7 +21,7 @@ from lbcli.compile.nodes import IdentityError
 from lbcli.compile.output import OutputError, write_plans
 from lbcli.compile.plan import compile_plans, dumps
 
-from .lintkit import EXAMPLES, by_rule, lint_example, lint_texts
+from .lintkit import EXAMPLES, by_rule, lint_example, lint_texts, compiled_json
 
 EVIL_NODE = """\
 {comment}
@@ -70,7 +70,7 @@ def src(tmp_path):
 
 @pytest.fixture(scope="module")
 def plans():
-    return compile_plans(lint_example("rebel-base").index).plans
+    return compiled_json(lint_example("rebel-base").index).plans
 
 
 # -- names that become file names ------------------------------------------------------------
@@ -122,7 +122,7 @@ def test_node_name_of_250_characters_is_the_longest_file_name(tmp_path, src):
 def test_compiler_refuses_a_bad_node_name_without_lint():
     report = lint_texts({"n.yaml": EVIL_NODE.format(comment="# a node", name="../../x")})
     with pytest.raises(IdentityError, match=r"n.yaml:5:9: node name '../../x'"):
-        compile_plans(report.index)
+        compiled_json(report.index)
 
 
 @pytest.mark.parametrize("node", ["../../x", "..", ".", "", "a/b", "x" * 251])
@@ -254,17 +254,20 @@ def test_stale_plans_removed_through_the_cli(tmp_path, src):
 
 @pytest.mark.parametrize("content,what", [
     (b'{"kind": "NodePlan", "apiVer', "not JSON"),
-    (b"[]", "holds a list"),
+    (b"[]", "expected an object, got a list"),
     (b"", "is empty"),
+    (b'{"apiVersion": "cilium-lb.io/v1", "kind": "AllocationLock", "allocations": [{"ref": "LBVIP/default/x", "ipv4": "1.2.3"}]}',
+     "allocations[0].ipv4: is not in the expected format"),
 ])
-def test_a_broken_plan_in_dir_stops_compile_instead_of_dropping_its_addresses(tmp_path, src, content, what):
+def test_a_broken_lock_stops_compile_instead_of_dropping_its_addresses(tmp_path, src, content, what):
     out = tmp_path / "out"
-    assert cli("compile", str(src), "-o", str(out))[0] == 0
-    (out / "lb-t1-2.json").write_bytes(content)
+    lock = tmp_path / "cilium-lb.lock"
+    assert cli("compile", str(src), "-o", str(out), "--lock", str(lock))[0] == 0
+    lock.write_bytes(content)
     before = tree(out)
-    code, _, err = cli("compile", str(src), "-o", str(out))
-    assert code == 2 and f"{out}/lb-t1-2.json" in err and what in err and "fix or remove" in err
-    assert tree(out) == before
+    code, _, err = cli("compile", str(src), "-o", str(out), "--lock", str(lock))
+    assert code == 2 and str(lock) in err and what in err
+    assert tree(out) == before and lock.read_bytes() == content
 
 
 # -- write failures are messages --------------------------------------------------------------

@@ -281,8 +281,10 @@ def test_ten_megabytes_of_documents_load(tmp_path):
     assert r.documents[-1].positions.text.startswith("apiVersion: isovalent.com/v1alpha1")
 
 
-def test_position_trees_are_bounded():
+def test_position_trees_are_bounded(monkeypatch):
     from lbcli.manifest import positions
+
+    monkeypatch.setattr(positions, "_TREE_MIN_CHARS", 0)
 
     r = _load("".join(f"---\n{HEAD}data:\n  k{i}: v\n" for i in range(50)))
     for d in r.documents:
@@ -291,6 +293,17 @@ def test_position_trees_are_bounded():
     assert 0 < len(positions._trees) <= positions._TREES_KEPT
     # evicted documents still answer (streaming again)
     assert r.documents[0].locate(("metadata", "name")) == (5, 9)
+
+
+def test_many_lookups_in_one_huge_document_are_linear():
+    # every item of a 100,000-item list asked for: one tree, not a re-read per lookup
+    text = HEAD + "data:\n  l:\n" + "".join(f"    - {{a: {i}}}\n" for i in range(100_000))
+    r = _load(text)
+    doc = r.documents[0]
+    t = time.perf_counter()
+    for i in range(0, 100_000, 97):
+        assert doc.locate(("data", "l", i, "a")) == (7 + i, 11)
+    assert time.perf_counter() - t < 10  # re-reading per lookup would take minutes
 
 
 def test_limits_module_is_cheap_to_import():

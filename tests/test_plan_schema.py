@@ -13,7 +13,7 @@ import pytest
 
 from lbcli.compile.plan import compile_plans
 
-from .lintkit import lint_example
+from .lintkit import lint_example, compiled_json
 
 SCHEMA = json.loads((Path(__file__).resolve().parent.parent / "schemas" / "plan.schema.json").read_text())
 EXAMPLES = ["rebel-base", "tls-passthrough", "external-hostname"]
@@ -54,7 +54,7 @@ spec:
 
 
 def plans_of(name: str, extra: dict | None = None) -> dict[str, dict]:
-    return compile_plans(lint_example(name, extra).index).plans
+    return compiled_json(lint_example(name, extra).index).plans
 
 
 def validator() -> jsonschema.Draft202012Validator:

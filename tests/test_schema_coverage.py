@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from lbcli.lint.rules.not_implemented import REFUSALS, REFUSED_KEYS
+from lbcli.lint.rules.not_implemented import BGP_REFUSED, BGP_REFUSED_VALUES, REFUSALS, REFUSED_KEYS
+from lbcli.manifest.index import bgp_kinds
 
 from .schema_registry import COMMON, REGISTRY, Carried, Refused
 
@@ -70,13 +71,22 @@ def _prefix(pattern: tuple[str, ...], path: tuple[str, ...]) -> bool:
     return len(pattern) <= len(path) and all(p in ("*", q) for p, q in zip(pattern, path))
 
 
+def _bgp(table: dict[str, tuple[str, ...]]) -> set[tuple[str, str]]:
+    """(kind, path) of a not-implemented BGP table, on each family's kind that has the field."""
+    return {(k, p) for suffix, paths in table.items() for k in bgp_kinds(suffix) for p in paths
+            if _steps(p) in KINDS[k]}
+
+
+BGP_ALWAYS = _bgp(BGP_REFUSED)
+
+
 def _refused(kind: str, path: tuple[str, ...]) -> str | None:
     """The refusal covering `path` whatever its value (a refusal of some values only, such as
     `backendType: K8sService`, leaves the field to the registry for the others)."""
     for r in REFUSALS:
         if r.kind == kind and r.when is None and _prefix(r.steps, path):
             return r.path
-    for k, p in REFUSED_KEYS:
+    for k, p in REFUSED_KEYS | BGP_ALWAYS:
         if k == kind and _prefix(_steps(p), path):
             return p
     return None
@@ -108,6 +118,9 @@ def test_every_registry_entry_and_refusal_names_a_schema_field():
              if not any(_prefix(_steps(pattern), p) and len(_steps(pattern)) == len(p) for p in KINDS[kind])]
     stale += [f"{r.kind}: {r.path} (refusal)" for r in REFUSALS
               if not any(_prefix(r.steps, p) and len(r.steps) == len(p) for p in KINDS[r.kind])]
+    stale += [f"*BGP{suffix}: {p} (BGP refusal)" for table in (BGP_REFUSED, BGP_REFUSED_VALUES)
+              for suffix, paths in table.items() for p in paths
+              if not any(_steps(p) in KINDS[k] for k in bgp_kinds(suffix))]
     assert not stale, "entries that match no schema field:\n" + "\n".join(stale)
 
 
@@ -130,7 +143,7 @@ def test_carried_fields_reach_a_plan_field_node_code_and_a_test(kind, pattern, c
 
 
 def test_refused_entries_point_at_a_refusal():
-    paths = {(r.kind, r.path) for r in REFUSALS}
+    paths = {(r.kind, r.path) for r in REFUSALS} | BGP_ALWAYS | _bgp(BGP_REFUSED_VALUES)
     bad = [f"{k}: {pat} -> {r.path}" for k, e in REGISTRY.items() for pat, r in e.items()
            if isinstance(r, Refused) and (k, r.path) not in paths]
     assert not bad, bad

@@ -34,6 +34,11 @@ KINDS = {
     "IsovalentBGPPeerConfig": ["isovalent.com/v1", "isovalent.com/v1alpha1"],
     "IsovalentBGPAdvertisement": ["isovalent.com/v1", "isovalent.com/v1alpha1"],
     "IsovalentBFDProfile": ["isovalent.com/v1alpha1"],
+    "IsovalentBGPNodeConfigOverride": ["isovalent.com/v1", "isovalent.com/v1alpha1"],
+    "CiliumBGPClusterConfig": ["cilium.io/v2", "cilium.io/v2alpha1"],
+    "CiliumBGPPeerConfig": ["cilium.io/v2", "cilium.io/v2alpha1"],
+    "CiliumBGPAdvertisement": ["cilium.io/v2", "cilium.io/v2alpha1"],
+    "CiliumBGPNodeConfigOverride": ["cilium.io/v2", "cilium.io/v2alpha1"],
     "CiliumLoadBalancerIPPool": ["cilium.io/v2alpha1", "cilium.io/v2"],
     "Service": ["v1"],
     "Secret": ["v1"],
@@ -435,6 +440,8 @@ def test_advertisement_service_needs_addresses_of_known_kinds():
     del adv["service"]
     assert_invalid(doc, "required")
     adv["advertisementType"] = "PodCIDR"
+    assert_invalid(doc, "not")  # upstream: a PodCIDR advertisement takes no selector
+    del adv["selector"]
     assert_valid(doc)
 
 

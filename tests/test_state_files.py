@@ -4,6 +4,8 @@ The same behaviours against real daemons and kernels: tests/e2e/test_apply_fault
 
 from __future__ import annotations
 
+import copy
+
 import json
 import stat
 import time
@@ -123,8 +125,7 @@ def test_corrupt_state_in_apply_is_a_component_error_not_a_traceback(tmp_path, m
 
     ctx = _ctx(tmp_path)
     _corrupt_both(ReceiveReconciler(ctx).state_file)
-    plan = {"node": {"name": "n1", "internalIP": "192.0.2.1"}, "tier2": None}
-    rep = ap.apply_plan(ctx, plan, {}, only={"receive"})
+    rep = ap.apply_plan(ctx, _plan(), {}, only={"receive"})
     [res] = rep.components
     assert not rep.ok and "receive.json" in res.error and "corrupt" in res.error
     assert not rep.recorded
@@ -182,23 +183,29 @@ def test_lost_pid_file_finds_the_running_daemon(tmp_path):
 
 # ---- BGP gating ---------------------------------------------------------------------------------
 
-def _plan() -> dict:
-    def ad(vip):
-        return {"prefix": f"{vip}/32", "services": [f"default/{vip}"], "communities": [],
-                "largeCommunities": [], "localPreference": None}
+def _plan(tier1: bool = True, auth: dict | None = None):
+    """A compiled tier-1 plan (rebel-base) with two services on VIP_A and VIP_B, checked by the
+    plan types."""
+    from lbcli.plan.types import NodePlan
 
-    return {
-        "kind": "NodePlan", "node": {"name": "n1", "internalIP": "192.0.2.1"},
-        "tier1": {"services": [{"vip": VIP_A, "port": 80, "protocol": "TCP", "service": "default/a"},
-                               {"vip": VIP_B, "port": 443, "protocol": "TCP", "service": "default/b"}]},
-        "tier2": None,
-        "bgp": {"instances": [{"name": "i0", "localASN": 64512, "peers": [
-            {"name": "p0", "address": "192.0.2.254", "asn": 64512, "prefixes": [ad(VIP_A), ad(VIP_B)]}]}]},
-    }
+    from .lintkit import compiled_json, lint_example
+
+    doc = copy.deepcopy(compiled_json(lint_example("rebel-base").index).plans["lb-t1-1"])
+    [svc] = doc["tier1"]["services"]
+    doc["tier1"]["services"] = [{**svc, "vip": VIP_A, "port": 80, "service": "default/a"},
+                                {**svc, "vip": VIP_B, "port": 443, "service": "default/b"}]
+    if not tier1:
+        doc["tier1"] = None
+    for inst in doc["bgp"]["instances"]:
+        for peer in inst["peers"]:
+            peer["prefixes"] = [{"prefix": f"{vip}/32", "services": [f"default/{n}"], "communities": [],
+                                 "largeCommunities": [], "localPreference": None} for vip, n in ((VIP_A, "a"), (VIP_B, "b"))]
+            peer["auth"] = auth
+    return NodePlan.from_json(doc)
 
 
-def _prefixes(plan: dict) -> list[str]:
-    return [a["prefix"] for i in plan["bgp"]["instances"] for p in i["peers"] for a in p["prefixes"]]
+def _prefixes(plan) -> list[str]:
+    return [a.prefix for i in plan.bgp.instances for p in i.peers for a in p.prefixes]
 
 
 def test_a_failed_service_entry_withholds_only_its_vip():
@@ -279,12 +286,8 @@ def test_text_report_names_the_withheld_vip_and_why(capsys):
 
 # ---- dry runs report what apply would refuse ----------------------------------------------------
 
-def _bgp_plan() -> dict:
-    plan = _plan()
-    plan["tier1"] = None
-    peer = plan["bgp"]["instances"][0]["peers"][0]
-    peer["auth"] = {"secretRef": "kube-system/bgp-auth", "sha256": "0" * 64}
-    return plan
+def _bgp_plan():
+    return _plan(tier1=False, auth={"secretRef": "kube-system/bgp-auth", "sha256": "0" * 64})
 
 
 @pytest.mark.parametrize("password", ['pa"ss', "pa\nss", "back\\slash", "x" * 81])

@@ -53,8 +53,9 @@ def table(text: str) -> tuple[dict[str, str], list[dict[str, str]]]:
     return summary, [dict(zip(COLUMNS, re.split(r"\s{2,}", l))) for l in lines[1:]]
 
 
-def expected_from(plans: dict[str, dict]) -> dict:
+def expected_from(plans) -> dict:
     """What the rebel-base row must say, read from the plans themselves."""
+    plans = {n: p.to_json() for n, p in plans.items()}
     t1 = [p for p in plans.values() if "t1" in p["node"]["tiers"]]
     t2 = [p for p in plans.values() if "t2" in p["node"]["tiers"]]
     svc = t1[0]["tier1"]["services"][0]

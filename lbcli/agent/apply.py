@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
+from ..plan.types import NodePlan
 from . import state as st
 from .reconciler import Change, ComponentResult, NodeContext
 
@@ -37,28 +38,31 @@ class LockTimeout(Exception):
     pass
 
 
+# apply takes the typed plan (lbcli/plan/types.py: checked, every default resolved by the
+# compiler); the component readers still walk its JSON form (`plan.to_json()`, the same values,
+# every key present) until they are ported to the types.
 def _receive(ctx):
     from .receive import ReceiveReconciler
 
-    return ReceiveReconciler(ctx), lambda rec, plan, secrets: plan
+    return ReceiveReconciler(ctx), lambda rec, plan, secrets: plan.to_json()
 
 
 def _datapath(ctx):
     from .datapath.reconciler import DatapathReconciler
 
-    return DatapathReconciler(ctx), lambda rec, plan, secrets: plan
+    return DatapathReconciler(ctx), lambda rec, plan, secrets: plan.to_json()
 
 
 def _l7(ctx):
     from .l7.reconciler import L7Reconciler
 
-    return L7Reconciler(ctx), lambda rec, plan, secrets: rec.desired(plan, secrets)
+    return L7Reconciler(ctx), lambda rec, plan, secrets: rec.desired(plan.to_json(), secrets)
 
 
 def _bgp(ctx):
     from .bgp.reconciler import BgpReconciler
 
-    return BgpReconciler(ctx), lambda rec, plan, secrets: rec.desired(plan, secrets)
+    return BgpReconciler(ctx), lambda rec, plan, secrets: rec.desired(plan.to_json(), secrets)
 
 
 # Order matters: tier 2 can receive before tier 1 sends to it, and BGP announces last (so a
@@ -136,9 +140,10 @@ def node_lock(ctx: NodeContext, timeout: float = 120.0) -> Iterator[None]:
         os.close(fd)
 
 
-def apply_plan(ctx: NodeContext, plan: dict, secrets: dict, progress: Callable[[str], None] | None = None,
+def apply_plan(ctx: NodeContext, plan: NodePlan, secrets: dict, progress: Callable[[str], None] | None = None,
                only: set[str] | None = None) -> ApplyReport:
-    from ..compile.plan import dumps
+    """Carry out `plan` on this node with `secrets` ("ns/name" -> key -> bytes, checked against
+    the plan's digests by the caller: lbcli/plan/secrets.py)."""
 
     report = ApplyReport(ctx.node, ctx.dry_run)
     with node_lock(ctx):
@@ -152,24 +157,30 @@ def apply_plan(ctx: NodeContext, plan: dict, secrets: dict, progress: Callable[[
                 comp_plan, report.withheld = gate_announcements(plan, report.components)
             report.components.append(_run(name, make, ctx, comp_plan, secrets, report))
         if not ctx.dry_run and report.ok:
-            st.write_bytes(node_dir(ctx) / APPLIED, dumps(plan), 0o600)
+            st.write_bytes(node_dir(ctx) / APPLIED, plan_bytes(plan), 0o600)
             report.recorded = True
     return report
 
 
-def served_vips(component: str, plan: dict) -> set[str]:
+def plan_bytes(plan: NodePlan) -> bytes:
+    """Canonical bytes of a plan (as `compile` writes them)."""
+    import orjson
+
+    return orjson.dumps(plan.to_json(), option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n"
+
+
+def served_vips(component: str, plan: NodePlan) -> set[str]:
     """The VIPs `component` makes this node serve, per the plan."""
-    t1, t2 = plan.get("tier1") or {}, plan.get("tier2") or {}
-    if component == "datapath":
-        return {str(s.get("vip")) for s in t1.get("services") or []}
-    if component == "receive":
-        return {str(v) for v in t2.get("vips") or []}
-    if component == "l7":
-        return {str(lst.get("vip")) for lst in t2.get("listeners") or []}
+    if component == "datapath" and plan.tier1 is not None:
+        return {s.vip for s in plan.tier1.services}
+    if component == "receive" and plan.tier2 is not None:
+        return set(plan.tier2.vips)
+    if component == "l7" and plan.tier2 is not None:
+        return {lst.vip for lst in plan.tier2.listeners}
     return set()
 
 
-def unserved(plan: dict, results: list[ComponentResult]) -> dict[str, str]:
+def unserved(plan: NodePlan, results: list[ComponentResult]) -> dict[str, str]:
     """VIP -> why this node cannot serve it, from the failures of the components run so far."""
     out: dict[str, str] = {}
     for res in results:
@@ -185,12 +196,13 @@ def unserved(plan: dict, results: list[ComponentResult]) -> dict[str, str]:
     return out
 
 
-def gate_announcements(plan: dict, results: list[ComponentResult]) -> tuple[dict, list[Withheld]]:
+def gate_announcements(plan: NodePlan, results: list[ComponentResult]) -> tuple[NodePlan, list[Withheld]]:
     """The plan BGP may carry out (prefixes holding a VIP this node cannot serve removed) and
     what was removed, with the reason."""
+    from dataclasses import replace
+
     bad = unserved(plan, results)
-    bgp = plan.get("bgp")
-    if not bad or not bgp:
+    if not bad or plan.bgp is None:
         return plan, []
     addrs = {}
     for vip, why in bad.items():
@@ -200,21 +212,21 @@ def gate_announcements(plan: dict, results: list[ComponentResult]) -> tuple[dict
             continue
     withheld: dict[str, str] = {}
     instances = []
-    for inst in bgp.get("instances") or []:
+    for inst in plan.bgp.instances:
         peers = []
-        for peer in inst.get("peers") or []:
+        for peer in inst.peers:
             keep = []
-            for ad in peer.get("prefixes") or []:
-                why = _covers(ad.get("prefix"), addrs)
+            for ad in peer.prefixes:
+                why = _covers(ad.prefix, addrs)
                 if why is None:
                     keep.append(ad)
                 else:
-                    withheld.setdefault(str(ad.get("prefix")), why)
-            peers.append({**peer, "prefixes": keep})
-        instances.append({**inst, "peers": peers})
+                    withheld.setdefault(ad.prefix, why)
+            peers.append(replace(peer, prefixes=tuple(keep)))
+        instances.append(replace(inst, peers=tuple(peers)))
     if not withheld:
         return plan, []
-    gated = {**plan, "bgp": {**bgp, "instances": instances}}
+    gated = replace(plan, bgp=replace(plan.bgp, instances=tuple(instances)))
     return gated, [Withheld(p, withheld[p]) for p in sorted(withheld)]
 
 
@@ -267,7 +279,7 @@ def reset_node(ctx: NodeContext) -> list[ComponentResult]:
     return results
 
 
-def applied_plan(state_dir: Path | str, node: str) -> dict | None:
+def applied_plan(state_dir: Path | str, node: str) -> NodePlan | None:
     """The plan last recorded on `node`; None when nothing was applied yet. A record that is not
     a plan raises ValueError, an unreadable one OSError."""
     from ..plan.read import read_plan  # PlanError (a ValueError) names the file and what is wrong

@@ -56,20 +56,91 @@ def load_checked(paths: list[str], extra: list[str] | None = None, config: str |
     return report
 
 
-def compile_node(paths: list[str], nodes: list[str] | None, node: str, applied: dict | None,
-                 findings_exit: int = 1) -> tuple[dict, dict]:
-    """(plan, secret material) of one node, compiled as `apply` does: addresses stay where the
-    applied plan put them. `findings_exit` is the exit code for a set with errors (diff uses 2:
-    its 1 means "changes")."""
-    from ..compile.output import previous_ipam
-    from ..compile.plan import compile_plans
+def compile_node(paths: list[str], nodes: list[str] | None, node: str, lock: str | None = None,
+                 findings_exit: int = 1):
+    """(plan, secret material) of one node, compiled as `compile` does: addresses allocated
+    before come from the allocation lock beside the manifests (read, never written here).
+    `findings_exit` is the exit code for a set with errors (diff uses 2: its 1 means "changes")."""
+    from pathlib import Path
+
+    from ..compile.allocations import LockError, default_path, read_lock
+    from ..compile.nodes import IdentityError
+    from ..compile.plan import PlanBuildError, compile_plans
 
     try:
         report = load_checked(paths, nodes)
     except typer.Exit as e:
         raise typer.Exit(findings_exit if e.exit_code == 1 else e.exit_code)
-    compiled = compile_plans(report.index, previous_ipam({node: applied}) if applied else None)
+    try:
+        locked = read_lock(Path(lock) if lock else default_path(paths))
+        compiled = compile_plans(report.index, locked)
+    except (LockError, IdentityError, PlanBuildError) as e:
+        error(str(e))
+        raise typer.Exit(2)
     if node not in compiled.plans:
         error(f"no node named {node!r} in the manifest set (nodes: {', '.join(sorted(compiled.plans)) or 'none'})")
         raise typer.Exit(2)
     return compiled.plans[node], compiled.secrets.get(node, {})
+
+
+def secrets_from(paths: list[str]) -> dict[str, dict[str, bytes]]:
+    """"ns/name" -> decoded keys of every v1 Secret in the manifests at `paths` (loaded and
+    linted like any manifest set: a set with errors exits 1, unreadable input 2)."""
+    from ..compile.secrets import secret_data
+
+    index = load_checked(paths).index
+    out = {}
+    for r in index.of_kind("Secret"):
+        data = secret_data(index, r.namespace, r.name)
+        if data is not None:
+            out[f"{r.namespace}/{r.name}"] = data
+    return out
+
+
+def plan_from(source: str, node: str, secret_paths: list[str] | None):
+    """(plan, secret material) of `node` from a compiled plan (a file or a directory of plans)
+    and the Secret manifests at `secret_paths`, each checked against the plan's digest. Exit 2
+    when the plan cannot be read or a Secret is missing or differs (the message names the
+    Secret, never its content)."""
+    from ..diff.sources import PlanSourceError, read_plan_source, why_not_plans
+    from ..plan.secrets import SecretMismatch, material_for
+
+    try:
+        plans = read_plan_source(source, strict=True)
+    except PlanSourceError as e:
+        error(str(e))
+        raise typer.Exit(2)
+    if not plans:
+        error(f"{source}: no NodePlan JSON found ({why_not_plans(source)})")
+        raise typer.Exit(2)
+    if node not in plans:
+        error(f"no plan for node {node!r} in {source} (nodes: {', '.join(sorted(plans))})")
+        raise typer.Exit(2)
+    plan = plans[node]
+    given = secrets_from(secret_paths) if secret_paths else {}
+    try:
+        return plan, material_for(plan, given, "the --secrets manifests" if secret_paths else "(no --secrets given)")
+    except SecretMismatch as e:
+        error(f"{node}: {e}")
+        raise typer.Exit(2)
+
+
+def node_plan(paths: list[str] | None, plan_source: str | None, secret_paths: list[str] | None,
+              nodes: list[str] | None, node: str, lock: str | None, findings_exit: int = 1):
+    """(plan, secret material) for `apply`, `diff --live`: compiled from manifest `paths` or
+    read from `plan_source` with Secrets from `secret_paths`; usage errors exit 2."""
+    if plan_source is not None:
+        if paths:
+            error("give manifests (PATH...) or --plan, not both")
+            raise typer.Exit(2)
+        if nodes or lock:
+            error("--nodes and --lock are for compiling manifests; a --plan is compiled already")
+            raise typer.Exit(2)
+        return plan_from(plan_source, node, secret_paths)
+    if not paths:
+        error("give manifests (PATH...) or a compiled plan (--plan FILE|DIR)")
+        raise typer.Exit(2)
+    if secret_paths:
+        error("--secrets goes with --plan; with manifests the Secrets come from PATH...")
+        raise typer.Exit(2)
+    return compile_node(paths, nodes, node, lock, findings_exit)

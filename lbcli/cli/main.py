@@ -80,6 +80,7 @@ def validate(
     no_config: bool = typer.Option(False, "--no-config", help="Ignore .cilium-lb.yaml files."),
     at: Optional[str] = typer.Option(None, "--at", help="Evaluate time-dependent rules (certificate expiry) as of this ISO date."),
     max_file_size: Optional[str] = typer.Option(None, "--max-file-size", help=MAX_FILE_SIZE_HELP),
+    nodes: Optional[List[str]] = typer.Option(None, "--nodes", help="Extra file(s) with v1 Nodes (kubectl get nodes -o yaml): node-dependent checks run with them."),
 ) -> None:
     """Lint a manifest set: schema and semantic rules, with file:line:col for every finding."""
     from ..lint.config import ConfigError, load_config
@@ -92,7 +93,8 @@ def validate(
     try:
         cfg = load_config(config, search=not no_config)
         now = _parse_time(at)
-        loaded = load(paths, ignore=cfg.is_ignored if cfg.ignore else None, limits=limits_for(cfg, max_file_size))
+        loaded = load(list(paths) + list(nodes or []), ignore=cfg.is_ignored if cfg.ignore else None,
+                      limits=limits_for(cfg, max_file_size))
     except (ConfigError, LoadError, ValueError) as e:
         error(str(e))
         raise typer.Exit(2)
@@ -103,6 +105,9 @@ def validate(
     raise typer.Exit(1 if report.count(level) else 0)
 
 
+LOCK_HELP = "Allocation lock file (default: cilium-lb.lock in the first PATH if a directory, else beside it)."
+
+
 @app.command("compile")
 def compile_cmd(
     paths: List[str] = typer.Argument(..., help="Manifest files, directories, globs, or -."),
@@ -110,25 +115,44 @@ def compile_cmd(
     nodes: Optional[List[str]] = typer.Option(None, "--nodes", help="Extra file(s) with v1 Nodes (kubectl get nodes -o yaml)."),
     node: Optional[str] = typer.Option(None, "--node", help="Only this node's plan."),
     max_file_size: Optional[str] = typer.Option(None, "--max-file-size", help=MAX_FILE_SIZE_HELP),
+    lock: Optional[str] = typer.Option(None, "--lock", metavar="FILE", help=LOCK_HELP),
+    locked: bool = typer.Option(False, "--locked", help="Refuse to change the allocation lock (exit 1 if it is not up to date): for CI."),
 ) -> None:
-    """Compile the manifest set into one deterministic plan per node."""
+    """Compile the manifest set into one deterministic plan per node; keep LB-IPAM allocations
+    in the allocation lock (cilium-lb.lock beside the manifests)."""
     from pathlib import Path
 
+    from ..compile.allocations import LockError, default_path, lock_of, read_lock, write_lock
+    from ..compile.allocations import dumps as lock_dumps
     from ..compile.nodes import IdentityError
-    from ..compile.output import OutputError, previous_plan_ipam, write_plans
-    from ..compile.plan import compile_plans, dumps
+    from ..compile.output import OutputError, write_plans
+    from ..compile.plan import PlanBuildError, compile_plans, dumps
     from .loading import load_checked
 
     if not output:
         error("-o needs a directory (or - for one plan on stdout)")
         raise typer.Exit(2)
     report = load_checked(paths, nodes, max_file_size=max_file_size)
+    lock_path = Path(lock) if lock else default_path(paths)
     try:
-        previous = previous_plan_ipam(Path(output)) if output != "-" else {}
+        previous = read_lock(lock_path)
         compiled = compile_plans(report.index, previous)
-    except (OutputError, IdentityError) as e:
+    except (LockError, IdentityError, PlanBuildError) as e:
         error(str(e))
         raise typer.Exit(2)
+    if lock_path is not None:
+        want = lock_dumps(lock_of(compiled.allocations))
+        have = lock_path.read_bytes() if lock_path.is_file() else (want if not compiled.allocations else b"")
+        if have != want and locked:
+            error(f"{lock_path}: the allocation lock is not up to date with the manifests "
+                  f"(run cilium-lb compile without --locked and commit the lock)")
+            raise typer.Exit(1)
+        if have != want:
+            try:
+                write_lock(lock_path, compiled.allocations)
+            except LockError as e:
+                error(str(e))
+                raise typer.Exit(2)
     plans = compiled.plans
     if node is not None:
         if node not in plans:
@@ -163,12 +187,17 @@ class ApplyFormat(str, Enum):
 
 
 STATE_DIR_HELP = "State directory (last applied plan, rendered configs, pid files, sockets)."
+PLAN_HELP = "Carry out this compiled plan (a <node>.json file or the directory `compile -o` wrote) instead of compiling PATH..."
+SECRETS_HELP = "With --plan: Secret manifests the plan references (checked against its digests); repeat for more."
 
 
 @app.command()
 def apply(
-    paths: List[str] = typer.Argument(..., help="Manifest files, directories, globs, or -."),
+    paths: Optional[List[str]] = typer.Argument(None, metavar="[PATH...]", help="Manifest files, directories, globs, or - (or give --plan)."),
     node: str = typer.Option(..., "--node", callback=node_name, help="The node this runs on (its network namespace)."),
+    plan_source: Optional[str] = typer.Option(None, "--plan", metavar="FILE|DIR", help=PLAN_HELP),
+    secrets_paths: Optional[List[str]] = typer.Option(None, "--secrets", metavar="PATH", help=SECRETS_HELP),
+    lock: Optional[str] = typer.Option(None, "--lock", metavar="FILE", help=LOCK_HELP),
     nodes: Optional[List[str]] = typer.Option(None, "--nodes", help="Extra file(s) with v1 Nodes."),
     state_dir: str = typer.Option("/var/lib/cilium-lb", "--state-dir", help=STATE_DIR_HELP),
     bpf_root: str = typer.Option("/sys/fs/bpf/cilium-lb", "--bpf-root", help="bpffs directory for pinned maps and programs."),
@@ -176,19 +205,15 @@ def apply(
     output: ApplyFormat = typer.Option(ApplyFormat.text, "-o", "--output", help="text or json."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print nothing on success."),
 ) -> None:
-    """Converge this node to its plan: observe, change only what differs, record the plan."""
+    """Converge this node to its plan: observe, change only what differs, record the plan.
+    The plan is compiled from PATH... (addresses from the allocation lock) or given with --plan."""
     from pathlib import Path
 
-    from ..agent.apply import LockTimeout, applied_plan, apply_plan
+    from ..agent.apply import LockTimeout, apply_plan
     from ..agent.reconciler import NodeContext
-    from .loading import compile_node
+    from .loading import node_plan
 
-    try:
-        prev = applied_plan(state_dir, node)
-    except (OSError, ValueError) as e:  # the record only keeps addresses stable: go on without it
-        sys.stderr.write(f"warning: {e}; compiling without the previous addresses\n")
-        prev = None
-    plan, secrets = compile_node(paths, nodes, node, prev)
+    plan, secrets = node_plan(paths, plan_source, secrets_paths, nodes, node, lock)
     ctx = NodeContext(node, Path(state_dir), Path(bpf_root), dry_run)
     progress = None
     if output == ApplyFormat.text and not quiet and sys.stderr.isatty():

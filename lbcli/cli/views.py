@@ -34,13 +34,16 @@ class ViewFormat(str, Enum):
 
 
 def diff(
-    paths: List[str] = typer.Argument(..., metavar="PATH...", help="OLD NEW plans (files or directories of plans), or manifests with --node."),
+    paths: Optional[List[str]] = typer.Argument(None, metavar="PATH...", help="OLD NEW plans (files or directories of plans), or manifests with --node."),
     node: Optional[str] = typer.Option(None, "--node", callback=node_name, help="Only this node; with manifests: compare with the plan last applied on it."),
     state_dir: str = typer.Option(DEFAULT_STATE_DIR, "--state-dir", help="Where apply keeps <node>/applied-plan.json."),
     nodes: Optional[List[str]] = typer.Option(None, "--nodes", help="Extra file(s) with v1 Nodes (kubectl get nodes -o yaml)."),
     output: ViewFormat = typer.Option(ViewFormat.text, "-o", "--output", help="text (coloured, per node and section) or json."),
-    live: bool = typer.Option(False, "--live", help="With manifests and --node: compare with what is observed on this host (run inside the node's netns)."),
+    live: bool = typer.Option(False, "--live", help="With manifests (or --plan) and --node: compare with what is observed on this host (run inside the node's netns)."),
     bpf_root: str = typer.Option("/sys/fs/bpf/cilium-lb", "--bpf-root", help="With --live: bpffs directory of the pinned maps."),
+    plan_source: Optional[str] = typer.Option(None, "--plan", metavar="FILE|DIR", help="With --live: a compiled plan instead of manifests."),
+    secrets_paths: Optional[List[str]] = typer.Option(None, "--secrets", metavar="PATH", help="With --live --plan: Secret manifests the plan references."),
+    lock: Optional[str] = typer.Option(None, "--lock", metavar="FILE", help="Allocation lock read when compiling manifests (default: cilium-lb.lock beside them)."),
 ) -> None:
     """Show what would change, semantically: plan against plan, or manifests against the last
     applied plan, or (--live) against the host. Exit 0 no changes, 1 changes, 2 error (like kubectl diff)."""
@@ -48,7 +51,13 @@ def diff(
     from ..diff.sources import PlanSourceError, applied_plan, read_plan_source, why_not_plans
 
     if live:
-        _diff_live(paths, nodes, node, state_dir, bpf_root, output)
+        _diff_live(paths, nodes, node, state_dir, bpf_root, output, plan_source, secrets_paths, lock)
+    if plan_source is not None or secrets_paths:
+        error("--plan and --secrets go with --live (to compare plans, give them as OLD NEW)")
+        raise typer.Exit(2)
+    if not paths:
+        error("give OLD NEW plans, or manifests with --node")
+        raise typer.Exit(2)
 
     try:
         sources = [read_plan_source(p) for p in paths] if len(paths) <= 2 else [None]
@@ -80,7 +89,7 @@ def diff(
             else:
                 from .loading import compile_node
 
-                desired, _ = compile_node(paths, nodes, node, applied, findings_exit=2)
+                desired, _ = compile_node(paths, nodes, node, lock, findings_exit=2)
             changes = diff_plans(applied, desired, node)
     except PlanSourceError as e:
         error(str(e))
@@ -101,25 +110,19 @@ def diff(
     raise typer.Exit(1 if changes else 0)
 
 
-def _diff_live(paths, nodes, node, state_dir, bpf_root, output) -> None:
+def _diff_live(paths, nodes, node, state_dir, bpf_root, output, plan_source, secrets_paths, lock) -> None:
     """The host against the plan: every component observes and diffs, nothing is changed
     (apply's dry run)."""
     from pathlib import Path
 
     from ..agent.apply import LockTimeout, apply_plan
     from ..agent.reconciler import NodeContext
-    from ..diff.sources import PlanSourceError, applied_plan
-    from .loading import compile_node
+    from .loading import node_plan
 
     if node is None:
         error("--live needs --node NAME (and runs inside that node's network namespace)")
         raise typer.Exit(2)
-    try:
-        applied = applied_plan(state_dir, node)
-    except PlanSourceError as e:
-        error(str(e))
-        raise typer.Exit(2)
-    plan, secrets = compile_node(paths, nodes, node, applied, findings_exit=2)
+    plan, secrets = node_plan(paths, plan_source, secrets_paths, nodes, node, lock, findings_exit=2)
     ctx = NodeContext(node, Path(state_dir), Path(bpf_root), dry_run=True)
     try:
         result = apply_plan(ctx, plan, secrets)
@@ -195,6 +198,8 @@ def observe(
     node: str = typer.Option(..., "--node", callback=node_name, help="This node (run inside its network namespace)."),
     state_dir: str = typer.Option(DEFAULT_STATE_DIR, "--state-dir", help="Where apply keeps <node>/applied-plan.json."),
     bpf_root: str = typer.Option("/sys/fs/bpf/cilium-lb", "--bpf-root", help="bpffs directory of the pinned maps."),
+    secrets_paths: Optional[List[str]] = typer.Option(None, "--secrets", metavar="PATH", help="Secret manifests of the applied plan (instead of compiling PATH...)."),
+    lock: Optional[str] = typer.Option(None, "--lock", metavar="FILE", help="Allocation lock read when compiling manifests."),
 ) -> None:
     """Print this node's observed facts (BGP sessions and routes, tier-1 counters, backend
     health) as JSON for `cilium-lb lb status --observed`."""
@@ -214,10 +219,22 @@ def observe(
         error(f"nothing applied on {node} under {state_dir} (run cilium-lb apply first)")
         raise typer.Exit(2)
     secrets = None
-    if paths:
+    if paths and secrets_paths:
+        error("give manifests (PATH...) or --secrets, not both")
+        raise typer.Exit(2)
+    if secrets_paths:
+        from ..plan.secrets import SecretMismatch, material_for
+        from .loading import secrets_from
+
+        try:
+            secrets = material_for(plan, secrets_from(secrets_paths), "the --secrets manifests")
+        except SecretMismatch as e:
+            error(f"{node}: {e}")
+            raise typer.Exit(2)
+    elif paths:
         from .loading import compile_node
 
-        _, secrets = compile_node(paths, None, node, plan)
+        _, secrets = compile_node(paths, None, node, lock)
     doc = collect(NodeContext(node, Path(state_dir), Path(bpf_root)), plan, secrets)
     sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
 

@@ -1,10 +1,14 @@
-"""BGP: per node that an IsovalentBGPClusterConfig selects, its instances, peers (timers,
-graceful restart, multihop, BFD, MD5 auth by reference) and exactly which prefixes each peer
-gets, from the peer config's family advertisement selectors."""
+"""BGP: per node that a BGP cluster config selects (IsovalentBGPClusterConfig or Cilium OSS's
+CiliumBGPClusterConfig: the same speaker, each family referring to its own peer configs,
+advertisements and node overrides), its instances, peers (timers, graceful restart, multihop,
+BFD, MD5 auth by reference) and exactly which prefixes each peer gets, from the peer config's
+family advertisement selectors. A node override (metadata.name = the node) sets an instance's
+router ID, listen port and local ASN on that node; what cilium-lb does not carry out of it
+(per-peer source address/port) the `not-implemented` rule refuses."""
 
 from __future__ import annotations
 
-from ..manifest.index import NO_ADVERTISEMENT, ResourceIndex
+from ..manifest.index import NO_ADVERTISEMENT, ResourceIndex, bgp_sibling
 from ..manifest.kinds import default_of
 from ..manifest.selectors import matches
 from .nodes import NodeInfo
@@ -13,23 +17,32 @@ from .secrets import SecretStore
 def bgp_section(node: NodeInfo, index: ResourceIndex, announced: list[dict], secrets: SecretStore) -> dict | None:
     """`announced`: [{service, vip, labels, noAdvertisement}] — services that have T2 nodes."""
     instances = []
-    for cc in sorted(index.valid("IsovalentBGPClusterConfig"), key=lambda r: r.name):
+    for cc in sorted(index.bgp("ClusterConfig"), key=lambda r: (r.name, r.kind)):
         if not matches(cc.spec.get("nodeSelector"), node.labels):
             continue
+        override = index.get(bgp_sibling(cc.kind, "NodeConfigOverride"), None, node.name)
+        overrides = {o.get("name"): o for o in (override.spec.get("bgpInstances") or [])} \
+            if override is not None and override.valid else {}
         for inst in cc.spec.get("bgpInstances") or []:
-            local_asn = inst.get("localASN")
-            peers = [_peer(p, local_asn, index, announced, secrets) for p in inst.get("peers") or []]
+            o = overrides.get(inst.get("name")) or {}
+            local_asn = o.get("localASN", inst.get("localASN"))
+            if local_asn is None:
+                continue  # Isovalent allows it; BIRD cannot run without (not-implemented says so)
+            peers = [_peer(cc.kind, p, local_asn, index, announced, secrets)
+                     for p in inst.get("peers") or [] if p.get("peerAddress")]  # autoDiscovery: refused
             instances.append({
-                "name": inst.get("name"), "localASN": local_asn, "routerId": node.internal_ip,
-                "localPort": inst.get("localPort", 179), "peers": sorted(peers, key=lambda p: p["name"] or ""),
+                "name": inst.get("name"), "localASN": local_asn, "routerId": o.get("routerID", node.internal_ip),
+                "localPort": o.get("localPort", inst.get("localPort", 179)),
+                "peers": sorted(peers, key=lambda p: p["name"] or ""),
             })
     return {"instances": instances} if instances else None
 
 
-def _peer(p: dict, local_asn, index: ResourceIndex, announced: list[dict], secrets: SecretStore) -> dict:
-    d = lambda *path: default_of("IsovalentBGPPeerConfig", "spec", *path)  # noqa: E731
+def _peer(kind: str, p: dict, local_asn, index: ResourceIndex, announced: list[dict], secrets: SecretStore) -> dict:
+    pc_kind = bgp_sibling(kind, "PeerConfig")
+    d = lambda *path: default_of(pc_kind, "spec", *path)  # noqa: E731
     ref = (p.get("peerConfigRef") or {}).get("name")
-    pc = index.get("IsovalentBGPPeerConfig", None, ref) if ref else None
+    pc = index.get(pc_kind, None, ref) if ref else None
     spec = pc.spec if pc is not None and pc.valid else {}
     timers = spec.get("timers") or {}
     gr = spec.get("gracefulRestart") or {}
@@ -50,7 +63,7 @@ def _peer(p: dict, local_asn, index: ResourceIndex, announced: list[dict], secre
         families.append({"afi": fam.get("afi"), "safi": fam.get("safi")})
         if fam.get("afi") != "ipv4":
             continue
-        for adv in sorted(index.valid("IsovalentBGPAdvertisement"), key=lambda r: r.name):
+        for adv in sorted(index.valid(bgp_sibling(kind, "Advertisement")), key=lambda r: r.name):
             if fam.get("advertisements") is None or not matches(fam.get("advertisements"), adv.labels):
                 continue
             for a in adv.spec.get("advertisements") or []:

@@ -1,7 +1,8 @@
 """LB-IPAM: an IPv4 address for every LBVIP and LoadBalancer Service, as Cilium assigns them.
 
+Claimants, requests, labels, pools and sharing are lbcli.model.ipam's (the meaning lint checks).
 Requested addresses (LBVIP `spec.ipv4Request`, Service annotation `lbipam.cilium.io/ips` or
-`spec.loadBalancerIP`) come first, in creation order (then by name). Others are allocated from
+its deprecated `io.cilium/lb-ipam-ips`, or `spec.loadBalancerIP`) come first, in creation order (then by name). Others are allocated from
 the pools whose `serviceSelector` matches, skipping disabled pools and, with
 `allowFirstLastIPs: "No"`, a CIDR's first and last address. Allocation is stable: addresses
 already assigned in the previous plans are kept, and a new address is found by probing from a

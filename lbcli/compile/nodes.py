@@ -1,7 +1,8 @@
 """Nodes and their tiers, from v1 Node objects (what `kubectl get nodes -o yaml` prints).
 
-A node is tier 1 / tier 2 by its `service.cilium.io/node` label, unless LBDeployment node
-selectors say otherwise (then a node is in a tier when any deployment's selector matches it).
+A node is tier 1 / tier 2 by its `service.cilium.io/node` label (`t1-t2`: both, as Isovalent's
+default selectors `in (t1, t1-t2)` / `in (t2, t1-t2)`), unless LBDeployment node selectors say
+otherwise (then a node is in a tier when any deployment's selector matches it).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
-from ..manifest.index import TIER_LABEL, ResourceIndex
+from ..manifest.index import TIER_LABEL, TIER_VALUES, ResourceIndex
 from ..manifest.selectors import matches
 from ..plan.names import node_name_problem
 
@@ -42,7 +43,7 @@ def node_infos(index: ResourceIndex) -> list[NodeInfo]:
             if sels[tier]:
                 if any(matches(s, labels) for s in sels[tier]):
                     tiers.append(tier)
-            elif labels.get(TIER_LABEL) == tier:
+            elif labels.get(TIER_LABEL) in TIER_VALUES[tier]:
                 tiers.append(tier)
         addrs = (n.body.get("status") or {}).get("addresses") or []
         ip = next((a.get("address") for a in addrs if isinstance(a, dict) and a.get("type") == "InternalIP"), None)

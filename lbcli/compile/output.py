@@ -1,4 +1,5 @@
-"""Writing plans to a directory (`compile -o DIR`) and reading back the previous IPAM from it.
+"""Writing plans to a directory (`compile -o DIR`). Addresses allocated before come from the
+allocation lock beside the manifests (allocations.py), not from the plans written here.
 
 Nothing is written outside DIR, and nothing there is followed:
 - every node name is checked again here (the compiler checked it already) and each target is
@@ -27,6 +28,7 @@ from pathlib import Path
 from ..plan.names import node_name_problem, shown
 from ..plan.read import PlanError, read_bounded
 from ..plan.read import read_plan as _read_plan
+from ..plan.types import NodePlan
 from .plan import dumps
 
 PLAN_MODE = 0o644  # plans hold references and digests, never secret material
@@ -36,49 +38,18 @@ class OutputError(Exception):
     """A plan directory that cannot be read or written; the message names the path."""
 
 
-def read_plan(p: Path) -> dict:
+def read_plan(p: Path) -> NodePlan:
     """The valid plan in file `p`; PlanError (a ValueError, naming the file) otherwise."""
     return _read_plan(p)
 
 
-def previous_plan_ipam(d: Path) -> dict[str, str]:
-    """The IPAM of the plans already in `d` (every plan holds the whole set's assignments). A
-    `*.json` there that is not a valid plan is an error, not skipped: the addresses it held
-    would otherwise move without a word."""
-    try:
-        st = os.stat(d)
-    except FileNotFoundError:
-        return {}
-    except OSError as e:
-        raise OutputError(f"{d}: {e.strerror or e}") from None
-    if not stat.S_ISDIR(st.st_mode):
-        raise OutputError(f"{d}: exists and is not a directory (-o names the directory for the plans)")
-    plans = {}
-    with _open_dir(d) as dfd:
-        for name in _plan_names(d, dfd):
-            try:
-                plans[name] = _read_plan(name, dir_fd=dfd, follow_symlinks=False, where=d / name)
-            except PlanError as e:
-                raise OutputError(f"{e}; compile -o keeps addresses from the plans already in {d}: "
-                                  f"fix or remove that file") from None
-    return previous_ipam(plans)
-
-
-def previous_ipam(plans: dict[str, dict]) -> dict[str, str]:
-    out = {}
-    for plan in plans.values():
-        for a in (plan.get("ipam") or {}).get("assignments") or []:
-            if a.get("ref") and a.get("ipv4"):
-                out.setdefault(a["ref"], a["ipv4"])
-    return out
-
-
-def write_plans(d: Path, plans: dict[str, dict], prune: bool = True) -> tuple[list[str], list[str]]:
+def write_plans(d: Path, plans: dict[str, NodePlan | dict], prune: bool = True) -> tuple[list[str], list[str]]:
     """Write DIR/<node>.json for every plan; with `prune`, remove the plans of nodes no longer
     in the set. Returns (written, removed) file names; unchanged files are not rewritten."""
     for node, plan in plans.items():
         why = node_name_problem(node)
-        if why is None and (plan.get("node") or {}).get("name") != node:
+        inside = plan.node.name if isinstance(plan, NodePlan) else (plan.get("node") or {}).get("name")
+        if why is None and inside != node:
             why = "differs from the name inside its plan"
         if why is not None:
             raise OutputError(f"refusing to write a plan for node {shown(node)}: the name {why}")
@@ -214,4 +185,4 @@ def _written_by_compile(dfd: int, name: str) -> bool:
         plan = _read_plan(name, dir_fd=dfd, follow_symlinks=False)
     except PlanError:
         return False
-    return plan["node"]["name"] == stem
+    return plan.node.name == stem

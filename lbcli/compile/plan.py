@@ -1,18 +1,23 @@
 """Assemble one plan per node from a validated manifest set: a pure function of its input.
 
 Everything the agent needs is decided here (see docs/plan-format.md); plans hold secret
-references and digests only, the material travels beside them in memory.
+references and digests only, the material travels beside them in memory. Each plan is built
+as a typed NodePlan (lbcli/plan/types.py) and checked against it on the way, so compile never
+hands out a plan a node would refuse. Addresses allocated before come from the allocation lock
+(`locked`, lbcli/compile/allocations.py), never from a node's history.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..manifest.index import ResourceIndex
 from ..manifest.selectors import matches
 from ..model.maglev import t1_table_size
 from ..model.tunnel import tunnel_mac
+from ..plan.spec import PlanFormatError
+from ..plan.types import API_VERSION, BackendPool, Ipam, NodePlan
 from .bgp import bgp_section, no_advertisement
 from .ipam import allocate
 from .network import network_section, options
@@ -21,20 +26,25 @@ from .secrets import SecretStore
 from .tier1 import tier1_section
 from .tier2 import listener, pools_for, protocol_of
 
-API_VERSION = "cilium-lb.io/v1"
+class PlanBuildError(RuntimeError):
+    """The compiler built a plan its own types refuse: a bug in cilium-lb, never the input's
+    fault (lint refuses bad input first). The message names the node and the JSON path."""
 
 
 @dataclass
 class Compiled:
-    plans: dict[str, dict]  # node name -> plan
+    plans: dict[str, NodePlan]  # node name -> plan
     secrets: dict[str, dict[str, dict[str, bytes]]] = field(default_factory=dict)  # node -> ref -> key -> bytes
     conditions: list[dict] = field(default_factory=list)
+    allocations: dict[str, str] = field(default_factory=dict)  # ref -> IPv4: what the lock keeps
 
 
-def compile_plans(index: ResourceIndex, previous_ipam: dict[str, str] | None = None,
+def compile_plans(index: ResourceIndex, locked: dict[str, str] | None = None,
                   maglev_cache: dict | None = None) -> Compiled:
+    """Plans for every node; `locked` (ref -> IPv4, from the allocation lock) keeps addresses
+    allocated before."""
     nodes = node_infos(index)
-    ipam = allocate(index, previous_ipam)
+    ipam = allocate(index, locked)
     opts = options(index)
     t1_size = t1_table_size(opts)
     cache = maglev_cache if maglev_cache is not None else {}
@@ -47,8 +57,7 @@ def compile_plans(index: ResourceIndex, previous_ipam: dict[str, str] | None = N
         vip_name = (svc.spec.get("vipRef") or {}).get("name")
         vip = ipam.address(f"LBVIP/{svc.namespace}/{vip_name}")
         if vip is None:
-            conditions.append(_cond(svc.ref, "lb.cilium.io/VIPExist", "VIPNotFound" if index.get("LBVIP", svc.namespace, vip_name) is None else "VIPNotAllocated",
-                                    f"LBVIP {svc.namespace}/{vip_name} has no address"))
+            conditions.append(_vip_condition(svc, vip_name, index, ipam.conditions))
             continue
         t1, t2 = _tier_nodes(svc, deployments, index, nodes)
         services.append({"res": svc, "vip": vip, "t1": t1, "t2": t2})
@@ -58,6 +67,8 @@ def compile_plans(index: ResourceIndex, previous_ipam: dict[str, str] | None = N
                   "noAdvertisement": no_advertisement(s["res"])} for s in services if s["t2"]]
     plans, secrets = {}, {}
     pool_cache: dict = {}
+    typed_pools: dict = {}  # id(pool dict) -> (dict, BackendPool): pools are shared between nodes
+    typed_ipam = None  # the same on every node
     for node in nodes:
         store = SecretStore(index)
         plan = {
@@ -86,9 +97,45 @@ def compile_plans(index: ResourceIndex, previous_ipam: dict[str, str] | None = N
                 "listeners": listeners,
                 "backendPools": pools_for(listeners, index, pool_cache),
             }
-        plans[node.name] = plan
+        try:
+            if typed_ipam is None:
+                typed_ipam = Ipam.from_json(plan["ipam"], ("ipam",))
+            plans[node.name] = _typed(plan, typed_pools, typed_ipam)
+        except PlanFormatError as e:
+            raise PlanBuildError(f"internal error: the plan compiled for node {node.name} is not valid "
+                                 f"at {e.located()}; please report it") from None
         secrets[node.name] = store.material
-    return Compiled(plans, secrets, conditions)
+    return Compiled(plans, secrets, conditions, {r: a["ipv4"] for r, a in sorted(ipam.assignments.items())})
+
+
+def _typed(plan: dict, typed_pools: dict, ipam: Ipam) -> NodePlan:
+    """`plan` checked into a NodePlan; what every node shares (the IPAM section, backend pools of
+    several tier-2 nodes) is checked and built once (PlanFormatError names the JSON path)."""
+    plan = {**plan, "ipam": {"assignments": [], "conditions": []}}
+    t2 = plan["tier2"]
+    if t2 is None:
+        return replace(NodePlan.from_json(plan), ipam=ipam)
+    pools = []
+    for i, p in enumerate(t2["backendPools"]):
+        hit = typed_pools.get(id(p))
+        if hit is None or hit[0] is not p:
+            hit = typed_pools[id(p)] = (p, BackendPool.from_json(p, ("tier2", "backendPools", i)))
+        pools.append(hit[1])
+    typed = NodePlan.from_json({**plan, "tier2": {**t2, "backendPools": []}})
+    return replace(typed, ipam=ipam, tier2=replace(typed.tier2, backend_pools=tuple(pools)))
+
+
+def _vip_condition(svc, vip_name, index: ResourceIndex, ipam_conditions: list[dict]) -> dict:
+    """Why `svc` has no VIP, with the fact status shows: when LB-IPAM gave the LBVIP no address,
+    its reason (NoPool, AddressAlreadyInUse, ...) and message, so no reader parses messages."""
+    vip_ref = f"LBVIP/{svc.namespace}/{vip_name}"
+    msg = f"LBVIP {svc.namespace}/{vip_name} has no address"
+    if index.get("LBVIP", svc.namespace, vip_name) is None:
+        return _cond(svc.ref, "lb.cilium.io/VIPExist", "VIPNotFound", msg)
+    why = next((c for c in ipam_conditions if c["ref"] == vip_ref), None)
+    if why is None:
+        return _cond(svc.ref, "lb.cilium.io/VIPExist", "VIPNotAllocated", msg)
+    return _cond(svc.ref, "lb.cilium.io/VIPExist", why["reason"], f"{msg}: {why['message']}")
 
 
 def _tier_nodes(svc, deployments, index: ResourceIndex, nodes: list[NodeInfo]) -> tuple[list[str], list[str]]:
@@ -113,8 +160,9 @@ def _cond(ref: str, type_: str, reason: str, message: str) -> dict:
     return {"ref": ref, "type": type_, "status": "False", "reason": reason, "message": message}
 
 
-def dumps(plan: dict) -> bytes:
+def dumps(plan: NodePlan | dict) -> bytes:
     """Canonical bytes of a plan: sorted keys, 2-space indent, trailing newline."""
     import orjson
 
-    return orjson.dumps(plan, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n"
+    doc = plan.to_json() if isinstance(plan, NodePlan) else plan
+    return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n"

@@ -18,7 +18,8 @@ from .maglev import table_change
 
 def diff_plans(old: dict | None, new: dict | None, node: str | None = None,
                sections: Iterable[str] | None = None) -> list[Change]:
-    old, new = old or {}, new or {}
+    """What changes from plan `old` to plan `new` (NodePlans, their JSON, or None)."""
+    old, new = _as_json(old), _as_json(new)
     node = node or (new.get("node") or {}).get("name") or (old.get("node") or {}).get("name")
     wanted = set(sections) if sections is not None else set(SECTIONS)
     unknown = wanted - set(SECTIONS)
@@ -30,6 +31,13 @@ def diff_plans(old: dict | None, new: dict | None, node: str | None = None,
             out.section = name
             fn(out, old, new)
     return out.changes
+
+
+def _as_json(plan) -> dict:
+    """The structure compared: a plan's JSON form (every key present, defaults resolved)."""
+    if plan is None:
+        return {}
+    return plan if isinstance(plan, dict) else plan.to_json()
 
 
 def diff_plan_sets(old: dict[str, dict], new: dict[str, dict]) -> list[Change]:

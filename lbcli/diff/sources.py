@@ -12,13 +12,17 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..plan.types import NodePlan
 
 
 class PlanSourceError(Exception):
     """A plan that exists but cannot be used (the CLI exits 2); the message names the file."""
 
 
-def read_plan_source(path: str, strict: bool = False) -> dict[str, dict] | None:
+def read_plan_source(path: str, strict: bool = False) -> dict[str, NodePlan] | None:
     """node -> plan for a plan file or a directory holding plans (`<node>.json`). None when
     `path` holds no plan at all (then it is manifests), unless `strict`: then that is an error
     saying why."""
@@ -36,7 +40,7 @@ def read_plan_source(path: str, strict: bool = False) -> dict[str, dict] | None:
         if doc is _NOT_A_PLAN or not (strict or is_plan_document(doc)):
             return None
         plan = check_plan(doc, p)
-        return {plan["node"]["name"]: plan}
+        return {plan.node.name: plan}
     except PlanError as e:
         raise PlanSourceError(str(e)) from None
 
@@ -78,7 +82,7 @@ def _sniff(p: Path, strict: bool):
         return _NOT_A_PLAN  # not JSON: YAML manifests (or broken ones: the loader says where)
 
 
-def _plan_dir(d: Path, strict: bool) -> dict[str, dict] | None:
+def _plan_dir(d: Path, strict: bool) -> dict[str, NodePlan] | None:
     from ..plan.read import PlanError, check_plan, is_plan_document, parse_plan, read_bounded
 
     try:
@@ -99,29 +103,27 @@ def _plan_dir(d: Path, strict: bool) -> dict[str, dict] | None:
         return None  # a directory of manifests
     if broken:
         raise next(iter(broken.values()))
-    plans: dict[str, dict] = {}
+    plans: dict[str, NodePlan] = {}
     where: dict[str, str] = {}
     for name, doc in docs.items():
         plan = check_plan(doc, d / name)
-        node = plan["node"]["name"]
+        node = plan.node.name
         if node in plans:
             raise PlanError(f"{d / name}: a second plan for node {node} (the first is {d / where[node]})")
         plans[node], where[node] = plan, name
     return plans
 
 
-def applied_plan(state_dir: str | Path, node: str) -> dict | None:
+def applied_plan(state_dir: str | Path, node: str) -> NodePlan | None:
     """The plan last applied on `node`, or None when nothing was applied yet."""
     from ..agent.apply import applied_plan as read_applied
     from ..plan.names import node_name_problem, shown
-    from ..plan.read import check_plan
 
     why = node_name_problem(node)
     if why is not None:  # it becomes a directory name
         raise PlanSourceError(f"node {shown(node)}: the name {why}")
     try:
-        plan = read_applied(state_dir, node)
-        return None if plan is None else check_plan(plan, Path(state_dir) / node / "applied-plan.json")
+        return read_applied(state_dir, node)
     except OSError as e:
         raise PlanSourceError(f"{Path(state_dir) / node}: {e.strerror or e}") from None
     except ValueError as e:

@@ -45,8 +45,10 @@ def lint(load: LoadResult, config: LintConfig | None = None, now: datetime | Non
             continue  # switched off (schema-phase rules still run: they decide validity)
         try:
             for f in rule.module.check(ctx):
+                if rule.phase > 0 and not f.resource.valid and not getattr(rule.module, "ON_INVALID", False):
+                    continue  # the schema finding speaks for an object that failed its schema
                 raw.append((_to_problem(rule.id, rule.severity, f), f.resource))
-                if rule.phase == 0 and (f.severity or rule.severity) >= Severity.ERROR:
+                if rule.phase == 0 and (rule.severity if f.severity is None else f.severity) >= Severity.ERROR:
                     f.resource.valid = False
         except Exception as e:  # a rule bug must never become a traceback for the user
             raw.append((Problem("<rules>", 1, 1, Severity.ERROR, "internal-error",
@@ -69,7 +71,7 @@ def _where(e: Exception) -> str:
 
 def _to_problem(rule_id: str, default: Severity, f: Finding) -> Problem:
     line, col = f.resource.locate(f.path, f.key)
-    return Problem(f.resource.doc.file, line, col, f.severity or default, rule_id, f.message,
+    return Problem(f.resource.doc.file, line, col, default if f.severity is None else f.severity, rule_id, f.message,
                    f.resource.ref, f.resource.doc.index)
 
 
@@ -114,14 +116,15 @@ def _finish(raw, config: LintConfig, load: LoadResult):
 
 
 def _summary(load: LoadResult, problems: list[Problem], invalid: set[int]) -> dict:
-    resources = len(load.resources) + load.broken
+    foreign = sum(1 for r in load.resources if r.extra.get("foreign"))  # known, not carried out
+    resources = len(load.resources) - foreign + load.broken
     bad = len(invalid) + load.broken
     return {
         "files": len(load.files),
         "resources": resources,
         "valid": resources - bad,
         "invalid": bad,
-        "skipped": len(load.skipped),
+        "skipped": len(load.skipped) + foreign,
         "errors": sum(1 for p in problems if p.severity == Severity.ERROR),
         "warnings": sum(1 for p in problems if p.severity == Severity.WARNING),
         "infos": sum(1 for p in problems if p.severity == Severity.INFO),

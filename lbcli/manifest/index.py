@@ -13,6 +13,35 @@ VIP_NAME_LABEL = "loadbalancer.isovalent.com/vip-name"
 NO_ADVERTISEMENT = "service.cilium.io/no-advertisement"
 IPAM_IPS = "lbipam.cilium.io/ips"
 IPAM_SHARING_KEY = "lbipam.cilium.io/sharing-key"
+# Cilium still honours the io.cilium/ spellings (deprecated since 1.15)
+DEPRECATED_IPAM = {IPAM_IPS: "io.cilium/lb-ipam-ips", IPAM_SHARING_KEY: "io.cilium/lb-ipam-sharing-key"}
+# `t1-t2` nodes serve both tiers (Isovalent's default selectors: `in (t1, t1-t2)`, `in (t2, t1-t2)`)
+BOTH_TIERS = "t1-t2"
+TIER_VALUES = {"t1": ("t1", BOTH_TIERS), "t2": ("t2", BOTH_TIERS)}
+# Isovalent's BGP kinds and Cilium OSS's BGP v2 kinds describe the same speaker; a cluster
+# config refers to the peer configs (and advertisements) of its own family.
+BGP_FAMILIES = ("IsovalentBGP", "CiliumBGP")
+
+
+def bgp_kinds(suffix: str) -> tuple[str, ...]:
+    """("IsovalentBGP" + suffix, "CiliumBGP" + suffix), e.g. for "PeerConfig"."""
+    return tuple(f + suffix for f in BGP_FAMILIES)
+
+
+def bgp_sibling(kind: str, suffix: str) -> str:
+    """The kind of the same BGP family: bgp_sibling("CiliumBGPClusterConfig", "PeerConfig")."""
+    family = next((f for f in BGP_FAMILIES if kind.startswith(f)), BGP_FAMILIES[0])
+    return family + suffix
+
+
+def ipam_annotation(res: Resource, key: str) -> tuple[str, str] | None:
+    """(annotation key used, value) for an LB-IPAM annotation, honouring the deprecated
+    io.cilium/ spelling when the current one is absent."""
+    ann = res.annotations
+    for k in (key, DEPRECATED_IPAM.get(key)):
+        if k and k in ann:
+            return k, ann[k]
+    return None
 
 
 class ResourceIndex:
@@ -21,7 +50,7 @@ class ResourceIndex:
         self._by_kind: dict[str, list[Resource]] = defaultdict(list)
         self._by_key: dict[tuple[str, str | None, str], Resource] = {}
         for r in self.resources:
-            if r.extra.get("unknown"):
+            if r.extra.get("unknown") or r.extra.get("foreign"):
                 continue
             key = (r.kind, r.namespace, r.name)
             first = self._by_key.get(key)
@@ -40,6 +69,13 @@ class ResourceIndex:
     def valid(self, kind: str) -> Iterator[Resource]:
         return (r for r in self._by_kind.get(kind, []) if r.valid)
 
+    def bgp(self, suffix: str) -> list[Resource]:
+        """Schema-valid BGP objects of both families (Isovalent first), e.g. "ClusterConfig"."""
+        return [r for kind in bgp_kinds(suffix) for r in self.valid(kind)]
+
+    def has_nodes(self) -> bool:
+        return bool(self._by_kind.get("Node"))
+
     def get(self, kind: str, namespace: str | None, name: str) -> Resource | None:
         return self._by_key.get((kind, namespace, name))
 
@@ -48,10 +84,14 @@ class ResourceIndex:
 
     # -- derived views -------------------------------------------------------------------
     def nodes_of_tier(self, tier: str) -> list[Resource]:
-        return [n for n in self.of_kind("Node") if n.labels.get(TIER_LABEL) == tier]
+        return [n for n in self.of_kind("Node") if n.labels.get(TIER_LABEL) in TIER_VALUES[tier]]
 
     def cilium_config(self) -> Resource | None:
-        return self.get("ConfigMap", "kube-system", "cilium-config")
+        """The `cilium-config` ConfigMap in any namespace (Cilium is often installed outside
+        kube-system); kube-system first, then by namespace."""
+        found = [r for r in self.of_kind("ConfigMap") if r.name == "cilium-config"]
+        found.sort(key=lambda r: (r.namespace != "kube-system", r.namespace or ""))
+        return found[0] if found else None
 
     def bgp_secrets_namespace(self) -> str:
         """Where BGP auth Secrets live: cilium-config's `bgp-secrets-namespace`, else Cilium's

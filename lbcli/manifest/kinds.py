@@ -14,6 +14,58 @@ from pathlib import Path
 OWN_GROUPS = ("isovalent.com", "cilium.io")
 # Core kinds the toolchain reads (apiVersion "v1"); other core kinds are skipped.
 
+# Every kind that exists upstream in the two groups, with the versions it is served as (None:
+# versions not published, any version of the group is accepted). A kind here without a schema
+# of ours is known but not carried out: reported once per run at info, never an error.
+# Sources: cilium/cilium pkg/k8s/apis/cilium.io/client/crds/{v2,v2alpha1} (main, 2025);
+# Isovalent's API types pkg/k8s/apis/isovalent.com/{v1,v1alpha1} and docs (versions unpublished).
+_CILIUM_V2 = ("cilium.io/v2",)
+_CILIUM_V2A1 = ("cilium.io/v2alpha1",)
+_CILIUM_BOTH = ("cilium.io/v2", "cilium.io/v2alpha1")
+UPSTREAM_KINDS: dict[str, tuple[str, tuple[str, ...] | None]] = {
+    # cilium.io v2
+    **{k: ("cilium.io", _CILIUM_V2) for k in (
+        "CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy", "CiliumEndpoint", "CiliumNode",
+        "CiliumIdentity", "CiliumExternalWorkload", "CiliumLocalRedirectPolicy",
+        "CiliumEgressGatewayPolicy", "CiliumEnvoyConfig", "CiliumClusterwideEnvoyConfig",
+        "CiliumNodeConfig", "CiliumBGPNodeConfig", "CiliumEnvoyCircuitBreaker")},
+    # served as v2 and (deprecated) v2alpha1
+    **{k: ("cilium.io", _CILIUM_BOTH) for k in (
+        "CiliumLoadBalancerIPPool", "CiliumBGPClusterConfig", "CiliumBGPPeerConfig",
+        "CiliumBGPAdvertisement", "CiliumBGPNodeConfigOverride", "CiliumCIDRGroup",
+        "CiliumPodIPPool", "CiliumVTEPConfig")},
+    # cilium.io v2alpha1 only
+    **{k: ("cilium.io", _CILIUM_V2A1) for k in (
+        "CiliumBGPPeeringPolicy", "CiliumL2AnnouncementPolicy", "CiliumEndpointSlice",
+        "CiliumEgressNATPolicy", "CiliumGatewayClassConfig", "CiliumNetworkDriverClusterConfig",
+        "CiliumNetworkDriverNodeConfig", "CiliumNetworkDriverConfig", "CiliumDatapathPlugin",
+        "CiliumEnvoyExtProcFilter", "CiliumFlowLogging", "CiliumFlowLog", "CiliumGatewayL4Config",
+        "CiliumQoSClass", "CiliumQoSMechanism", "CiliumQoSPolicy", "CiliumResourceIPPool",
+        "CiliumResourceNetworkConfig", "CiliumVTEPNodeConfig", "CiliumVTEPPolicy",
+        "CiliumWorldCIDRSet", "CiliumEgressSRv6Policy", "CiliumEndpointBatch",
+        "CiliumBGPLoadBalancerIPPool")},
+    # isovalent.com (Isovalent Enterprise for Cilium; versions not all public)
+    **{k: ("isovalent.com", None) for k in (
+        "LBVIP", "LBService", "LBBackendPool", "LBDeployment", "IsovalentBGPClusterConfig",
+        "IsovalentBGPPeerConfig", "IsovalentBGPAdvertisement", "IsovalentBGPNodeConfig",
+        "IsovalentBGPNodeConfigOverride", "IsovalentBGPPolicy", "IsovalentBGPVRFConfig",
+        "IsovalentBFDProfile", "IsovalentBFDNodeConfig", "IsovalentBFDNodeConfigOverride",
+        "IsovalentVRF", "IsovalentSRv6LocatorPool", "IsovalentSRv6EgressPolicy",
+        "IsovalentSRv6SIDManager", "IsovalentEgressGatewayPolicy", "IsovalentMulticastGroup",
+        "IsovalentMulticastNode", "IsovalentPodNetwork", "IsovalentFQDNGroup",
+        "IsovalentMeshEndpoint", "IsovalentNetworkPolicy", "IsovalentClusterwideNetworkPolicy",
+        "ClusterPrivateNetwork", "PrivateNetworkEndpointSlice")},
+}
+
+
+def upstream_kind(api_version: str, kind: str) -> bool:
+    """True when `kind` exists upstream and is served as `api_version`."""
+    entry = UPSTREAM_KINDS.get(kind)
+    if entry is None:
+        return False
+    group, versions = entry
+    return group_of(api_version) == group and (versions is None or api_version in versions)
+
 
 def schema_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "schemas"
@@ -37,11 +89,22 @@ def schemas() -> dict[tuple[str, str], dict]:
 
 @functools.lru_cache(maxsize=None)
 def known_kinds() -> dict[str, list[str]]:
-    """kind -> sorted apiVersions."""
+    """kind -> sorted apiVersions (kinds with a schema of ours)."""
     kinds: dict[str, list[str]] = {}
     for version, kind in schemas():
         kinds.setdefault(kind, []).append(version)
     return {k: sorted(v) for k, v in kinds.items()}
+
+
+@functools.lru_cache(maxsize=None)
+def all_kinds() -> dict[str, list[str]]:
+    """Every kind that exists (ours and upstream's) -> its apiVersions (`group/*` when the
+    versions are not published): what "did you mean" suggests from."""
+    out = {k: list(v) for k, v in known_kinds().items()}
+    for kind, (group, versions) in UPSTREAM_KINDS.items():
+        if kind not in out:
+            out[kind] = list(versions) if versions else [f"{group}/*"]
+    return out
 
 
 def group_of(api_version: str) -> str:

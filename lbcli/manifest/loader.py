@@ -19,7 +19,7 @@ from typing import Iterable
 
 from ..lint.problem import Problem, Severity
 from .documents import split_documents
-from .kinds import is_own_group, known_kinds, schemas
+from .kinds import is_own_group, known_kinds, schemas, upstream_kind
 from .limits import DEFAULT_MAX_FILE_SIZE, LimitIssue, Limits, alias_budget, check_text, human_size
 from .positions import PositionIndex
 from .resource import CLUSTER_SCOPED, Document, Resource
@@ -83,10 +83,8 @@ def expand_paths(paths: Iterable[str]) -> list[str]:
                 add(f)
         elif os.path.exists(raw):
             add(raw)
-        elif os.path.islink(raw):
-            raise _stat_error(raw)
         else:
-            raise LoadError(f"{raw}: no such file or directory")
+            raise _stat_error(raw)  # no such file, a dangling link, a loop, no permission
     return out
 
 
@@ -125,7 +123,7 @@ def _walk(root: str) -> list[str]:
 
 
 def _why(err: OSError) -> str:
-    return (err.strerror or str(err)).lower() if err.strerror else str(err)
+    return err.strerror.lower() if err.strerror else str(err)
 
 
 def _stat_error(path: str) -> LoadError:
@@ -332,7 +330,12 @@ def _add_object(value, doc: Document, prefix: tuple, result: LoadResult) -> None
     meta = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
     name = meta.get("name") if isinstance(meta.get("name"), str) else ""
     if (api_version, kind) not in schemas():
-        if is_own_group(api_version) or (api_version == "v1" and kind in known_kinds()):
+        if kind not in known_kinds() and upstream_kind(api_version, kind):
+            # a real upstream kind cilium-lb does not carry out: kept for one info finding
+            res = Resource(api_version, kind, name, None, value, doc, prefix, valid=False)
+            res.extra["foreign"] = True
+            result.resources.append(res)
+        elif is_own_group(api_version) or (api_version == "v1" and kind in known_kinds()):
             res = Resource(api_version, kind, name, None, value, doc, prefix, valid=False)
             res.extra["unknown"] = True
             result.resources.append(res)

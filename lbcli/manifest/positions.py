@@ -7,19 +7,21 @@ with PyYAML cost ~10x the parse and kept every node with two marks alive: gigaby
 50 MB manifest), and without recursion.
 
 The first lookup in a document streams the events and stops at the end of the target (no
-memory). A document asked again gets a compact position tree (one pass; positions packed into ints), kept for the few
+memory). A large document asked again gets a compact position tree (one pass; positions packed into ints), kept for the few
 documents most recently asked about, so many findings in one huge document stay linear and
 memory stays bounded.
 """
 
 from __future__ import annotations
 
+from array import array
 from collections import OrderedDict
 from typing import Any, Iterator, Sequence
 
 Path = tuple[Any, ...]
 
 _TREES_KEPT = 4  # documents whose position tree is kept (most recently used)
+_TREE_MIN_CHARS = 16_384  # a smaller document streams as fast as its tree would be built
 _trees: OrderedDict[int, "PositionIndex"] = OrderedDict()
 _SHIFT = 32  # packed position: line << 32 | column (both 0-based)
 
@@ -60,13 +62,14 @@ def yaml_error_issue(exc: BaseException):
 class PositionIndex:
     """Path -> (line, column), 1-based, for one document chunk."""
 
-    __slots__ = ("_chunk", "_line0", "_asked", "_tree", "_error", "__weakref__")
+    __slots__ = ("_chunk", "_line0", "_size", "_asked", "_tree", "_error")
 
     def __init__(self, chunk, line0: int | None = None) -> None:
         # `chunk` is a documents.Chunk (its text is sliced from the file's text on demand, so
         # no copy is kept per document) or, for callers that have one, the text itself
         self._chunk = chunk
         self._line0 = chunk.line if line0 is None else line0
+        self._size = len(chunk) if isinstance(chunk, str) else chunk.end - chunk.start
         self._asked = 0
         self._tree = None
         self._error = None  # packed position of the parse error, when libyaml refuses the text
@@ -81,14 +84,14 @@ class PositionIndex:
         self._asked += 1
         pos = -1
         if self._tree is None and self._error is None:
-            if self._asked == 1:
+            if self._asked == 1 or self._size < _TREE_MIN_CHARS:
                 pos = self._stream_locate(tuple(path), key)
             if pos < 0:
                 self._build_tree()
         if pos >= 0:
             pass
         elif self._tree is not None:
-            pos = _tree_locate(self._tree, path, key)
+            pos = self._tree.locate(path, key)
             _trees.move_to_end(id(self))
         else:
             pos = self._error or 0
@@ -171,63 +174,17 @@ class PositionIndex:
     # -- many lookups: one compact tree --------------------------------------------------------
 
     def _build_tree(self) -> None:
-        import yaml.events as ev
-
-        root = None
-        stack: list[list] = []  # open collections: [pos, dict or list]
-        keys: list = []  # per open collection: the mapping key awaiting its value, or None
-        skip = 0  # depth inside a complex (collection) key
         try:
-            for e in iter_events(self.text):
-                t = type(e)
-                if t is ev.MappingEndEvent or t is ev.SequenceEndEvent:
-                    if skip:
-                        skip -= 1
-                    else:
-                        stack.pop()
-                        keys.pop()
-                    continue
-                if t is not ev.ScalarEvent and t is not ev.AliasEvent and t is not ev.MappingStartEvent \
-                        and t is not ev.SequenceStartEvent:
-                    continue
-                if skip:
-                    if t is ev.MappingStartEvent or t is ev.SequenceStartEvent:
-                        skip += 1
-                    continue
-                m = e.start_mark
-                pos = (m.line << _SHIFT) | m.column
-                collection = t is ev.MappingStartEvent or t is ev.SequenceStartEvent
-                if stack and isinstance(stack[-1][1], dict) and keys[-1] is None:  # a key
-                    keys[-1] = (e.value if t is ev.ScalarEvent else _COMPLEX, pos)
-                    if collection:
-                        skip = 1
-                    continue
-                node: Any = [pos, {} if t is ev.MappingStartEvent else []] if collection else pos
-                if not stack:
-                    root = node
-                elif isinstance(stack[-1][1], dict):
-                    k, kpos = keys[-1]
-                    if k is not _COMPLEX:
-                        stack[-1][1].setdefault(k, (kpos, node))  # first wins, like the stream
-                    keys[-1] = None
-                else:
-                    stack[-1][1].append(node)
-                if collection:
-                    stack.append(node)
-                    keys.append(None)
+            self._tree = _Tree(self.text)
         except Exception as exc:
             issue = yaml_error_issue(exc)
             self._error = (issue.line << _SHIFT) | issue.column
             return
-        self._tree = root if root is not None else 0
         _trees[id(self)] = self
         while len(_trees) > _TREES_KEPT:
             _, old = _trees.popitem(last=False)
             old._tree = None
             old._asked = 0
-
-
-_COMPLEX = object()
 
 
 def _skip_subtree(events, starts, ends) -> None:
@@ -253,25 +210,110 @@ def _next_child(frames: list[list]) -> None:
             f[4] += 1
 
 
-def _tree_locate(node: Any, path: Sequence[Any], key: bool) -> int:
-    pos = node if isinstance(node, int) else node[0]
-    for i, step in enumerate(path):
-        if isinstance(node, int):
-            break
-        children = node[1]
-        nxt = None
-        if isinstance(children, dict):
-            hit = children.get(step)
+class _Tree:
+    """Every node of a document in event order, in flat arrays (~40 bytes a node; a tree of
+    Python containers took ~120): its position, its mapping key and the key's position, its
+    kind, and where its subtree ends (so children are found by hopping over siblings). Wide
+    collections get a direct index the first time they are searched."""
+
+    __slots__ = ("pos", "kpos", "key", "kind", "end", "_maps", "_seqs")
+    _WIDE = 16
+
+    def __init__(self, text: str) -> None:
+        import yaml.events as ev
+
+        pos, kpos, kind, end = array("q"), array("q"), array("b"), array("q")
+        keys: list = []
+        interned: dict = {}
+        stack: list[int] = []  # open collections (node ids)
+        pending: list = []  # per open collection: a mapping's key awaiting its value
+        skip = 0  # depth inside a complex (collection) key
+        start_types = {ev.MappingStartEvent: 2, ev.SequenceStartEvent: 1}
+        for e in iter_events(text):
+            t = type(e)
+            if t is ev.MappingEndEvent or t is ev.SequenceEndEvent:
+                if skip:
+                    skip -= 1
+                else:
+                    end[stack.pop()] = len(pos)
+                    pending.pop()
+                continue
+            k = start_types.get(t, 0)
+            if not k and t is not ev.ScalarEvent and t is not ev.AliasEvent:
+                continue
+            if skip:
+                skip += 1 if k else 0
+                continue
+            m = e.start_mark
+            p = (m.line << _SHIFT) | m.column
+            if stack and kind[stack[-1]] == 2 and pending[-1] is None:  # a mapping key
+                if t is ev.ScalarEvent:
+                    pending[-1] = (interned.setdefault(e.value, e.value), p)
+                else:
+                    pending[-1] = (None, p)  # a complex key or an alias: never on a path
+                    skip = 1 if k else 0
+                continue
+            node = len(pos)
+            pos.append(p)
+            kind.append(k)
+            end.append(node + 1)
+            if stack and kind[stack[-1]] == 2:
+                name, kp = pending[-1]
+                keys.append(name)
+                kpos.append(kp)
+                pending[-1] = None
+            else:
+                keys.append(None)
+                kpos.append(-1)
+            if k:
+                stack.append(node)
+                pending.append(None)
+        self.pos, self.kpos, self.key, self.kind, self.end = pos, kpos, keys, kind, end
+        self._maps: dict[int, dict] = {}
+        self._seqs: dict[int, array] = {}
+
+    def _children(self, node: int) -> Iterator[int]:
+        c, stop, end = node + 1, self.end[node], self.end
+        while c < stop:
+            yield c
+            c = end[c]
+
+    def _child(self, node: int, step: Any) -> int | None:
+        if self.kind[node] == 2:
+            index = self._maps.get(node)
+            if index is None:
+                index = {}
+                for c in self._children(node):
+                    k = self.key[c]
+                    if k is not None:
+                        index.setdefault(k, c)  # first wins, like the stream
+                if len(index) > self._WIDE:
+                    self._maps[node] = index
+            hit = index.get(step)
             if hit is None and not isinstance(step, str):
-                hit = children.get(str(step))
-            if hit is not None:
-                if key and i == len(path) - 1:
-                    return hit[0]
-                nxt = hit[1]
-        elif isinstance(step, int) and 0 <= step < len(children):
-            nxt = children[step]
-        if nxt is None:
-            break
-        node = nxt
-        pos = node if isinstance(node, int) else node[0]
-    return pos
+                hit = index.get(str(step))
+            return hit
+        if not isinstance(step, int) or step < 0:
+            return None
+        index = self._seqs.get(node)
+        if index is not None:
+            return index[step] if step < len(index) else None
+        children = array("q", self._children(node))
+        if len(children) > self._WIDE:
+            self._seqs[node] = children
+        return children[step] if step < len(children) else None
+
+    def locate(self, path: Sequence[Any], key: bool) -> int:
+        if not self.pos:
+            return 0
+        node, p = 0, self.pos[0]
+        for i, step in enumerate(path):
+            if not self.kind[node]:
+                break
+            child = self._child(node, step)
+            if child is None:
+                break
+            if key and i == len(path) - 1 and self.kind[node] == 2:
+                return self.kpos[child]
+            node, p = child, self.pos[child]
+        return p

@@ -14,6 +14,11 @@ CLUSTER_SCOPED = frozenset(
         "IsovalentBGPPeerConfig",
         "IsovalentBGPAdvertisement",
         "IsovalentBFDProfile",
+        "IsovalentBGPNodeConfigOverride",
+        "CiliumBGPClusterConfig",
+        "CiliumBGPPeerConfig",
+        "CiliumBGPAdvertisement",
+        "CiliumBGPNodeConfigOverride",
         "CiliumLoadBalancerIPPool",
         "Node",
     }

@@ -10,13 +10,14 @@ allocate for a reason lint does not know (`lbcli.compile.ipam` holds the allocat
   Isovalent creates for that LBVIP (e.g. exported with kubectl): part of it, not a claimant.
 - Labels: the object's labels plus Cilium's `io.kubernetes.service.namespace` and
   `io.kubernetes.service.name`; an LBVIP also carries `loadbalancer.isovalent.com/vip-name`.
-- Requests: LBVIP `spec.ipv4Request`; a Service's `lbipam.cilium.io/ips` (comma-separated),
-  else `spec.loadBalancerIP`. One IPv4 address is allocated per claimant: the first IPv4
+- Requests: LBVIP `spec.ipv4Request`; a Service's `lbipam.cilium.io/ips` (comma-separated;
+  the deprecated `io.cilium/lb-ipam-ips` when it is absent), else `spec.loadBalancerIP`. One IPv4 address is allocated per claimant: the first IPv4
   request.
 - Pools: not `disabled` and not Conflicting (a block overlapping an earlier pool's); their
   IPv4 blocks, without a CIDR's first and last address under `allowFirstLastIPs: No`
   (except /31 and /32).
-- Sharing: the same `lbipam.cilium.io/sharing-key`, disjoint (port, protocol) sets and, across
+- Sharing: the same `lbipam.cilium.io/sharing-key` (or the deprecated
+  `io.cilium/lb-ipam-sharing-key`), disjoint (port, protocol) sets and, across
   namespaces, each allowing the other's in `lbipam.cilium.io/sharing-cross-namespace`.
 """
 
@@ -26,7 +27,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Iterator
 
-from ..manifest.index import IPAM_IPS, IPAM_SHARING_KEY, VIP_NAME_LABEL, ResourceIndex
+from ..manifest.index import IPAM_IPS, IPAM_SHARING_KEY, VIP_NAME_LABEL, ResourceIndex, ipam_annotation
 from ..manifest.ippool import address as _ip
 from ..manifest.ippool import blocks
 from ..manifest.resource import Resource
@@ -96,11 +97,12 @@ def requests(res: Resource) -> Iterator[Request]:
         if isinstance(text, str) and text:
             yield Request(res, _ip(text), text, ("spec", "ipv4Request"))
         return
-    ann = res.annotations.get(IPAM_IPS)
-    if isinstance(ann, str):
+    found = ipam_annotation(res, IPAM_IPS)  # the deprecated io.cilium/ spelling counts too
+    if found is not None and isinstance(found[1], str):
+        key, ann = found
         for part in ann.split(","):
             if part.strip():
-                yield Request(res, _ip(part.strip()), part.strip(), ("metadata", "annotations", IPAM_IPS))
+                yield Request(res, _ip(part.strip()), part.strip(), ("metadata", "annotations", key))
     lb_ip = res.spec.get("loadBalancerIP")
     if isinstance(lb_ip, str) and lb_ip:
         yield Request(res, _ip(lb_ip), lb_ip, ("spec", "loadBalancerIP"))
@@ -118,7 +120,8 @@ def requested_ipv4(res: Resource) -> Request | None:
 
 
 def sharing_key(res: Resource) -> str | None:
-    key = res.annotations.get(IPAM_SHARING_KEY)
+    found = ipam_annotation(res, IPAM_SHARING_KEY)  # or its deprecated io.cilium/ spelling
+    key = found[1] if found else None
     return key if isinstance(key, str) and key else None
 
 

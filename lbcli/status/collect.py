@@ -11,7 +11,9 @@ from ..agent.reconciler import NodeContext
 from .observed import _KEYS, Observed, ServiceFacts
 
 
-def collect(ctx: NodeContext, plan: dict, secrets: dict | None = None) -> dict[str, Any]:
+def collect(ctx: NodeContext, plan, secrets: dict | None = None) -> dict[str, Any]:
+    """`plan`: the NodePlan the node last applied."""
+    plan = plan.to_json()
     services: dict[str, dict[str, int]] = {}
 
     def put(svc: str, key: str, value: int) -> None:

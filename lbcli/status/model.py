@@ -9,13 +9,12 @@ carries them, and the service status says "ok (planned)" instead of claiming hea
 from __future__ import annotations
 
 import ipaddress
-import re
 from dataclasses import dataclass, field
 
+from ..plan.types import Condition, NodePlan
 from .observed import Observed, ServiceFacts
 
 PLANNED_OK = "ok (planned)"
-_VIP_REF = re.compile(r"\bLBVIP (\S+)/(\S+) has no address")
 
 
 @dataclass(frozen=True)
@@ -99,63 +98,56 @@ class _Acc:
     backends: set = field(default_factory=set)
 
 
-def build_status(plans: dict[str, dict], observed: Observed | None = None) -> Status:
+def build_status(plans: dict[str, NodePlan], observed: Observed | None = None) -> Status:
     """`plans`: node name -> plan (a plan directory); `observed`: facts that replace unknowns."""
     t1_nodes, t2_nodes = [], []
     acc: dict[str, _Acc] = {}
-    conditions: dict[str, dict] = {}
+    conditions: dict[str, Condition] = {}
     for node in sorted(plans):
         plan = plans[node]
-        tiers = (plan.get("node") or {}).get("tiers") or []
-        if "t1" in tiers:
+        if "t1" in plan.node.tiers:
             t1_nodes.append(node)
-        if "t2" in tiers:
+        if "t2" in plan.node.tiers:
             t2_nodes.append(node)
-        for c in (plan.get("ipam") or {}).get("conditions") or []:
-            conditions.setdefault(c.get("ref"), c)
-        t1 = plan.get("tier1") or {}
-        mode = (t1.get("dispatch") or {}).get("mode")
-        for s in t1.get("services") or []:
-            a = acc.setdefault(s["service"], _Acc())
-            a.vip, a.port, a.protocol = s.get("vip"), s.get("port"), s.get("protocol")
-            a.t1.add(node)
-            a.t2_targets.update(s.get("t2Nodes") or [])
-            if mode:
-                a.modes.add(mode)
-        for inst in (plan.get("bgp") or {}).get("instances") or []:
-            for peer in inst.get("peers") or []:
-                for prefix in peer.get("prefixes") or []:
-                    for svc in prefix.get("services") or []:
+        for c in plan.ipam.conditions:
+            conditions.setdefault(c.ref, c)
+        if plan.tier1 is not None:
+            for s in plan.tier1.services:
+                a = acc.setdefault(s.service, _Acc())
+                a.vip, a.port, a.protocol = s.vip, s.port, s.protocol
+                a.t1.add(node)
+                a.t2_targets.update(s.t2_nodes)
+                a.modes.add(plan.tier1.dispatch.mode)
+        for inst in plan.bgp.instances if plan.bgp is not None else ():
+            for peer in inst.peers:
+                for prefix in peer.prefixes:
+                    for svc in prefix.services:
                         a = acc.setdefault(svc, _Acc())
-                        a.peers.add(peer.get("address"))
+                        a.peers.add(peer.address)
                         a.routes += 1
-        t2 = plan.get("tier2") or {}
-        pools = {p.get("name"): p for p in t2.get("backendPools") or []}
-        for l in t2.get("listeners") or []:
-            a = acc.setdefault(l["service"], _Acc())
-            a.vip, a.port, a.protocol, a.type = l.get("vip"), l.get("port"), l.get("protocol"), l.get("type")
-            a.t2.add(node)
-            for r in l.get("routes") or []:
-                name = r.get("backendPool")
-                a.pools.add(name)
-                for b in (pools.get(name) or {}).get("backends") or []:
-                    a.backends.add((name, str(b.get("address")), b.get("port")))
+        if plan.tier2 is not None:
+            pools = {p.name: p for p in plan.tier2.backend_pools}
+            for l in plan.tier2.listeners:
+                a = acc.setdefault(l.service, _Acc())
+                a.vip, a.port, a.protocol, a.type = l.vip, l.port, l.protocol, l.type
+                a.t2.add(node)
+                for r in l.routes:
+                    a.pools.add(r.backend_pool)
+                    pool = pools.get(r.backend_pool)
+                    for b in pool.backends if pool is not None else ():
+                        a.backends.add((r.backend_pool, b.address, b.port))
 
     rows = [_row(key, a, (observed.get(key) if observed else None)) for key, a in acc.items()]
-    # services that got no VIP are in no tier section: their conditions say why
+    # services that got no VIP are in no tier section: their conditions say why (the compiler
+    # already put LB-IPAM's reason on the service's condition when the LBVIP got no address)
     for ref, c in conditions.items():
-        kind, _, key = str(ref).partition("/")
+        kind, _, key = ref.partition("/")
         if kind != "LBService" or key in acc:
             continue
-        reason, message = c.get("reason"), c.get("message")
-        m = _VIP_REF.search(message or "")
-        vip_cond = conditions.get(f"LBVIP/{m.group(1)}/{m.group(2)}") if m else None
-        if vip_cond is not None:  # the IPAM reason is the one to act on (AddressAlreadyInUse, ...)
-            reason, message = vip_cond.get("reason"), vip_cond.get("message")
         ns, _, name = key.partition("/")
         zero = Count(0)
         rows.append(ServiceStatus(ns, name, None, None, None, None, (), zero, zero, zero, zero, zero, zero, 0,
-                                  status=str(reason), reason=reason, message=message))
+                                  status=c.reason, reason=c.reason, message=c.message))
     rows.sort(key=lambda r: (r.namespace, r.name))
     return Status(t1_nodes, t2_nodes, rows, observed is not None)
 

@@ -33,8 +33,16 @@ def test_native_routing_setup_is_clean():
     assert probs == []
 
 
-def test_other_namespace_is_not_cilium_config():
-    assert by_rule(lint_text(config("routing-mode: bogus", namespace="default")), RULE) == []
+def test_cilium_config_in_any_namespace():
+    # Cilium is often installed outside kube-system (e.g. the `cilium` namespace)
+    probs = by_rule(lint_text(config("routing-mode: bogus", namespace="cilium")), RULE)
+    assert [p.message for p in probs] == ["routing-mode 'bogus' is not one of tunnel, native"]
+    assert probs[0].resource == "ConfigMap/cilium/cilium-config"
+
+
+def test_kube_system_cilium_config_wins_over_other_namespaces():
+    text = config("routing-mode: bogus", namespace="cilium") + "---\n" + config("routing-mode: tunnel")
+    assert by_rule(lint_text(text), RULE) == []
 
 
 def test_enum_value_with_suggestion():

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from lbcli.lint.problem import Severity
-from lbcli.lint.rules.not_implemented import REFUSALS
+from lbcli.lint.rules.not_implemented import BGP_REFUSED, REFUSALS
 from tests.lintkit import by_rule, lint_example, lint_text
+from tests.test_schema_coverage import KINDS, _steps
 
 RULE = "not-implemented"
 
@@ -111,14 +112,38 @@ metadata: {name: bfd}
 spec:
   echoFunction: {directions: [Receive]}
 """, "echoFunction:"),
-    ("IsovalentBGPAdvertisement", "spec.advertisements[].advertisementType"): ("""
-apiVersion: isovalent.com/v1
-kind: IsovalentBGPAdvertisement
-metadata: {name: pods, labels: {advertise: pods}}
+    **{k: v for fam, api in (("IsovalentBGP", "isovalent.com/v1"), ("CiliumBGP", "cilium.io/v2")) for k, v in {
+        (f"{fam}PeerConfig", "spec.families[].afi"): (f"""
+apiVersion: {api}
+kind: {fam}PeerConfig
+metadata: {{name: p}}
+spec:
+  families:
+    - {{afi: ipv4, safi: unicast}}
+    - {{afi: l2vpn, safi: unicast}}
+""", "l2vpn"),
+        (f"{fam}PeerConfig", "spec.families[].safi"): (f"""
+apiVersion: {api}
+kind: {fam}PeerConfig
+metadata: {{name: p}}
+spec:
+  families:
+    - {{afi: ipv4, safi: multicast}}
+""", "multicast"),
+        (f"{fam}Advertisement", "spec.advertisements[].attributes.communities.wellKnown"): (f"""
+apiVersion: {api}
+kind: {fam}Advertisement
+metadata: {{name: a}}
 spec:
   advertisements:
-    - advertisementType: PodCIDR
-""", "advertisementType:"),
+    - advertisementType: Service
+      service: {{addresses: [LoadBalancerIP]}}
+      selector: {{matchLabels: {{app: web}}}}
+      attributes:
+        communities:
+          wellKnown: [no-export, blackhole]
+""", "wellKnown:"),
+    }.items()},
     ("Service", "spec.type"): ("""
 apiVersion: v1
 kind: Service
@@ -193,7 +218,13 @@ kind: Service
 metadata: {namespace: default, name: other, annotations: {lbipam.cilium.io/sharing-key: shared}}
 spec: {type: LoadBalancer, loadBalancerClass: example.com/other, ports: [{port: 80}]}
 """,
+        # cilium-config is found in any namespace, kube-system first: this one is not it
         """
+apiVersion: v1
+kind: ConfigMap
+metadata: {namespace: kube-system, name: cilium-config}
+data: {bpf-lb-maglev-table-size: "16381"}
+---
 apiVersion: v1
 kind: ConfigMap
 metadata: {namespace: team, name: cilium-config}
@@ -209,3 +240,156 @@ def test_examples_refuse_only_pod_networking():
         found = by_rule(lint_example(name), RULE)
         assert [(p.resource, p.severity) for p in found] == [
             ("ConfigMap/kube-system/cilium-config", Severity.WARNING)], name
+
+
+def test_cilium_config_outside_kube_system_is_refused_when_it_is_the_only_one():
+    text = """
+apiVersion: v1
+kind: ConfigMap
+metadata: {namespace: cilium, name: cilium-config}
+data: {routing-mode: native}
+"""
+    [p] = by_rule(lint_text(text), RULE)
+    assert p.resource == "ConfigMap/cilium/cilium-config" and "data.routing-mode is not implemented" in p.message
+
+
+# Every field of not_implemented.BGP_REFUSED set, on its own line marked with its path; a
+# family's kind lacks some of them (its schema would refuse them), so each kind has its own.
+BGP_SETS = {
+    "IsovalentBGP": ("isovalent.com/v1", """
+kind: IsovalentBGPClusterConfig
+metadata: {name: c}
+spec:
+  bgpInstances:
+    - name: i0
+      localASN: 64512
+      vrfs: [{vrfRef: blue}]  # spec.bgpInstances[].vrfs
+      routeReflector: {role: Client, clusterID: 10.0.0.1, peeringAddressFamily: IPv4Only}  # spec.bgpInstances[].routeReflector
+      peers:
+        - name: p0
+          autoDiscovery: {mode: Unnumbered, unnumbered: {interface: eth1}}  # spec.bgpInstances[].peers[].autoDiscovery
+---
+kind: IsovalentBGPPeerConfig
+metadata: {name: p}
+spec:
+  transport:
+    sourceInterface: eth1  # spec.transport.sourceInterface
+    localPort: 1790  # spec.transport.localPort
+  families:
+    - afi: ipv4
+      safi: unicast
+      importPolicyRef: {name: x}  # spec.families[].importPolicyRef
+---
+kind: IsovalentBGPAdvertisement
+metadata: {name: a}
+spec:
+  advertisements:
+    - advertisementType: Service
+      selector: {matchLabels: {app: web}}
+      service:
+        addresses: [LoadBalancerIP]
+        aggregationLengthIPv4: 24  # spec.advertisements[].service.aggregationLengthIPv4
+        aggregationLengthIPv6: 64  # spec.advertisements[].service.aggregationLengthIPv6
+---
+kind: IsovalentBGPNodeConfigOverride
+metadata: {name: lb-t1-1}
+spec:
+  bgpInstances:
+    - name: i0
+      srv6Responder: true  # spec.bgpInstances[].srv6Responder
+      maintenance: {mode: Withdrawal}  # spec.bgpInstances[].maintenance
+      peers:
+        - name: p0
+          localAddress: 10.0.0.1  # spec.bgpInstances[].peers[].localAddress
+          localPort: 1790  # spec.bgpInstances[].peers[].localPort
+          autoDiscovery: {mode: Unnumbered, unnumbered: {interface: eth1}}  # spec.bgpInstances[].peers[].autoDiscovery
+"""),
+    "CiliumBGP": ("cilium.io/v2", """
+kind: CiliumBGPClusterConfig
+metadata: {name: c}
+spec:
+  bgpInstances:
+    - name: i0
+      localASN: 64512
+      peers:
+        - name: p0
+          autoDiscovery: {mode: DefaultGateway, defaultGateway: {addressFamily: ipv4}}  # spec.bgpInstances[].peers[].autoDiscovery
+        - name: p1
+          peerAddress: 10.0.0.9
+          peerInterface: eth1  # spec.bgpInstances[].peers[].peerInterface
+---
+kind: CiliumBGPPeerConfig
+metadata: {name: p}
+spec:
+  transport:
+    sourceInterface: eth1  # spec.transport.sourceInterface
+    localPort: 1790  # spec.transport.localPort
+---
+kind: CiliumBGPAdvertisement
+metadata: {name: a}
+spec:
+  advertisements:
+    - advertisementType: Service
+      selector: {matchLabels: {app: web}}
+      service:
+        addresses: [LoadBalancerIP]
+        aggregationLengthIPv4: 24  # spec.advertisements[].service.aggregationLengthIPv4
+        aggregationLengthIPv6: 64  # spec.advertisements[].service.aggregationLengthIPv6
+---
+kind: CiliumBGPNodeConfigOverride
+metadata: {name: lb-t1-1}
+spec:
+  bgpInstances:
+    - name: i0
+      peers:
+        - name: p0
+          localAddress: 10.0.0.1  # spec.bgpInstances[].peers[].localAddress
+          localPort: 1790  # spec.bgpInstances[].peers[].localPort
+          peerInterface: eth1  # spec.bgpInstances[].peers[].peerInterface
+"""),
+}
+
+
+@pytest.mark.parametrize("family", sorted(BGP_SETS))
+def test_bgp_fields_refused_wherever_set_are_refused_at_their_line(family):
+    api, body = BGP_SETS[family]
+    text = "\n---".join(f"\napiVersion: {api}" + doc for doc in body.split("\n---"))
+    report = lint_text(text)
+    assert by_rule(report, "schema") == [], [p.message for p in by_rule(report, "schema")]
+    lines = text.lstrip("\n").splitlines()
+    marked = {}  # (kind, path) -> line
+    kind = None
+    for n, line in enumerate(lines, 1):
+        if line.startswith("kind: "):
+            kind = line.split()[1]
+        if "  # spec." in line:
+            marked[(kind, line.rsplit("# ", 1)[1])] = n
+    listed = {(k, p) for suffix, paths in BGP_REFUSED.items() for k in (family + suffix,) for p in paths}
+    # the sample sets every listed field its kind's schema has, and nothing else
+    assert set(marked) == {(k, p) for k, p in listed if _steps(p) in KINDS[k]}
+    found = {(p.resource.split("/")[0], p.line) for p in by_rule(report, RULE) if p.severity == Severity.WARNING}
+    missing = [f"{k}: {path} (line {n})" for (k, path), n in sorted(marked.items()) if (k, n) not in found]
+    assert not missing, missing
+
+
+def test_bgp_values_the_node_carries_out_are_not_refused():
+    text = """
+apiVersion: cilium.io/v2
+kind: CiliumBGPPeerConfig
+metadata: {name: p}
+spec:
+  families:
+    - {afi: ipv4, safi: unicast}
+    - {afi: ipv6, safi: unicast}
+---
+apiVersion: cilium.io/v2
+kind: CiliumBGPAdvertisement
+metadata: {name: a}
+spec:
+  advertisements:
+    - advertisementType: Service
+      service: {addresses: [LoadBalancerIP]}
+      selector: {matchLabels: {app: web}}
+      attributes: {communities: {wellKnown: [no-export, no-advertise, no-export-subconfed, no-peer]}}
+"""
+    assert by_rule(lint_text(text), RULE) == []

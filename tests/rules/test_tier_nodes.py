@@ -41,17 +41,33 @@ def test_rebel_base_without_tier2_nodes():
     nodes = NODES.read_text().replace("service.cilium.io/node: t2", "service.cilium.io/node: t3")
     [p] = by_rule(lint_example("rebel-base", extra={str(NODES): nodes}), RULE)
     assert p.file == str(VS) and p.line == line_of(VS.read_text(), "name: https-proxy", 2)
-    assert ("no Node matches the tier-2 selector (service.cilium.io/node=t2) of LBService "
+    assert ("no Node matches the tier-2 selector (service.cilium.io/node In (t2,t1-t2)) of LBService "
             "default/https-proxy; label the proxy nodes service.cilium.io/node=t2") in p.message
 
 
-def test_no_nodes_at_all_points_at_first_lbservice_once_per_tier():
+def test_nodes_in_no_tier_point_at_first_lbservice_once_per_tier():
     b = _svc("b") + _svc("c")
-    report = lint_texts({"a.yaml": _svc("a"), "b.yaml": b})
+    report = lint_texts({"a.yaml": _node("n1", "{a: b}") + _svc("a"), "b.yaml": b})
     problems = by_rule(report, RULE)
-    assert [(p.file, p.line) for p in problems] == [("a.yaml", line_of(_svc("a"), "name: a"))] * 2
+    assert [(p.file, p.line) for p in problems] == [("a.yaml", line_of(_svc("a"), "name: a") + 4)] * 2
     assert "tier-1 selector" in problems[0].message and "tier-2 selector" in problems[1].message
     assert "(and 2 more LBServices)" in problems[0].message
+
+
+def test_no_nodes_in_the_set_skips_node_checks_once_at_info():
+    # most repositories do not keep Nodes in git: no error, one info naming what was skipped
+    report = lint_texts({"a.yaml": _svc("a"), "b.yaml": _svc("b") + _svc("c")})
+    [p] = by_rule(report, RULE)
+    assert p.severity.name == "INFO" and p.file == "a.yaml"
+    assert "no v1 Node" in p.message and "node-dependent checks skipped" in p.message
+
+
+def test_t1_t2_node_serves_both_tiers_with_a_warning():
+    report = lint_text(_node("both", '{service.cilium.io/node: t1-t2}') + _svc("a"))
+    problems = by_rule(report, RULE)
+    # both default selectors match the t1-t2 node: no "no Node matches" error
+    assert [p.severity.name for p in problems] == ["WARNING"]
+    assert "node both is in both tiers" in problems[0].message and "not implemented" in problems[0].message
 
 
 DEPLOY = """---

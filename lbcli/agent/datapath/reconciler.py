@@ -168,6 +168,15 @@ def desired_from_plan(plan: dict, known_digests: dict[str, str] | None = None) -
         return None
     dispatch = t1["dispatch"]
     check_dispatch(str(dispatch.get("mode", "vxlan")))
+    t2 = plan.get("tier2") or {}
+    if t2 and int((t2.get("dispatch") or {}).get("port", -1)) == int(dispatch["port"]):
+        # the kernel allows one external (collect-metadata) VXLAN device per UDP port, and the
+        # receive side already holds it: say so instead of the kernel's "VNI already exists"
+        raise DatapathError(
+            f"node {plan['node']['name']} is in both tiers: the tier-1 datapath and the tier-2 receive "
+            f"side each need an external VXLAN device on UDP port {dispatch['port']}, and the kernel "
+            "allows one per port; a node serving both tiers is not implemented by cilium-lb "
+            "(label it service.cilium.io/node=t1 or t2)")
     t2_nodes = {n["name"]: n for n in t1.get("t2Nodes", [])}
     t2_ips = {name: n["ip"] for name, n in t2_nodes.items()}
     plan_tables = {int(tbl["id"]): tbl for tbl in t1.get("maglevTables", [])}

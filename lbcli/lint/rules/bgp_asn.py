@@ -2,7 +2,7 @@
 
 A wrong ASN keeps the session from ever reaching Established (the peer sends a NOTIFICATION
 with "Bad Peer AS"), and that only shows on the router. Checked for every bgpInstance's
-`localASN` and every peer's `peerASN` of IsovalentBGPClusterConfig:
+`localASN` and every peer's `peerASN` of IsovalentBGPClusterConfig and CiliumBGPClusterConfig:
 
 - error: outside 1..4294967295 (peerASN 0 is allowed: it accepts whatever ASN the peer
   announces);
@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from ..finding import Context, Finding
+from ...manifest.index import bgp_sibling
 from ..problem import Severity
 from ._refs import as_list, ref_name
 
@@ -35,7 +36,7 @@ MAX_ASN = 4294967295
 
 
 def check(ctx: Context) -> Iterator[Finding]:
-    for cfg in ctx.index.valid("IsovalentBGPClusterConfig"):
+    for cfg in ctx.index.bgp("ClusterConfig"):
         for i, inst in enumerate(as_list(cfg.spec.get("bgpInstances"))):
             if not isinstance(inst, dict):
                 continue
@@ -81,10 +82,11 @@ def _reserved(asn: int) -> str | None:
 
 def _ibgp_multihop(ctx: Context, cfg, path: tuple, peer: dict, asn: int) -> Iterator[Finding]:
     name = ref_name(peer, "peerConfigRef", "name")
-    pc = ctx.index.get("IsovalentBGPPeerConfig", None, name) if name else None
+    pc_kind = bgp_sibling(cfg.kind, "PeerConfig")
+    pc = ctx.index.get(pc_kind, None, name) if name else None
     hops = pc.spec.get("ebgpMultihop") if pc is not None else None
     if isinstance(hops, int) and hops > 1:
         yield Finding(cfg, path + ("peerConfigRef", "name"),
                       f"peer {peer.get('name')} is iBGP (peerASN {asn} = localASN) but "
-                      f"IsovalentBGPPeerConfig {name} sets ebgpMultihop: {hops}, which only applies "
+                      f"{pc_kind} {name} sets ebgpMultihop: {hops}, which only applies "
                       f"to eBGP and is ignored", severity=Severity.WARNING)

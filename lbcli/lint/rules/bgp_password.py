@@ -1,6 +1,6 @@
 """BGP passwords are 1-80 printable ASCII characters without quotes or backslashes.
 
-An IsovalentBGPPeerConfig's `authSecretRef` names a Secret whose key `password` is the TCP-MD5
+An IsovalentBGPPeerConfig's (or CiliumBGPPeerConfig's) `authSecretRef` names a Secret whose key `password` is the TCP-MD5
 (RFC 2385) key of the session. Tier 1 writes it into bird.conf as a string, and BIRD strings
 have no escapes: a `"` or a line break would end the string (and could add configuration),
 so the agent refuses such a password and the session never comes up. The kernel also caps
@@ -39,7 +39,7 @@ PASSWORD_KEY = "password"
 
 def check(ctx: Context) -> Iterator[Finding]:
     users: dict[int, tuple[Resource, list[Resource]]] = {}
-    for peer in ctx.index.valid("IsovalentBGPPeerConfig"):
+    for peer in ctx.index.bgp("PeerConfig"):
         name = peer.spec.get("authSecretRef")
         if not isinstance(name, str) or not name:
             continue
@@ -52,7 +52,7 @@ def check(ctx: Context) -> Iterator[Finding]:
             continue  # ref-secret reports a missing key or undecodable value
         bad = problem(v.data)
         if bad:
-            who = ", ".join(f"IsovalentBGPPeerConfig {p.name}" for p in sorted(peers, key=lambda p: p.key))
+            who = ", ".join(f"{p.kind} {p.name}" for p in sorted(peers, key=lambda p: p.key))
             yield Finding(secret, v.path, f"the BGP password in Secret {secret.key} (used by {who}) {bad}")
 
 

@@ -1,4 +1,6 @@
-"""The kube-system/cilium-config ConfigMap holds valid Cilium options that work together.
+"""The cilium-config ConfigMap holds valid Cilium options that work together.
+
+It is found in any namespace (kube-system first): Cilium is often installed elsewhere.
 
 Cilium reads its options from this ConfigMap as strings. A misspelt key is silently ignored
 (the default applies), a boolean spelt `yes` is not a boolean, and some combinations make

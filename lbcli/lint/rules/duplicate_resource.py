@@ -32,7 +32,7 @@ SEVERITY = Severity.ERROR
 def check(ctx: Context) -> Iterator[Finding]:
     first: dict[tuple, Resource] = {}
     for res in ctx.index.resources:
-        if res.extra.get("unknown") or not res.name:
+        if res.extra.get("unknown") or res.extra.get("foreign") or not res.name:
             continue
         seen = first.setdefault((res.kind, res.namespace, res.name), res)
         if seen is not res and seen.body != res.body:

@@ -43,7 +43,7 @@ UNSUPPRESSIBLE = True  # the engine applies neither suppressions nor config seve
 
 def check(ctx: Context) -> Iterator[Finding]:
     for res in ctx.index.resources:
-        if res.extra.get("unknown"):
+        if res.extra.get("unknown") or res.extra.get("foreign"):
             continue  # an unknown kind is never compiled (and is an error of its own)
         meta = res.body.get("metadata")
         if not isinstance(meta, dict):

@@ -1,15 +1,20 @@
-"""Fields the schemas accept but cilium-lb does not carry out yet are refused, never dropped.
+"""Fields the schemas accept but cilium-lb does not carry out are refused, never dropped.
 
-A field that validates and then vanishes between the manifest and the host is the worst kind
-of error: the set looks right, the rate limit or filter or TLS to the backends is simply not
-there. Every such field is reported where it is written, named, with what happens instead.
-Severity is error, except for fields that only tune something optional (warning): HTTP
-version switches, BFD echo, persistence keys beyond the first, PROXY protocol version and TLV
-filters, TLS curve and signature lists, JWT switches on routes, the pod networking keys of
-cilium-config.
+The schemas follow upstream, so a manifest written for Cilium or Isovalent validates. A field
+that validates and then vanishes between the manifest and the host is the worst kind of error:
+the set looks right, the rate limit or filter or TLS to the backends is simply not there. So
+every such field is reported where it is written, named, with what happens instead. The object
+stays valid and everything else in it is carried out; the field is not.
 
-Refused today (carrying them out is later work; tests/test_schema_coverage.py proves every
-schema field is either carried out or listed here):
+Severity is error where the missing behaviour matters (traffic would be served without a limit,
+filter, authentication or TLS it asks for), warning where it only tunes something optional
+(HTTP version switches, BFD echo, persistence keys beyond the first, PROXY protocol version and
+TLV filters, TLS curve and signature lists, JWT switches on routes, the pod networking keys of
+cilium-config) and for the BGP features the speaker leaves out (last item below; the rule's
+default severity is theirs). Carrying them out is later work;
+tests/test_schema_coverage.py proves every schema field is either carried out or refused here.
+
+Refused (error unless marked):
 
 - LBService: `udpProxy` (tier 2 proxies TCP only), `rateLimits`, `connectionFiltering` and
   `auth.jwt` of an application; `rateLimits`, `requestFiltering`, `connectionFiltering` of a
@@ -21,8 +26,7 @@ schema field is either carried out or listed here):
 - LBBackendPool: `tlsConfig` (TLS to backends), `healthCheck.tlsConfig`,
   `proxyProtocolConfig` (PROXY protocol to backends), `backendType: K8sService` and
   `backends[].k8sServiceRef`, health checks' `send` and `receive`; `httpConfig` (warning).
-- IsovalentBFDProfile `echoFunction` (warning); IsovalentBGPAdvertisement
-  `advertisementType` PodCIDR and CiliumPodIPPool.
+- IsovalentBFDProfile `echoFunction` (warning).
 - v1 Service of type LoadBalancer that LB-IPAM serves: it gets an address, but no tier-1
   entry, listener or BGP prefix (serve it with an LBVIP and LBServices).
 - CiliumLoadBalancerIPPool IPv6 blocks (warning: plans hold IPv4 only).
@@ -31,11 +35,27 @@ schema field is either carried out or listed here):
   `enable-ipv4-masquerade`, `enable-bandwidth-manager`, `ipv4-native-routing-cidr` are
   compiled into the plan but no node component applies them (pod routing stays with the
   cluster's Cilium; `diff` does not list them either).
+- BGP values the node's speaker cannot carry out (it would refuse the node's whole BGP
+  section), on IsovalentBGP* and CiliumBGP* kinds alike: peer config families other than
+  ipv4/unicast and ipv6/unicast, well-known communities other than no-export, no-advertise,
+  no-export-subconfed and no-peer (lbcli/model/bgp.py).
+- BGP (warning), on IsovalentBGP* and CiliumBGP* kinds alike:
+  - advertisements of a type other than Service (PodCIDR, CiliumPodIPPool, Interface,
+    EgressGateway, SRv6LocatorPool), Service addresses other than LoadBalancerIP (tier 1
+    announces only the VIPs it serves), aggregationLengthIPv4/IPv6;
+  - peers found by autoDiscovery or over peerInterface, instances without localASN, VRFs and
+    route reflectors; peer config transport.sourceInterface / transport.localPort and
+    families[].importPolicyRef;
+  - node overrides: per-peer localAddress, localPort, peerInterface and autoDiscovery,
+    srv6Responder and maintenance (routerID, localPort and localASN of an instance are
+    carried out).
 
-Example of a finding:
+Examples:
 
     vip-service.yaml:31:9: error: spec.applications.httpsProxy.routes[0].rateLimits is not
     implemented by cilium-lb: requests would not be limited; remove it [not-implemented]
+    bgp.yaml:42:9: warning: advertisementType PodCIDR is not implemented by cilium-lb: tier 1
+    announces only the VIPs it serves; this advertisement is ignored [not-implemented]
 """
 
 from __future__ import annotations
@@ -43,17 +63,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
-from ...manifest.index import ResourceIndex
+from ...manifest.index import BGP_FAMILIES, ResourceIndex, bgp_kinds
 from ...manifest.resource import Resource
 from ...model import ipam
 from ...model.apps import APPLICATION_TYPES
+from ...model.bgp import CHANNELS, WELL_KNOWN_COMMUNITIES
 from ..finding import Context, Finding
 from ..problem import Severity
+from ._refs import as_list
 
 ID = "not-implemented"
-SEVERITY = Severity.ERROR
+SEVERITY = Severity.WARNING  # the BGP findings below; the refusal table sets its own
 
 E, W = Severity.ERROR, Severity.WARNING
+
+_NOT = "is not implemented by cilium-lb"
 
 
 @dataclass(frozen=True)
@@ -99,7 +123,29 @@ A = "spec.applications.*"
 NETWORK_KEYS = ("routing-mode", "tunnel-protocol", "tunnel-port", "auto-direct-node-routes",
                 "enable-ipv4-masquerade", "enable-bandwidth-manager", "ipv4-native-routing-cidr")
 
-REFUSALS: tuple[Refusal, ...] = (
+
+def _unknown_communities(names: Any) -> list[str]:
+    return [n for n in names if n not in WELL_KNOWN_COMMUNITIES] if isinstance(names, list) else []
+
+
+_KNOWN = ", ".join(WELL_KNOWN_COMMUNITIES)
+_AFIS = sorted({a for a, _ in CHANNELS})
+_SAFIS = sorted({s for _, s in CHANNELS})
+
+# BGP values the node's speaker cannot carry out: it would refuse the node's whole BGP section
+BGP_REFUSALS = tuple(r for fam in BGP_FAMILIES for r in (
+    Refusal(f"{fam}PeerConfig", "spec.families[].afi", E, f"BIRD opens {' and '.join(_AFIS)} sessions only",
+            when=lambda v: v not in _AFIS, names=lambda v: f"afi {v}", fix="remove the family"),
+    Refusal(f"{fam}PeerConfig", "spec.families[].safi", E, f"BIRD opens {' and '.join(_SAFIS)} sessions only",
+            when=lambda v: v not in _SAFIS, names=lambda v: f"safi {v}", fix="remove the family"),
+    Refusal(f"{fam}Advertisement", "spec.advertisements[].attributes.communities.wellKnown", E,
+            f"the node knows only {_KNOWN} by name", when=lambda v: bool(_unknown_communities(v)),
+            fix="write the number in `standard` instead",
+            names=lambda v: "wellKnown communit" + ("ies " if len(_unknown_communities(v)) > 1 else "y ")
+            + ", ".join(_unknown_communities(v))),
+))
+
+REFUSALS: tuple[Refusal, ...] = BGP_REFUSALS + (
     Refusal("LBService", "spec.applications.udpProxy", E, "tier 2 proxies TCP only, so nothing would serve it"),
     Refusal("LBService", f"{A}.rateLimits", E, "connections would not be limited"),
     Refusal("LBService", f"{A}.connectionFiltering", E, "connections would not be filtered"),
@@ -134,8 +180,6 @@ REFUSALS: tuple[Refusal, ...] = (
     Refusal("LBBackendPool", "spec.backends[].k8sServiceRef", E, "Kubernetes Services are not resolved to "
             "backends"),
     Refusal("IsovalentBFDProfile", "spec.echoFunction", W, "BFD runs without echo"),
-    Refusal("IsovalentBGPAdvertisement", "spec.advertisements[].advertisementType", E,
-            "only Service advertisements are announced", when=lambda v: v in ("PodCIDR", "CiliumPodIPPool")),
     Refusal("Service", "spec.type", E, "LB-IPAM gives it an address but nothing serves or announces it; "
             "serve it with an LBVIP and LBServices", when=lambda v: v == "LoadBalancer",
             applies=_served_lb_service),
@@ -151,8 +195,42 @@ REFUSALS: tuple[Refusal, ...] = (
 # the schema paths refused by the ConfigMap refusal above (one finding names them all)
 REFUSED_KEYS = {("ConfigMap", f"data.{k}") for k in NETWORK_KEYS}
 
+# The fields the BGP checks below refuse wherever they are set, by kind suffix (on each family's
+# kind that has the field), and those they refuse for some values only (the other values are
+# carried out). tests/test_schema_coverage.py counts them refused; tests/rules/ fires each.
+BGP_REFUSED = {
+    "Advertisement": ("spec.advertisements[].service.aggregationLengthIPv4",
+                      "spec.advertisements[].service.aggregationLengthIPv6"),
+    "ClusterConfig": ("spec.bgpInstances[].vrfs", "spec.bgpInstances[].routeReflector",
+                      "spec.bgpInstances[].peers[].autoDiscovery", "spec.bgpInstances[].peers[].peerInterface"),
+    "PeerConfig": ("spec.transport.sourceInterface", "spec.transport.localPort", "spec.families[].importPolicyRef"),
+    "NodeConfigOverride": ("spec.bgpInstances[].srv6Responder", "spec.bgpInstances[].maintenance",
+                           "spec.bgpInstances[].peers[].localAddress", "spec.bgpInstances[].peers[].localPort",
+                           "spec.bgpInstances[].peers[].peerInterface", "spec.bgpInstances[].peers[].autoDiscovery"),
+}
+BGP_REFUSED_VALUES = {
+    "Advertisement": ("spec.advertisements[].advertisementType",  # all but Service
+                      "spec.advertisements[].service.addresses"),  # all but LoadBalancerIP
+}
+
 
 def check(ctx: Context) -> Iterator[Finding]:
+    yield from _refusals(ctx)
+    for kind in bgp_kinds("Advertisement"):
+        for adv in ctx.index.valid(kind):
+            yield from _advertisement(adv)
+    for kind in bgp_kinds("ClusterConfig"):
+        for cfg in ctx.index.valid(kind):
+            yield from _cluster_config(cfg)
+    for kind in bgp_kinds("PeerConfig"):
+        for pc in ctx.index.valid(kind):
+            yield from _peer_config(pc)
+    for kind in bgp_kinds("NodeConfigOverride"):
+        for o in ctx.index.valid(kind):
+            yield from _override(o)
+
+
+def _refusals(ctx: Context) -> Iterator[Finding]:
     by_kind: dict[str, list[Refusal]] = {}
     for r in REFUSALS:
         by_kind.setdefault(r.kind, []).append(r)
@@ -193,3 +271,81 @@ def dotted(path: tuple) -> str:
     for p in path:
         out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else p)
     return out
+
+
+def _f(res: Resource, path: tuple, what: str, effect: str) -> Finding:
+    return Finding(res, path, f"{what} {_NOT}: {effect}", key=True)
+
+
+def _advertisement(adv: Resource) -> Iterator[Finding]:
+    for i, item in enumerate(as_list(adv.spec.get("advertisements"))):
+        if not isinstance(item, dict):
+            continue
+        base = ("spec", "advertisements", i)
+        t = item.get("advertisementType")
+        if t != "Service":
+            yield _f(adv, base + ("advertisementType",), f"advertisementType {t}",
+                     "tier 1 announces only the VIPs it serves; this advertisement is ignored")
+            continue
+        svc = item.get("service") if isinstance(item.get("service"), dict) else {}
+        for j, addr in enumerate(as_list(svc.get("addresses"))):
+            if addr != "LoadBalancerIP":
+                yield _f(adv, base + ("service", "addresses", j), f"advertising {addr} addresses",
+                         "tier 1 announces only the VIPs it serves (LoadBalancerIP)")
+        for key in ("aggregationLengthIPv4", "aggregationLengthIPv6"):
+            if key in svc:
+                yield _f(adv, base + ("service", key), key, "each VIP is announced as a host route")
+
+
+def _cluster_config(cfg: Resource) -> Iterator[Finding]:
+    for i, inst in enumerate(as_list(cfg.spec.get("bgpInstances"))):
+        if not isinstance(inst, dict):
+            continue
+        base = ("spec", "bgpInstances", i)
+        if "localASN" not in inst:
+            yield Finding(cfg, base + ("name",), f"instance {inst.get('name')} without localASN {_NOT}: "
+                          "BIRD needs the local AS number; this instance is not configured")
+        for key, effect in (("vrfs", "the instance peers in the default table only"),
+                            ("routeReflector", "no route-reflector sessions are made")):
+            if key in inst:
+                yield _f(cfg, base + (key,), key, effect)
+        for j, peer in enumerate(as_list(inst.get("peers"))):
+            if not isinstance(peer, dict):
+                continue
+            pbase = base + ("peers", j)
+            if "autoDiscovery" in peer:
+                yield _f(cfg, pbase + ("autoDiscovery",), "peer autoDiscovery",
+                         "only peers with a peerAddress are configured" +
+                         ("" if peer.get("peerAddress") else f"; peer {peer.get('name')} is not"))
+            if "peerInterface" in peer:
+                yield _f(cfg, pbase + ("peerInterface",), "peerInterface",
+                         "the session is not bound to the interface")
+
+
+def _peer_config(pc: Resource) -> Iterator[Finding]:
+    transport = pc.spec.get("transport") if isinstance(pc.spec.get("transport"), dict) else {}
+    for key, effect in (("sourceInterface", "BIRD picks the source address by route"),
+                        ("localPort", "BIRD connects from an ephemeral port")):
+        if key in transport:
+            yield _f(pc, ("spec", "transport", key), f"transport.{key}", effect)
+    for i, fam in enumerate(as_list(pc.spec.get("families"))):
+        if isinstance(fam, dict) and "importPolicyRef" in fam:
+            yield _f(pc, ("spec", "families", i, "importPolicyRef"), "importPolicyRef",
+                     "tier 1 imports no routes")
+
+
+def _override(o: Resource) -> Iterator[Finding]:
+    for i, inst in enumerate(as_list(o.spec.get("bgpInstances"))):
+        if not isinstance(inst, dict):
+            continue
+        base = ("spec", "bgpInstances", i)
+        for key in ("srv6Responder", "maintenance"):
+            if key in inst:
+                yield _f(o, base + (key,), key, "ignored on this node")
+        for j, peer in enumerate(as_list(inst.get("peers"))):
+            if not isinstance(peer, dict):
+                continue
+            for key in ("localAddress", "localPort", "peerInterface", "autoDiscovery"):
+                if key in peer:
+                    yield _f(o, base + ("peers", j, key), f"per-peer {key} override",
+                             f"peer {peer.get('name')} keeps the cluster config's settings on node {o.name}")

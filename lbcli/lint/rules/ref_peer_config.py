@@ -1,9 +1,10 @@
-"""Every BGP peer's peerConfigRef names an existing IsovalentBGPPeerConfig.
+"""Every BGP peer's peerConfigRef names an existing peer config of its family.
 
 The peer config carries the timers, the password, the address families and which
 advertisements the peer receives; a dangling reference leaves the session without any of them
 (Cilium reports the missing peer config on the cluster config and announces nothing to the
-peer). IsovalentBGPPeerConfig is cluster-scoped, so the name is global. A peer without
+peer). An IsovalentBGPClusterConfig refers to IsovalentBGPPeerConfigs, a CiliumBGPClusterConfig
+to CiliumBGPPeerConfigs; both are cluster-scoped, so the name is global. A peer without
 peerConfigRef uses the defaults and is not reported.
 
 Example of a finding:
@@ -17,6 +18,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from ..finding import Context, Finding
+from ...manifest.index import bgp_sibling
 from ..problem import Severity
 from ._refs import as_list, ref_name, similar
 
@@ -25,7 +27,8 @@ SEVERITY = Severity.ERROR
 
 
 def check(ctx: Context) -> Iterator[Finding]:
-    for cfg in ctx.index.valid("IsovalentBGPClusterConfig"):
+    for cfg in ctx.index.bgp("ClusterConfig"):
+        pc_kind = bgp_sibling(cfg.kind, "PeerConfig")
         for i, inst in enumerate(as_list(cfg.spec.get("bgpInstances"))):
             if not isinstance(inst, dict):
                 continue
@@ -33,9 +36,9 @@ def check(ctx: Context) -> Iterator[Finding]:
                 if not isinstance(peer, dict):
                     continue
                 name = ref_name(peer, "peerConfigRef", "name")
-                if name is None or ctx.index.get("IsovalentBGPPeerConfig", None, name) is not None:
+                if name is None or ctx.index.get(pc_kind, None, name) is not None:
                     continue
-                hint = similar(ctx.index, "IsovalentBGPPeerConfig", None, name)
+                hint = similar(ctx.index, pc_kind, None, name)
                 yield Finding(cfg, ("spec", "bgpInstances", i, "peers", j, "peerConfigRef", "name"),
                               f"peer {peer.get('name')} of instance {inst.get('name')}: "
-                              f"IsovalentBGPPeerConfig {name} does not exist{hint}")
+                              f"{pc_kind} {name} does not exist{hint}")

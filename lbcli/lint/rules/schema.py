@@ -68,7 +68,7 @@ _GRAMMAR = {
 
 def check(ctx: Context) -> Iterator[Finding]:
     for res in ctx.index.resources:
-        if res.extra.get("unknown"):
+        if res.extra.get("unknown") or res.extra.get("foreign"):
             continue
         secret = res.kind == "Secret"
         bad = _non_string_key(res.body, ())
@@ -142,10 +142,15 @@ def _explain(err, root: dict, body: dict, secret: bool) -> list[tuple[tuple, str
     hide = secret or secret_field(path)
     got = describe(value) if hide else show(value)
     cond = _condition(err, root, body)
+    # `x-tightened`: the schema is stricter than upstream's here, and says why
+    here = _deref(_at(root, schema_path[:-1]), root)
+    tight = here.get("x-tightened") if isinstance(here, dict) else None
 
     def one(msg: str, at: tuple = path, key: bool | None = None) -> list[tuple[tuple, str, bool]]:
         if cond is not None and cond.text and not cond.used:
             msg += f" (with {cond.text})"
+        if tight and kind not in ("Type", "Required"):
+            msg += f"; {tight}"
         return [(at, _at_where(path, msg), _keyed(at) if key is None else key)]
 
     if kind == "AdditionalProperties" or kind == "UnevaluatedProperties":

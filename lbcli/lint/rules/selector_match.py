@@ -3,11 +3,14 @@
 A selector that matches nothing is silent in Kubernetes: the VIP is never announced, the peer
 gets no routes, the pool serves nobody. Checked:
 
-- IsovalentBGPAdvertisement `advertisements[].selector` of type Service: at least one
-  load-balanced service (an LBService, with the labels Isovalent puts on its Service, or a v1
+- IsovalentBGPAdvertisement / CiliumBGPAdvertisement `advertisements[].selector` of type
+  Service: for LoadBalancerIP, at least one load-balanced service (an LBService, with the labels
+  Isovalent puts on its Service, or a v1
   Service of type LoadBalancer). A Service advertisement without a selector advertises no
   service at all in Cilium; select every service with
   `matchExpressions: [{key: somekey, operator: NotIn, values: [never-used-value]}]`.
+- ClusterIP / ExternalIP addresses select Services of any type, so such an advertisement
+  is satisfied by any v1 Service or LBService its selector matches.
 - IsovalentBGPPeerConfig `families[].advertisements`: at least one IsovalentBGPAdvertisement
   (by its metadata.labels). A family without the selector is not reported (no routes by design).
 - IsovalentBGPClusterConfig `nodeSelector` and LBDeployment `nodes.labelSelectors.t1/t2`: at
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from ...manifest.index import bgp_sibling
 from ...manifest.resource import Resource, get_in
 from ...manifest.selectors import describe, matches
 from ..finding import Context, Finding
@@ -45,6 +49,10 @@ def check(ctx: Context) -> Iterator[Finding]:
     yield from _deployments(ctx)
 
 
+# A selector is only checked when the set holds objects of the kind it selects: with none (the
+# Services are generated, or kept elsewhere) "matches nothing" would say nothing.
+
+
 def _selector(value) -> dict | None:
     """A selector field, or None when absent; other shapes are the schema's to report."""
     return value if isinstance(value, dict) else None
@@ -60,7 +68,11 @@ def _advertisements(ctx: Context) -> Iterator[Finding]:
     labels = [idx.service_labels(s) if isinstance(s.spec.get("vipRef", {}), dict) else s.labels
               for s in idx.valid("LBService")]
     labels += [s.labels for s in idx.load_balancer_services() if s.valid]
-    for adv in idx.valid("IsovalentBGPAdvertisement"):
+    # ClusterIP / ExternalIP advertisements select Services of any type (as upstream)
+    any_type = labels + [s.labels for s in idx.valid("Service") if s.spec.get("type") != "LoadBalancer"]
+    if not any_type:
+        return
+    for adv in idx.bgp("Advertisement"):
         for i, item in enumerate(as_list(adv.spec.get("advertisements"))):
             if not isinstance(item, dict) or item.get("advertisementType") != "Service":
                 continue
@@ -72,26 +84,29 @@ def _advertisements(ctx: Context) -> Iterator[Finding]:
                 yield Finding(adv, path + ("advertisementType",),
                               "Service advertisement without selector advertises no service; "
                               "add a selector (NotIn a never-used value selects all)")
+            elif set(as_list(get_in(item, ("service", "addresses")))) - {"LoadBalancerIP"}:
+                if not any(matches(sel, lab) for lab in any_type):
+                    yield _none(adv, path + ("selector",), sel, "Service or LBService")
             elif not any(matches(sel, lab) for lab in labels):
                 yield _none(adv, path + ("selector",), sel,
                             "load-balanced service (LBService or Service of type LoadBalancer)")
 
 
 def _peer_families(ctx: Context) -> Iterator[Finding]:
-    adverts = [a.labels for a in ctx.index.valid("IsovalentBGPAdvertisement")]
-    for peer in ctx.index.valid("IsovalentBGPPeerConfig"):
+    for peer in ctx.index.bgp("PeerConfig"):
+        adv_kind = bgp_sibling(peer.kind, "Advertisement")
+        adverts = [a.labels for a in ctx.index.valid(adv_kind)]
         for i, fam in enumerate(as_list(peer.spec.get("families"))):
             sel = _selector(fam.get("advertisements")) if isinstance(fam, dict) else None
             if sel is not None and not any(matches(sel, lab) for lab in adverts):
-                yield _none(peer, ("spec", "families", i, "advertisements"), sel,
-                            "IsovalentBGPAdvertisement")
+                yield _none(peer, ("spec", "families", i, "advertisements"), sel, adv_kind)
 
 
 def _nodes(ctx: Context) -> Iterator[Finding]:
     nodes = [n.labels for n in ctx.index.of_kind("Node")]
     if not nodes:
         return
-    for cfg in ctx.index.valid("IsovalentBGPClusterConfig"):
+    for cfg in ctx.index.bgp("ClusterConfig"):
         sel = _selector(cfg.spec.get("nodeSelector"))
         if sel is not None and not any(matches(sel, lab) for lab in nodes):
             yield _none(cfg, ("spec", "nodeSelector"), sel, "Node: no node runs this BGP config")
@@ -106,6 +121,8 @@ def _nodes(ctx: Context) -> Iterator[Finding]:
 
 def _pools(ctx: Context) -> Iterator[Finding]:
     clients = [ipam.labels(c) for c in ipam.clients(ctx.index)]
+    if not clients:
+        return
     for pool in ctx.index.valid("CiliumLoadBalancerIPPool"):
         sel = _selector(pool.spec.get("serviceSelector"))
         if sel is not None and not any(matches(sel, lab) for lab in clients):

@@ -1,13 +1,22 @@
 """LBServices have nodes to run on: at least one tier-1 and one tier-2 Node.
 
 Tier 1 (BGP + eBPF dispatch) runs on Nodes labelled `service.cilium.io/node: t1`, tier 2 (the
-L7 proxy) on `service.cilium.io/node: t2`. An LBDeployment whose `services.labelSelector`
+L7 proxy) on `service.cilium.io/node: t2`; `t1-t2` nodes serve both (the default selectors are
+`in (t1, t1-t2)` and `in (t2, t1-t2)`, as Isovalent's). An LBDeployment whose `services.labelSelector`
 selects an LBService (in its namespace) replaces those defaults with its
 `nodes.labelSelectors.t1/t2`. With no Node for a tier, compile produces no plan for it and the
 VIPs are never announced (tier 1) or never answered (tier 2).
 
 One finding per tier and selector, at the first LBService (in file order) that needs it,
 counting the others. Sets without LBServices are not checked.
+
+Most repositories do not keep their Nodes in git: when the set has no v1 Node (and none came
+with `--nodes`), the node-dependent checks (this rule, selector-match on node selectors and
+maglev-prime's tier-2 count) are skipped, said once at info.
+
+A node in both tiers is a warning: one node cannot run cilium-lb's tier-1 datapath and tier-2
+receive side at once (both need the external VXLAN device on UDP port 4789, and the kernel
+allows one per port), so its tier-1 part fails at apply; give it t1 or t2.
 
 Example of a finding:
 
@@ -20,7 +29,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from ...manifest.index import TIER_LABEL
+from ...manifest.index import BOTH_TIERS, TIER_LABEL, TIER_VALUES
 from ...manifest.resource import Resource, get_in
 from ...manifest.selectors import describe, matches
 from ..finding import Context, Finding
@@ -36,8 +45,17 @@ ROLE = {"t1": "BGP/dispatch nodes", "t2": "proxy nodes"}
 def check(ctx: Context) -> Iterator[Finding]:
     nodes = [n.labels for n in ctx.index.of_kind("Node")]
     deployments = list(ctx.index.valid("LBDeployment"))
+    services = list(ctx.index.valid("LBService"))
+    if not nodes:
+        if services:
+            yield Finding(services[0], ("metadata", "name"),
+                          "the set has no v1 Node (add them, or pass --nodes): node-dependent checks "
+                          "skipped (tier-nodes, selector-match on node selectors, maglev-prime's "
+                          "tier-2 count)", severity=Severity.INFO)
+        return
+    yield from _both_tiers(ctx)
     needs: dict[tuple[str, str], list] = {}  # (tier, selectors) -> [selectors, services]
-    for svc in ctx.index.valid("LBService"):
+    for svc in services:
         for tier in TIERS:
             sels = _selectors(svc, tier, deployments)
             key = (tier, " | ".join(describe(s) for s in sels))
@@ -55,7 +73,17 @@ def check(ctx: Context) -> Iterator[Finding]:
 
 
 def _default(tier: str) -> dict:
-    return {"matchLabels": {TIER_LABEL: tier}}
+    return {"matchExpressions": [{"key": TIER_LABEL, "operator": "In", "values": list(TIER_VALUES[tier])}]}
+
+
+def _both_tiers(ctx: Context) -> Iterator[Finding]:
+    for n in ctx.index.of_kind("Node"):
+        if n.labels.get(TIER_LABEL) == BOTH_TIERS:
+            yield Finding(n, ("metadata", "labels", TIER_LABEL),
+                          f"node {n.name} is in both tiers ({TIER_LABEL}={BOTH_TIERS}): one node running "
+                          "tier 1 and tier 2 is not implemented by cilium-lb (both need the external "
+                          "VXLAN device on UDP 4789); its tier-1 part fails at apply, label it t1 or t2",
+                          severity=Severity.WARNING)
 
 
 def _selectors(svc: Resource, tier: str, deployments: list[Resource]) -> list[dict]:

@@ -22,6 +22,9 @@ Selector labels: a Service's labels; an LBVIP's labels plus
 `loadbalancer.isovalent.com/vip-name`; both plus Cilium's `io.kubernetes.service.namespace`
 and `io.kubernetes.service.name`.
 
+A set without any CiliumLoadBalancerIPPool (pools kept with the cluster, not with the
+services) is not checked; one info says so.
+
 Example of a finding:
 
     vip.yaml:7:16: error: 10.0.0.5 is in no enabled pool that selects LBVIP default/web
@@ -45,6 +48,13 @@ SEVERITY = Severity.ERROR
 
 def check(ctx: Context) -> Iterator[Finding]:
     pools = list(ctx.index.valid("CiliumLoadBalancerIPPool"))
+    if not ctx.index.of_kind("CiliumLoadBalancerIPPool"):
+        # pools are often kept with the cluster, not with the services: nothing to check against
+        first = next(iter(ipam.clients(ctx.index)), None)
+        if first is not None:
+            yield Finding(first, ("metadata", "name"), "the set has no CiliumLoadBalancerIPPool: "
+                          "requested addresses not checked against pools", severity=Severity.INFO)
+        return
     all_blocks = [b for p in pools for b in blocks(p)]
     enabled = ipam.pools(ctx.index)
     conflicting = ipam.conflicting(ctx.index)

@@ -1,0 +1,411 @@
+"""The per-node plan as types: what `compile` builds, what a node reads, and (generated from
+these classes by lbcli/plan/schema.py) schemas/plan.schema.json. docs/plan-format.md explains
+the fields; every default is resolved by the compiler, so nothing here has one a node would
+have to re-apply (the only optional key, a route's `authDisabled`, is left out when false).
+
+`NodePlan.from_json(doc)` checks everything the schema says and raises PlanFormatError naming
+the JSON path; `to_json()` gives back the same JSON, so canonical bytes are unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..manifest.grammar import IPV4_RE
+from .names import node_name_problem
+from .spec import (Bool, Const, Enum, Int, ListOf, Nullable, Obj, OpaqueObject, PlanFormatError, PlanObject, Str,
+                   StrMap, f)
+
+API_VERSION = "cilium-lb.io/v1"
+KIND = "NodePlan"
+
+# shared value kinds ($defs in the schema)
+IPV4 = Str(f"^{IPV4_RE}$", ref="ipv4")
+IPV4_CIDR = Str(f"^{IPV4_RE}/(3[0-2]|[12]?[0-9])$", ref="ipv4Cidr")
+CIDR = Str("^[0-9A-Fa-f:.]+/[0-9]{1,3}$", ref="cidr", desc="IPv4 or IPv6 CIDR (node PodCIDRs).")
+PORT = Int(1, 65535, ref="port")
+PROTOCOL = Enum("TCP", "UDP", ref="protocol")
+NODE_NAME = Str(min_len=1, max_len=253, ref="nodeName")
+OBJECT_KEY = Str("^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", ref="objectKey",
+                 desc="namespace/name")
+SHA256 = Str("^[0-9a-f]{64}$", ref="sha256", desc="Lower-case hex SHA-256.")
+MAC = Str("^[0-9a-f]{2}(:[0-9a-f]{2}){5}$", ref="mac")
+TLS_VERSION = Enum("TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3", ref="tlsVersion")
+U32 = 4294967295
+LISTENER_TYPES = ("httpProxy", "httpsProxy", "tlsPassthrough", "tlsProxy", "tcpProxy", "udpProxy")
+NAME = Str(min_len=1)
+STRINGS = ListOf(Str())
+
+
+def _t(cls):
+    return dataclass(frozen=True)(cls)
+
+
+# ---------------------------------------------------------------- node, ipam, network
+@_t
+class PlanNode(PlanObject):
+    SCHEMA_DEF = "node"
+    name: str = f(NODE_NAME)
+    tiers: tuple = f(ListOf(Enum("t1", "t2"), max_items=2, unique=True))
+    internal_ip: str | None = f(Nullable(IPV4), "internalIP")
+    pod_cidrs: tuple = f(ListOf(CIDR), "podCIDRs")
+    labels: dict = f(StrMap())
+
+    def validate(self, path):
+        why = node_name_problem(self.name)
+        if why is not None:
+            raise PlanFormatError((*path, "name"), why, joined=True)
+
+
+@_t
+class Assignment(PlanObject):
+    ref: str = f(Str("^(LBVIP|Service)/[^/]+/[^/]+$"))
+    ipv4: str = f(IPV4)
+    pool: str = f(Str())
+    sharing_key: str | None = f(Nullable(Str()))
+    ports: tuple = f(ListOf(PORT))
+
+
+@_t
+class Condition(PlanObject):
+    SCHEMA_DEF = "condition"
+    ref: str = f(Str(min_len=1))
+    type: str = f(Str(r"^lb\.cilium\.io/[A-Za-z0-9]+$"))
+    status: str = f(Enum("True", "False", "Unknown"))
+    reason: str = f(Str(min_len=1))
+    message: str = f(Str())
+
+
+@_t
+class Ipam(PlanObject):
+    SCHEMA_DEF = "ipam"
+    assignments: tuple = f(ListOf(Obj(Assignment)))
+    conditions: tuple = f(ListOf(Obj(Condition)))
+
+
+@_t
+class Peer(PlanObject):
+    node: str = f(NODE_NAME)
+    ip: str = f(IPV4)
+    pod_cidrs: tuple = f(ListOf(CIDR), "podCIDRs")
+
+
+@_t
+class Network(PlanObject):
+    SCHEMA_DEF = "network"
+    routing_mode: str = f(Enum("tunnel", "native"))
+    tunnel_protocol: str | None = f(Enum("vxlan", "geneve", None), desc=(
+        "null with native routing; geneve is refused by the agent on kernels without it."))
+    tunnel_port: int | None = f(Nullable(PORT))
+    auto_direct_node_routes: bool = f(Bool())
+    native_routing_cidr: str | None = f(Nullable(IPV4_CIDR), "nativeRoutingCIDR")
+    masquerade: bool = f(Bool())
+    bandwidth_manager: bool = f(Bool())
+    peers: tuple = f(ListOf(Obj(Peer)))
+
+
+# ---------------------------------------------------------------- tier 1
+@_t
+class T1Dispatch(PlanObject):
+    mode: str = f(Enum("vxlan", "ipip"))
+    device: str = f(Str(min_len=1, max_len=15))
+    vni: int = f(Int(0, 16777215))
+    port: int = f(PORT)
+
+
+@_t
+class T2Node(PlanObject):
+    name: str = f(NODE_NAME)
+    ip: str | None = f(Nullable(IPV4))
+    tunnel_mac: str = f(MAC)
+
+
+@_t
+class MaglevTable(PlanObject):
+    id: int = f(Int(0))
+    size: int = f(Int(2, 131071))
+    t2_nodes: tuple = f(ListOf(NODE_NAME, min_items=1))
+    weights: tuple = f(ListOf(Int(1, 65535), min_items=1))
+    slots: tuple = f(ListOf(Int(0), min_items=1),
+                     desc="Table entries per T2 node (same order as t2Nodes); they sum to size.")
+    encoding: str = f(Const("u16le-base64"))
+    table: str = f(Str("^[A-Za-z0-9+/]*={0,2}$"), desc="size x uint16 little-endian, each an index into t2Nodes.")
+    sha256: str = f(SHA256)
+
+
+@_t
+class T1Service(PlanObject):
+    service: str = f(OBJECT_KEY)
+    vip: str = f(IPV4)
+    port: int = f(PORT)
+    protocol: str = f(PROTOCOL)
+    t2_nodes: tuple = f(ListOf(NODE_NAME, min_items=1))
+    maglev_table: int = f(Int(0))
+
+
+@_t
+class Tier1(PlanObject):
+    SCHEMA_DEF = "tier1"
+    DESCRIPTION = "Present on tier-1 nodes: per VIP:port/protocol the T2 nodes and their Maglev table."
+    dispatch: T1Dispatch = f(Obj(T1Dispatch))
+    t2_nodes: tuple = f(ListOf(Obj(T2Node)))
+    maglev_tables: tuple = f(ListOf(Obj(MaglevTable)))
+    services: tuple = f(ListOf(Obj(T1Service)))
+
+    def validate(self, path):
+        ids = {t.id for t in self.maglev_tables}
+        for i, s in enumerate(self.services):
+            if s.maglev_table not in ids:
+                raise PlanFormatError((*path, "services", i, "maglevTable"), "names no table of maglevTables")
+
+
+# ---------------------------------------------------------------- tier 2
+@_t
+class SecretRef(PlanObject):
+    """A Secret by reference: the plan never holds the material, only a digest of it
+    (docs/plan-format.md, "Secret digests"); null when the Secret is missing."""
+
+    SCHEMA_DEF = "secretRef"
+    DESCRIPTION = ("A secret by reference and digest of its content (null: the Secret is missing). "
+                   "Never material.")
+    secret_ref: str = f(OBJECT_KEY)
+    sha256: str | None = f(Nullable(SHA256))
+
+
+@_t
+class ClientValidation(PlanObject):
+    ca_secret_ref: str = f(OBJECT_KEY)
+    sha256: str | None = f(Nullable(SHA256))
+    subject_alternative_names: tuple = f(STRINGS)
+
+
+@_t
+class Tls(PlanObject):
+    certificates: tuple = f(ListOf(Obj(SecretRef)))
+    min_version: str = f(TLS_VERSION)
+    max_version: str = f(TLS_VERSION)
+    cipher_suites: tuple = f(STRINGS)
+    client_validation: ClientValidation | None = f(Nullable(Obj(ClientValidation)))
+
+
+@_t
+class Auth(PlanObject):
+    basic: SecretRef = f(Obj(SecretRef))
+
+
+@_t
+class RoutePath(PlanObject):
+    type: str = f(Enum("prefix", "exact"))
+    value: str = f(Str("^/"))
+
+
+@_t
+class Persistence(PlanObject):
+    source_ip: bool = f(Bool(), "sourceIP")
+    cookies: tuple = f(STRINGS)
+    headers: tuple = f(STRINGS)
+
+
+@_t
+class Route(PlanObject):
+    host_names: tuple = f(ListOf(Str(min_len=1)))
+    path: RoutePath | None = f(Nullable(Obj(RoutePath)))
+    backend_pool: str = f(OBJECT_KEY)
+    persistence: Persistence | None = f(Nullable(Obj(Persistence)))
+    auth_disabled: bool = f(Const(True), omit_if=False, desc="Only present when the route turns basic auth off.")
+
+
+@_t
+class Listener(PlanObject):
+    SCHEMA_DEF = "listener"
+    service: str = f(OBJECT_KEY)
+    vip: str = f(IPV4)
+    port: int = f(PORT)
+    protocol: str = f(PROTOCOL)
+    type: str = f(Enum(*LISTENER_TYPES))
+    proxy_protocol: Any = f(Nullable(OpaqueObject()), desc="The LBService proxyProtocolConfig as written.")
+    tls: Tls | None = f(Nullable(Obj(Tls)))
+    auth: Auth | None = f(Nullable(Obj(Auth)))
+    routes: tuple = f(ListOf(Obj(Route)))
+
+
+@_t
+class Backend(PlanObject):
+    address: str = f(Str(min_len=1))
+    port: int | None = f(Nullable(PORT))
+    weight: int = f(Int(1))
+    status: str = f(Enum("Active", "Draining"))
+
+
+@_t
+class HttpCheck(PlanObject):
+    path: str = f(Str("^/"))
+    method: str = f(Str())
+    host: str | None = f(Nullable(Str()))
+    expected_status_codes: tuple = f(ListOf(Int(100, 599), min_items=1))
+
+
+@_t
+class HealthCheck(PlanObject):
+    interval_seconds: int = f(Int(1))
+    timeout_seconds: int = f(Int(1))
+    healthy_threshold: int = f(Int(1))
+    unhealthy_threshold: int = f(Int(1))
+    http: HttpCheck | None = f(Nullable(Obj(HttpCheck)))
+    tcp: bool = f(Bool())
+
+
+@_t
+class Resolver(PlanObject):
+    ip: str = f(Str(min_len=1))
+    port: int = f(PORT)
+
+
+@_t
+class BackendPool(PlanObject):
+    SCHEMA_DEF = "backendPool"
+    name: str = f(OBJECT_KEY)
+    backend_type: str = f(Enum("IP", "Hostname", "K8sService"))
+    algorithm: str = f(Enum("roundRobin", "leastRequest", "consistentHashing"))
+    table_size: int | None = f(Nullable(Int(2)))
+    backends: tuple = f(ListOf(Obj(Backend)))
+    health_check: HealthCheck | None = f(Nullable(Obj(HealthCheck)))
+    resolvers: tuple = f(ListOf(Obj(Resolver)))
+    connect_timeout_seconds: int = f(Int(1))
+
+
+@_t
+class T2Dispatch(PlanObject):
+    mode: str = f(Enum("vxlan", "ipip"))
+    device: str = f(Str(min_len=1, max_len=15))
+    vni: int = f(Int(0, 16777215))
+    port: int = f(PORT)
+    tunnel_mac: str = f(MAC)
+
+
+@_t
+class Tier2(PlanObject):
+    SCHEMA_DEF = "tier2"
+    DESCRIPTION = "Present on tier-2 nodes: the L7 listeners and the backend pools they route to."
+    dispatch: T2Dispatch = f(Obj(T2Dispatch))
+    vips: tuple = f(ListOf(IPV4, unique=True))
+    listeners: tuple = f(ListOf(Obj(Listener)))
+    backend_pools: tuple = f(ListOf(Obj(BackendPool)))
+
+    def pool(self, name: str) -> BackendPool | None:
+        return next((p for p in self.backend_pools if p.name == name), None)
+
+
+# ---------------------------------------------------------------- bgp
+@_t
+class Timers(PlanObject):
+    connect_retry_seconds: int = f(Int(1))
+    hold_time_seconds: int = f(Int(0))
+    keep_alive_seconds: int = f(Int(1))
+
+
+@_t
+class GracefulRestart(PlanObject):
+    enabled: bool = f(Bool())
+    restart_time_seconds: int = f(Int(1))
+
+
+@_t
+class Bfd(PlanObject):
+    profile: str = f(NAME)
+    receive_interval_ms: int = f(Int(10, 60000))
+    transmit_interval_ms: int = f(Int(10, 60000))
+    detect_multiplier: int = f(Int(2, 255))
+    minimum_ttl: int = f(Int(1, 255), "minimumTTL")
+
+
+@_t
+class Family(PlanObject):
+    afi: str = f(Enum("ipv4", "ipv6"))
+    safi: str = f(Enum("unicast", "multicast"))
+
+
+@_t
+class Prefix(PlanObject):
+    prefix: str = f(Str(f"^{IPV4_RE}/32$"))
+    services: tuple = f(ListOf(OBJECT_KEY, min_items=1, unique=True))
+    communities: tuple = f(STRINGS)
+    large_communities: tuple = f(STRINGS)
+    local_preference: int | None = f(Nullable(Int(0, U32)))
+
+
+@_t
+class BgpPeer(PlanObject):
+    SCHEMA_DEF = "bgpPeer"
+    name: str = f(NAME)
+    address: str = f(Str("^[0-9A-Fa-f:.]+$"))
+    asn: int = f(Int(1, U32))
+    port: int = f(PORT)
+    timers: Timers = f(Obj(Timers))
+    graceful_restart: GracefulRestart = f(Obj(GracefulRestart))
+    ebgp_multihop: int | None = f(Nullable(Int(2, 255)))
+    auth: SecretRef | None = f(Nullable(Obj(SecretRef)))
+    bfd: Bfd | None = f(Nullable(Obj(Bfd)))
+    families: tuple = f(ListOf(Obj(Family)))
+    prefixes: tuple = f(ListOf(Obj(Prefix)))
+
+
+@_t
+class BgpInstance(PlanObject):
+    name: str = f(NAME)
+    local_asn: int = f(Int(1, U32), "localASN")
+    router_id: str | None = f(Nullable(IPV4))
+    local_port: int = f(PORT)
+    peers: tuple = f(ListOf(Obj(BgpPeer)))
+
+
+@_t
+class Bgp(PlanObject):
+    SCHEMA_DEF = "bgp"
+    DESCRIPTION = "Present on nodes an IsovalentBGPClusterConfig selects."
+    instances: tuple = f(ListOf(Obj(BgpInstance), min_items=1))
+
+
+# ---------------------------------------------------------------- the plan
+@_t
+class NodePlan(PlanObject):
+    DESCRIPTION = ("One node's plan as `cilium-lb compile` writes it (docs/plan-format.md): everything the "
+                   "agent carries out on that node. Secrets appear only as references with digests.")
+    api_version: str = f(Const(API_VERSION))
+    kind: str = f(Const(KIND))
+    node: PlanNode = f(Obj(PlanNode))
+    ipam: Ipam = f(Obj(Ipam))
+    network: Network = f(Obj(Network))
+    tier1: Tier1 | None = f(Nullable(Obj(Tier1)))
+    tier2: Tier2 | None = f(Nullable(Obj(Tier2)))
+    bgp: Bgp | None = f(Nullable(Obj(Bgp)))
+
+    @property
+    def name(self) -> str:
+        return self.node.name
+
+    def secret_refs(self) -> dict[str, str | None]:
+        """Every Secret the plan uses: "ns/name" -> its digest (None: the Secret was missing)."""
+        out: dict[str, str | None] = {}
+        if self.tier2 is not None:
+            for lst in self.tier2.listeners:
+                if lst.tls is not None:
+                    for c in lst.tls.certificates:
+                        out[c.secret_ref] = c.sha256
+                    cv = lst.tls.client_validation
+                    if cv is not None:
+                        out[cv.ca_secret_ref] = cv.sha256
+                if lst.auth is not None:
+                    out[lst.auth.basic.secret_ref] = lst.auth.basic.sha256
+        if self.bgp is not None:
+            for inst in self.bgp.instances:
+                for p in inst.peers:
+                    if p.auth is not None:
+                        out[p.auth.secret_ref] = p.auth.sha256
+        return dict(sorted(out.items()))
+
+
+def load_plan(doc: Any) -> NodePlan:
+    """`doc` (parsed JSON) as a NodePlan; PlanFormatError naming the JSON path otherwise."""
+    return NodePlan.from_json(doc)

@@ -53,15 +53,6 @@ def node_infos(index: ResourceIndex) -> list[NodeInfo]:
     return out
 
 
-def tunnel_mac(node: str) -> str:
-    """A stable, locally administered unicast MAC for a node's tunnel device: tier 1 writes it
-    as the inner destination so tier 2 takes the packet as its own (PACKET_HOST)."""
-    import hashlib
-
-    h = hashlib.sha256(b"cilium-lb/tunnel-mac/" + node.encode()).digest()
-    return ":".join(f"{b:02x}" for b in (0x02, *h[:5]))
-
-
 def ip_key(ip: str | None):
     try:
         return (0, int(ipaddress.ip_address(ip or "")))

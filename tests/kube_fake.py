@@ -99,6 +99,7 @@ class FakeApiServer:
             self.rv += 1
             meta["resourceVersion"] = str(self.rv)
             meta.setdefault("uid", f"uid-{self.rv}")
+            meta.setdefault("generation", 1)
             typ = event or ("MODIFIED" if key in self.store else "ADDED")
             self.store[key] = json.loads(json.dumps(obj))
             self.events.append((self.rv, typ, key, json.loads(json.dumps(obj))))

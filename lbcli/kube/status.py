@@ -71,8 +71,10 @@ def merged(current: dict, want: dict, generation, now: str) -> dict:
     for c in want["conditions"]:
         prev = old.get(c["type"])
         keep = prev is not None and prev.get("status") == c["status"]
-        conds.append({**c, "observedGeneration": generation,
-                      "lastTransitionTime": prev.get("lastTransitionTime") if keep and prev.get("lastTransitionTime") else now})
+        new = {**c, "lastTransitionTime": prev.get("lastTransitionTime") if keep and prev.get("lastTransitionTime") else now}
+        if isinstance(generation, int):
+            new["observedGeneration"] = generation
+        conds.append(new)
     status["conditions"] = sorted(conds, key=lambda c: str(c.get("type")))
     return status
 

@@ -310,6 +310,7 @@ def _parse_time(at: str | None):
 from .views import register as _register_views  # noqa: E402  (diff, status: after the apps exist)
 
 _register_views(app, lb_app)
+__import__("lbcli.cli.fix", fromlist=["register"]).register(app)  # `fix`: its own module
 
 
 def run() -> None:

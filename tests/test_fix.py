@@ -328,3 +328,14 @@ def test_alias_bomb_is_refused_before_ruamel_parses(tmp_path, monkeypatch):
     assert "alias" in r.output and r.exit_code == 1
     assert path.read_text() == BASICS + "---\n" + bomb  # the sane document is still fixed
     assert all("*a" not in body for body in calls)
+
+
+def test_only_unambiguous_repairs_are_offered():
+    from lbcli.lint.rules.schema import _repair
+
+    obj = {"properties": {"port": {}, "part": {}, "pool": {"type": "object", "properties": {"size": {}}},
+                          "items": {"type": "array", "items": {"type": "object", "properties": {"name": {}}}}}}
+    assert _repair("prt", obj, obj) is None  # two close spellings: the user must choose
+    assert _repair("portt", obj, obj) == ("rename", "port")
+    assert _repair("size", obj, obj) == ("nest", "pool")
+    assert _repair("name", obj, obj) is None  # belongs in list items: not a mapping to nest into

@@ -134,11 +134,15 @@ def _bad_numbers(obj: Any, path: tuple) -> Iterator[tuple[tuple, str]]:
 # -- one finding per validation error ---------------------------------------------------------
 
 def _finding(res, err, root: dict, secret: bool) -> Iterator[Finding]:
-    for p, msg, key, *hint in _explain(err, root, res.body, secret):
-        if not hint and type(err.kind).__name__ == "Required":
+    kind = type(err.kind).__name__
+    for p, msg, key in _explain(err, root, res.body, secret):
+        hint = None  # what `fix` may do (see _repair and _obvious)
+        if kind in ("AdditionalProperties", "UnevaluatedProperties") and p and isinstance(p[-1], str):
+            hint = _repair(p[-1], _at(root, list(err.schema_path)[:-1]) or {}, root)
+        elif kind == "Required":
             default = _obvious(res, p, err.kind.property)
-            hint = [("add", err.kind.property, default)] if default is not None else []
-        yield Finding(res, p, msg, key=key, hint=hint[0] if hint else None)
+            hint = ("add", err.kind.property, default) if default is not None else None
+        yield Finding(res, p, msg, key=key, hint=hint)
 
 
 def _explain(err, root: dict, body: dict, secret: bool) -> list[tuple[tuple, str, bool]]:
@@ -169,8 +173,7 @@ def _explain(err, root: dict, body: dict, secret: bool) -> list[tuple[tuple, str
         for name in err.kind.unexpected:
             hint = suggest(name, obj_schema, root)
             msg = f"unknown field {_name(name)}" + (f" in {_dotted(path)}" if path else "")
-            out.append((path + (name,), msg + (f"; {hint}" if hint else _allowed(allowed)), True,
-                        _repair(name, obj_schema, root)))
+            out.append((path + (name,), msg + (f"; {hint}" if hint else _allowed(allowed)), True))
         return out
     if kind == "Required":
         prop = err.kind.property

@@ -209,7 +209,7 @@ def apply(
     The plan is compiled from PATH... (addresses from the allocation lock) or given with --plan."""
     from pathlib import Path
 
-    from ..agent.apply import LockTimeout, apply_plan
+    from ..agent.engine import LockTimeout, apply_plan
     from ..agent.reconciler import NodeContext
     from .loading import node_plan
 
@@ -248,7 +248,7 @@ def reset(
     """Remove everything cilium-lb created on this node."""
     from pathlib import Path
 
-    from ..agent.apply import ApplyReport, LockTimeout, reset_node
+    from ..agent.engine import ApplyReport, LockTimeout, reset_node
     from ..agent.reconciler import NodeContext
 
     try:

@@ -12,7 +12,7 @@ import typer
 
 from .console import error
 
-DEFAULT_STATE_DIR = "/var/lib/cilium-lb"  # = lbcli.agent.apply.DEFAULT_STATE_DIR (not imported at start-up)
+DEFAULT_STATE_DIR = "/var/lib/cilium-lb"  # = lbcli.agent.engine.DEFAULT_STATE_DIR (not imported at start-up)
 
 
 def node_name(value: Optional[str]) -> Optional[str]:
@@ -115,7 +115,7 @@ def _diff_live(paths, nodes, node, state_dir, bpf_root, output, plan_source, sec
     (apply's dry run)."""
     from pathlib import Path
 
-    from ..agent.apply import LockTimeout, apply_plan
+    from ..agent.engine import LockTimeout, apply_plan
     from ..agent.reconciler import NodeContext
     from .loading import node_plan
 

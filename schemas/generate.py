@@ -30,12 +30,12 @@ DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
 
 def _grammar():
-    """lbcli.manifest.grammar, also when this file runs as a script from a checkout."""
+    """lbcli.grammar, also when this file runs as a script from a checkout."""
     try:
-        from lbcli.manifest import grammar
+        from lbcli import grammar
     except ImportError:  # pragma: no cover - not installed: use the checkout
         sys.path.insert(0, str(HERE.parent))
-        from lbcli.manifest import grammar
+        from lbcli import grammar
     return grammar
 
 # ---------------------------------------------------------------- patterns

@@ -33,12 +33,12 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from ..plan.types import NodePlan
+from ..plan.read import APPLIED, applied_plan  # noqa: F401 (the record's one reader)
 from . import state as st
 from .reconciler import Change, Component, ComponentResult, Degraded, NodeContext, ObjectResult
 
 DEFAULT_STATE_DIR = Path("/var/lib/cilium-lb")
 DEFAULT_BPF_ROOT = Path("/sys/fs/bpf/cilium-lb")
-APPLIED = "applied-plan.json"
 
 
 class LockTimeout(Exception):
@@ -374,14 +374,3 @@ def reset_node(ctx: NodeContext) -> list[ComponentResult]:
         if all(r.ok for r in results):
             st.remove(node_dir(ctx) / APPLIED)
     return results
-
-
-def applied_plan(state_dir: Path | str, node: str) -> NodePlan | None:
-    """The plan last recorded on `node`; None when nothing was applied yet. A record that is not
-    a plan raises ValueError, an unreadable one OSError."""
-    from ..plan.read import read_plan  # PlanError (a ValueError) names the file and what is wrong
-
-    p = Path(state_dir) / node / APPLIED
-    if not p.exists():
-        return None
-    return read_plan(p)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from .console import error
+from ..report.console import error
 
 
 MAX_FILE_SIZE_HELP = ("Largest manifest file read, e.g. 32M (default), 512K, 0 = no limit; "

@@ -14,7 +14,7 @@ from typing import List, Optional
 import typer
 
 from .. import __version__
-from .console import error, set_color
+from ..report.console import error, set_color
 from .loading import MAX_FILE_SIZE_HELP
 from .views import node_name
 

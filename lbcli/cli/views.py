@@ -10,7 +10,7 @@ from typing import List, Optional
 
 import typer
 
-from .console import error
+from ..report.console import error
 
 DEFAULT_STATE_DIR = "/var/lib/cilium-lb"  # = lbcli.agent.engine.DEFAULT_STATE_DIR (not imported at start-up)
 
@@ -167,7 +167,7 @@ def status(
         import orjson
 
         from ..plan.read import PlanError, read_bounded
-        from ..status.collect import merge
+        from ..status.observed import merge
 
         reports = []
         for path in observed:
@@ -208,7 +208,7 @@ def observe(
 
     from ..agent.reconciler import NodeContext
     from ..diff.sources import PlanSourceError, applied_plan
-    from ..status.collect import collect
+    from ..agent.facts import collect
 
     try:
         plan = applied_plan(state_dir, node)

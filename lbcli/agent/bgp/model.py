@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from lbcli.manifest import grammar as G
+from lbcli import grammar as G
 
 # RFC 1997 well-known communities, as Cilium accepts them by name
 WELL_KNOWN_COMMUNITIES = {

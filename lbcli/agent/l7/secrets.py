@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Mapping
 
-from ...manifest.grammar import HTPASSWD_USER
+from ...grammar import HTPASSWD_USER
 
 Secrets = Mapping[str, Mapping[str, Any]]  # {"ns/name": {"tls.crt": bytes, ...}}
 

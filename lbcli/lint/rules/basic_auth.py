@@ -32,7 +32,7 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
-from ...manifest.grammar import HTPASSWD_USER
+from ...grammar import HTPASSWD_USER
 from ...manifest.resource import Resource, get_in
 from ..finding import Context, Finding
 from ..problem import Severity

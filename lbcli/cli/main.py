@@ -73,14 +73,14 @@ def main(
 
 @app.command()
 def validate(
-    paths: List[str] = typer.Argument(..., help="Files, directories (recursive), globs, or - for stdin."),
+    paths: List[str] = typer.Argument(..., metavar="PATH...", help="Files, directories (recursive), globs, or - for stdin."),
     output: Optional[LintFormat] = typer.Option(None, "-o", "--output", help="text (default), json, sarif, github (default under GitHub Actions), junit."),
     fail_level: Optional[Level] = typer.Option(None, "--fail-level", help="Exit 1 when a finding is at or above this severity (default: error)."),
-    config: Optional[str] = typer.Option(None, "--config", "-c", help="Config file (default: .cilium-lb.yaml searched upwards)."),
+    config: Optional[str] = typer.Option(None, "--config", "-c", metavar="FILE", help="Config file (default: .cilium-lb.yaml searched upwards)."),
     no_config: bool = typer.Option(False, "--no-config", help="Ignore .cilium-lb.yaml files."),
-    at: Optional[str] = typer.Option(None, "--at", help="Evaluate time-dependent rules (certificate expiry) as of this ISO date."),
-    max_file_size: Optional[str] = typer.Option(None, "--max-file-size", help=MAX_FILE_SIZE_HELP),
-    nodes: Optional[List[str]] = typer.Option(None, "--nodes", help="Extra file(s) with v1 Nodes (kubectl get nodes -o yaml): node-dependent checks run with them."),
+    at: Optional[str] = typer.Option(None, "--at", metavar="DATE", help="Evaluate time-dependent rules (certificate expiry) as of this ISO date."),
+    max_file_size: Optional[str] = typer.Option(None, "--max-file-size", metavar="SIZE", help=MAX_FILE_SIZE_HELP),
+    nodes: Optional[List[str]] = typer.Option(None, "--nodes", metavar="PATH", help="Extra file(s) with v1 Nodes (kubectl get nodes -o yaml): node-dependent checks run with them."),
 ) -> None:
     """Lint a manifest set: schema and semantic rules, with file:line:col for every finding."""
     from ..lint.config import ConfigError, load_config
@@ -110,11 +110,11 @@ LOCK_HELP = "Allocation lock file (default: cilium-lb.lock in the first PATH if 
 
 @app.command("compile")
 def compile_cmd(
-    paths: List[str] = typer.Argument(..., help="Manifest files, directories, globs, or -."),
-    output: str = typer.Option(..., "-o", "--output", help="Directory for <node>.json plans, or - to print one plan."),
-    nodes: Optional[List[str]] = typer.Option(None, "--nodes", help="Extra file(s) with v1 Nodes (kubectl get nodes -o yaml)."),
-    node: Optional[str] = typer.Option(None, "--node", help="Only this node's plan."),
-    max_file_size: Optional[str] = typer.Option(None, "--max-file-size", help=MAX_FILE_SIZE_HELP),
+    paths: List[str] = typer.Argument(..., metavar="PATH...", help="Manifest files, directories, globs, or -."),
+    output: str = typer.Option(..., "-o", "--output", metavar="DIR", help="Directory for <node>.json plans, or - to print one plan."),
+    nodes: Optional[List[str]] = typer.Option(None, "--nodes", metavar="PATH", help="Extra file(s) with v1 Nodes (kubectl get nodes -o yaml)."),
+    node: Optional[str] = typer.Option(None, "--node", metavar="NODE", help="Only this node's plan."),
+    max_file_size: Optional[str] = typer.Option(None, "--max-file-size", metavar="SIZE", help=MAX_FILE_SIZE_HELP),
     lock: Optional[str] = typer.Option(None, "--lock", metavar="FILE", help=LOCK_HELP),
     locked: bool = typer.Option(False, "--locked", help="Refuse to change the allocation lock (exit 1 if it is not up to date): for CI."),
 ) -> None:
@@ -194,13 +194,13 @@ SECRETS_HELP = "With --plan: Secret manifests the plan references (checked again
 @app.command()
 def apply(
     paths: Optional[List[str]] = typer.Argument(None, metavar="[PATH...]", help="Manifest files, directories, globs, or - (or give --plan)."),
-    node: str = typer.Option(..., "--node", callback=node_name, help="The node this runs on (its network namespace)."),
+    node: str = typer.Option(..., "--node", metavar="NODE", callback=node_name, help="The node this runs on (its network namespace)."),
     plan_source: Optional[str] = typer.Option(None, "--plan", metavar="FILE|DIR", help=PLAN_HELP),
     secrets_paths: Optional[List[str]] = typer.Option(None, "--secrets", metavar="PATH", help=SECRETS_HELP),
     lock: Optional[str] = typer.Option(None, "--lock", metavar="FILE", help=LOCK_HELP),
-    nodes: Optional[List[str]] = typer.Option(None, "--nodes", help="Extra file(s) with v1 Nodes."),
-    state_dir: str = typer.Option("/var/lib/cilium-lb", "--state-dir", help=STATE_DIR_HELP),
-    bpf_root: str = typer.Option("/sys/fs/bpf/cilium-lb", "--bpf-root", help="bpffs directory for pinned maps and programs."),
+    nodes: Optional[List[str]] = typer.Option(None, "--nodes", metavar="PATH", help="Extra file(s) with v1 Nodes."),
+    state_dir: str = typer.Option("/var/lib/cilium-lb", "--state-dir", metavar="DIR", help=STATE_DIR_HELP),
+    bpf_root: str = typer.Option("/sys/fs/bpf/cilium-lb", "--bpf-root", metavar="DIR", help="bpffs directory for pinned maps and programs."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Observe and report what would change; change nothing."),
     output: ApplyFormat = typer.Option(ApplyFormat.text, "-o", "--output", help="text or json."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print nothing on success."),
@@ -240,9 +240,9 @@ def apply(
 
 @app.command()
 def reset(
-    node: str = typer.Option(..., "--node", callback=node_name, help="The node this runs on."),
-    state_dir: str = typer.Option("/var/lib/cilium-lb", "--state-dir", help=STATE_DIR_HELP),
-    bpf_root: str = typer.Option("/sys/fs/bpf/cilium-lb", "--bpf-root", help="bpffs directory for pinned maps and programs."),
+    node: str = typer.Option(..., "--node", metavar="NODE", callback=node_name, help="The node this runs on."),
+    state_dir: str = typer.Option("/var/lib/cilium-lb", "--state-dir", metavar="DIR", help=STATE_DIR_HELP),
+    bpf_root: str = typer.Option("/sys/fs/bpf/cilium-lb", "--bpf-root", metavar="DIR", help="bpffs directory for pinned maps and programs."),
     output: ApplyFormat = typer.Option(ApplyFormat.text, "-o", "--output", help="text or json."),
 ) -> None:
     """Remove everything cilium-lb created on this node."""

@@ -35,12 +35,12 @@ class ViewFormat(str, Enum):
 
 def diff(
     paths: Optional[List[str]] = typer.Argument(None, metavar="PATH...", help="OLD NEW plans (files or directories of plans), or manifests with --node."),
-    node: Optional[str] = typer.Option(None, "--node", callback=node_name, help="Only this node; with manifests: compare with the plan last applied on it."),
-    state_dir: str = typer.Option(DEFAULT_STATE_DIR, "--state-dir", help="Where apply keeps <node>/applied-plan.json."),
-    nodes: Optional[List[str]] = typer.Option(None, "--nodes", help="Extra file(s) with v1 Nodes (kubectl get nodes -o yaml)."),
+    node: Optional[str] = typer.Option(None, "--node", metavar="NODE", callback=node_name, help="Only this node; with manifests: compare with the plan last applied on it."),
+    state_dir: str = typer.Option(DEFAULT_STATE_DIR, "--state-dir", metavar="DIR", help="Where apply keeps <node>/applied-plan.json."),
+    nodes: Optional[List[str]] = typer.Option(None, "--nodes", metavar="PATH", help="Extra file(s) with v1 Nodes (kubectl get nodes -o yaml)."),
     output: ViewFormat = typer.Option(ViewFormat.text, "-o", "--output", help="text (coloured, per node and section) or json."),
     live: bool = typer.Option(False, "--live", help="With manifests (or --plan) and --node: compare with what is observed on this host (run inside the node's netns)."),
-    bpf_root: str = typer.Option("/sys/fs/bpf/cilium-lb", "--bpf-root", help="With --live: bpffs directory of the pinned maps."),
+    bpf_root: str = typer.Option("/sys/fs/bpf/cilium-lb", "--bpf-root", metavar="DIR", help="With --live: bpffs directory of the pinned maps."),
     plan_source: Optional[str] = typer.Option(None, "--plan", metavar="FILE|DIR", help="With --live: a compiled plan instead of manifests."),
     secrets_paths: Optional[List[str]] = typer.Option(None, "--secrets", metavar="PATH", help="With --live --plan: Secret manifests the plan references."),
     lock: Optional[str] = typer.Option(None, "--lock", metavar="FILE", help="Allocation lock read when compiling manifests (default: cilium-lb.lock beside them)."),
@@ -142,8 +142,11 @@ def _diff_live(paths, nodes, node, state_dir, bpf_root, output, plan_source, sec
 
 
 def status(
-    plan: Optional[str] = typer.Option(None, "--plan", help="Directory of plans (cilium-lb compile -o DIR) or one plan file."),
-    observed: Optional[List[str]] = typer.Option(None, "--observed", help="JSON file(s) of observed facts (`cilium-lb observe` on each node; see lbcli/status/observed.py)."),
+    paths: Optional[List[str]] = typer.Argument(None, metavar="[PATH...]", help="Manifests: compiled (with the allocation lock beside them) instead of reading --plan."),
+    nodes: Optional[List[str]] = typer.Option(None, "--nodes", metavar="PATH", help="With manifests: extra file(s) with v1 Nodes."),
+    lock: Optional[str] = typer.Option(None, "--lock", metavar="FILE", help="With manifests: the allocation lock (default: cilium-lb.lock beside them)."),
+    plan: Optional[str] = typer.Option(None, "--plan", metavar="FILE|DIR", help="Directory of plans (cilium-lb compile -o DIR) or one plan file."),
+    observed: Optional[List[str]] = typer.Option(None, "--observed", metavar="FILE", help="JSON file(s) of observed facts (`cilium-lb observe` on each node; docs/plan-format.md)."),
     output: ViewFormat = typer.Option(ViewFormat.text, "-o", "--output", help="text (table) or json."),
 ) -> None:
     """The service table of `cilium lb status`: VIPs, BGP, T1/T2 nodes and health, backends.
@@ -151,17 +154,25 @@ def status(
     from ..diff.sources import PlanSourceError, read_plan_source
     from ..status import build_status
 
-    if plan is None:
-        error("give --plan DIR (the plans `cilium-lb compile -o DIR` wrote)")
+    if paths and plan is not None:
+        error("give manifests or --plan, not both")
         raise typer.Exit(2)
-    try:
-        plans = read_plan_source(plan, strict=True)
-    except PlanSourceError as e:
-        error(str(e))
+    if paths:
+        from .loading import compile_all
+
+        plans = compile_all(list(paths), nodes, lock).plans
+    elif plan is None:
+        error("give manifests (PATH...) or --plan DIR (the plans `cilium-lb compile -o DIR` wrote)")
         raise typer.Exit(2)
-    if not plans:
-        error(f"{plan}: no NodePlan JSON found")
-        raise typer.Exit(2)
+    else:
+        try:
+            plans = read_plan_source(plan, strict=True)
+        except PlanSourceError as e:
+            error(str(e))
+            raise typer.Exit(2)
+        if not plans:
+            error(f"{plan}: no NodePlan JSON found")
+            raise typer.Exit(2)
     facts = None
     if observed:
         import orjson
@@ -194,10 +205,10 @@ def status(
 
 
 def observe(
-    paths: List[str] = typer.Argument(None, help="Manifests (optional): with them, HAProxy's expected services come from the compiled plan."),
-    node: str = typer.Option(..., "--node", callback=node_name, help="This node (run inside its network namespace)."),
-    state_dir: str = typer.Option(DEFAULT_STATE_DIR, "--state-dir", help="Where apply keeps <node>/applied-plan.json."),
-    bpf_root: str = typer.Option("/sys/fs/bpf/cilium-lb", "--bpf-root", help="bpffs directory of the pinned maps."),
+    paths: List[str] = typer.Argument(None, metavar="[PATH...]", help="Manifests (optional): with them, HAProxy's expected services come from the compiled plan."),
+    node: str = typer.Option(..., "--node", metavar="NODE", callback=node_name, help="This node (run inside its network namespace)."),
+    state_dir: str = typer.Option(DEFAULT_STATE_DIR, "--state-dir", metavar="DIR", help="Where apply keeps <node>/applied-plan.json."),
+    bpf_root: str = typer.Option("/sys/fs/bpf/cilium-lb", "--bpf-root", metavar="DIR", help="bpffs directory of the pinned maps."),
     secrets_paths: Optional[List[str]] = typer.Option(None, "--secrets", metavar="PATH", help="Secret manifests of the applied plan (instead of compiling PATH...)."),
     lock: Optional[str] = typer.Option(None, "--lock", metavar="FILE", help="Allocation lock read when compiling manifests."),
 ) -> None:

@@ -14,6 +14,7 @@ from typing import List, Optional
 import typer
 
 from .. import __version__
+from ..report import formats
 from ..report.console import error, set_color
 from .loading import MAX_FILE_SIZE_HELP
 from .views import node_name
@@ -37,12 +38,8 @@ class Color(str, Enum):
     never = "never"
 
 
-class LintFormat(str, Enum):
-    text = "text"
-    json = "json"
-    sarif = "sarif"
-    github = "github"
-    junit = "junit"
+# --output choices come from the renderer registry (lbcli/report/__init__.py)
+LintFormat = Enum("LintFormat", {f: f for f in formats("lint")}, type=str)  # type: ignore[misc]
 
 
 class Level(str, Enum):
@@ -74,7 +71,7 @@ def main(
 @app.command()
 def validate(
     paths: List[str] = typer.Argument(..., metavar="PATH...", help="Files, directories (recursive), globs, or - for stdin."),
-    output: Optional[LintFormat] = typer.Option(None, "-o", "--output", help="text (default), json, sarif, github (default under GitHub Actions), junit."),
+    output: Optional[LintFormat] = typer.Option(None, "-o", "--output", help=f"{', '.join(formats('lint'))}; default text (github under GitHub Actions)."),
     fail_level: Optional[Level] = typer.Option(None, "--fail-level", help="Exit 1 when a finding is at or above this severity (default: error)."),
     config: Optional[str] = typer.Option(None, "--config", "-c", metavar="FILE", help="Config file (default: .cilium-lb.yaml searched upwards)."),
     no_config: bool = typer.Option(False, "--no-config", help="Ignore .cilium-lb.yaml files."),
@@ -99,8 +96,7 @@ def validate(
         error(str(e))
         raise typer.Exit(2)
     report = lint(loaded, cfg, now=now)
-    fmt = output.value if output else ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text")
-    render_lint(fmt, report)
+    render_lint(output.value if output else None, report)
     level = Severity.parse(fail_level.value) if fail_level else (cfg.fail_level or Severity.ERROR)
     raise typer.Exit(1 if report.count(level) else 0)
 
@@ -181,9 +177,7 @@ def compile_cmd(
                + (f", {len(removed)} removed" if removed else ""))
 
 
-class ApplyFormat(str, Enum):
-    text = "text"
-    json = "json"
+ApplyFormat = Enum("ApplyFormat", {f: f for f in formats("apply")}, type=str)  # type: ignore[misc]
 
 
 STATE_DIR_HELP = "State directory (last applied plan, rendered configs, pid files, sockets)."

@@ -10,6 +10,7 @@ from typing import List, Optional
 
 import typer
 
+from ..report import formats
 from ..report.console import error
 
 DEFAULT_STATE_DIR = "/var/lib/cilium-lb"  # = lbcli.agent.engine.DEFAULT_STATE_DIR (not imported at start-up)
@@ -28,9 +29,9 @@ def node_name(value: Optional[str]) -> Optional[str]:
     return value
 
 
-class ViewFormat(str, Enum):
-    text = "text"
-    json = "json"
+# diff and status share their choices; the registry (lbcli/report/__init__.py) holds both
+assert formats("diff") == formats("status")
+ViewFormat = Enum("ViewFormat", {f: f for f in formats("diff")}, type=str)  # type: ignore[misc]
 
 
 def diff(

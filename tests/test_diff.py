@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from .lintkit import compiled_json
-from lbcli.cli.main import app, lb_app
+from lbcli.cli.main import app
 from lbcli.diff import diff_plan_sets, diff_plans
 from lbcli.report.diff_text import line
 
@@ -21,12 +21,6 @@ from .certs import make_ca, make_leaf, tls_secret_yaml
 ROOT = Path(__file__).resolve().parent.parent
 REBEL = ROOT / "examples" / "rebel-base"
 VIP_LABEL = "VIP 100.64.0.101:443 https-proxy"
-
-if not any(c.name == "diff" for c in app.registered_commands):  # until main.py calls register
-    from lbcli.cli.views import register
-
-    register(app, lb_app)
-
 
 def run(*args: str):
     return CliRunner().invoke(app, ["--color", "never", *args])

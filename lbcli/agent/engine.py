@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from ..plan.types import NodePlan
-from ..plan.read import APPLIED, applied_plan  # noqa: F401 (the record's one reader)
+from ..plan.read import APPLIED
 from . import state as st
 from .reconciler import Change, Component, ComponentResult, Degraded, NodeContext, ObjectResult
 

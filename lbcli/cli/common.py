@@ -12,7 +12,6 @@ from ..report import formats
 from ..report.console import error
 
 DEFAULT_STATE_DIR = "/var/lib/cilium-lb"  # = the node engine's default (not imported at start-up)
-DEFAULT_BPF_ROOT = "/sys/fs/bpf/cilium-lb"
 
 
 def node_name(value: Optional[str]) -> Optional[str]:

@@ -19,6 +19,7 @@ import base64
 import hashlib
 import json
 import statistics
+from collections import Counter
 import sys
 import time
 from pathlib import Path
@@ -48,7 +49,8 @@ def big_plan(node_ip: str, variant: int = 0) -> dict:
         from array import array
 
         raw16 = array("H", raw).tobytes()
-        slots = [raw.count(j) for j in range(N_T2)]
+        counts = Counter(raw)
+        slots = [counts[j] for j in range(N_T2)]
         tables.append({"id": i, "size": M, "t2Nodes": names, "weights": weights, "slots": slots,
                        "encoding": "u16le-base64",
                        "table": base64.b64encode(raw16).decode(), "sha256": hashlib.sha256(raw16).hexdigest()})

@@ -24,6 +24,11 @@ FORBIDDEN: dict[str, set[str]] = {
 }
 
 
+# Known edges still to move, each with where it goes (the test fails when one disappears, so the
+# list cannot go stale): the primality test belongs with the Maglev sizes in lbcli/model/maglev.py.
+KNOWN = {("lbcli/lint/rules/maglev_prime.py", "lbcli.compile.maglev")}
+
+
 def _package(module: str) -> str | None:
     parts = module.split(".")
     return parts[1] if len(parts) > 1 and parts[0] == "lbcli" else None
@@ -31,9 +36,7 @@ def _package(module: str) -> str | None:
 
 def _imports(path: Path) -> list[tuple[int, str]]:
     rel = path.relative_to(ROOT.parent).with_suffix("")
-    pkg_parts = list(rel.parts[:-1]) if rel.name != "__init__" else list(rel.parts[:-1])
-    if rel.name == "__init__":
-        pkg_parts = list(rel.parts[:-1])
+    pkg_parts = list(rel.parts[:-1])  # the package a relative import starts from
     out = []
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
@@ -55,7 +58,7 @@ def violations() -> list[str]:
         banned = FORBIDDEN.get(own, set())
         for line, mod in _imports(path):
             target = _package(mod)
-            if target in banned:
+            if target in banned and (f"lbcli/{path.relative_to(ROOT)}", mod) not in KNOWN:
                 out.append(f"lbcli/{path.relative_to(ROOT)}:{line}: {own} -> {target} ({mod})")
     return out
 
@@ -64,11 +67,15 @@ def test_imports_follow_the_layout():
     assert violations() == []
 
 
-def test_the_checker_sees_lazy_and_relative_imports(tmp_path, monkeypatch):
+def test_known_backward_edges_still_exist():
+    for file, mod in KNOWN:
+        assert mod in {m for _, m in _imports(ROOT.parent / file)}, f"{file} no longer imports {mod}: drop it from KNOWN"
+
+
+def test_the_checker_sees_lazy_and_relative_imports(tmp_path):
     pkg = tmp_path / "lbcli" / "agent"
     pkg.mkdir(parents=True)
     (pkg / "x.py").write_text("def f():\n    from ..lint.problem import Problem\n")
-    monkeypatch.setattr(__import__(__name__), "ROOT", tmp_path / "lbcli", raising=False)
     globals()["ROOT"], saved = tmp_path / "lbcli", ROOT
     try:
         assert violations() == ["lbcli/agent/x.py:2: agent -> lint (lbcli.lint.problem)"]

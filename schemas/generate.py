@@ -39,7 +39,7 @@ def _grammar():
     return grammar
 
 # ---------------------------------------------------------------- patterns
-# Every string grammar lives in lbcli/manifest/grammar.py (the renderers check the same ones);
+# Every string grammar lives in lbcli/grammar.py (the renderers check the same ones);
 # a string schema built from one carries its pattern, maxLength and `x-grammar`, the noun
 # phrase findings use ("must be an HTTP header name (RFC 9110 token)").
 G = _grammar()
@@ -88,7 +88,7 @@ def integer(lo: int | None = None, hi: int | None = None, *, default: int | None
 def string(*, pattern: str | None = None, min_len: int | None = None, max_len: int | None = None,
            enum: list[str] | None = None, default: str | None = None, fmt: str | None = None,
            desc: str | None = None, grammar: Any = None) -> dict:
-    """A string; `grammar` (a lbcli.manifest.grammar.Grammar) gives pattern, minLength,
+    """A string; `grammar` (a lbcli.grammar.Grammar) gives pattern, minLength,
     maxLength and x-grammar (explicit min_len/max_len may tighten them)."""
     s: dict[str, Any] = {"type": "string"}
     if desc:

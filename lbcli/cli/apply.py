@@ -9,6 +9,7 @@ import typer
 
 from ..report.console import error
 from .common import LOCK_HELP, PLAN_HELP, SECRETS_HELP, STATE_DIR_HELP, ApplyFormat, node_name
+from .kube import CONTEXT_HELP, KUBE_HELP, KUBECONFIG_HELP
 
 
 def apply(
@@ -23,6 +24,9 @@ def apply(
     dry_run: bool = typer.Option(False, "--dry-run", help="Observe and report what would change; change nothing."),
     output: ApplyFormat = typer.Option(ApplyFormat.text, "-o", "--output", help="text or json."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print nothing on success."),
+    kube: bool = typer.Option(False, "--kube", help=KUBE_HELP),
+    kubeconfig: Optional[str] = typer.Option(None, "--kubeconfig", metavar="FILE", help=KUBECONFIG_HELP),
+    context: Optional[str] = typer.Option(None, "--context", metavar="NAME", help=CONTEXT_HELP),
 ) -> None:
     """Converge this node to its plan: observe, change only what differs, record the plan.
     The plan is compiled from PATH... (addresses from the allocation lock) or given with --plan."""
@@ -30,9 +34,11 @@ def apply(
 
     from ..agent.engine import LockTimeout, apply_plan
     from ..agent.reconciler import NodeContext
+    from .kube import source
     from .loading import node_plan
 
-    plan, secrets = node_plan(paths, plan_source, secrets_paths, nodes, node, lock)
+    src = source(kube, kubeconfig, context, paths)
+    plan, secrets = node_plan(paths, plan_source, secrets_paths, nodes, node, lock, kube=src)
     ctx = NodeContext(node, Path(state_dir), Path(bpf_root), dry_run)
     progress = None
     if output == ApplyFormat.text and not quiet and sys.stderr.isatty():

@@ -9,6 +9,7 @@ import typer
 
 from ..report.console import error
 from .common import DEFAULT_STATE_DIR, ViewFormat, node_name
+from .kube import CONTEXT_HELP, KUBE_HELP, KUBECONFIG_HELP
 
 
 def diff(
@@ -22,14 +23,27 @@ def diff(
     plan_source: Optional[str] = typer.Option(None, "--plan", metavar="FILE|DIR", help="With --live: a compiled plan instead of manifests."),
     secrets_paths: Optional[List[str]] = typer.Option(None, "--secrets", metavar="PATH", help="With --live --plan: Secret manifests the plan references."),
     lock: Optional[str] = typer.Option(None, "--lock", metavar="FILE", help="Allocation lock read when compiling manifests (default: cilium-lb.lock beside them)."),
+    kube: bool = typer.Option(False, "--kube", help=KUBE_HELP + " Needs --node."),
+    kubeconfig: Optional[str] = typer.Option(None, "--kubeconfig", metavar="FILE", help=KUBECONFIG_HELP),
+    context: Optional[str] = typer.Option(None, "--context", metavar="NAME", help=CONTEXT_HELP),
 ) -> None:
     """Show what would change, semantically: plan against plan, or manifests against the last
     applied plan, or (--live) against the host. Exit 0 no changes, 1 changes, 2 error (like kubectl diff)."""
     from ..diff import diff_plan_sets, diff_plans
     from ..diff.sources import PlanSourceError, applied_plan, read_plan_source, why_not_plans
+    from .kube import source
 
+    src = source(kube, kubeconfig, context, paths)
     if live:
-        _diff_live(paths, nodes, node, state_dir, bpf_root, output, plan_source, secrets_paths, lock)
+        _diff_live(paths, nodes, node, state_dir, bpf_root, output, plan_source, secrets_paths, lock, src)
+    if src is not None:
+        if node is None:
+            error("--kube compares the cluster's set with what is applied on a node: give --node NAME")
+            raise typer.Exit(2)
+        from .loading import compile_node
+
+        desired, _ = compile_node([], nodes, node, lock, findings_exit=2, kube=src)
+        _show_diff(diff_plans(applied_plan(state_dir, node), desired, node), output)
     if plan_source is not None or secrets_paths:
         error("--plan and --secrets go with --live (to compare plans, give them as OLD NEW)")
         raise typer.Exit(2)
@@ -77,6 +91,10 @@ def diff(
     except Exception as e:  # exit 1 means "changes": a failure must never look like one
         error(f"internal error while comparing plans ({type(e).__name__}: {e}); please report it")
         raise typer.Exit(2)
+    _show_diff(changes, output)
+
+
+def _show_diff(changes, output) -> None:
     if output == ViewFormat.json:
         import json
 
@@ -88,7 +106,7 @@ def diff(
     raise typer.Exit(1 if changes else 0)
 
 
-def _diff_live(paths, nodes, node, state_dir, bpf_root, output, plan_source, secrets_paths, lock) -> None:
+def _diff_live(paths, nodes, node, state_dir, bpf_root, output, plan_source, secrets_paths, lock, src=None) -> None:
     """The host against the plan: every component observes and diffs, nothing is changed
     (apply's dry run)."""
     from pathlib import Path
@@ -100,7 +118,7 @@ def _diff_live(paths, nodes, node, state_dir, bpf_root, output, plan_source, sec
     if node is None:
         error("--live needs --node NAME (and runs inside that node's network namespace)")
         raise typer.Exit(2)
-    plan, secrets = node_plan(paths, plan_source, secrets_paths, nodes, node, lock, findings_exit=2)
+    plan, secrets = node_plan(paths, plan_source, secrets_paths, nodes, node, lock, findings_exit=2, kube=src)
     ctx = NodeContext(node, Path(state_dir), Path(bpf_root), dry_run=True)
     try:
         result = apply_plan(ctx, plan, secrets)

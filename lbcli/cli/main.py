@@ -50,7 +50,7 @@ def main(
 
 def _register() -> None:
     """One module per command group; each only parses options and calls the core."""
-    from . import apply, compile, completion, diff, observe, rules, status, validate
+    from . import apply, compile, completion, diff, kube, observe, rules, status, validate
 
     app.command()(validate.validate)
     app.command("compile")(compile.compile_cmd)
@@ -62,6 +62,7 @@ def _register() -> None:
     app.command("observe")(observe.observe)
     app.command()(rules.rules)
     app.command()(completion.completion)
+    kube.register(app)  # crds, manifests
 
 
 _register()

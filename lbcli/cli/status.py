@@ -9,6 +9,7 @@ import typer
 
 from ..report.console import error
 from .common import ViewFormat
+from .kube import CONTEXT_HELP, KUBECONFIG_HELP
 
 
 def status(
@@ -18,21 +19,29 @@ def status(
     plan: Optional[str] = typer.Option(None, "--plan", metavar="FILE|DIR", help="Directory of plans (cilium-lb compile -o DIR) or one plan file."),
     observed: Optional[List[str]] = typer.Option(None, "--observed", metavar="FILE", help="JSON file(s) of observed facts (`cilium-lb observe` on each node; docs/plan-format.md)."),
     output: ViewFormat = typer.Option(ViewFormat.text, "-o", "--output", help="text (table) or json."),
+    kube: bool = typer.Option(False, "--kube", help="Compile the plans from the cluster's manifest set instead of --plan."),
+    kubeconfig: Optional[str] = typer.Option(None, "--kubeconfig", metavar="FILE", help=KUBECONFIG_HELP),
+    context: Optional[str] = typer.Option(None, "--context", metavar="NAME", help=CONTEXT_HELP),
 ) -> None:
     """The service table of `cilium lb status`: VIPs, BGP, T1/T2 nodes and health, backends.
     From plans alone, what only the hosts know (sessions, health checks) shows as "?"."""
     from ..diff.sources import PlanSourceError, read_plan_source
     from ..status import build_status
+    from .kube import source
 
-    if paths and plan is not None:
-        error("give manifests or --plan, not both")
+    src = source(kube, kubeconfig, context, paths)
+    if sum(x is not None and x != [] for x in (paths, plan, src)) > 1:
+        error("give one of manifests (PATH...), --plan or --kube, not both")
         raise typer.Exit(2)
-    if paths:
+    if paths or src is not None:
         from .loading import compile_all
 
-        plans = compile_all(list(paths), nodes, lock).plans
+        plans = compile_all(list(paths or []), nodes, lock, kube=src).plans
+        if not plans:
+            error("the manifest set has no v1 Nodes: no plans")
+            raise typer.Exit(2)
     elif plan is None:
-        error("give manifests (PATH...) or --plan DIR (the plans `cilium-lb compile -o DIR` wrote)")
+        error("give manifests (PATH...), --plan DIR (the plans `cilium-lb compile -o DIR` wrote) or --kube")
         raise typer.Exit(2)
     else:
         try:

@@ -87,7 +87,12 @@ def node_plans(topo: Topology, services: list[LabService], t2_names: list[str] |
     loaded.texts["lab.yaml"] = text
     load_text("lab.yaml", text, loaded)
     report = lint(loaded)
-    errors = [f"{p.line}:{p.column} {p.rule} {p.message}" for p in report.problems if p.severity >= Severity.ERROR]
+    # A UDP lab service exercises the tier-1 datapath only (iperf3 answers on the T2 node
+    # itself): the refusal of udpProxy, right for users since tier 2 proxies TCP only, is the
+    # one finding the lab accepts.
+    udp = any(s.protocol == "UDP" for s in services)
+    errors = [f"{p.line}:{p.column} {p.rule} {p.message}" for p in report.problems if p.severity >= Severity.ERROR
+              and not (udp and p.rule == "not-implemented" and "udpProxy" in p.message)]
     if errors:
         raise ValueError("the lab's manifest set has errors:\n" + "\n".join(errors) + "\n" + text)
     compiled = compile_plans(report.index)

@@ -14,11 +14,12 @@ from ..lint.redact import escape_controls as esc
 
 
 def _line(p, label: str) -> str:
-    return f"{esc(p.file)}:{p.line}:{p.column} {label} {esc(p.rule)} {esc(p.message)}"
+    return f"{esc(p.where)} {label} {esc(p.rule)} {esc(p.message)}"
 
 
 def render(report) -> str:
-    by_file = {f: list(ps) for f, ps in groupby(report.problems, key=lambda p: p.file)}
+    # one testcase per file; a finding on a cluster object (no file) goes to its object's case
+    by_file = {f: list(ps) for f, ps in groupby(report.problems, key=lambda p: p.file or p.resource or "?")}
     files = list(dict.fromkeys(list(report.load.files) + list(by_file)))
     root = ET.Element("testsuites")
     suite = ET.SubElement(root, "testsuite", name="cilium-lb validate", tests=str(len(files)),

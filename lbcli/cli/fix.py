@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from .console import error
+from ..report.console import error
 from .loading import MAX_FILE_SIZE_HELP
 
 

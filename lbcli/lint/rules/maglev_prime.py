@@ -31,7 +31,8 @@ from __future__ import annotations
 from typing import Iterator
 
 from ...manifest.resource import get_in
-from ...model.maglev import CILIUM_SIZES, ISOVALENT_DEFAULT, SHARE_FACTOR, SUPPORTED_SIZES, T1_CONFIG_KEY
+from ...model.maglev import (CILIUM_SIZES, ISOVALENT_DEFAULT, SHARE_FACTOR, SUPPORTED_SIZES, T1_CONFIG_KEY,
+                             is_prime)
 from ..finding import Context, Finding
 from ..problem import Severity
 from ._backend import algorithm, backends
@@ -119,6 +120,4 @@ def nearest(n: int, sizes: tuple[int, ...]) -> int:
 
 
 def _is_prime(n: int) -> bool:
-    from ...compile.maglev import is_prime
-
     return is_prime(n)

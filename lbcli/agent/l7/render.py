@@ -365,7 +365,7 @@ def _route_lines(listener: Listener, fetch: str) -> tuple[list[str], list[str]]:
 def _persistence_keys(persistence: Persistence) -> list[str]:
     """The sample fetches of every persistence attribute, in a fixed order."""
     keys = ["src"] if persistence.source_ip else []
-    keys += [f"req.hdr({h})" for h in persistence.headers]  # hdr() reads up to ')': a token has none
+    keys += [f"req.hdr({_arg(h)})" for h in persistence.headers]
     keys += [f"req.cook({_arg(c)})" for c in persistence.cookies]
     return keys
 
@@ -692,7 +692,7 @@ def _rule_conds(rule, name: str, fetch: str, mode: str) -> tuple[list[str], list
         conds.append(f"{name}_path")
     for h in rule.headers if mode == "http" else ():
         how = {"exact": "str", "prefix": "beg", "regex": "reg"}[h.type]
-        conds.append(f"{{ {_word(f'req.hdr({h.name})')} -m {how} {_word(h.value)} }}")
+        conds.append(f"{{ {_word(f'req.hdr({_arg(h.name)})')} -m {how} {_word(h.value)} }}")
     return acls, conds
 
 

@@ -621,7 +621,18 @@ def lb_vip() -> dict:
 LB_POOL_DEFS: dict[str, dict] = {
     "payload": obj({"text": string(grammar=G.HEX_BYTES,
                                    desc="Hex-encoded bytes.")}, ["text"]),
-    "backendTLSConfig": obj({**TLS_PARAMETERS}, desc="TLS towards the backends."),
+    "backendTLSConfig": obj(
+        {
+            **TLS_PARAMETERS,
+            # cilium-lb extensions: Isovalent's backend TLS verifies nothing it could name
+            "validation": obj({"secretRef": obj({"name": ref("name")}, ["name"])}, ["secretRef"],
+                              desc="cilium-lb extension: verify the backends' certificates against "
+                                   "the ca.crt of this Secret (pool namespace); default: the system CAs."),
+            "serverName": string(grammar=G.DNS_NAME, desc="cilium-lb extension: SNI sent and name "
+                                 "verified; default: the backend's host name (Hostname pools); an IP pool without it "
+                                 "has the chain verified only."),
+        },
+        desc="TLS towards the backends, with certificate verification."),
     "backend": obj(
         {
             "ip": ref("ip"),

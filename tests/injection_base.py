@@ -61,8 +61,19 @@ def base_docs() -> list[dict]:
         {"match": {"hostNames": ["https-proxy.acme.io"], "path": {"prefix": "/api"}},
          "backendRef": {"name": "api"}, "persistentBackend": {"cookies": [{"name": "session"}]}},
         {"match": {"hostNames": ["https-proxy.acme.io"], "path": {"exact": "/exact"}},
-         "backendRef": {"name": "api"}},
+         "backendRef": {"name": "api"},
+         "rateLimits": {"requests": {"limit": 10, "timePeriodSeconds": 60}},
+         "requestFiltering": {"ruleType": "Deny", "rules": [
+             {"sourceCIDR": {"cidr": "192.0.2.0/24"}, "hostName": {"suffix": "acme.io"},
+              "path": {"prefix": "/admin"},
+              "headers": [{"name": "X-Env", "value": {"exact": "dev"}},
+                          {"name": "X-Tag", "value": {"prefix": "t-"}},
+                          {"name": "X-Re", "value": {"regex": "^a+$"}}]},
+             {"hostName": {"exact": "https-proxy.acme.io"}, "path": {"exact": "/secret"}}]}},
     ]
+    https["connectionFiltering"] = {"ruleType": "Deny", "rules": [{"sourceCIDR": {"cidr": "198.51.100.0/24"}}]}
+    https["rateLimits"] = {"connections": {"limit": 100, "timePeriodSeconds": 1}}
+    https["httpConfig"] = {"enableHTTP2": False}
     peer_cfg = _find(docs, "IsovalentBGPPeerConfig", "router-peer-config")["spec"]
     peer_cfg["authSecretRef"] = "bgp-auth"
     advert = _find(docs, "IsovalentBGPAdvertisement", "ilb-service-advertisement")["spec"]
@@ -78,6 +89,10 @@ def base_docs() -> list[dict]:
             "healthCheck": {"intervalSeconds": 3, "timeoutSeconds": 2,
                             "http": {"host": "api.internal", "path": "/ready?full=1", "method": "GET"}},
             "loadbalancing": {"algorithm": {"consistentHashing": {}}},
+            "tlsConfig": {"validation": {"secretRef": {"name": "https-proxy"}}, "serverName": "api.internal",
+                          "minTLSVersion": "TLSv1_2", "allowedCipherSuites": ["ECDHE-ECDSA-AES128-GCM-SHA256"]},
+            "proxyProtocolConfig": {"version": 2},
+            "httpConfig": {"enableHTTP11": False},
         }),
         _vip("web", "100.64.0.102"),
         _service("web", 80, {"httpProxy": {
@@ -98,9 +113,12 @@ def base_docs() -> list[dict]:
         _vip("deathstar", "100.64.0.103"),
         _service("deathstar", 443, {"tlsPassthrough": {"routes": [
             {"match": {"hostNames": ["deathstar.empire.galaxy"]}, "backendRef": {"name": "deathstar"},
-             "persistentBackend": {"sourceIP": True}}]}}),
+             "persistentBackend": {"sourceIP": True},
+             "rateLimits": {"connections": {"limit": 5, "timePeriodSeconds": 10}},
+             "connectionFiltering": {"ruleType": "Allow", "rules": [
+                 {"sourceCIDR": {"cidr": "10.0.0.0/8"}, "serverName": {"exact": "deathstar.empire.galaxy"}}]}}]}}),
         _pool("deathstar", {"backendType": "IP", "backends": [{"ip": "172.18.0.20", "port": 443}],
-                            "healthCheck": {"tcp": {}},
+                            "healthCheck": {"tcp": {}, "tlsConfig": {"serverName": "deathstar.empire.galaxy"}},
                             "loadbalancing": {"algorithm": {"consistentHashing": {}}}}),
         _vip("db", "100.64.0.104"),
         _service("db", 5433, {"tlsProxy": {

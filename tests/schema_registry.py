@@ -52,6 +52,11 @@ T_MODES = "tests/e2e/test_l7.py::test_tls_passthrough_tls_proxy_tcp_http"
 T_RESOLVER = "tests/e2e/test_l7.py::test_hostname_backend_through_resolver"
 T_HEALTH = "tests/e2e/test_l7.py::test_health_checks_and_weights"
 T_L7_RENDER = "tests/test_l7_render.py::test_haproxy_accepts_rendering"
+T_POLICY = "tests/e2e/test_l7.py::test_rate_limits_filtering_and_multi_key_persistence"
+T_BACKEND_TLS = "tests/e2e/test_l7.py::test_backend_tls_proxy_protocol_and_http_versions"
+L7_POLICY = "lbcli.agent.l7.render:_route_policy"
+L7_CONN_POLICY = "lbcli.agent.l7.render:_connection_policy"
+L7_SERVER_OPTS = "lbcli.agent.l7.render:_server_options"
 T_BGP = "tests/e2e/test_bgp.py::test_router_learns_vip_from_both_nodes_with_attributes"
 T_BGP_ONLY = "tests/e2e/test_bgp.py::test_only_listed_prefixes_reach_the_peer"
 T_BFD = "tests/e2e/test_bgp.py::test_bfd_sessions_up_on_both_sides_with_profile_timers"
@@ -182,6 +187,13 @@ REGISTRY: dict[str, dict[str, object]] = {
         f"{APP}.tlsConfig.allowedCipherSuites": Carried("tier2.listeners.[].tls.cipherSuites", L7_TLS, T_L7_RENDER),
         f"{APP}.tlsConfig.validation": Carried("tier2.listeners.[].tls.clientValidation", L7_TLS, T_MODES),
         f"{APP}.forceDeploymentMode": Carried("tier1.services.[].t2Nodes", DATAPATH, T_DSR),  # auto, t1-t2
+        f"{APP}.rateLimits": Carried("tier2.listeners.[].rateLimit", L7_CONN_POLICY, T_POLICY),
+        f"{APP}.connectionFiltering": Carried("tier2.listeners.[].connectionFiltering", L7_CONN_POLICY, T_POLICY),
+        f"{APP}.httpConfig": Carried("tier2.listeners.[].httpVersions", L7_TLS, T_BACKEND_TLS),
+        f"{APP}.routes.[].rateLimits": Carried("tier2.listeners.[].routes.[].rateLimit", L7_POLICY, T_POLICY),
+        f"{APP}.routes.[].requestFiltering": Carried("tier2.listeners.[].routes.[].filtering", L7_POLICY, T_POLICY),
+        f"{APP}.routes.[].connectionFiltering": Carried("tier2.listeners.[].routes.[].filtering", L7_POLICY,
+                                                       T_POLICY),
     },
     "LBBackendPool": {
         "metadata.name": POOL, "metadata.namespace": POOL,
@@ -200,6 +212,11 @@ REGISTRY: dict[str, dict[str, object]] = {
         "spec.loadbalancing.algorithm.consistentHashing.algorithm.maglev.tableSize": Carried(
             "tier2.backendPools.[].tableSize", L7_BALANCE, T_L7_RENDER),
         "spec.tcpConfig": Carried("tier2.backendPools.[].connectTimeoutSeconds", L7_SERVER, T_L7_RENDER),
+        "spec.tlsConfig": Carried("tier2.backendPools.[].tls", L7_SERVER_OPTS, T_BACKEND_TLS),
+        "spec.healthCheck.tlsConfig": Carried("tier2.backendPools.[].healthCheck.tls", L7_SERVER_OPTS, T_BACKEND_TLS),
+        "spec.proxyProtocolConfig": Carried("tier2.backendPools.[].proxyProtocolVersion", L7_SERVER_OPTS,
+                                            T_BACKEND_TLS),
+        "spec.httpConfig": Carried("tier2.backendPools.[].httpVersions", L7_SERVER_OPTS, T_BACKEND_TLS),
     },
     "LBDeployment": {
         "metadata.name": Inert("names the deployment; its selectors below decide"),

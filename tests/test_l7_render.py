@@ -147,6 +147,58 @@ CASES: dict[str, dict] = {
                   resolvers=[{"ip": "10.96.0.10", "port": 53}, {"ip": "10.96.0.11", "port": 5353}], healthCheck=HC_HTTP)
         ],
     },
+    # rate limits, filtering, several persistence keys, HTTP versions; backend TLS with a CA
+    # and SNI, PROXY protocol to the backends, TLS-only health checks
+    "policies": {
+        "listeners": [
+            dict(_listener("default/api", 443, "httpsProxy", [
+                dict(_route(["api.acme.io"], "default/tls-be", path={"type": "prefix", "value": "/v1"},
+                            persistence={"sourceIP": True, "cookies": ["session"], "headers": ["X-User"]}),
+                     rateLimit={"limit": 5, "periodSeconds": 10},
+                     filtering={"ruleType": "Deny", "rules": [
+                         {"sourceCIDR": "192.0.2.0/24", "hostName": None, "path": None, "headers": []},
+                         {"sourceCIDR": None, "hostName": {"type": "suffix", "value": "acme.io"},
+                          "path": {"type": "exact", "value": "/v1/admin"},
+                          "headers": [{"name": "X-Env", "type": "regex", "value": "^(dev|test) it's$"}]}]}),
+                dict(_route(["*"], "default/h2"),
+                     filtering={"ruleType": "Allow", "rules": [
+                         {"sourceCIDR": "10.0.0.0/8", "hostName": None, "path": {"type": "prefix", "value": "/pub"},
+                          "headers": [{"name": "X-Key", "type": "exact", "value": "a b#c"}]}]}),
+            ], tls=_tls("default/https-proxy")),
+                 rateLimit={"limit": 100, "periodSeconds": 1},
+                 connectionFiltering={"ruleType": "Allow", "rules": [
+                     {"sourceCIDR": "10.0.0.0/8", "hostName": None, "path": None, "headers": []},
+                     {"sourceCIDR": "2001:db8::/32", "hostName": None, "path": None, "headers": []}]},
+                 httpVersions={"http11": True, "http2": False}),
+            dict(_listener("default/sni", 8443, "tlsPassthrough", [
+                dict(_route(["a.acme.io"], "default/pp"), rateLimit={"limit": 3, "periodSeconds": 60},
+                     filtering={"ruleType": "Allow", "rules": [
+                         {"sourceCIDR": "10.1.0.0/16", "hostName": {"type": "exact", "value": "a.acme.io"},
+                          "path": None, "headers": []}]}),
+                _route(["*"], "default/pp"),
+            ]), connectionFiltering={"ruleType": "Deny", "rules": [
+                {"sourceCIDR": "198.51.100.7/32", "hostName": None, "path": None, "headers": []}]}),
+            dict(_listener("default/raw", 9000, "tcpProxy", [
+                dict(_route([], "default/pp"), rateLimit={"limit": 2, "periodSeconds": 5})]),
+                 rateLimit={"limit": 50, "periodSeconds": 1}),
+        ],
+        "backendPools": [
+            _pool("default/tls-be", [{"address": "172.18.2.1", "port": 8443}], algorithm="consistentHashing",
+                  healthCheck=HC_HTTP, tls={"minVersion": "TLSv1.2", "maxVersion": None,
+                                            "cipherSuites": ["ECDHE-ECDSA-AES128-GCM-SHA256", "TLS_AES_128_GCM_SHA256"],
+                                            "ca": {"secretRef": "default/client-ca", "sha256": "0" * 64},
+                                            "serverName": "backend.acme.io"},
+                  httpVersions={"http11": True, "http2": True}),
+            _pool("default/h2", [{"address": "ext.acme.io", "port": 443}], backendType="Hostname",
+                  healthCheck=HC_TCP, tls={"minVersion": None, "maxVersion": None, "cipherSuites": [], "ca": None,
+                                           "serverName": None},
+                  httpVersions={"http11": False, "http2": True}),
+            _pool("default/pp", [{"address": "172.18.2.2", "port": 443}], proxyProtocolVersion=2,
+                  healthCheck=dict(HC_TCP, tls={"minVersion": "TLSv1.3", "maxVersion": None, "cipherSuites": [],
+                                                "ca": {"secretRef": "default/client-ca", "sha256": "0" * 64},
+                                                "serverName": "pp.acme.io"})),
+        ],
+    },
     "missing-secrets": {
         "listeners": [
             _listener("default/nocert", 443, "httpsProxy", [_route(["a.io"], "default/p")], tls=_tls("default/absent")),

@@ -95,7 +95,7 @@ def compile_plans(index: ResourceIndex, locked: dict[str, str] | None = None,
                 "dispatch": {"mode": "vxlan", "device": "lb2vx", "vni": 1, "port": 4789, "tunnelMac": tunnel_mac(node.name)},
                 "vips": sorted({s["vip"] for s in mine}, key=lambda v: int(ipaddress.IPv4Address(v))),
                 "listeners": listeners,
-                "backendPools": pools_for(listeners, index, pool_cache),
+                "backendPools": pools_for(listeners, index, pool_cache, store),
             }
         try:
             if typed_ipam is None:

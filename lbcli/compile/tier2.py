@@ -8,9 +8,9 @@ import functools
 from ..manifest.index import ResourceIndex
 from ..manifest.kinds import default_of
 from ..manifest.resource import Resource
-from ..model import apps, tls as tls_model
+from ..model import apps, l7policy, tls as tls_model
 from ..model.maglev import POOL_DEFAULT
-from .secrets import SecretStore
+from .secrets import SecretStore, secret_data
 
 
 def app_type(svc: Resource) -> tuple[str | None, dict]:
@@ -62,12 +62,24 @@ def listener(svc: Resource, vip: str, secrets: SecretStore) -> dict:
         }
         if ((r.get("auth") or {}).get("basic") or {}).get("disabled"):
             route["authDisabled"] = True
+        rl = l7policy.rate_limit(r.get("rateLimits"))
+        if rl is not None:
+            route["rateLimit"] = rl
+        flt = l7policy.filtering(r.get("requestFiltering") or r.get("connectionFiltering"))
+        if flt is not None:
+            route["filtering"] = flt
         routes.append(route)
-    return {
+    out = {
         "service": svc.key, "vip": vip, "port": svc.spec.get("port"), "protocol": protocol_of(svc),
         "type": kind, "proxyProtocol": svc.spec.get("proxyProtocolConfig") or None,
         "tls": tls, "auth": auth, "routes": routes,
     }
+    for key, value in (("rateLimit", l7policy.rate_limit(app.get("rateLimits"))),
+                       ("connectionFiltering", l7policy.filtering(app.get("connectionFiltering"))),
+                       ("httpVersions", l7policy.http_versions(app.get("httpConfig")))):
+        if value is not None:
+            out[key] = value
+    return out
 
 
 @functools.lru_cache(maxsize=None)
@@ -88,7 +100,7 @@ def _pool_defaults() -> dict:
     }
 
 
-def backend_pool(pool: Resource) -> dict:
+def backend_pool(pool: Resource, secrets: SecretStore | None = None) -> dict:
     spec = pool.spec
     dflt = _pool_defaults()
     algo = spec.get("loadbalancing", {}).get("algorithm") or {}
@@ -107,17 +119,35 @@ def backend_pool(pool: Resource) -> dict:
             "host": http.get("host", dflt["host"]), "expectedStatusCodes": _codes(http.get("healthyStatusCodes")),
         }
         health["tcp"] = http is None
+        if hc.get("tlsConfig") is not None:
+            health["tls"] = _backend_tls(pool, hc["tlsConfig"], secrets)
     weight = dflt["weight"]
     backends = [{"address": b.get("ip") or b.get("host"), "port": b.get("port"),
                  "weight": b.get("weight", weight), "status": b.get("status", "Active")}
                 for b in spec.get("backends") or []]
     backends.sort(key=lambda b: (str(b["address"]), b["port"] or 0))
-    return {
+    out = {
         "name": pool.key, "backendType": spec.get("backendType", "IP"), "algorithm": name, "tableSize": table,
         "backends": backends, "healthCheck": health,
         "resolvers": [{"ip": r.get("ip"), "port": r.get("port", 53)} for r in (spec.get("dnsResolverConfig") or {}).get("resolvers") or []],
         "connectTimeoutSeconds": (spec.get("tcpConfig") or {}).get("connectTimeoutSeconds", dflt["connectTimeoutSeconds"]),
     }
+    if spec.get("tlsConfig") is not None:
+        out["tls"] = _backend_tls(pool, spec["tlsConfig"], secrets)
+    if (spec.get("proxyProtocolConfig") or {}).get("version") in (1, 2):
+        out["proxyProtocolVersion"] = spec["proxyProtocolConfig"]["version"]
+    versions = l7policy.http_versions(spec.get("httpConfig"))
+    if versions is not None:
+        out["httpVersions"] = versions
+    return out
+
+
+def _backend_tls(pool: Resource, cfg: dict, secrets: SecretStore | None) -> dict:
+    ca = l7policy.ca_secret_name(cfg)
+    ref = None
+    if ca:
+        ref = secrets.ref(pool.namespace, ca) if secrets is not None else {"secretRef": f"{pool.namespace}/{ca}", "sha256": None}
+    return l7policy.backend_tls(cfg, ref)
 
 
 def _codes(ranges) -> list[int]:
@@ -131,9 +161,11 @@ def _codes(ranges) -> list[int]:
     return sorted(codes)
 
 
-def pools_for(listeners: list[dict], index: ResourceIndex, cache: dict | None = None) -> list[dict]:
+def pools_for(listeners: list[dict], index: ResourceIndex, cache: dict | None = None,
+              secrets: SecretStore | None = None) -> list[dict]:
     """The pools the listeners route to; `cache` shares them between nodes (plans are
-    serialised, never mutated, so one dict may appear in several)."""
+    serialised, never mutated, so one dict may appear in several); the CA Secrets they name
+    go to `secrets` on every node."""
     cache = {} if cache is None else cache
     names = sorted({r["backendPool"] for lst in listeners for r in lst["routes"]})
     out = []
@@ -141,7 +173,20 @@ def pools_for(listeners: list[dict], index: ResourceIndex, cache: dict | None = 
         if n not in cache:
             ns, _, name = n.partition("/")
             pool = index.get("LBBackendPool", ns, name)
-            cache[n] = backend_pool(pool) if pool is not None and pool.valid else None
+            cache[n] = backend_pool(pool, secrets) if pool is not None and pool.valid else None
         if cache[n] is not None:
             out.append(cache[n])
+            if secrets is not None:
+                _share_ca_material(cache[n], secrets)
     return out
+
+
+def _share_ca_material(pool: dict, secrets: SecretStore) -> None:
+    """A cached pool's CA Secrets, added to this node's material (the digest is in the plan)."""
+    for tls in (pool.get("tls"), (pool.get("healthCheck") or {}).get("tls")):
+        ca = (tls or {}).get("ca")
+        if ca and ca["secretRef"] not in secrets.material:
+            ns, _, name = ca["secretRef"].partition("/")
+            data = secret_data(secrets.index, ns, name)
+            if data is not None:
+                secrets.material[ca["secretRef"]] = data

@@ -208,12 +208,59 @@ class Persistence(PlanObject):
 
 
 @_t
+class RateLimit(PlanObject):
+    SCHEMA_DEF = "rateLimit"
+    DESCRIPTION = "At most `limit` requests (HTTP routes) or connections per client address per `periodSeconds`."
+    limit: int = f(Int(1, U32))
+    period_seconds: int = f(Int(1, 86400 * 365))
+
+
+@_t
+class NameMatch(PlanObject):
+    type: str = f(Enum("exact", "suffix"))
+    value: str = f(Str(min_len=1))
+
+
+@_t
+class ValueMatch(PlanObject):
+    name: str = f(Str(min_len=1))
+    type: str = f(Enum("exact", "prefix", "regex"))
+    value: str = f(Str(min_len=1))
+
+
+@_t
+class FilterRule(PlanObject):
+    """One allow/deny rule; what it sets must all hold (an unset condition holds)."""
+    source_cidr: str | None = f(Nullable(CIDR), "sourceCIDR")
+    host_name: NameMatch | None = f(Nullable(Obj(NameMatch)), desc="Host header (HTTP) or SNI (TLS routes).")
+    path: RoutePath | None = f(Nullable(Obj(RoutePath)))
+    headers: tuple = f(ListOf(Obj(ValueMatch)))
+
+
+@_t
+class Filtering(PlanObject):
+    SCHEMA_DEF = "filtering"
+    DESCRIPTION = "Allow: only what a rule matches passes; Deny: what a rule matches is refused."
+    rule_type: str = f(Enum("Allow", "Deny"))
+    rules: tuple = f(ListOf(Obj(FilterRule), min_items=1))
+
+
+@_t
+class HttpVersions(PlanObject):
+    SCHEMA_DEF = "httpVersions"
+    http11: bool = f(Bool(), "http11")
+    http2: bool = f(Bool(), "http2")
+
+
+@_t
 class Route(PlanObject):
     host_names: tuple = f(ListOf(Str(min_len=1)))
     path: RoutePath | None = f(Nullable(Obj(RoutePath)))
     backend_pool: str = f(OBJECT_KEY)
     persistence: Persistence | None = f(Nullable(Obj(Persistence)))
     auth_disabled: bool = f(Const(True), omit_if=False, desc="Only present when the route turns basic auth off.")
+    rate_limit: RateLimit | None = f(Nullable(Obj(RateLimit)), omit_if=None)
+    filtering: Filtering | None = f(Nullable(Obj(Filtering)), omit_if=None)
 
 
 @_t
@@ -228,6 +275,10 @@ class Listener(PlanObject):
     tls: Tls | None = f(Nullable(Obj(Tls)))
     auth: Auth | None = f(Nullable(Obj(Auth)))
     routes: tuple = f(ListOf(Obj(Route)))
+    rate_limit: RateLimit | None = f(Nullable(Obj(RateLimit)), omit_if=None,
+                                     desc="Connections per client address (the application's rateLimits).")
+    connection_filtering: Filtering | None = f(Nullable(Obj(Filtering)), omit_if=None)
+    http_versions: HttpVersions | None = f(Nullable(Obj(HttpVersions)), omit_if=None)
 
 
 @_t
@@ -247,6 +298,18 @@ class HttpCheck(PlanObject):
 
 
 @_t
+class BackendTls(PlanObject):
+    SCHEMA_DEF = "backendTls"
+    DESCRIPTION = ("TLS towards the backends: verified against the CA Secret's ca.crt (null: the system "
+                   "CAs), SNI and verified name `serverName` (null: the backend's host name).")
+    min_version: str | None = f(Nullable(TLS_VERSION))
+    max_version: str | None = f(Nullable(TLS_VERSION))
+    cipher_suites: tuple = f(STRINGS)
+    ca: SecretRef | None = f(Nullable(Obj(SecretRef)))
+    server_name: str | None = f(Nullable(Str(min_len=1)))
+
+
+@_t
 class HealthCheck(PlanObject):
     interval_seconds: int = f(Int(1))
     timeout_seconds: int = f(Int(1))
@@ -254,6 +317,7 @@ class HealthCheck(PlanObject):
     unhealthy_threshold: int = f(Int(1))
     http: HttpCheck | None = f(Nullable(Obj(HttpCheck)))
     tcp: bool = f(Bool())
+    tls: BackendTls | None = f(Nullable(Obj(BackendTls)), omit_if=None, desc="Checks over TLS.")
 
 
 @_t
@@ -273,6 +337,10 @@ class BackendPool(PlanObject):
     health_check: HealthCheck | None = f(Nullable(Obj(HealthCheck)))
     resolvers: tuple = f(ListOf(Obj(Resolver)))
     connect_timeout_seconds: int = f(Int(1))
+    tls: BackendTls | None = f(Nullable(Obj(BackendTls)), omit_if=None)
+    proxy_protocol_version: int | None = f(Nullable(Int(1, 2)), omit_if=None,
+                                           desc="Send a PROXY protocol header of this version to the backends.")
+    http_versions: HttpVersions | None = f(Nullable(Obj(HttpVersions)), omit_if=None)
 
 
 @_t
@@ -398,6 +466,10 @@ class NodePlan(PlanObject):
                         out[cv.ca_secret_ref] = cv.sha256
                 if lst.auth is not None:
                     out[lst.auth.basic.secret_ref] = lst.auth.basic.sha256
+            for pool in self.tier2.backend_pools:
+                for tls in (pool.tls, pool.health_check.tls if pool.health_check else None):
+                    if tls is not None and tls.ca is not None:
+                        out[tls.ca.secret_ref] = tls.ca.sha256
         if self.bgp is not None:
             for inst in self.bgp.instances:
                 for p in inst.peers:

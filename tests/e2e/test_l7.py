@@ -4,12 +4,14 @@ test creates; backends are Python HTTP(S) servers on that namespace's loopback."
 from __future__ import annotations
 
 import base64
+import http.client
 import contextlib
 import os
 import shutil
 import socket
 import ssl
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -337,3 +339,149 @@ def test_reset_and_non_t2_plan_stop_haproxy() -> None:
         assert [c.action for c in changes] == ["delete"]
         assert rec.proc.master_pid() is None and not rec.paths.dir.exists()
         assert not Path(f"/proc/{pid}").exists() or "haproxy" not in Path(f"/proc/{pid}/cmdline").read_text()
+
+
+def _raw_get(port: int, host: str = "x", addr: str = VIP, timeout: float = 3.0) -> tuple[int, str] | None:
+    """One request on a new connection; None when the proxy closes it without an answer."""
+    try:
+        return http_get(host, port=port, addr=addr, timeout=timeout)
+    except (OSError, http.client.HTTPException):
+        return None
+
+
+def test_rate_limits_filtering_and_multi_key_persistence() -> None:
+    """Seen from the client: the request over a route's limit gets 429 with Retry-After; a
+    denied header or path gets 403 while the rest passes; connection filters and limits close
+    the connection; persistence on a header and a cookie together keeps one backend per pair."""
+    with node_env() as (work, rec):
+        rl = {"limit": 3, "periodSeconds": 60}
+        deny = {"ruleType": "Deny", "rules": [
+            {"sourceCIDR": None, "hostName": None, "path": None, "headers": [{"name": "X-Block", "type": "exact", "value": "yes"}]},
+            {"sourceCIDR": None, "hostName": None, "path": {"type": "prefix", "value": "/admin"}, "headers": []}]}  # fmt: skip
+        allow_other = {"ruleType": "Allow", "rules": [
+            {"sourceCIDR": "10.0.0.0/8", "hostName": None, "path": None, "headers": []}]}  # fmt: skip
+        pers = {"sourceIP": False, "cookies": ["session"], "headers": ["X-User"]}
+        web = listener("default/web", 80, "httpProxy", [
+            dict(route(["rl.acme.io"], "default/one"), rateLimit=rl),
+            dict(route(["f.acme.io"], "default/one"), filtering=deny),
+            dict(route(["closed.acme.io"], "default/one"), filtering=allow_other),
+            route(["p.acme.io"], "default/three", persistence=pers),
+        ])  # fmt: skip
+        denied = dict(listener("default/denied", 9001, "tcpProxy", [route([], "default/one")]),
+                      connectionFiltering={"ruleType": "Deny", "rules": [
+                          {"sourceCIDR": f"{VIP}/32", "hostName": None, "path": None, "headers": []}]})  # fmt: skip
+        limited = dict(listener("default/limited", 9002, "tcpProxy", [route([], "default/one")]),
+                       rateLimit={"limit": 2, "periodSeconds": 60})
+        p = plan("t2-a", [web, denied, limited], [
+            pool("default/one", [("127.0.7.1", 8080, 1)]),
+            pool("default/three", [("127.0.7.2", 8080, 1), ("127.0.7.3", 8080, 1), ("127.0.7.4", 8080, 1)],
+                 algorithm="consistentHashing"),
+        ])  # fmt: skip
+        specs = [("one", "127.0.7.1", 8080), ("b2", "127.0.7.2", 8080), ("b3", "127.0.7.3", 8080), ("b4", "127.0.7.4", 8080)]
+        with backends(work, specs):
+            converge(rec, p, {})
+            # per route, per client: three pass, the fourth gets 429 and when to come back
+            assert [http_get("rl.acme.io")[0] for _ in range(3)] == [200, 200, 200]
+            conn = http.client.HTTPConnection(VIP, 80, timeout=5)
+            conn.request("GET", "/", headers={"Host": "rl.acme.io"})
+            r = conn.getresponse()
+            assert (r.status, r.getheader("Retry-After"), r.read()) == (429, "60", b"too many requests\n")
+            conn.close()
+            assert http_get("f.acme.io")[0] == 200  # the limit is the route's, not the listener's
+            # request filtering: Deny by header or path prefix, the rest passes
+            conn = http.client.HTTPConnection(VIP, 80, timeout=5)
+            for headers, path, want in (({"X-Block": "yes"}, "/", 403), ({"X-Block": "no"}, "/", 200),
+                                        ({}, "/admin/x", 403), ({}, "/administrator", 200)):
+                conn.request("GET", path, headers=dict({"Host": "f.acme.io"}, **headers))
+                resp = conn.getresponse()
+                resp.read()
+                assert resp.status == want, (headers, path)
+            conn.close()
+            # Allow only 10/8: this client (source = the VIP) is refused
+            assert http_get("closed.acme.io")[0] == 403
+            # connection filtering and connection rate limits close the connection
+            assert _raw_get(9001) is None
+            assert [(_raw_get(9002) or (0, ""))[0] for _ in range(3)] == [200, 200, 0]
+            # persistence over a header and a cookie: the pair decides, each part counts
+            def pick(user: str, session: str) -> str:
+                conn = http.client.HTTPConnection(VIP, 80, timeout=5)
+                conn.request("GET", "/", headers={"Host": "p.acme.io", "X-User": user, "Cookie": f"session={session}"})
+                body = conn.getresponse().read().decode().strip()
+                conn.close()
+                return body
+            assert len({pick("alice", "s1") for _ in range(20)}) == 1
+            assert len({pick("alice", f"s{i}") for i in range(30)}) >= 2  # the cookie is hashed
+            assert len({pick(f"u{i}", "s1") for i in range(30)}) >= 2  # and so is the header
+
+
+PROXY_BACKEND = r"""
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(16)
+print("ready", flush=True)
+while True:
+    c, _ = s.accept()
+    c.settimeout(3)
+    try:
+        data = c.recv(4096)
+        sig = b"\r\n\r\n\x00\r\nQUIT\n"
+        if data.startswith(sig):
+            src = ".".join(str(b) for b in data[16:20])
+            c.sendall(f"PROXYv2 {src}\n".encode())
+        elif data.startswith(b"PROXY "):
+            c.sendall(b"PROXYv1 " + data.split(b" ")[2] + b"\n")
+        else:
+            c.sendall(b"no header\n")
+    except OSError:
+        pass
+    c.close()
+"""
+
+
+def test_backend_tls_proxy_protocol_and_http_versions() -> None:
+    """Re-encryption to the backends verified against the pool's CA and SNI name (a wrong
+    name is not served), TLS health checks, a PROXY v2 header to the backend, HTTP/2 refused
+    where httpConfig turns it off."""
+    with node_env() as (work, rec):
+        ca, ca_file = _pki(work)
+        be_leaf = make_leaf(ca, ["backend.acme.io"])
+        secrets = {"default/backend-ca": {"ca.crt": ca.cert_pem}}
+        def tls(name: str) -> dict:
+            return {"minVersion": "TLSv1.2", "maxVersion": None, "cipherSuites": [],
+                    "ca": {"secretRef": "default/backend-ca", "sha256": ""}, "serverName": name}
+        hc = dict(health_check(), tls=None)
+        p = plan("t2-a", [
+            dict(listener("default/good", 80, "httpProxy", [route(["*"], "default/good")]),
+                 httpVersions={"http11": True, "http2": False}),
+            listener("default/bad", 81, "httpProxy", [route(["*"], "default/bad")]),
+            listener("default/pp", 9003, "tcpProxy", [route([], "default/pp")]),
+        ], [
+            pool("default/good", [("127.0.8.1", 8443, 1)], tls=tls("backend.acme.io"), healthCheck=hc),
+            pool("default/bad", [("127.0.8.1", 8443, 1)], tls=tls("wrong.acme.io")),
+            pool("default/pp", [("127.0.8.2", 7000, 1)], proxyProtocolVersion=2),
+        ])  # fmt: skip
+        pp = subprocess.Popen([sys.executable, "-c", PROXY_BACKEND, "127.0.8.2", "7000"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        try:
+            assert pp.stdout is not None and pp.stdout.readline().strip() == "ready"
+            with backends(work, [("tls-be", "127.0.8.1", 8443)], cert_pem=be_leaf.cert_pem + be_leaf.key_pem):
+                converge(rec, p, secrets)
+                assert http_get("x", port=80) == (200, "tls-be\n")
+                assert http_get("x", port=81)[0] == 503  # the backend's certificate does not name wrong.acme.io
+                # the TLS health check reaches the backend's /health over verified TLS
+                def good_checks() -> list[str]:
+                    svc = next(x for x in rec.status().services if x.service == "default/good")
+                    return [s.check_status for s in svc.servers]
+                assert wait_for(lambda: good_checks() == ["L7OK"], 5), good_checks()
+                # PROXY protocol v2: the backend learns the client's address
+                with socket.create_connection((VIP, 9003), 5) as c:
+                    c.sendall(b"hello")
+                    assert c.recv(100) == f"PROXYv2 {VIP}\n".encode()
+                # httpConfig enableHTTP2: false — an HTTP/2 prior-knowledge request is refused
+                r = _curl("--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_code}", f"http://{VIP}:80/")
+                assert r.stdout == "505", r.stdout + r.stderr
+                r = _curl("--http1.1", "-o", "/dev/null", "-w", "%{http_code}", f"http://{VIP}:80/")
+                assert r.stdout == "200", r.stdout + r.stderr
+        finally:
+            pp.terminate()
+            pp.wait(5)

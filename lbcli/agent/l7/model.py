@@ -47,11 +47,61 @@ class Persistence:
 
 
 @dataclass(frozen=True)
+class RateLimit:
+    limit: int
+    period_seconds: int
+
+
+@dataclass(frozen=True)
+class NameMatch:
+    type: str  # "exact" | "suffix"
+    value: str
+
+
+@dataclass(frozen=True)
+class HeaderMatch:
+    name: str
+    type: str  # "exact" | "prefix" | "regex"
+    value: str
+
+
+@dataclass(frozen=True)
+class FilterRule:
+    source_cidr: str | None = None
+    host_name: NameMatch | None = None
+    path: PathMatch | None = None
+    headers: tuple[HeaderMatch, ...] = ()
+
+
+@dataclass(frozen=True)
+class Filtering:
+    rule_type: str  # "Allow" | "Deny"
+    rules: tuple[FilterRule, ...]
+
+
+@dataclass(frozen=True)
+class HttpVersions:
+    http11: bool = True
+    http2: bool = True
+
+
+@dataclass(frozen=True)
+class BackendTls:
+    min_version: str | None = None
+    max_version: str | None = None
+    cipher_suites: tuple[str, ...] = ()
+    ca: SecretRef | None = None
+    server_name: str | None = None
+
+
+@dataclass(frozen=True)
 class Route:
     host_names: tuple[str, ...]
     path: PathMatch | None
     backend_pool: str
     persistence: Persistence | None = None
+    rate_limit: RateLimit | None = None
+    filtering: Filtering | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +115,9 @@ class Listener:
     tls: TlsConfig | None
     basic_auth: SecretRef | None
     routes: tuple[Route, ...]
+    rate_limit: RateLimit | None = None
+    connection_filtering: Filtering | None = None
+    http_versions: HttpVersions | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +136,7 @@ class HealthCheck:
     unhealthy_threshold: int = 3
     http: HttpCheck | None = None
     tcp: bool = False
+    tls: BackendTls | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +173,9 @@ class BackendPool:
     resolvers: tuple[Resolver, ...] = ()
     connect_timeout_seconds: float = 5
     table_size: int | None = None
+    tls: BackendTls | None = None
+    proxy_protocol_version: int | None = None
+    http_versions: HttpVersions | None = None
 
 
 @dataclass(frozen=True)
@@ -156,6 +213,43 @@ def _tls(d: Mapping[str, Any] | None) -> TlsConfig | None:
     )
 
 
+def _rate(d: Mapping[str, Any] | None) -> RateLimit | None:
+    return RateLimit(limit=d["limit"], period_seconds=d["periodSeconds"]) if d else None
+
+
+def _path(d: Mapping[str, Any] | None) -> PathMatch | None:
+    return PathMatch(type=str(d["type"]), value=str(d["value"])) if d else None
+
+
+def _filtering(d: Mapping[str, Any] | None) -> Filtering | None:
+    if not d:
+        return None
+    return Filtering(rule_type=str(d["ruleType"]), rules=tuple(
+        FilterRule(
+            source_cidr=r.get("sourceCIDR"),
+            host_name=NameMatch(str(r["hostName"]["type"]), str(r["hostName"]["value"])) if r.get("hostName") else None,
+            path=_path(r.get("path")),
+            headers=tuple(HeaderMatch(str(h["name"]), str(h["type"]), str(h["value"])) for h in r.get("headers") or ()),
+        )
+        for r in d.get("rules") or ()))
+
+
+def _versions(d: Mapping[str, Any] | None) -> HttpVersions | None:
+    return HttpVersions(http11=bool(d.get("http11", True)), http2=bool(d.get("http2", True))) if d else None
+
+
+def _backend_tls(d: Mapping[str, Any] | None) -> BackendTls | None:
+    if d is None:
+        return None
+    ca = d.get("ca")
+    return BackendTls(
+        min_version=d.get("minVersion"), max_version=d.get("maxVersion"),
+        cipher_suites=tuple(d.get("cipherSuites") or ()),
+        ca=SecretRef(ref=str(ca["secretRef"]), sha256=str(ca.get("sha256") or "")) if ca else None,
+        server_name=d.get("serverName"),
+    )
+
+
 def _route(d: Mapping[str, Any]) -> Route:
     path = d.get("path")
     pers = d.get("persistence")
@@ -172,6 +266,8 @@ def _route(d: Mapping[str, Any]) -> Route:
             if pers
             else None
         ),
+        rate_limit=_rate(d.get("rateLimit")),
+        filtering=_filtering(d.get("filtering")),
     )
 
 
@@ -187,6 +283,9 @@ def _listener(d: Mapping[str, Any]) -> Listener:
         tls=_tls(d.get("tls")),
         basic_auth=_secret(auth.get("basic")),
         routes=tuple(_route(r) for r in d.get("routes") or ()),
+        rate_limit=_rate(d.get("rateLimit")),
+        connection_filtering=_filtering(d.get("connectionFiltering")),
+        http_versions=_versions(d.get("httpVersions")),
     )
 
 
@@ -210,6 +309,7 @@ def _health(d: Mapping[str, Any] | None) -> HealthCheck | None:
             else None
         ),
         tcp=bool(d.get("tcp")),
+        tls=_backend_tls(d.get("tls")),
     )
 
 
@@ -231,6 +331,9 @@ def _pool(d: Mapping[str, Any]) -> BackendPool:
         resolvers=tuple(Resolver(ip=str(r["ip"]), port=int(r.get("port") or 53)) for r in d.get("resolvers") or ()),
         connect_timeout_seconds=d.get("connectTimeoutSeconds") or 5,
         table_size=d.get("tableSize"),
+        tls=_backend_tls(d.get("tls")),
+        proxy_protocol_version=d.get("proxyProtocolVersion"),
+        http_versions=_versions(d.get("httpVersions")),
     )
 
 

@@ -20,7 +20,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from lbcli.agent.l7.model import APP_TYPES, Backend, BackendPool, L7Model, Listener, Persistence, Route
+from lbcli.agent.l7.model import (APP_TYPES, Backend, BackendPool, BackendTls, Filtering, L7Model, Listener,
+                                  Persistence, Route)
 from lbcli.agent.l7.secrets import Secrets, Users, ca_bundle, cert_bundle, parse_htpasswd, secret_value
 from lbcli import grammar as G
 from lbcli.model.apps import HTTP_TYPES, TLS_TERMINATING
@@ -170,6 +171,10 @@ def check_model(model: L7Model, node: str, base: PurePosixPath) -> None:
                     _need(G.HEADER_NAME, h, f"{rw} persistentBackend headers[{j}] name")
                 for j, c in enumerate(route.persistence.cookies):
                     _need(G.COOKIE_NAME, c, f"{rw} persistentBackend cookies[{j}] name")
+            _check_rate(route.rate_limit, f"{rw} rateLimits")
+            _check_filtering(route.filtering, f"{rw} filtering")
+        _check_rate(listener.rate_limit, f"{w} rateLimits")
+        _check_filtering(listener.connection_filtering, f"{w} connectionFiltering")
     for pool in model.pools:
         _need_ref(pool.name, "backend pool")
         w = f"backend pool {pool.name}"
@@ -183,6 +188,9 @@ def check_model(model: L7Model, node: str, base: PurePosixPath) -> None:
                 _need_ip(b.address, f"{w} backends[{i}] ip")
             _need_int(b.port, f"{w} backends[{i}] port", 1, 65535)
             _need_int(b.weight, f"{w} backends[{i}] weight", 0, 2**32 - 1)
+        _check_backend_tls(pool.tls, f"{w} tlsConfig")
+        if pool.proxy_protocol_version is not None:
+            _need_int(pool.proxy_protocol_version, f"{w} proxyProtocol version", 1, 2)
         for i, r in enumerate(pool.resolvers):
             _need_ip(r.ip, f"{w} resolvers[{i}] ip")
             _need_int(r.port, f"{w} resolvers[{i}] port", 1, 65535)
@@ -192,6 +200,7 @@ def check_model(model: L7Model, node: str, base: PurePosixPath) -> None:
             _need_seconds(hc.timeout_seconds, f"{w} healthCheck timeoutSeconds")
             _need_int(hc.healthy_threshold, f"{w} healthCheck healthyThreshold", 0, 2**31 - 1)
             _need_int(hc.unhealthy_threshold, f"{w} healthCheck unhealthyThreshold", 0, 2**31 - 1)
+            _check_backend_tls(hc.tls, f"{w} healthCheck tlsConfig")
             if hc.http is not None:
                 if hc.http.method not in HTTP_METHODS:
                     raise L7RenderError(f"{w} healthCheck http method: must be one of {', '.join(HTTP_METHODS)}")
@@ -200,6 +209,62 @@ def check_model(model: L7Model, node: str, base: PurePosixPath) -> None:
                     _need(G.HTTP_HOST, hc.http.host, f"{w} healthCheck http host")
                 for c in hc.http.expected_status_codes:
                     _need_int(c, f"{w} healthCheck http status code", 100, 599)
+
+
+def _check_rate(rl, where: str) -> None:
+    if rl is not None:
+        _need_int(rl.limit, f"{where} limit", 1, 2**32 - 1)
+        _need_int(rl.period_seconds, f"{where} timePeriodSeconds", 1, 86400 * 365)
+
+
+def _check_cidr(value: object, where: str) -> None:
+    try:
+        ipaddress.ip_network(value, strict=False)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise L7RenderError(f"{where}: must be an IP prefix in CIDR notation, got {_show(value)}") from None
+
+
+def _check_filtering(flt: Filtering | None, where: str) -> None:
+    if flt is None:
+        return
+    if flt.rule_type not in ("Allow", "Deny"):
+        raise L7RenderError(f"{where}: unknown ruleType {_show(flt.rule_type)}")
+    for i, rule in enumerate(flt.rules):
+        rw = f"{where} rules[{i}]"
+        if rule.source_cidr is not None:
+            _check_cidr(rule.source_cidr, f"{rw} sourceCIDR")
+        if rule.host_name is not None:
+            if rule.host_name.type not in ("exact", "suffix"):
+                raise L7RenderError(f"{rw} hostName: unknown match type {_show(rule.host_name.type)}")
+            _need(G.SAN_DNS if rule.host_name.type == "exact" else G.DNS_SUFFIX, rule.host_name.value, f"{rw} hostName")
+        if rule.path is not None:
+            if rule.path.type not in ("exact", "prefix"):
+                raise L7RenderError(f"{rw} path: unknown match type {_show(rule.path.type)}")
+            _need(G.URL_PATH, rule.path.value, f"{rw} path")
+        for j, h in enumerate(rule.headers):
+            _need(G.HEADER_NAME, h.name, f"{rw} headers[{j}] name")
+            if h.type not in ("exact", "prefix", "regex"):
+                raise L7RenderError(f"{rw} headers[{j}]: unknown match type {_show(h.type)}")
+            _need(G.TEXT, h.value, f"{rw} headers[{j}] value")
+            if h.type == "regex":
+                try:
+                    re.compile(h.value)
+                except re.error as e:
+                    raise L7RenderError(f"{rw} headers[{j}] regex: {e}") from None
+
+
+def _check_backend_tls(tls: BackendTls | None, where: str) -> None:
+    if tls is None:
+        return
+    for v in (tls.min_version, tls.max_version):
+        if v is not None and _tls_version(v) is None:
+            raise L7RenderError(f"{where}: unknown TLS version {_show(v)}")
+    for i, c in enumerate(tls.cipher_suites):
+        _need(G.TLS_NAME, c, f"{where} cipherSuites[{i}]")
+    if tls.ca is not None:
+        _need_ref(tls.ca.ref, f"{where} CA")
+    if tls.server_name is not None:
+        _need(G.DNS_NAME, tls.server_name, f"{where} serverName")
 
 
 def check_users(users: Users, ref: str) -> None:
@@ -260,33 +325,59 @@ def _path_rank(route: Route) -> tuple[int, int]:
     return (0 if route.path.type == "exact" else 1, -len(route.path.value))
 
 
-def _route_lines(listener: Listener, fetch: str) -> tuple[list[str], list[str]]:
-    """Named path ACLs and `use_backend` rules, most specific first (exact host, longest
+def _route_table(listener: Listener, fetch: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """Named path ACLs and (route index, conditions) most specific first (exact host, longest
     suffix, catch-all; then exact path, longest prefix), ties in plan order."""
     acls: list[str] = []
-    rules: list[tuple[tuple, str]] = []
+    rules: list[tuple[tuple, int, list[str]]] = []
     for i, route in enumerate(listener.routes):
-        be = backend_name(listener.service, route.backend_pool)
         path_acl = ""
         if route.path is not None and _path_rank(route)[0] < 2:
             path_acl = f"r{i}_path"
-            value = route.path.value
-            if route.path.type == "exact":
-                acls.append(f"acl {path_acl} path -m str {_word(value)}")
-            else:  # a prefix matches whole path segments: /foo matches /foo and /foo/x, not /foobar
-                value = value.rstrip("/")
-                acls.append(f"acl {path_acl} path -m str {_word(value)}")
-                acls.append(f"acl {path_acl} path -m beg {_word(value + '/')}")
+            acls += _path_acls(path_acl, route.path.type, route.path.value)
         for host in route.host_names or ("*",):
             conds = [c for c in (_host_cond(host, fetch), path_acl) if c]
-            rule = f"use_backend {be}" + (f" if {' '.join(conds)}" if conds else "")
-            rules.append(((_host_rank(host), _path_rank(route), i), rule))
-    ordered = [r for _, r in sorted(rules, key=lambda x: x[0])]
+            rules.append(((_host_rank(host), _path_rank(route), i), i, conds))
+    return acls, [(i, conds) for _, i, conds in sorted(rules, key=lambda x: x[0])]
+
+
+def _path_acls(name: str, type_: str, value: str) -> list[str]:
+    if type_ == "exact":
+        return [f"acl {name} path -m str {_word(value)}"]
+    # a prefix matches whole path segments: /foo matches /foo and /foo/x, not /foobar
+    value = value.rstrip("/")
+    if not value:
+        return [f"acl {name} always_true"]
+    return [f"acl {name} path -m str {_word(value)}", f"acl {name} path -m beg {_word(value + '/')}"]
+
+
+def _route_lines(listener: Listener, fetch: str) -> tuple[list[str], list[str]]:
+    """Named path ACLs and `use_backend` rules in route order (see _route_table)."""
+    acls, table = _route_table(listener, fetch)
+    ordered = []
+    for i, conds in table:
+        be = backend_name(listener.service, listener.routes[i].backend_pool)
+        ordered.append(f"use_backend {be}" + (f" if {' '.join(conds)}" if conds else ""))
     seen: set[str] = set()
     return acls, [r for r in ordered if not (r in seen or seen.add(r))]
 
 
+def _persistence_keys(persistence: Persistence) -> list[str]:
+    """The sample fetches of every persistence attribute, in a fixed order."""
+    keys = ["src"] if persistence.source_ip else []
+    keys += [f"req.hdr({_arg(h)})" for h in persistence.headers]
+    keys += [f"req.cook({_arg(c)})" for c in persistence.cookies]
+    return keys
+
+
 def _balance(pool: BackendPool, persistence: Persistence | None) -> list[str]:
+    keys = _persistence_keys(persistence) if persistence else []
+    if len(keys) > 1:
+        # several attributes: each into a variable, the hash over all of them (a missing one
+        # hashes as empty, so the others still decide)
+        out = [f"http-request set-var(txn.pk{i}) " + _word(k) for i, k in enumerate(keys)]
+        return out + ["balance hash str(p)" + "".join(f",concat(|,txn.pk{i},)" for i in range(len(keys))),
+                      "hash-type consistent"]
     if persistence and persistence.headers:
         # `balance hdr()` reads up to the first ')', which a token never holds: one level
         return ["balance " + _word(f"hdr({persistence.headers[0]})"), "hash-type consistent"]
@@ -326,7 +417,8 @@ def _check_lines(pool: BackendPool, mode: str) -> tuple[list[str], str]:
     return lines, server_opts
 
 
-def _server_line(pool: BackendPool, b: Backend, check_opts: str, warnings: list[str]) -> str:
+def _server_line(pool: BackendPool, b: Backend, check_opts: str, warnings: list[str],
+                 base: PurePosixPath = PurePosixPath("/")) -> str:
     weight = b.effective_weight
     if weight > MAX_WEIGHT:
         warnings.append(f"pool {pool.name}: backend {b.server_name} weight {weight} capped at {MAX_WEIGHT}")
@@ -334,11 +426,43 @@ def _server_line(pool: BackendPool, b: Backend, check_opts: str, warnings: list[
     line = f"server {b.server_name} {b.address}:{b.port} weight {weight}"
     if pool.backend_type == "Hostname":
         line += f" resolvers {resolvers_name(pool.name)} init-addr none resolve-prefer ipv4"
-    return line + check_opts
+    return line + check_opts + _server_options(pool, b, base, bool(check_opts))
+
+
+def _server_options(pool: BackendPool, b: Backend, base: PurePosixPath, checked: bool) -> str:
+    """TLS to the backend (or for its checks only), PROXY protocol and HTTP/2 to it."""
+    out = ""
+    hc_tls = pool.health_check.tls if pool.health_check is not None and checked else None
+    tls = pool.tls or hc_tls
+    if tls is not None:
+        out += " ssl" if pool.tls is not None else " check-ssl"
+        ca = str(base / "files" / f"ca-{_file_slug(tls.ca.ref)}.pem") if tls.ca is not None else "@system-ca"
+        out += f" verify required ca-file {ca}"
+        name = tls.server_name or (b.address if pool.backend_type == "Hostname" else None)
+        if name:
+            out += f" sni str({name}) verifyhost {name}" if pool.tls is not None else f" verifyhost {name}"
+            if checked:
+                out += f" check-sni {name}"
+        lo, hi = _tls_version(tls.min_version), _tls_version(tls.max_version)
+        out += (f" ssl-min-ver {lo}" if lo else "") + (f" ssl-max-ver {hi}" if hi else "")
+        v12 = [c for c in tls.cipher_suites if not c.startswith("TLS_")]
+        v13 = [c for c in tls.cipher_suites if c.startswith("TLS_")]
+        out += (f" ciphers {':'.join(v12)}" if v12 else "") + (f" ciphersuites {':'.join(v13)}" if v13 else "")
+    if pool.proxy_protocol_version is not None:
+        out += " send-proxy-v2" if pool.proxy_protocol_version == 2 else " send-proxy"
+        if checked:
+            out += " check-send-proxy"
+    hv = pool.http_versions
+    if hv is not None and hv.http2 and not hv.http11:
+        out += " alpn h2" if pool.tls is not None else " proto h2"
+    elif hv is not None and hv.http2 and pool.tls is not None:
+        out += " alpn h2,http/1.1"
+    return out
 
 
 def _backend_section(
-    listener: Listener, pool: BackendPool, persistence: Persistence | None, mode: str, r: Rendered
+    listener: Listener, pool: BackendPool, persistence: Persistence | None, mode: str, r: Rendered,
+    base: PurePosixPath = PurePosixPath("/"),
 ) -> list[str]:
     name = backend_name(listener.service, pool.name)
     out = [f"backend {name}", f"    mode {mode}"]
@@ -347,7 +471,7 @@ def _backend_section(
     checks, check_opts = _check_lines(pool, mode)
     out += [f"    {x}" for x in checks]
     for b in sorted(pool.backends, key=lambda b: (b.address, b.port)):
-        out.append("    " + _server_line(pool, b, check_opts, r.warnings))
+        out.append("    " + _server_line(pool, b, check_opts, r.warnings, base))
         r.weights[(name, b.server_name)] = min(b.effective_weight, MAX_WEIGHT)
     return out
 
@@ -360,7 +484,9 @@ def _bind_line(listener: Listener, base: PurePosixPath, r: Rendered) -> str:
         tls = listener.tls
         bind += f" ssl crt-list {base / 'files' / ('crtlist-' + _file_slug(listener.service) + '.txt')}"
         if listener.type == "httpsProxy":
-            bind += " alpn h2,http/1.1"
+            hv = listener.http_versions
+            alpn = [a for a, on in (("h2", hv is None or hv.http2), ("http/1.1", hv is None or hv.http11)) if on]
+            bind += f" alpn {','.join(alpn or ['h2', 'http/1.1'])}"
         lo, hi = _tls_version(tls.min_version), _tls_version(tls.max_version)
         if lo:
             bind += f" ssl-min-ver {lo}"
@@ -403,6 +529,20 @@ def _tls_files(listener: Listener, secrets: Secrets, base: PurePosixPath, r: Ren
     return True
 
 
+def _backend_tls_files(pool: BackendPool, secrets: Secrets, base: PurePosixPath, r: Rendered) -> bool:
+    """The CA files a pool's backend TLS verifies against; False (warning) when one is missing:
+    the pool is then not served rather than reached unverified."""
+    for tls in (pool.tls, pool.health_check.tls if pool.health_check is not None else None):
+        if tls is None or tls.ca is None:
+            continue
+        ca = ca_bundle(secrets, tls.ca.ref)
+        if ca is None:
+            r.warnings.append(f"backend pool {pool.name}: CA secret {tls.ca.ref} missing; not served")
+            return False
+        r.files[f"files/ca-{_file_slug(tls.ca.ref)}.pem"] = FileSpec(ca)
+    return True
+
+
 def _sha1_map(ref: str) -> str:
     return f"files/users-{_file_slug(ref)}.map"
 
@@ -441,7 +581,9 @@ def _auth_lines(listener: Listener, base: PurePosixPath, r: Rendered) -> list[st
     return out + [f"http-request auth realm {_slug(listener.service)} unless {ok}"]
 
 
-def _frontend(listener: Listener, base: PurePosixPath, r: Rendered, mode: str) -> list[str]:
+def _frontend(listener: Listener, base: PurePosixPath, r: Rendered, mode: str,
+              tables: list[list[str]] | None = None) -> list[str]:
+    tables = [] if tables is None else tables
     out = [f"frontend {frontend_name(listener.service)}", f"    mode {mode}", "    " + _bind_line(listener, base, r)]
     tls = listener.tls
     sans = tls.client_validation.subject_alt_names if tls and tls.client_validation else ()
@@ -450,31 +592,144 @@ def _frontend(listener: Listener, base: PurePosixPath, r: Rendered, mode: str) -
             f"{listener.service}: client subjectAlternativeNames are matched against the certificate's "
             "subject CN (HAProxy 2.6 has no SAN fetch)"
         )
+    out += [f"    {x}" for x in _connection_policy(listener, mode, tables)]
     if mode == "http":
         out.append("    option forwardfor")
         if sans and listener.type in TLS_TERMINATING:
             out.append(f"    http-request deny deny_status 403 unless {{ ssl_c_s_dn(CN) -m str {' '.join(sans)} }}")
+        # the Host header without its port; fetched inline (no per-request variable to set)
+        fetch = "req.hdr(host),field(1,:),lower"
+        acls, rules = _route_lines(listener, fetch)
+        policy = _route_policy(listener, "http", fetch, tables)
+        if policy:  # ACLs first: the policy rules use them, and run before authentication
+            out += [f"    {a}" for a in acls] + [f"    {x}" for x in policy]
+            acls = []
         if listener.basic_auth is not None:
             out += [f"    {x}" for x in _auth_lines(listener, base, r)]
-        # the Host header without its port; fetched inline (no per-request variable to set)
-        acls, rules = _route_lines(listener, "req.hdr(host),field(1,:),lower")
         out += [f"    {a}" for a in acls] + [f"    {x}" for x in rules]
         out.append("    default_backend no_route")
         return out
+    fetch = "req.ssl_sni,lower" if listener.type == "tlsPassthrough" else "ssl_fc_sni,lower"
+    acls, rules = _route_lines(listener, fetch)
+    policy = _route_policy(listener, "tcp", fetch, tables)
     if listener.type == "tlsPassthrough":
         out.append("    tcp-request inspect-delay 5s")
+        out += [f"    {x}" for x in policy]  # before `accept`, which ends the content rules
         out.append("    tcp-request content accept if { req.ssl_hello_type 1 }")
-        fetch = "req.ssl_sni,lower"
     else:
-        fetch = "ssl_fc_sni,lower"
         if sans and listener.type == "tlsProxy":
             out.append(f"    tcp-request content reject unless {{ ssl_c_s_dn(CN) -m str {' '.join(sans)} }}")
+        out += [f"    {x}" for x in policy]
     if listener.type == "tcpProxy":
         if listener.routes:
             out.append(f"    default_backend {backend_name(listener.service, listener.routes[0].backend_pool)}")
         return out
-    _, rules = _route_lines(listener, fetch)
     out += [f"    {x}" for x in rules]
+    return out
+
+
+# ---------------------------------------------------------------- rate limits and filtering
+TOO_MANY = 'content-type text/plain string "too many requests\\n"'
+
+
+def _table_name(service: str, route: int | None = None) -> str:
+    return f"st_{_slug(service)}" + ("" if route is None else f".r{route}")
+
+
+def _table(name: str, store: str, period: int) -> list[str]:
+    """A stick table (its own backend section): per client address, the rate over `period`."""
+    return [f"backend {name}", f"    stick-table type ipv6 size 100k expire {period}s store {store}({period}s)"]
+
+
+def _connection_policy(listener: Listener, mode: str, tables: list[list[str]]) -> list[str]:
+    """The application's connectionFiltering (source CIDRs) and rateLimits (connections per
+    client): refused connections are closed; an HTTP client over its rate gets 429."""
+    out: list[str] = []
+    flt = listener.connection_filtering
+    if flt is not None:
+        cidrs = " ".join(sorted({x.source_cidr for x in flt.rules if x.source_cidr}))
+        if flt.rule_type == "Deny" and cidrs:
+            out.append(f"tcp-request connection reject if {{ src {cidrs} }}")
+        elif flt.rule_type == "Allow":
+            out.append(f"tcp-request connection reject unless {{ src {cidrs} }}" if cidrs else
+                       "tcp-request connection reject")
+    rl = listener.rate_limit
+    if rl is not None:
+        name = _table_name(listener.service)
+        tables.append(_table(name, "conn_rate", rl.period_seconds))
+        out.append(f"tcp-request connection track-sc0 src table {name}")
+        over = f"{{ sc_conn_rate(0) gt {rl.limit} }}"
+        if mode == "http":
+            out.append(f"http-request return status 429 {TOO_MANY} hdr Retry-After {rl.period_seconds} if {over}")
+        else:
+            out.append(f"tcp-request connection reject if {over}")
+    hv = listener.http_versions
+    if mode == "http" and hv is not None and (hv.http11 or hv.http2):
+        unsupported = 'status 505 content-type text/plain string "HTTP version not supported\\n"'
+        if not hv.http2:
+            out.append(f"http-request return {unsupported} if {{ req.ver 2.0 }}")
+        if not hv.http11:
+            out.append(f"http-request return {unsupported} unless {{ req.ver 2.0 }}")
+    return out
+
+
+def _rule_conds(rule, name: str, fetch: str, mode: str) -> tuple[list[str], list[str]]:
+    """(named ACLs, conditions) of one filter rule: all of them must hold."""
+    acls: list[str] = []
+    conds: list[str] = []
+    if rule.source_cidr is not None:
+        conds.append(f"{{ src {rule.source_cidr} }}")
+    if rule.host_name is not None:
+        v = rule.host_name.value
+        if rule.host_name.type == "exact":
+            conds.append(f"{{ {fetch} -m str {v} }}")
+        else:  # the suffix matches whole labels: acme.io matches acme.io and x.acme.io
+            acls += [f"acl {name}_host {fetch} -m str {v.lstrip('.')}",
+                     f"acl {name}_host {fetch} -m end .{v.lstrip('.')}"]
+            conds.append(f"{name}_host")
+    if rule.path is not None and mode == "http":
+        acls += _path_acls(f"{name}_path", rule.path.type, rule.path.value)
+        conds.append(f"{name}_path")
+    for h in rule.headers if mode == "http" else ():
+        how = {"exact": "str", "prefix": "beg", "regex": "reg"}[h.type]
+        conds.append(f"{{ {_word(f'req.hdr({_arg(h.name)})')} -m {how} {_word(h.value)} }}")
+    return acls, conds
+
+
+def _route_policy(listener: Listener, mode: str, fetch: str, tables: list[list[str]]) -> list[str]:
+    """Per route: filtering (HTTP 403 / connection closed) and rate limits (HTTP 429 with
+    Retry-After / connection closed), keyed by the route the request takes (txn.route, set
+    in routing order so the most specific route wins). Nothing when no route has either."""
+    routes = listener.routes if mode == "http" or listener.type != "tcpProxy" else listener.routes[:1]
+    if not any(x.rate_limit is not None or x.filtering is not None for x in routes):
+        return []
+    kw = "http-request" if mode == "http" else "tcp-request content"
+    _, table = _route_table(listener, fetch)
+    out = [f"{kw} set-var(txn.route) int({i}) if {' '.join(conds + ['!{ var(txn.route) -m found }'])}"
+           for i, conds in table if i < len(routes)]
+    for i, route in enumerate(routes):
+        on = f"{{ var(txn.route) -m int {i} }}"
+        flt = route.filtering
+        if flt is not None:
+            hit = f"txn.f{i}"
+            for k, rule in enumerate(flt.rules):
+                acls, conds = _rule_conds(rule, f"f{i}_{k}", fetch, mode)
+                out += acls
+                out.append(f"{kw} set-var({hit}) bool(1) if {' '.join([on] + conds)}")
+            refuse = "http-request deny deny_status 403" if mode == "http" else "tcp-request content reject"
+            found = f"{{ var({hit}) -m found }}"
+            out.append(f"{refuse} if {on} {'!' if flt.rule_type == 'Allow' else ''}{found}")
+        rl = route.rate_limit
+        if rl is not None:
+            name = _table_name(listener.service, i)
+            store = "http_req_rate" if mode == "http" else "conn_rate"
+            tables.append(_table(name, store, rl.period_seconds))
+            out.append(f"{kw} track-sc1 src table {name} if {on}")
+            over = f"{{ sc_{store}(1) gt {rl.limit} }}"
+            if mode == "http":
+                out.append(f"http-request return status 429 {TOO_MANY} hdr Retry-After {rl.period_seconds} if {on} {over}")
+            else:
+                out.append(f"tcp-request content reject if {on} {over}")
     return out
 
 
@@ -539,6 +794,8 @@ def render(
             if model.pool(route.backend_pool) is None:
                 r.warnings.append(f"{listener.service}: backend pool {route.backend_pool} not in plan; route skipped")
                 continue
+            if not _backend_tls_files(model.pool(route.backend_pool), secrets, base, r):  # type: ignore[arg-type]
+                continue
             first = pools.get(route.backend_pool)
             if first is not None and route.persistence is not None and route.persistence != first:
                 r.warnings.append(
@@ -546,12 +803,14 @@ def render(
                 )
             pools[route.backend_pool] = first or route.persistence
         listener = _with_routes(listener, tuple(x for x in listener.routes if x.backend_pool in pools))
-        sections.append(_frontend(listener, base, r, mode))
+        tables: list[list[str]] = []
+        sections.append(_frontend(listener, base, r, mode, tables))
+        sections += tables
         r.service_backends[listener.service] = []
         for pool_name in sorted(pools):
             pool = model.pool(pool_name)
             assert pool is not None
-            sections.append(_backend_section(listener, pool, pools[pool_name], mode, r))
+            sections.append(_backend_section(listener, pool, pools[pool_name], mode, r, base))
             r.service_backends[listener.service].append(backend_name(listener.service, pool_name))
             if pool.backend_type == "Hostname":
                 resolvers[pool.name] = _resolvers_section(pool)

@@ -6,26 +6,27 @@ the set looks right, the rate limit or filter or TLS to the backends is simply n
 every such field is reported where it is written, named, with what happens instead. The object
 stays valid and everything else in it is carried out; the field is not.
 
-Severity is error where the missing behaviour matters (traffic would be served without a limit,
-filter, authentication or TLS it asks for), warning where it only tunes something optional
-(HTTP version switches, BFD echo, persistence keys beyond the first, PROXY protocol version and
-TLV filters, TLS curve and signature lists, JWT switches on routes, the pod networking keys of
-cilium-config) and for the BGP features the speaker leaves out (last item below; the rule's
-default severity is theirs). Carrying them out is later work;
+Severity is error where the missing behaviour matters (traffic would be served without a
+filter, authentication or backend it asks for), warning where it only tunes something optional
+(BFD echo, PROXY protocol version and TLV filters, TLS curve and signature lists, JWT switches
+on routes, the pod networking keys of cilium-config) and for the BGP features the speaker
+leaves out (last item below; the rule's default severity is theirs).
 tests/test_schema_coverage.py proves every schema field is either carried out or refused here.
+(Rate limits, request/connection filtering, multi-key persistence, httpConfig, backend TLS,
+TLS health checks and PROXY protocol to backends are carried out: lbcli/model/l7policy.py.)
 
 Refused (error unless marked):
 
-- LBService: `udpProxy` (tier 2 proxies TCP only), `rateLimits`, `connectionFiltering` and
-  `auth.jwt` of an application; `rateLimits`, `requestFiltering`, `connectionFiltering` of a
-  route; `forceDeploymentMode: t1-only`; `httpConfig` (warning); a route's `auth.jwt`
-  (warning); a route's `auth.basic.disabled: true` (the listener's basic auth still applies
-  to it); `persistentBackend` with more than one key (warning: only the first is hashed);
-  `proxyProtocolConfig.disallowedVersions` and `.passthroughTLVs`, `tlsConfig`
-  `allowedECDHCurves` and `allowedSignatureAlgorithms` (warning).
-- LBBackendPool: `tlsConfig` (TLS to backends), `healthCheck.tlsConfig`,
-  `proxyProtocolConfig` (PROXY protocol to backends), `backendType: K8sService` and
-  `backends[].k8sServiceRef`, health checks' `send` and `receive`; `httpConfig` (warning).
+- LBService: `udpProxy` (tier 2 proxies TCP only), `auth.jwt` of an application (HAProxy
+  2.6's jwt_verify takes one PEM key, not a JWKS, and checks no claims); filter rules'
+  `clientCertificateSANs` (HAProxy 2.6 has no SAN fetch) and `jwtClaims`;
+  `forceDeploymentMode: t1-only`; a route's `auth.jwt` (warning); a route's
+  `auth.basic.disabled: true` (the listener's basic auth still applies to it);
+  `proxyProtocolConfig.disallowedVersions` (HAProxy 2.6 exposes no PROXY version) and
+  `.passthroughTLVs`, `tlsConfig` `allowedECDHCurves` and `allowedSignatureAlgorithms` (warning).
+- LBBackendPool: `backendType: K8sService` and `backends[].k8sServiceRef`, health checks'
+  `send` and `receive`; `proxyProtocolConfig.passthroughTLVs`, `tlsConfig` and
+  `healthCheck.tlsConfig` `allowedECDHCurves` / `allowedSignatureAlgorithms` (warning).
 - IsovalentBFDProfile `echoFunction` (warning).
 - v1 Service of type LoadBalancer that LB-IPAM serves: it gets an address, but no tier-1
   entry, listener or BGP prefix (serve it with an LBVIP and LBServices).
@@ -100,13 +101,6 @@ class Refusal:
         return tuple(self.path.replace("[]", ".[]").split("."))
 
 
-def _several_keys(pb: Any) -> bool:
-    if not isinstance(pb, dict):
-        return False
-    keys = (1 if pb.get("sourceIP") else 0) + len(pb.get("cookies") or []) + len(pb.get("headers") or [])
-    return keys > 1
-
-
 def _served_lb_service(svc: Resource, index: ResourceIndex) -> bool:
     return svc.spec.get("type") == "LoadBalancer" and any(c is svc for c in ipam.clients(index))
 
@@ -147,30 +141,33 @@ BGP_REFUSALS = tuple(r for fam in BGP_FAMILIES for r in (
 
 REFUSALS: tuple[Refusal, ...] = BGP_REFUSALS + (
     Refusal("LBService", "spec.applications.udpProxy", E, "tier 2 proxies TCP only, so nothing would serve it"),
-    Refusal("LBService", f"{A}.rateLimits", E, "connections would not be limited"),
-    Refusal("LBService", f"{A}.connectionFiltering", E, "connections would not be filtered"),
-    Refusal("LBService", f"{A}.auth.jwt", E, "requests would not be authenticated"),
-    Refusal("LBService", f"{A}.httpConfig", W, "HTTP versions stay HAProxy's defaults"),
+    Refusal("LBService", f"{A}.auth.jwt", E, "requests would not be authenticated (HAProxy 2.6's "
+            "jwt_verify takes one PEM key, not a JWKS, and checks no expiry, issuer or audience)"),
     Refusal("LBService", f"{A}.forceDeploymentMode", E, "every service goes through tier 2",
             when=lambda v: v == "t1-only"),
-    Refusal("LBService", f"{A}.routes[].rateLimits", E, "requests would not be limited"),
-    Refusal("LBService", f"{A}.routes[].requestFiltering", E, "requests would not be filtered"),
-    Refusal("LBService", f"{A}.routes[].connectionFiltering", E, "connections would not be filtered"),
     Refusal("LBService", f"{A}.routes[].auth.jwt", W, "JWT authentication is not implemented at all"),
     Refusal("LBService", f"{A}.routes[].auth.basic.disabled", E, "tier 2 asks every route of the "
             "listener for basic auth", when=lambda v: v is True),
-    Refusal("LBService", f"{A}.routes[].persistentBackend", W,
-            "only the first key is hashed (headers, then cookies, then sourceIP)", when=_several_keys),
     Refusal("LBService", f"{A}.tlsConfig.allowedECDHCurves", W, "curves stay HAProxy's defaults"),
     Refusal("LBService", f"{A}.tlsConfig.allowedSignatureAlgorithms", W,
             "signature algorithms stay HAProxy's defaults"),
     Refusal("LBService", "spec.proxyProtocolConfig.disallowedVersions", W,
-            "PROXY protocol v1 and v2 are both accepted"),
+            "PROXY protocol v1 and v2 are both accepted (HAProxy 2.6 has no fetch of the version)"),
     Refusal("LBService", "spec.proxyProtocolConfig.passthroughTLVs", W, "TLVs are not passed on"),
-    Refusal("LBBackendPool", "spec.tlsConfig", E, "backends would be reached without TLS"),
-    Refusal("LBBackendPool", "spec.healthCheck.tlsConfig", E, "health checks would not use TLS"),
-    Refusal("LBBackendPool", "spec.proxyProtocolConfig", E, "backends would get no PROXY protocol header"),
-    Refusal("LBBackendPool", "spec.httpConfig", W, "HTTP versions to backends stay HAProxy's defaults"),
+    # filter conditions HAProxy 2.6 cannot test (lbcli/model/l7policy.py); an Allow rule with one
+    # is dropped, a Deny rule keeps its other conditions
+    *(Refusal("LBService", f"{A}.routes[].{flt}.rules[].clientCertificateSANs", E,
+              "HAProxy 2.6 has no fetch for certificate SANs") for flt in ("requestFiltering", "connectionFiltering")),
+    Refusal("LBService", f"{A}.routes[].requestFiltering.rules[].jwtClaims", E,
+            "no JWT is validated, so it has no claims"),
+    Refusal("LBBackendPool", "spec.proxyProtocolConfig.passthroughTLVs", W,
+            "HAProxy sends only the TLVs it makes itself"),
+    Refusal("LBBackendPool", "spec.tlsConfig.allowedECDHCurves", W, "curves stay HAProxy's defaults"),
+    Refusal("LBBackendPool", "spec.tlsConfig.allowedSignatureAlgorithms", W,
+            "signature algorithms stay HAProxy's defaults"),
+    Refusal("LBBackendPool", "spec.healthCheck.tlsConfig.allowedECDHCurves", W, "curves stay HAProxy's defaults"),
+    Refusal("LBBackendPool", "spec.healthCheck.tlsConfig.allowedSignatureAlgorithms", W,
+            "signature algorithms stay HAProxy's defaults"),
     Refusal("LBBackendPool", "spec.healthCheck.http.send", E, "the check sends its plain request instead"),
     Refusal("LBBackendPool", "spec.healthCheck.http.receive", E, "the check does not look for this text"),
     Refusal("LBBackendPool", "spec.healthCheck.tcp.send", E, "the check only opens a connection"),

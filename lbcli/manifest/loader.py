@@ -10,10 +10,12 @@ bytes, nesting and alias expansion checked on the text before any parser recurse
 from __future__ import annotations
 
 import errno
+import gc
 import glob as globmod
 import os
 import stat
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -226,13 +228,28 @@ def read_text(path: str, stdin_text: str | None = None,
     return text, None
 
 
+@contextmanager
+def paused_gc():
+    """Pause the cyclic garbage collector: loading and linting allocate millions of acyclic
+    objects (parsed documents, findings) that it would otherwise rescan, generation after
+    generation, for nothing (~20% of a large run). Reference counting still frees them."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def load(paths: Iterable[str], stdin_text: str | None = None, ignore=None, limits: Limits | None = None) -> LoadResult:
     """Load everything under `paths`; `ignore(path) -> bool` drops files (config `ignore`)."""
     result = LoadResult()
-    for path in expand_paths(paths):
-        if ignore is not None and path != "-" and ignore(path):
-            continue
-        load_file(path, result, stdin_text, limits)
+    with paused_gc():
+        for path in expand_paths(paths):
+            if ignore is not None and path != "-" and ignore(path):
+                continue
+            load_file(path, result, stdin_text, limits)
     return result
 
 

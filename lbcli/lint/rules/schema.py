@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import difflib
 import math
-import re
 from typing import Any, Iterator
 
 import orjson
@@ -103,18 +102,15 @@ def check(ctx: Context) -> Iterator[Finding]:
             yield from _finding(res, err, root, secret)
 
 
-_LONG_DIGITS = re.compile(rb"[0-9]{19}")  # every integer beyond int64 has 19 digits or more
-
-
 def _plain_json(body: Any) -> bool:
     """True when `body` certainly has only string keys and no number out of range, decided in C:
-    orjson refuses a non-string key and an integer beyond 64 bits, writes a non-finite float as
-    `null`, and an integer from 2**63 to 2**64 has 19+ digits. False only means "walk it"."""
+    orjson refuses a non-string key and (strict) an integer beyond 53 bits, and writes a
+    non-finite float as `null`. False only means "walk it" (a real null, a large integer)."""
     try:
-        out = orjson.dumps(body)
+        out = orjson.dumps(body, option=orjson.OPT_STRICT_INTEGER)
     except (TypeError, ValueError):  # orjson.JSONEncodeError is a TypeError
         return False
-    return b"null" not in out and _LONG_DIGITS.search(out) is None
+    return b"null" not in out
 
 
 def _non_string_key(obj: Any, path: tuple) -> tuple[tuple, Any] | None:

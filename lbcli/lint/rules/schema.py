@@ -544,7 +544,23 @@ def _join_and(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1] if items else ""
 
 
+_SUGGESTED: dict[tuple[str, int, int], tuple[dict, dict, str]] = {}
+
+
 def suggest(name: str, obj_schema: dict, root: dict) -> str:
+    # a typo copied across many documents is worded once; the entry keeps both schema objects
+    # alive, so their ids cannot be reused by other objects while cached
+    key = (name, id(obj_schema), id(root))
+    hit = _SUGGESTED.get(key)
+    if hit is not None:
+        return hit[2]
+    hint = _suggest(name, obj_schema, root)
+    if len(_SUGGESTED) < 4096:
+        _SUGGESTED[key] = (obj_schema, root, hint)
+    return hint
+
+
+def _suggest(name: str, obj_schema: dict, root: dict) -> str:
     props = obj_schema.get("properties", {})
     close = difflib.get_close_matches(name, list(props), n=1, cutoff=0.75)
     if close:

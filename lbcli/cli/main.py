@@ -338,11 +338,13 @@ def _parse_time(at: str | None):
     return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
 
 
+from .fix import register as _register_fix  # noqa: E402  (fix)
 from .kube import register as _register_kube  # noqa: E402  (crds, manifests)
 from .views import register as _register_views  # noqa: E402  (diff, status: after the apps exist)
 
 _register_views(app, lb_app)
 _register_kube(app)
+_register_fix(app)
 
 
 def run() -> None:

@@ -83,9 +83,28 @@ spec:
 """
 
 
-def generate(root: Path, files: int = 1000, single_docs: Path | None = None) -> int:
+# With findings=True one triple in three and one Node in three get a finding (a third of the
+# resources): schema errors (an unknown field with a suggestion, a port out of range, a CIDR
+# pattern) and a semantic one (an address outside every pool), each located to line:col.
+FAULTS = (
+    ("LBVIP", 'ipv4Request: "{ip}"', 'ipv4Request: "198.51.{a}.{b}"'),
+    ("LBService", "port: 80", "port: 70000"),
+    ("LBBackendPool", "healthCheck:", "helthCheck:"),
+    ("Node", '/24"]', '/33"]'),
+)
+
+
+def _fault(kind: str, text: str, **kw) -> str:
+    for k, good, bad in FAULTS:
+        if k == kind:
+            return text.replace(good.format(**kw), bad.format(**kw), 1)
+    return text
+
+
+def generate(root: Path, files: int = 1000, single_docs: Path | None = None, findings: bool = False) -> int:
     """Write the corpus under `root`; with `single_docs`, also one document per file grouped by
-    kind (for validators without multi-document support). Returns the resource count."""
+    kind (for validators without multi-document support); with `findings`, a third of the
+    resources have a finding (see FAULTS). Returns the resource count."""
     root.mkdir(parents=True, exist_ok=True)
     base = int(ipaddress.IPv4Address("100.64.0.1"))
     count = 0
@@ -95,9 +114,13 @@ def generate(root: Path, files: int = 1000, single_docs: Path | None = None) -> 
         for j in range(3):
             i = f * 3 + j
             ip = ipaddress.IPv4Address(base + i)
-            parts += [("LBVIP", VIP.format(i=i, f=f, ip=ip)), ("LBService", SVC.format(i=i, f=f)),
+            triple = [("LBVIP", VIP.format(i=i, f=f, ip=ip)), ("LBService", SVC.format(i=i, f=f)),
                       ("LBBackendPool", POOL.format(i=i, f=f, a=i // 256 % 256, b=i % 256))]
-        parts.append(("Node", NODE.format(f=f, tier="t1" if f % 2 else "t2", n=f % 256, h=f // 250, l=f % 250 + 1)))
+            if findings and j == f % 3:
+                triple = [(k, _fault(k, t, ip=ip, a=i // 256 % 256, b=i % 256)) for k, t in triple]
+            parts += triple
+        node = NODE.format(f=f, tier="t1" if f % 2 else "t2", n=f % 256, h=f // 250, l=f % 250 + 1)
+        parts.append(("Node", _fault("Node", node) if findings and f % 3 == 0 else node))
         (root / f"set-{f:04d}.yaml").write_text("".join(p for _, p in parts))
         count += len(parts)
         for kind, text in parts:

@@ -15,8 +15,9 @@ Plain module: it imports nothing from lint, compile or agent, so a node may use 
 
 from __future__ import annotations
 
+import functools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 __all__ = ["Grammar", "GRAMMARS", "describe_problem"]
 
@@ -30,12 +31,14 @@ class Grammar:
     noun: str  # completes "must be ...", e.g. "an HTTP header name (RFC 9110 token)"
     max_len: int
     min_len: int = 1
-    _re: re.Pattern = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        body = self.pattern
-        assert body.startswith("^") and body.endswith("$"), self.id
-        object.__setattr__(self, "_re", re.compile(body[1:-1]))
+        assert self.pattern.startswith("^") and self.pattern.endswith("$"), self.id
+
+    @functools.cached_property
+    def _re(self) -> re.Pattern:
+        # compiled on first use: every CLI start imports this module, few runs match every grammar
+        return re.compile(self.pattern[1:-1])
 
     def match(self, value: object) -> bool:
         return (isinstance(value, str) and self.min_len <= len(value) <= self.max_len

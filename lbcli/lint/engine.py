@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from ..manifest.index import ResourceIndex
-from ..manifest.loader import LoadResult
+from ..manifest.loader import LoadResult, paused_gc
 from ..manifest.resource import Resource
 from .config import LintConfig
 from .finding import Context, Finding
@@ -33,6 +33,11 @@ class LintReport:
 
 def lint(load: LoadResult, config: LintConfig | None = None, now: datetime | None = None,
          only: set[str] | None = None) -> LintReport:
+    with paused_gc():
+        return _lint(load, config, now, only)
+
+
+def _lint(load: LoadResult, config: LintConfig | None, now: datetime | None, only: set[str] | None) -> LintReport:
     config = config or LintConfig()
     now = now or datetime.now(timezone.utc)
     index = ResourceIndex(load.resources)

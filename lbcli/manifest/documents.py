@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_MARKER = re.compile(r"^(?:---|\.\.\.)(?=[ \t\r\n]|$)", re.M)
+# the lookahead on the first character lets the regex engine reject most positions at once
+_MARKER = re.compile(r"^(?=[-.])(?:---|\.\.\.)(?=[ \t\r\n]|$)", re.M)
 
 
 @dataclass(frozen=True, slots=True)

@@ -87,7 +87,8 @@ def _block_bound_exceeded(text: str, columns: int) -> bool:
         return True
     pattern = _RUNS.get(columns)
     if pattern is None:
-        pattern = _RUNS[columns] = re.compile(r"^[ \t?:\-]{%d}" % columns, re.M)
+        # the lookahead lets the regex engine reject most positions on their first character
+        pattern = _RUNS[columns] = re.compile(r"^(?=[ \t?:\-])[ \t?:\-]{%d}" % columns, re.M)
     return pattern.search(text) is not None
 
 

@@ -10,10 +10,13 @@ bytes, nesting and alias expansion checked on the text before any parser recurse
 from __future__ import annotations
 
 import errno
+import functools
+import gc
 import glob as globmod
 import os
 import stat
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -226,13 +229,33 @@ def read_text(path: str, stdin_text: str | None = None,
     return text, None
 
 
+@contextmanager
+def paused_gc():
+    """Keep the cyclic garbage collector off the parsed set: loading and linting allocate
+    millions of acyclic objects (documents, resources, findings) that it would rescan,
+    generation after generation, for nothing. It is paused meanwhile and, after, what was
+    allocated is frozen (gc.freeze: left out of later collections) so that turning it back
+    on does not rescan it all at once either (~15% of a 10,000-resource run). Reference
+    counting still frees every object; only a reference cycle made during the pause would
+    wait for gc.unfreeze() (loading and linting make none)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.freeze()
+            gc.enable()
+
+
 def load(paths: Iterable[str], stdin_text: str | None = None, ignore=None, limits: Limits | None = None) -> LoadResult:
     """Load everything under `paths`; `ignore(path) -> bool` drops files (config `ignore`)."""
     result = LoadResult()
-    for path in expand_paths(paths):
-        if ignore is not None and path != "-" and ignore(path):
-            continue
-        load_file(path, result, stdin_text, limits)
+    with paused_gc():
+        for path in expand_paths(paths):
+            if ignore is not None and path != "-" and ignore(path):
+                continue
+            load_file(path, result, stdin_text, limits)
     return result
 
 
@@ -283,7 +306,12 @@ def load_text(name: str, text: str, result: LoadResult, limits: Limits | None = 
 def _alias_backstop(yaml_rs, size: int):
     # limits.check_text is the rule (and says where); this only stops yaml_rs should the text
     # scan ever miss an alias: the nodes of a document are fewer than its bytes
-    return yaml_rs.AliasLimits(max_total_replayed_events=2 * alias_budget(size))
+    return _alias_limits(yaml_rs, 2 * alias_budget(size))
+
+
+@functools.lru_cache(maxsize=256)
+def _alias_limits(yaml_rs, events: int):
+    return yaml_rs.AliasLimits(max_total_replayed_events=events)  # one object per budget, reused
 
 
 def _parse_issue(body: str, fast_error: str) -> LimitIssue:

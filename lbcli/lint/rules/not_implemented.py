@@ -232,11 +232,12 @@ def _refusals(ctx: Context) -> Iterator[Finding]:
     for r in REFUSALS:
         by_kind.setdefault(r.kind, []).append(r)
     for kind, refusals in sorted(by_kind.items()):
+        with_steps = [(r, r.steps) for r in refusals]  # split once, not per resource
         for res in ctx.index.valid(kind):
-            for r in refusals:
+            for r, steps in with_steps:
                 if r.applies is not None and not r.applies(res, ctx.index):
                     continue
-                for path, value in _walk(res.body, r.steps, ()):
+                for path, value in _walk(res.body, steps, ()):
                     if r.when is None or r.when(value):
                         what = r.names(value) if r.names else dotted(path)
                         verb = "are" if r.names and "," in what else "is"
@@ -245,22 +246,25 @@ def _refusals(ctx: Context) -> Iterator[Finding]:
                                       severity=r.severity)
 
 
-def _walk(node: Any, steps: tuple[str, ...], at: tuple) -> Iterator[tuple[tuple, Any]]:
-    if not steps:
-        yield at, node
-        return
-    step, rest = steps[0], steps[1:]
-    if step == "[]":
-        if isinstance(node, list):
-            for i, item in enumerate(node):
-                yield from _walk(item, rest, at + (i,))
-    elif step == "*":
-        if isinstance(node, dict):
-            for key in APPLICATION_TYPES:  # `*` stands for an application type
-                if key in node:
-                    yield from _walk(node[key], rest, at + (key,))
-    elif isinstance(node, dict) and step in node:
-        yield from _walk(node[step], rest, at + (step,))
+def _walk(node: Any, steps: tuple[str, ...], at: tuple) -> list[tuple[tuple, Any]]:
+    """(path, value) of every node `steps` reaches, in document order. Level by level, not
+    recursive: it runs for every refusal of every valid resource, and most paths reach nothing."""
+    level = [(at, node)]
+    for step in steps:
+        nxt = []
+        for path, n in level:
+            if step == "[]":
+                if isinstance(n, list):
+                    nxt.extend((path + (i,), item) for i, item in enumerate(n))
+            elif step == "*":
+                if isinstance(n, dict):
+                    nxt.extend((path + (key,), n[key]) for key in APPLICATION_TYPES if key in n)  # an application type
+            elif isinstance(n, dict) and step in n:
+                nxt.append((path + (step,), n[step]))
+        if not nxt:
+            return nxt
+        level = nxt
+    return level
 
 
 def dotted(path: tuple) -> str:

@@ -30,6 +30,8 @@ import difflib
 import math
 from typing import Any, Iterator
 
+import orjson
+
 from ...manifest.kinds import schemas, validator
 from ..finding import Context, Finding
 from ..problem import Severity
@@ -77,6 +79,15 @@ def check(ctx: Context) -> Iterator[Finding]:
         if res.extra.get("unknown") or res.extra.get("foreign"):
             continue
         secret = res.kind == "Secret"
+        if _plain_json(res.body):
+            # nothing for the two walks below to find (the common case): straight to the validator
+            v = validator(res.api_version, res.kind)
+            if v.is_valid(res.body):
+                continue
+            root = schemas()[(res.api_version, res.kind)]
+            for err in v.iter_errors(res.body):
+                yield from _finding(res, err, root, secret)
+            continue
         bad = _non_string_key(res.body, ())
         if bad is not None:  # JSON Schema (and Kubernetes) only know string keys
             path, key = bad
@@ -95,6 +106,17 @@ def check(ctx: Context) -> Iterator[Finding]:
             if path in numbers and type(err.kind).__name__ != "Type":
                 continue  # said as "integer too large"; the validator saw a converted number
             yield from _finding(res, err, root, secret)
+
+
+def _plain_json(body: Any) -> bool:
+    """True when `body` certainly has only string keys and no number out of range, decided in C:
+    orjson refuses a non-string key and (strict) an integer beyond 53 bits, and writes a
+    non-finite float as `null`. False only means "walk it" (a real null, a large integer)."""
+    try:
+        out = orjson.dumps(body, option=orjson.OPT_STRICT_INTEGER)
+    except (TypeError, ValueError):  # orjson.JSONEncodeError is a TypeError
+        return False
+    return b"null" not in out
 
 
 def _non_string_key(obj: Any, path: tuple) -> tuple[tuple, Any] | None:
@@ -535,7 +557,23 @@ def _join_and(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1] if items else ""
 
 
+_SUGGESTED: dict[tuple[str, int, int], tuple[dict, dict, str]] = {}
+
+
 def suggest(name: str, obj_schema: dict, root: dict) -> str:
+    # a typo copied across many documents is worded once; the entry keeps both schema objects
+    # alive, so their ids cannot be reused by other objects while cached
+    key = (name, id(obj_schema), id(root))
+    hit = _SUGGESTED.get(key)
+    if hit is not None:
+        return hit[2]
+    hint = _suggest(name, obj_schema, root)
+    if len(_SUGGESTED) < 4096:
+        _SUGGESTED[key] = (obj_schema, root, hint)
+    return hint
+
+
+def _suggest(name: str, obj_schema: dict, root: dict) -> str:
     props = obj_schema.get("properties", {})
     close = difflib.get_close_matches(name, list(props), n=1, cutoff=0.75)
     if close:

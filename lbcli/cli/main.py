@@ -310,6 +310,9 @@ def _parse_time(at: str | None):
 from .views import register as _register_views  # noqa: E402  (diff, status: after the apps exist)
 
 _register_views(app, lb_app)
+from .agent import agent as _agent  # noqa: E402
+
+app.command()(_agent)
 
 
 def run() -> None:

@@ -145,14 +145,28 @@ def status(
     plan: Optional[str] = typer.Option(None, "--plan", help="Directory of plans (cilium-lb compile -o DIR) or one plan file."),
     observed: Optional[List[str]] = typer.Option(None, "--observed", help="JSON file(s) of observed facts (`cilium-lb observe` on each node; see lbcli/status/observed.py)."),
     output: ViewFormat = typer.Option(ViewFormat.text, "-o", "--output", help="text (table) or json."),
+    agents: Optional[List[str]] = typer.Option(None, "--agent", metavar="HOST:PORT", help="Read plans and live facts from these agents (`cilium-lb agent --listen`); repeat for more."),
+    watch: bool = typer.Option(False, "--watch", help="With --agent: refresh in place every 2 s (Ctrl-C stops)."),
 ) -> None:
     """The service table of `cilium lb status`: VIPs, BGP, T1/T2 nodes and health, backends.
-    From plans alone, what only the hosts know (sessions, health checks) shows as "?"."""
+    From plans alone (offline), what only the hosts know (sessions, health checks) shows as "?";
+    with --agent the agents fill those columns live."""
     from ..diff.sources import PlanSourceError, read_plan_source
     from ..status import build_status
 
+    if agents:
+        if observed:
+            error("give --agent or --observed, not both")
+            raise typer.Exit(2)
+        from .status_live import run
+
+        run(agents, plan, output.value, watch)
+        return
+    if watch:
+        error("--watch refreshes live facts: give --agent HOST:PORT")
+        raise typer.Exit(2)
     if plan is None:
-        error("give --plan DIR (the plans `cilium-lb compile -o DIR` wrote)")
+        error("give --plan DIR (the plans `cilium-lb compile -o DIR` wrote) or --agent HOST:PORT")
         raise typer.Exit(2)
     try:
         plans = read_plan_source(plan, strict=True)

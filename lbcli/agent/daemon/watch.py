@@ -42,18 +42,18 @@ class Watcher(threading.Thread):
         self.dirs, self.relevant = roots(paths)
         self.on_change = on_change
         self.debounce_ms = debounce_ms
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self) -> None:
         if not self.dirs:
             return
         from watchfiles import watch
 
-        for batch in watch(*self.dirs, debounce=self.debounce_ms, step=50, stop_event=self._stop,
+        for batch in watch(*self.dirs, debounce=self.debounce_ms, step=50, stop_event=self._halt,
                            recursive=True, raise_interrupt=False):
             changed = sorted({p for _, p in batch if self.relevant(p)})
             if changed:
                 self.on_change(changed)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()

@@ -36,7 +36,7 @@ def node_infos(index: ResourceIndex) -> list[NodeInfo]:
         why = node_name_problem(n.name)
         if why is not None:
             line, col = n.locate(("metadata", "name"))
-            raise IdentityError(f"{n.doc.file}:{line}:{col}: node name {why}")
+            raise IdentityError(f"{f'{n.doc.file}:{line}:{col}' if n.doc.file else n.ref}: node name {why}")
         labels = n.labels
         tiers = []
         for tier in ("t1", "t2"):

@@ -36,6 +36,8 @@ def similar(index: ResourceIndex, kind: str, namespace: str | None, name: str) -
 
 def where(res: Resource, path: tuple = ("metadata", "name")) -> str:
     """`file:line` of a field of another resource, for messages naming it."""
+    if not res.doc.file:  # read from a cluster
+        return res.ref
     line, _ = res.locate(path)
     return f"{res.doc.file}:{line}"
 

@@ -9,8 +9,8 @@ from typing import List, Optional
 
 import typer
 
-from .console import error
-from .views import node_name
+from ..report.console import error
+from .common import node_name
 
 
 class LogFormat(str, Enum):

@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from .console import error
+from ..report.console import error
 
 TIMEOUT = 3.0
 
@@ -33,7 +33,7 @@ def snapshot(agents: list[str], plan_source: str | None):
     from ..diff.sources import read_plan_source
     from ..plan.read import check_plan, parse_plan
     from ..status import build_status
-    from ..status.collect import merge
+    from ..status.observed import merge
 
     plans, reports, down = {}, [], []
     if plan_source is not None:

@@ -5,7 +5,7 @@
     loop.py    the loop: reconcile at start, on a source change, on SIGHUP, every period
     server.py  the local HTTP endpoint: /status, /facts, /plan (JSON) and /metrics (Prometheus)
 
-The agent carries out plans only through `lbcli.agent.apply.apply_plan` (the same observe/diff/
+The agent carries out plans only through `lbcli.agent.engine.apply_plan` (the same observe/diff/
 apply a one-shot `apply` runs), so a run with nothing to do changes nothing: starting the agent
 on a node a one-shot apply or an earlier agent programmed adopts what runs, and stopping it
 leaves the datapath, BIRD and HAProxy serving.

@@ -179,6 +179,6 @@ class Agent:
     def _apply_plan(self, ctx, plan, secrets):
         if self._apply is not None:
             return self._apply(ctx, plan, secrets)
-        from ..apply import apply_plan
+        from ..engine import apply_plan
 
         return apply_plan(ctx, plan, secrets)

@@ -1,7 +1,7 @@
 """The agent's local HTTP endpoint (bound only where `--listen` says):
 
     /status   the agent: last run, runs per trigger, errors, drift repairs, prefixes withheld
-    /facts    this node's observed facts per service (lbcli.status.collect; what
+    /facts    this node's observed facts per service (lbcli.agent.facts; what
               `lb status --agent` merges into the live columns)
     /plan     the plan in force (canonical JSON, no secret material: plans carry digests only)
     /metrics  Prometheus text (prometheus-client): per-VIP packets and bytes, T2 and backend
@@ -45,7 +45,7 @@ def status_doc(agent: Agent) -> dict[str, Any]:
 
 
 def facts_doc(agent: Agent) -> dict[str, Any]:
-    from ...status.collect import collect
+    from ..facts import collect
 
     with agent.lock:
         plan, secrets = agent.plan, agent.secrets
@@ -53,7 +53,7 @@ def facts_doc(agent: Agent) -> dict[str, Any]:
 
 
 def plan_bytes(agent: Agent) -> bytes:
-    from ..apply import plan_bytes as canonical
+    from ..engine import plan_bytes as canonical
 
     with agent.lock:
         plan = agent.plan

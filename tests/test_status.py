@@ -65,7 +65,8 @@ def test_plain_table_from_plans(plans, plan_dir):
     assert r.exit_code == 0, r.output
     assert "\x1b[" not in r.stdout
     summary, rows = table(r.stdout)
-    assert summary == {"T1 nodes": str(e["t1"]), "T2 nodes": str(e["t2"]), "Services": "1", "VIPs": "1"}
+    assert summary == {"T1 nodes": str(e["t1"]), "T2 nodes": str(e["t2"]), "Services": "1", "VIPs": "1",
+                       "Mode": "offline (plans only: live columns show ?)"}
     assert rows == [{
         "Namespace": "default", "Name": "https-proxy", "VIP": e["vip"], "Port": str(e["port"]), "Type": "HTTPS",
         "D-Mode": "vxlan", "BGP Peers": f"{e['peers']} configured", "BGP Routes": f"{e['routes']} planned",

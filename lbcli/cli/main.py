@@ -50,13 +50,14 @@ def main(
 
 def _register() -> None:
     """One module per command group; each only parses options and calls the core."""
-    from . import apply, compile, completion, diff, fix, kube, observe, rules, status, validate
+    from . import agent, apply, compile, completion, diff, fix, kube, observe, rules, status, validate
 
     app.command()(validate.validate)
     app.command("compile")(compile.compile_cmd)
     app.command("diff")(diff.diff)
     app.command()(apply.apply)
     app.command()(apply.reset)
+    app.command()(agent.agent)
     lb_app.command("status")(status.status)
     app.command("status", help="Alias of `cilium-lb lb status`.")(status.status)
     app.command("observe")(observe.observe)

@@ -22,13 +22,27 @@ def status(
     kube: bool = typer.Option(False, "--kube", help="Compile the plans from the cluster's manifest set instead of --plan."),
     kubeconfig: Optional[str] = typer.Option(None, "--kubeconfig", metavar="FILE", help=KUBECONFIG_HELP),
     context: Optional[str] = typer.Option(None, "--context", metavar="NAME", help=CONTEXT_HELP),
+    agents: Optional[List[str]] = typer.Option(None, "--agent", metavar="HOST:PORT", help="Read plans and live facts from these agents (`cilium-lb agent --listen`); repeat for more."),
+    watch: bool = typer.Option(False, "--watch", help="With --agent: refresh in place every 2 s (Ctrl-C stops)."),
 ) -> None:
     """The service table of `cilium lb status`: VIPs, BGP, T1/T2 nodes and health, backends.
-    From plans alone, what only the hosts know (sessions, health checks) shows as "?"."""
+    From plans alone (offline), what only the hosts know (sessions, health checks) shows as "?";
+    with --agent the agents fill those columns live."""
     from ..diff.sources import PlanSourceError, read_plan_source
     from ..status import build_status
     from .kube import source
 
+    if agents:
+        if observed or kube or paths:
+            error("give --agent (with --plan, optionally), or manifests/--kube/--observed, not both")
+            raise typer.Exit(2)
+        from .status_live import run
+
+        run(agents, plan, output.value, watch)
+        return
+    if watch:
+        error("--watch refreshes live facts: give --agent HOST:PORT")
+        raise typer.Exit(2)
     src = source(kube, kubeconfig, context, paths)
     if sum(x is not None and x != [] for x in (paths, plan, src)) > 1:
         error("give one of manifests (PATH...), --plan or --kube, not both")
@@ -41,7 +55,7 @@ def status(
             error("the manifest set has no v1 Nodes: no plans")
             raise typer.Exit(2)
     elif plan is None:
-        error("give manifests (PATH...), --plan DIR (the plans `cilium-lb compile -o DIR` wrote) or --kube")
+        error("give manifests (PATH...), --plan DIR (the plans `cilium-lb compile -o DIR` wrote), --kube or --agent HOST:PORT")
         raise typer.Exit(2)
     else:
         try:

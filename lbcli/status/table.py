@@ -18,7 +18,8 @@ TYPES = {"httpProxy": "HTTP", "httpsProxy": "HTTPS", "tlsPassthrough": "TLS-pass
 
 def summary_rows(st: Status) -> list[tuple[str, str]]:
     return [("T1 nodes", str(len(st.t1_nodes))), ("T2 nodes", str(len(st.t2_nodes))),
-            ("Services", str(len(st.services))), ("VIPs", str(len(st.vips)))]
+            ("Services", str(len(st.services))), ("VIPs", str(len(st.vips))),
+            ("Mode", "live (observed on the nodes)" if st.observed else "offline (plans only: live columns show ?)")]
 
 
 def _of(c: Count) -> str:

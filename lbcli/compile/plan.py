@@ -76,7 +76,7 @@ def compile_plans(index: ResourceIndex, locked: dict[str, str] | None = None,
                      "podCIDRs": list(node.pod_cidrs), "labels": dict(sorted(node.labels.items()))},
             "ipam": {"assignments": [ipam.assignments[k] for k in sorted(ipam.assignments)],
                      "conditions": conditions},
-            "network": network_section(node, nodes, opts),
+            "network": network_section(node, nodes, opts, index),
             "tier1": None, "tier2": None, "bgp": None,
         }
         if "t1" in node.tiers:

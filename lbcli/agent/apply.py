@@ -41,6 +41,12 @@ class LockTimeout(Exception):
 # apply takes the typed plan (lbcli/plan/types.py: checked, every default resolved by the
 # compiler); the component readers still walk its JSON form (`plan.to_json()`, the same values,
 # every key present) until they are ported to the types.
+def _network(ctx):
+    from .network.reconciler import NetworkReconciler
+
+    return NetworkReconciler(ctx), lambda rec, plan, secrets: plan.to_json()
+
+
 def _receive(ctx):
     from .receive import ReceiveReconciler
 
@@ -65,9 +71,9 @@ def _bgp(ctx):
     return BgpReconciler(ctx), lambda rec, plan, secrets: rec.desired(plan.to_json(), secrets)
 
 
-# Order matters: tier 2 can receive before tier 1 sends to it, and BGP announces last (so a
-# VIP attracts traffic only once the node can serve it).
-COMPONENTS: list[tuple[str, Callable]] = [("receive", _receive), ("l7", _l7), ("datapath", _datapath), ("bgp", _bgp)]
+# Order matters: pod networking first (it serves no VIP), tier 2 can receive before tier 1
+# sends to it, and BGP announces last (so a VIP attracts traffic only once the node can serve it).
+COMPONENTS: list[tuple[str, Callable]] = [("network", _network), ("receive", _receive), ("l7", _l7), ("datapath", _datapath), ("bgp", _bgp)]
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,10 @@ from lbcli.agent.reconciler import NodeContext
 
 def _reconcilers(ctx: NodeContext, names: list[str]) -> list:
     from lbcli.agent.datapath.reconciler import DatapathReconciler
+    from lbcli.agent.network.reconciler import NetworkReconciler
     from lbcli.agent.receive import ReceiveReconciler
 
-    table = {"datapath": DatapathReconciler, "receive": ReceiveReconciler}
+    table = {"datapath": DatapathReconciler, "receive": ReceiveReconciler, "network": NetworkReconciler}
     return [table[n](ctx) for n in names]
 
 
@@ -56,11 +57,12 @@ def main(argv: list[str] | None = None) -> int:
             res = rec.reset()
         else:
             from lbcli.agent.datapath.reconciler import DatapathError
+            from lbcli.agent.network.desired import NetworkError
             from lbcli.agent.reconciler import ComponentResult
 
             try:
                 changes = rec.diff(plan, rec.observe())
-            except DatapathError as exc:
+            except (DatapathError, NetworkError) as exc:
                 res = ComponentResult(rec.name, error=str(exc))
             else:
                 if args.command == "diff":

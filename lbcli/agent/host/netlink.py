@@ -470,7 +470,8 @@ def htb_class_del(dev: str, parent: int, classid: int) -> bool:
     idx = _call(f"look up link {dev}", _socket().link_lookup, ifname=dev)
     if not idx:
         return False
-    return _call(f"delete htb class {classid:#x} on {dev}", _socket().tc, "del-class", "htb", idx[0],
+    # kind None: pyroute2's htb/tbf parameter builders want a rate even for a delete
+    return _call(f"delete htb class {classid:#x} on {dev}", _socket().tc, "del-class", None, idx[0],
                  handle=classid, parent=parent, missing_ok=True) is not None
 
 
@@ -486,5 +487,8 @@ def root_qdisc_del(dev: str, kind: str) -> bool:
     idx = _call(f"look up link {dev}", _socket().link_lookup, ifname=dev)
     if not idx:
         return False
-    return _call(f"delete {kind} qdisc on {dev}", _socket().tc, "del", kind, idx[0], 0, root=True,
+    if not any(q["parent"] == TC_H_ROOT and q.get("TCA_KIND") == kind
+               for q in _call(f"dump qdiscs of {dev}", _socket().get_qdiscs, index=idx[0])):
+        return False
+    return _call(f"delete {kind} qdisc on {dev}", _socket().tc, "del", None, idx[0], 0, parent=TC_H_ROOT,
                  missing_ok=True) is not None

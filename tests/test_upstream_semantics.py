@@ -107,11 +107,30 @@ def test_unsupported_advertisements_are_named_not_ignored():
     text = CILIUM_BGP.replace(
         "      selector: {matchExpressions: [{key: somekey, operator: NotIn, values: [never]}]}\n",
         "      selector: {matchExpressions: [{key: somekey, operator: NotIn, values: [never]}]}\n"
-        "    - advertisementType: PodCIDR\n")
+        "    - advertisementType: Interface\n      interface: {name: eth0}\n")
     rep, c = _bgp_plans(text)
     [p] = by_rule(rep, "not-implemented")
-    assert "advertisementType PodCIDR is not implemented by cilium-lb" in p.message
+    assert "advertisementType Interface is not implemented by cilium-lb" in p.message
     assert [x["prefix"] for x in _peer(c.plans["lb-t1-1"])["prefixes"]] == ["100.64.0.101/32"]
+
+
+def test_pod_cidr_advertisements_announce_each_nodes_own_pod_cidr():
+    """advertisementType PodCIDR: each node the cluster config selects announces its own PodCIDR
+    (with the advertisement's attributes); a node that is not tier 1 runs BGP for that alone."""
+    pod_cidr = "    - advertisementType: PodCIDR\n      attributes: {communities: {standard: ['64512:7']}}\n"
+    text = CILIUM_BGP.replace("      selector: {matchExpressions: [{key: somekey, operator: NotIn, values: [never]}]}\n",
+                              "      selector: {matchExpressions: [{key: somekey, operator: NotIn, values: [never]}]}\n"
+                              + pod_cidr)
+    rep, c = _bgp_plans(text)
+    assert by_rule(rep, "not-implemented") == []
+    got = {x["prefix"]: x for x in _peer(c.plans["lb-t1-1"])["prefixes"]}
+    assert sorted(got) == ["10.244.1.0/24", "100.64.0.101/32"]
+    assert got["10.244.1.0/24"]["services"] == [] and got["10.244.1.0/24"]["communities"] == ["64512:7"]
+    assert [x["prefix"] for x in _peer(c.plans["lb-t1-2"])["prefixes"]] == ["10.244.2.0/24", "100.64.0.101/32"]
+    assert c.plans["lb-t2-1"]["bgp"] is None  # not selected by the cluster config
+    everyone = text.replace("nodeSelector: {matchLabels: {service.cilium.io/node: t1}}", "nodeSelector: {}")
+    rep, c = _bgp_plans(everyone)
+    assert [x["prefix"] for x in _peer(c.plans["lb-t2-1"])["prefixes"]] == ["10.244.3.0/24"]
 
 
 def test_t1_t2_node_gets_both_sections_and_the_datapath_refuses_clearly():
@@ -248,3 +267,24 @@ def test_validate_nodes_option_runs_node_checks(tmp_path):
     r = CliRunner().invoke(app, ["validate", "-o", "json", str(tmp_path / "svc.yaml"),
                                  "--nodes", str(tmp_path / "nodes.yaml")])
     assert "no Node matches the tier-1 selector" in r.output and r.exit_code == 1
+
+
+def test_pod_cidr_prefix_reaches_bird_and_bird_accepts_it(tmp_path):
+    import shutil
+    import subprocess
+
+    from lbcli.agent.bgp import daemon
+    from lbcli.agent.bgp.model import model_from_plan
+    from lbcli.agent.bgp.render import render_bird_conf
+
+    text = CILIUM_BGP.replace("      selector: {matchExpressions: [{key: somekey, operator: NotIn, values: [never]}]}\n",
+                              "      selector: {matchExpressions: [{key: somekey, operator: NotIn, values: [never]}]}\n"
+                              "    - advertisementType: PodCIDR\n")
+    _, c = _bgp_plans(text)
+    conf = render_bird_conf(model_from_plan(c.plans["lb-t1-1"]))
+    assert "route 10.244.1.0/24 blackhole;" in conf and "if net ~ [ 10.244.1.0/24, 100.64.0.101/32 ]" in conf
+    if daemon.find_bird() is None or shutil.which(daemon.find_bird()) is None:
+        return
+    (tmp_path / "bird.conf").write_text(conf)
+    p = subprocess.run([daemon.find_bird(), "-p", "-c", str(tmp_path / "bird.conf")], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr

@@ -86,6 +86,8 @@ def compile_plans(index: ResourceIndex, locked: dict[str, str] | None = None,
             plan["tier1"] = tier1_section(entries, [n for n in nodes if "t2" in n.tiers], t1_size, cache)
             bgp_services = [a for a, s in zip(announced, [s for s in services if s["t2"]]) if node.name in s["t1"]]
             plan["bgp"] = bgp_section(node, index, bgp_services, store)
+        elif node.pod_cidrs:  # not tier 1: BGP only to announce its PodCIDR, if asked to
+            plan["bgp"] = bgp_section(node, index, [], store, pod_cidr_only=True)
         if "t2" in node.tiers:
             mine = [s for s in services if node.name in s["t2"]]
             listeners = [listener(s["res"], s["vip"], store) for s in mine]

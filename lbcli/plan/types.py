@@ -342,8 +342,8 @@ class Family(PlanObject):
 
 @_t
 class Prefix(PlanObject):
-    prefix: str = f(Str(f"^{IPV4_RE}/32$"))
-    services: tuple = f(ListOf(OBJECT_KEY, min_items=1, unique=True))
+    prefix: str = f(IPV4_CIDR, desc="A VIP as /32, or this node's PodCIDR (advertisementType PodCIDR).")
+    services: tuple = f(ListOf(OBJECT_KEY, unique=True), desc="The services behind a VIP; empty for a PodCIDR.")
     communities: tuple = f(STRINGS)
     large_communities: tuple = f(STRINGS)
     local_preference: int | None = f(Nullable(Int(0, U32)))

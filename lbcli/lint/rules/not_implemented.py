@@ -6,9 +6,10 @@ silently. The object stays valid and everything else in it is carried out; the f
 
 Reported (warning), on IsovalentBGP* and CiliumBGP* kinds alike:
 
-- advertisements of a type other than Service (PodCIDR, CiliumPodIPPool, Interface,
+- advertisements of a type other than Service and PodCIDR (CiliumPodIPPool, Interface,
   EgressGateway, SRv6LocatorPool), Service addresses other than LoadBalancerIP (tier 1
-  announces only the VIPs it serves), aggregationLengthIPv4/IPv6;
+  announces only the VIPs it serves), aggregationLengthIPv4/IPv6 (PodCIDR advertisements are
+  carried out: each selected node announces its own IPv4 PodCIDRs);
 - peers found by autoDiscovery or over peerInterface, instances without localASN, VRFs and
   route reflectors; peer config transport.sourceInterface / transport.localPort and
   families[].importPolicyRef;
@@ -17,7 +18,7 @@ Reported (warning), on IsovalentBGP* and CiliumBGP* kinds alike:
 
 Example (warning):
 
-    bgp.yaml:42:9: warning: advertisementType PodCIDR is not implemented by cilium-lb: tier 1
+    bgp.yaml:42:9: warning: advertisementType Interface is not implemented by cilium-lb: tier 1
     announces only the VIPs it serves; this advertisement is ignored [not-implemented]
 """
 
@@ -62,6 +63,8 @@ def _advertisement(adv: Resource) -> Iterator[Finding]:
             continue
         base = ("spec", "advertisements", i)
         t = item.get("advertisementType")
+        if t == "PodCIDR":
+            continue  # announced by each selected node (lbcli/compile/bgp.py)
         if t != "Service":
             yield _f(adv, base + ("advertisementType",), f"advertisementType {t}",
                      "tier 1 announces only the VIPs it serves; this advertisement is ignored")

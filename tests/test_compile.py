@@ -32,7 +32,7 @@ def vip(name: str, req: str | None = None, ann: str = "") -> str:
 
 def rebel():
     rep = lint_example("rebel-base")
-    assert not rep.problems
+    assert [(p.rule, p.resource) for p in rep.problems] == []
     return compiled_json(rep.index)
 
 

@@ -252,7 +252,8 @@ def test_manifests_against_applied_plan(rb, tmp_path):
     assert r.exit_code == 1
     changes = json.loads(r.stdout)
     assert changes and {c["action"] for c in changes} == {"add"} and {c["node"] for c in changes} == {"lb-t1-1"}
-    assert {"node", "ipam", "tier1", "bgp", "network"} <= {c["section"] for c in changes}
+    assert {"node", "ipam", "tier1", "bgp"} <= {c["section"] for c in changes}
+    assert "network" not in {c["section"] for c in changes}  # apply makes no network changes
     # applied = what compiles now: no changes
     (state / "lb-t1-1").mkdir(parents=True)
     (state / "lb-t1-1" / "applied-plan.json").write_bytes((old / "lb-t1-1.json").read_bytes())
@@ -315,8 +316,8 @@ def test_sections_limit_and_plan_sets():
     t1 = plans["lb-t1-1"]
     changed = json.loads(json.dumps(t1))
     changed["bgp"]["instances"][0]["peers"][0]["timers"]["holdTimeSeconds"] = 9
-    changed["network"]["masquerade"] = False
-    assert {c.section for c in diff_plans(t1, changed)} == {"bgp", "network"}
+    changed["network"]["masquerade"] = False  # apply never changes it: diff does not list it
+    assert {c.section for c in diff_plans(t1, changed)} == {"bgp"}
     assert [c.section for c in diff_plans(t1, changed, sections=["bgp"])] == ["bgp"]
     with pytest.raises(ValueError):
         diff_plans(t1, changed, sections=["tier3"])

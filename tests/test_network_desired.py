@@ -85,3 +85,21 @@ def test_geneve_refused_naming_the_missing_kernel_feature(host):
     host["geneve"] = (True, "")
     with pytest.raises(D.NetworkError, match="geneve is not implemented"):
         D.desired_from_plan(_plan(tunnelProtocol="geneve", tunnelPort=6081))
+
+
+@pytest.mark.parametrize("name", ["default/a\nb", 'default/a" accept', "default/a;b", "default/" + "a" * 300])
+def test_hostile_pod_keys_never_reach_nft_unchecked(name):
+    """The pod key is the only manifest string in the nft document: the plan refuses it unless
+    it is namespace/name, and the rule carries it JSON-encoded (nft -j has no text syntax) and
+    cut to nft's comment limit."""
+    import json
+
+    from lbcli.plan.spec import PlanFormatError
+    from lbcli.plan.types import PodBandwidth
+
+    doc = {"pod": name, "ip": "10.1.1.5", "egressBitsPerSecond": 10**7, "ingressBitsPerSecond": None}
+    if "\n" in name or '"' in name or ";" in name:
+        with pytest.raises(PlanFormatError):
+            PodBandwidth.from_json(doc, ("bandwidth", 0))
+    rule = D._priority_rule("10.1.1.5", 0x105, name)
+    assert len(rule["comment"].encode()) <= 127 and json.loads(json.dumps(rule)) == rule

@@ -147,6 +147,9 @@ NOT_RENDERED = [
     (r"BGPAdvertisement:spec\.advertisements\.\[\]\.attributes\.communities\.wellKnown", "an enum"),
     (r"BGPNodeConfigOverride:spec\.bgpInstances\.\[\]\.peers\.\[\]\.name$",
      "only names the peer a refused per-peer override is for; matched, never written"),
+    (r"Pod:spec\.nodeName$", "compared with Node names, never written"),
+    (r"Pod:metadata\.(name|namespace)$", "reaches only nftables' JSON API as a rule comment, JSON-encoded "
+     "and checked against the plan's namespace/name pattern (tests/test_network_desired.py)"),
 ]
 
 
@@ -233,10 +236,15 @@ def base_dir() -> str:
     return tempfile.mkdtemp(prefix="cilium-lb-injection-")
 
 
+V1_SERVICES = ("Service/default/legacy", "Service/default/legacy-deprecated")
+
+
 @functools.lru_cache(maxsize=None)
 def base_output() -> tuple[Output, dict, dict]:
     report = lint_texts({FILE: dump(base_docs())})
-    assert not [p for p in report.problems if p.severity >= Severity.ERROR]
+    # the v1 Services are refused (not-implemented: only their address is carried out), but their
+    # strings still reach the plan's IPAM section, so they stay in the set this test injects into
+    assert sorted(p.resource for p in report.problems if p.severity >= Severity.ERROR) == sorted(V1_SERVICES)
     compiled = compiled_json(report.index)
     return render_plans(compiled.plans, compiled.secrets, base_dir()), compiled.plans, compiled.secrets
 
@@ -291,6 +299,12 @@ def _exercised() -> list[tuple[str, tuple]]:
     return [(k, p) for k, p in string_fields() if next(instances(docs, k, p), None) is not None]
 
 
+def _new(p) -> bool:
+    """Not the base set's own refusals of its v1 Services (see base_output)."""
+    return not (p.rule == "not-implemented" and p.resource in V1_SERVICES
+                and p.message.startswith("spec.type "))
+
+
 # what rules check where a Secret is used (they point at the reference, not at the Secret)
 AT_REFERENCE = re.compile(r"^Secret:((data|stringData)\.\*|type)$")
 
@@ -308,7 +322,7 @@ def test_hostile_value_fails_validation_or_renders_safely(kind, path):
         mutated = clone(docs)
         _set(mutated[doc], where, value)
         report = lint_texts({FILE: dump(mutated, cache, doc)})
-        errors = [p for p in report.problems if p.severity >= Severity.ERROR]
+        errors = [p for p in report.problems if p.severity >= Severity.ERROR and _new(p)]
         if errors:
             if not AT_REFERENCE.match(fid):
                 assert any(p.line == line for p in errors), (

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import pytest
 
+from lbcli.agent.bgp.model import model_from_plan as bgp_model
+from lbcli.agent.bgp.render import render_bird_conf
 from lbcli.agent.datapath.reconciler import DatapathError, desired_from_plan
 
 
 from .lintkit import EXAMPLES, by_rule, compiled_json, lint_example, lint_text
 
 BGP = EXAMPLES / "rebel-base" / "bgp.yaml"
+CILIUM_CONFIG = "ConfigMap/kube-system/cilium-config"
 NODES = EXAMPLES / "rebel-base" / "nodes.yaml"
 
 CILIUM_BGP = """\
@@ -53,6 +56,7 @@ spec:
     - name: instance0
       routerID: 10.0.0.1
       localPort: 1790
+      localASN: 64600
       peers:
         - {name: peer0, localAddress: 192.168.121.11}
 """
@@ -80,6 +84,80 @@ def test_cilium_oss_bgp_kinds_compile_like_isovalent_ones():
     assert [p["prefix"] for p in _peer(plan)["prefixes"]] == ["100.64.0.101/32"]
 
 
+RICH_BGP = """\
+---
+apiVersion: isovalent.com/v1
+kind: IsovalentBGPClusterConfig
+metadata: {name: router-bgp}
+spec:
+  nodeSelector: {matchLabels: {service.cilium.io/node: t1}}
+  bgpInstances:
+    - name: instance0
+      localASN: 64512
+      localPort: 1179
+      peers:
+        - {name: peer0, peerAddress: 192.168.121.201, peerASN: 64513, peerConfigRef: {name: router-peer-config}}
+---
+apiVersion: isovalent.com/v1
+kind: IsovalentBGPPeerConfig
+metadata: {name: router-peer-config}
+spec:
+  transport: {peerPort: 1790}
+  timers: {connectRetryTimeSeconds: 5, holdTimeSeconds: 9, keepAliveTimeSeconds: 3}
+  gracefulRestart: {enabled: true, restartTimeSeconds: 30}
+  ebgpMultihop: 4
+  authSecretRef: bgp-auth
+  families:
+    - {afi: ipv4, safi: unicast, advertisements: {matchLabels: {advertisement: ilb}}}
+    - {afi: ipv6, safi: unicast}
+---
+apiVersion: isovalent.com/v1
+kind: IsovalentBGPAdvertisement
+metadata: {name: ilb, labels: {advertisement: ilb}}
+spec:
+  advertisements:
+    - advertisementType: Service
+      service: {addresses: [LoadBalancerIP]}
+      selector: {matchExpressions: [{key: somekey, operator: NotIn, values: [never]}]}
+      attributes:
+        communities: {standard: ["65000:100"], large: ["1:2:3"], wellKnown: [no-export]}
+        localPreference: 200
+---
+apiVersion: v1
+kind: Secret
+metadata: {namespace: kube-system, name: bgp-auth}
+stringData: {password: not-a-real-password}
+"""
+
+
+def _as_cilium(text: str) -> str:
+    for kind in ("ClusterConfig", "PeerConfig", "Advertisement"):
+        text = text.replace(f"kind: IsovalentBGP{kind}", f"kind: CiliumBGP{kind}")
+    return text.replace("apiVersion: isovalent.com/v1\n", "apiVersion: cilium.io/v2\n")
+
+
+def test_every_carried_bgp_field_compiles_the_same_from_cilium_oss_kinds():
+    """Each field the schema registry counts carried for the Isovalent kinds, set to a value
+    other than its default, gives the same plan from the Cilium OSS kinds (one compile path)."""
+    rep_iso, iso = _bgp_plans(RICH_BGP)
+    rep_oss, oss = _bgp_plans(_as_cilium(RICH_BGP))
+    for rep in (rep_iso, rep_oss):
+        assert not [p for p in rep.problems if p.severity.name != "INFO"]
+    a, b = iso.plans["lb-t1-1"]["bgp"], oss.plans["lb-t1-1"]["bgp"]
+    assert a == b
+    inst = a["instances"][0]
+    peer = inst["peers"][0]
+    assert (inst["localPort"], peer["asn"], peer["port"], peer["ebgpMultihop"]) == (1179, 64513, 1790, 4)
+    assert peer["timers"] == {"connectRetrySeconds": 5, "holdTimeSeconds": 9, "keepAliveSeconds": 3}
+    assert peer["gracefulRestart"] == {"enabled": True, "restartTimeSeconds": 30}
+    assert peer["auth"]["secretRef"] == "kube-system/bgp-auth"
+    assert [(f["afi"], f["safi"]) for f in peer["families"]] == [("ipv4", "unicast"), ("ipv6", "unicast")]
+    [pfx] = peer["prefixes"]
+    assert (pfx["communities"], pfx["largeCommunities"], pfx["localPreference"]) == (
+        ["65000:100", "no-export"], ["1:2:3"], 200)
+    assert "bgp" not in [k for k, v in oss.plans["lb-t2-1"].items() if v]  # nodeSelector: t1 only
+
+
 def test_cilium_oss_bgp_lint_rules_apply():
     broken = CILIUM_BGP.replace("peerConfigRef: {name: router-peer-config}", "peerConfigRef: {name: router-peer-confg}")
     rep = lint_example("rebel-base", {str(BGP): broken})
@@ -94,9 +172,12 @@ def test_cilium_oss_bgp_lint_rules_apply():
 def test_node_override_sets_router_id_and_port_and_refuses_per_peer_fields():
     rep, c = _bgp_plans(CILIUM_BGP + OVERRIDE)
     inst = c.plans["lb-t1-1"]["bgp"]["instances"][0]
-    assert (inst["routerId"], inst["localPort"]) == ("10.0.0.1", 1790)
+    assert (inst["routerId"], inst["localPort"], inst["localASN"]) == ("10.0.0.1", 1790, 64600)
     other = c.plans["lb-t1-2"]["bgp"]["instances"][0]
-    assert (other["routerId"], other["localPort"]) == ("192.168.121.12", 179)
+    assert (other["routerId"], other["localPort"], other["localASN"]) == ("192.168.121.12", 179, 64512)
+    # and BIRD is told so on that node
+    conf = render_bird_conf(bgp_model(c.plans["lb-t1-1"], {}))
+    assert "  router id 10.0.0.1;" in conf and "port 1790 as 64600;" in conf
     [p] = by_rule(rep, "not-implemented")
     assert p.severity.name == "WARNING" and "per-peer localAddress override is not implemented" in p.message
     text = CILIUM_BGP + OVERRIDE

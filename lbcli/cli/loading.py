@@ -26,9 +26,10 @@ def limits_for(cfg, max_file_size: str | None = None):
 
 
 def load_checked(paths: list[str], extra: list[str] | None = None, config: str | None = None,
-                 max_file_size: str | None = None):
-    """Load and lint; on usage/I-O errors exit 2, on error findings print them (stderr) and
-    exit 1, as `validate` would. Returns the LintReport."""
+                 max_file_size: str | None = None, kube=None):
+    """Load (files, or the cluster when `kube` is a cli.kube.KubeSource) and lint; on usage/I-O
+    errors exit 2, on error findings print them (stderr) and exit 1, as `validate` would.
+    Returns the LintReport."""
     from ..lint.config import ConfigError, load_config
     from ..lint.engine import lint
     from ..lint.problem import Severity
@@ -36,8 +37,7 @@ def load_checked(paths: list[str], extra: list[str] | None = None, config: str |
 
     try:
         cfg = load_config(config)
-        loaded = load(list(paths) + list(extra or []), ignore=cfg.is_ignored if cfg.ignore else None,
-                      limits=limits_for(cfg, max_file_size))
+        loaded = load_any(paths, extra, cfg, limits_for(cfg, max_file_size), kube)
     except (ConfigError, LoadError, ValueError) as e:
         error(str(e))
         raise typer.Exit(2)
@@ -45,19 +45,34 @@ def load_checked(paths: list[str], extra: list[str] | None = None, config: str |
     if report.count(Severity.ERROR):
         import sys
 
+        from ..lint.redact import escape_controls
         from ..report.text import summary_line
 
         for p in report.problems:
             if p.severity >= Severity.ERROR:
-                sys.stderr.write(f"{p.file}:{p.line}:{p.column} {p.severity.label} {p.rule} {p.message}\n")
+                sys.stderr.write(f"{escape_controls(p.where)} {p.severity.label} {p.rule} {escape_controls(p.message)}\n")
         sys.stderr.write(summary_line(report.summary) + "\n")
         error("the manifest set has errors; fix them first (see `cilium-lb validate`)")
         raise typer.Exit(1)
     return report
 
 
+def load_any(paths, extra, cfg, limits, kube=None):
+    """The LoadResult of files, or of the cluster (plus `extra` files such as --nodes)."""
+    from ..manifest.loader import load, load_file
+
+    ignore = cfg.is_ignored if cfg.ignore else None
+    if kube is None:
+        return load(list(paths) + list(extra or []), ignore=ignore, limits=limits)
+    loaded = kube.read()
+    if extra:
+        for path in load(list(extra), ignore=ignore, limits=limits).files:
+            load_file(path, loaded, limits=limits)
+    return loaded
+
+
 def compile_node(paths: list[str], nodes: list[str] | None, node: str, lock: str | None = None,
-                 findings_exit: int = 1):
+                 findings_exit: int = 1, kube=None):
     """(plan, secret material) of one node, compiled as `compile` does: addresses allocated
     before come from the allocation lock beside the manifests (read, never written here).
     `findings_exit` is the exit code for a set with errors (diff uses 2: its 1 means "changes")."""
@@ -68,11 +83,13 @@ def compile_node(paths: list[str], nodes: list[str] | None, node: str, lock: str
     from ..compile.plan import PlanBuildError, compile_plans
 
     try:
-        report = load_checked(paths, nodes)
+        report = load_checked(paths, nodes, kube=kube)
     except typer.Exit as e:
         raise typer.Exit(findings_exit if e.exit_code == 1 else e.exit_code)
     try:
         locked = read_lock(Path(lock) if lock else default_path(paths))
+        if kube is not None:  # in a cluster, LBVIP/Service status records what was allocated
+            locked = {**locked, **kube.allocations()}
         compiled = compile_plans(report.index, locked)
     except (LockError, IdentityError, PlanBuildError) as e:
         error(str(e))
@@ -126,7 +143,7 @@ def plan_from(source: str, node: str, secret_paths: list[str] | None):
 
 
 def node_plan(paths: list[str] | None, plan_source: str | None, secret_paths: list[str] | None,
-              nodes: list[str] | None, node: str, lock: str | None, findings_exit: int = 1):
+              nodes: list[str] | None, node: str, lock: str | None, findings_exit: int = 1, kube=None):
     """(plan, secret material) for `apply`, `diff --live`: compiled from manifest `paths` or
     read from `plan_source` with Secrets from `secret_paths`; usage errors exit 2."""
     if plan_source is not None:
@@ -136,7 +153,15 @@ def node_plan(paths: list[str] | None, plan_source: str | None, secret_paths: li
         if nodes or lock:
             error("--nodes and --lock are for compiling manifests; a --plan is compiled already")
             raise typer.Exit(2)
+        if kube is not None:
+            error("give --kube or --plan, not both")
+            raise typer.Exit(2)
         return plan_from(plan_source, node, secret_paths)
+    if kube is not None:
+        if secret_paths:
+            error("--secrets goes with --plan; with --kube the Secrets come from the cluster")
+            raise typer.Exit(2)
+        return compile_node([], nodes, node, lock, findings_exit, kube)
     if not paths:
         error("give manifests (PATH...) or a compiled plan (--plan FILE|DIR)")
         raise typer.Exit(2)

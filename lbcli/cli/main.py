@@ -15,6 +15,7 @@ import typer
 
 from .. import __version__
 from .console import error, set_color
+from .kube import CONTEXT_HELP, KUBE_HELP, KUBECONFIG_HELP
 from .loading import MAX_FILE_SIZE_HELP
 from .views import node_name
 
@@ -73,7 +74,7 @@ def main(
 
 @app.command()
 def validate(
-    paths: List[str] = typer.Argument(..., help="Files, directories (recursive), globs, or - for stdin."),
+    paths: Optional[List[str]] = typer.Argument(None, metavar="PATH...", help="Files, directories (recursive), globs, or - for stdin (or --kube)."),
     output: Optional[LintFormat] = typer.Option(None, "-o", "--output", help="text (default), json, sarif, github (default under GitHub Actions), junit."),
     fail_level: Optional[Level] = typer.Option(None, "--fail-level", help="Exit 1 when a finding is at or above this severity (default: error)."),
     config: Optional[str] = typer.Option(None, "--config", "-c", help="Config file (default: .cilium-lb.yaml searched upwards)."),
@@ -81,20 +82,28 @@ def validate(
     at: Optional[str] = typer.Option(None, "--at", help="Evaluate time-dependent rules (certificate expiry) as of this ISO date."),
     max_file_size: Optional[str] = typer.Option(None, "--max-file-size", help=MAX_FILE_SIZE_HELP),
     nodes: Optional[List[str]] = typer.Option(None, "--nodes", help="Extra file(s) with v1 Nodes (kubectl get nodes -o yaml): node-dependent checks run with them."),
+    kube: bool = typer.Option(False, "--kube", help=KUBE_HELP),
+    kubeconfig: Optional[str] = typer.Option(None, "--kubeconfig", metavar="FILE", help=KUBECONFIG_HELP),
+    context: Optional[str] = typer.Option(None, "--context", help=CONTEXT_HELP),
 ) -> None:
-    """Lint a manifest set: schema and semantic rules, with file:line:col for every finding."""
+    """Lint a manifest set: schema and semantic rules, with file:line:col for every finding
+    (objects read with --kube: Kind/namespace/name and the field path)."""
     from ..lint.config import ConfigError, load_config
     from ..lint.engine import lint
     from ..lint.problem import Severity
-    from ..manifest.loader import LoadError, load
+    from ..manifest.loader import LoadError
     from ..report import render_lint
-    from .loading import limits_for
+    from .kube import source
+    from .loading import limits_for, load_any
 
+    src = source(kube, kubeconfig, context, paths)
+    if src is None and not paths:
+        error("give manifests (PATH...) or --kube")
+        raise typer.Exit(2)
     try:
         cfg = load_config(config, search=not no_config)
         now = _parse_time(at)
-        loaded = load(list(paths) + list(nodes or []), ignore=cfg.is_ignored if cfg.ignore else None,
-                      limits=limits_for(cfg, max_file_size))
+        loaded = load_any(paths or [], nodes, cfg, limits_for(cfg, max_file_size), src)
     except (ConfigError, LoadError, ValueError) as e:
         error(str(e))
         raise typer.Exit(2)
@@ -110,16 +119,22 @@ LOCK_HELP = "Allocation lock file (default: cilium-lb.lock in the first PATH if 
 
 @app.command("compile")
 def compile_cmd(
-    paths: List[str] = typer.Argument(..., help="Manifest files, directories, globs, or -."),
+    paths: Optional[List[str]] = typer.Argument(None, metavar="PATH...", help="Manifest files, directories, globs, or - (or --kube)."),
     output: str = typer.Option(..., "-o", "--output", help="Directory for <node>.json plans, or - to print one plan."),
     nodes: Optional[List[str]] = typer.Option(None, "--nodes", help="Extra file(s) with v1 Nodes (kubectl get nodes -o yaml)."),
     node: Optional[str] = typer.Option(None, "--node", help="Only this node's plan."),
     max_file_size: Optional[str] = typer.Option(None, "--max-file-size", help=MAX_FILE_SIZE_HELP),
     lock: Optional[str] = typer.Option(None, "--lock", metavar="FILE", help=LOCK_HELP),
     locked: bool = typer.Option(False, "--locked", help="Refuse to change the allocation lock (exit 1 if it is not up to date): for CI."),
+    kube: bool = typer.Option(False, "--kube", help=KUBE_HELP),
+    kubeconfig: Optional[str] = typer.Option(None, "--kubeconfig", metavar="FILE", help=KUBECONFIG_HELP),
+    context: Optional[str] = typer.Option(None, "--context", help=CONTEXT_HELP),
+    write_status: bool = typer.Option(False, "--write-status", help="With --kube: write LBVIP addresses and LBVIP/LBService conditions back (while holding the status Lease)."),
+    lease_namespace: str = typer.Option("kube-system", "--lease-namespace", help="With --write-status: namespace of the status Lease (the agent's)."),
 ) -> None:
     """Compile the manifest set into one deterministic plan per node; keep LB-IPAM allocations
-    in the allocation lock (cilium-lb.lock beside the manifests)."""
+    in the allocation lock (cilium-lb.lock beside the manifests) or, with --kube, in the
+    LBVIP status the cluster holds."""
     from pathlib import Path
 
     from ..compile.allocations import LockError, default_path, lock_of, read_lock, write_lock
@@ -127,15 +142,24 @@ def compile_cmd(
     from ..compile.nodes import IdentityError
     from ..compile.output import OutputError, write_plans
     from ..compile.plan import PlanBuildError, compile_plans, dumps
+    from .kube import source
+    from .kube import write_status as write_back
     from .loading import load_checked
 
     if not output:
         error("-o needs a directory (or - for one plan on stdout)")
         raise typer.Exit(2)
-    report = load_checked(paths, nodes, max_file_size=max_file_size)
+    src = source(kube, kubeconfig, context, paths)
+    if src is None and (not paths or write_status):
+        error("--write-status needs --kube" if write_status else "give manifests (PATH...) or --kube")
+        raise typer.Exit(2)
+    paths = paths or []
+    report = load_checked(paths, nodes, max_file_size=max_file_size, kube=src)
     lock_path = Path(lock) if lock else default_path(paths)
     try:
         previous = read_lock(lock_path)
+        if src is not None:  # the cluster's record (LBVIP status) of what was allocated
+            previous = {**previous, **src.allocations()}
         compiled = compile_plans(report.index, previous)
     except (LockError, IdentityError, PlanBuildError) as e:
         error(str(e))
@@ -153,6 +177,8 @@ def compile_cmd(
             except LockError as e:
                 error(str(e))
                 raise typer.Exit(2)
+    if write_status:
+        write_back(src, compiled, report.index, lease_namespace)
     plans = compiled.plans
     if node is not None:
         if node not in plans:
@@ -204,6 +230,9 @@ def apply(
     dry_run: bool = typer.Option(False, "--dry-run", help="Observe and report what would change; change nothing."),
     output: ApplyFormat = typer.Option(ApplyFormat.text, "-o", "--output", help="text or json."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print nothing on success."),
+    kube: bool = typer.Option(False, "--kube", help=KUBE_HELP),
+    kubeconfig: Optional[str] = typer.Option(None, "--kubeconfig", metavar="FILE", help=KUBECONFIG_HELP),
+    context: Optional[str] = typer.Option(None, "--context", help=CONTEXT_HELP),
 ) -> None:
     """Converge this node to its plan: observe, change only what differs, record the plan.
     The plan is compiled from PATH... (addresses from the allocation lock) or given with --plan."""
@@ -211,9 +240,11 @@ def apply(
 
     from ..agent.apply import LockTimeout, apply_plan
     from ..agent.reconciler import NodeContext
+    from .kube import source
     from .loading import node_plan
 
-    plan, secrets = node_plan(paths, plan_source, secrets_paths, nodes, node, lock)
+    src = source(kube, kubeconfig, context, paths)
+    plan, secrets = node_plan(paths, plan_source, secrets_paths, nodes, node, lock, kube=src)
     ctx = NodeContext(node, Path(state_dir), Path(bpf_root), dry_run)
     progress = None
     if output == ApplyFormat.text and not quiet and sys.stderr.isatty():
@@ -307,9 +338,11 @@ def _parse_time(at: str | None):
     return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
 
 
+from .kube import register as _register_kube  # noqa: E402  (crds, manifests)
 from .views import register as _register_views  # noqa: E402  (diff, status: after the apps exist)
 
 _register_views(app, lb_app)
+_register_kube(app)
 
 
 def run() -> None:

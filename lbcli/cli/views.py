@@ -11,6 +11,7 @@ from typing import List, Optional
 import typer
 
 from .console import error
+from .kube import CONTEXT_HELP, KUBE_HELP, KUBECONFIG_HELP
 
 DEFAULT_STATE_DIR = "/var/lib/cilium-lb"  # = lbcli.agent.apply.DEFAULT_STATE_DIR (not imported at start-up)
 
@@ -44,14 +45,27 @@ def diff(
     plan_source: Optional[str] = typer.Option(None, "--plan", metavar="FILE|DIR", help="With --live: a compiled plan instead of manifests."),
     secrets_paths: Optional[List[str]] = typer.Option(None, "--secrets", metavar="PATH", help="With --live --plan: Secret manifests the plan references."),
     lock: Optional[str] = typer.Option(None, "--lock", metavar="FILE", help="Allocation lock read when compiling manifests (default: cilium-lb.lock beside them)."),
+    kube: bool = typer.Option(False, "--kube", help=KUBE_HELP + " Needs --node."),
+    kubeconfig: Optional[str] = typer.Option(None, "--kubeconfig", metavar="FILE", help=KUBECONFIG_HELP),
+    context: Optional[str] = typer.Option(None, "--context", help=CONTEXT_HELP),
 ) -> None:
     """Show what would change, semantically: plan against plan, or manifests against the last
     applied plan, or (--live) against the host. Exit 0 no changes, 1 changes, 2 error (like kubectl diff)."""
     from ..diff import diff_plan_sets, diff_plans
     from ..diff.sources import PlanSourceError, applied_plan, read_plan_source, why_not_plans
+    from .kube import source
 
+    src = source(kube, kubeconfig, context, paths)
     if live:
-        _diff_live(paths, nodes, node, state_dir, bpf_root, output, plan_source, secrets_paths, lock)
+        _diff_live(paths, nodes, node, state_dir, bpf_root, output, plan_source, secrets_paths, lock, src)
+    if src is not None:
+        if node is None:
+            error("--kube compares the cluster's set with what is applied on a node: give --node NAME")
+            raise typer.Exit(2)
+        from .loading import compile_node
+
+        desired, _ = compile_node([], nodes, node, lock, findings_exit=2, kube=src)
+        _show_diff(diff_plans(applied_plan(state_dir, node), desired, node), output)
     if plan_source is not None or secrets_paths:
         error("--plan and --secrets go with --live (to compare plans, give them as OLD NEW)")
         raise typer.Exit(2)
@@ -99,6 +113,10 @@ def diff(
     except Exception as e:  # exit 1 means "changes": a failure must never look like one
         error(f"internal error while comparing plans ({type(e).__name__}: {e}); please report it")
         raise typer.Exit(2)
+    _show_diff(changes, output)
+
+
+def _show_diff(changes, output) -> None:
     if output == ViewFormat.json:
         import json
 
@@ -110,7 +128,7 @@ def diff(
     raise typer.Exit(1 if changes else 0)
 
 
-def _diff_live(paths, nodes, node, state_dir, bpf_root, output, plan_source, secrets_paths, lock) -> None:
+def _diff_live(paths, nodes, node, state_dir, bpf_root, output, plan_source, secrets_paths, lock, src=None) -> None:
     """The host against the plan: every component observes and diffs, nothing is changed
     (apply's dry run)."""
     from pathlib import Path
@@ -122,7 +140,7 @@ def _diff_live(paths, nodes, node, state_dir, bpf_root, output, plan_source, sec
     if node is None:
         error("--live needs --node NAME (and runs inside that node's network namespace)")
         raise typer.Exit(2)
-    plan, secrets = node_plan(paths, plan_source, secrets_paths, nodes, node, lock, findings_exit=2)
+    plan, secrets = node_plan(paths, plan_source, secrets_paths, nodes, node, lock, findings_exit=2, kube=src)
     ctx = NodeContext(node, Path(state_dir), Path(bpf_root), dry_run=True)
     try:
         result = apply_plan(ctx, plan, secrets)
@@ -145,22 +163,30 @@ def status(
     plan: Optional[str] = typer.Option(None, "--plan", help="Directory of plans (cilium-lb compile -o DIR) or one plan file."),
     observed: Optional[List[str]] = typer.Option(None, "--observed", help="JSON file(s) of observed facts (`cilium-lb observe` on each node; see lbcli/status/observed.py)."),
     output: ViewFormat = typer.Option(ViewFormat.text, "-o", "--output", help="text (table) or json."),
+    kube: bool = typer.Option(False, "--kube", help="Compile the plans from the cluster's manifest set instead of --plan."),
+    kubeconfig: Optional[str] = typer.Option(None, "--kubeconfig", metavar="FILE", help=KUBECONFIG_HELP),
+    context: Optional[str] = typer.Option(None, "--context", help=CONTEXT_HELP),
 ) -> None:
     """The service table of `cilium lb status`: VIPs, BGP, T1/T2 nodes and health, backends.
     From plans alone, what only the hosts know (sessions, health checks) shows as "?"."""
     from ..diff.sources import PlanSourceError, read_plan_source
     from ..status import build_status
+    from .kube import source
 
-    if plan is None:
-        error("give --plan DIR (the plans `cilium-lb compile -o DIR` wrote)")
+    src = source(kube, kubeconfig, context, None)
+    if src is not None and plan is not None:
+        error("give --plan or --kube, not both")
+        raise typer.Exit(2)
+    if src is None and plan is None:
+        error("give --plan DIR (the plans `cilium-lb compile -o DIR` wrote) or --kube")
         raise typer.Exit(2)
     try:
-        plans = read_plan_source(plan, strict=True)
+        plans = read_plan_source(plan, strict=True) if src is None else _cluster_plans(src)
     except PlanSourceError as e:
         error(str(e))
         raise typer.Exit(2)
     if not plans:
-        error(f"{plan}: no NodePlan JSON found")
+        error(f"{plan}: no NodePlan JSON found" if src is None else "the cluster has no v1 Nodes: no plans")
         raise typer.Exit(2)
     facts = None
     if observed:
@@ -191,6 +217,20 @@ def status(
     from ..report.status_text import render
 
     render(st)
+
+
+def _cluster_plans(src) -> dict:
+    """Every node's plan, compiled from the cluster's set (addresses from LBVIP status)."""
+    from ..compile.nodes import IdentityError
+    from ..compile.plan import PlanBuildError, compile_plans
+    from .loading import load_checked
+
+    report = load_checked([], kube=src)
+    try:
+        return compile_plans(report.index, src.allocations()).plans
+    except (IdentityError, PlanBuildError) as e:
+        error(str(e))
+        raise typer.Exit(2)
 
 
 def observe(

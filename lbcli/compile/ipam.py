@@ -1,7 +1,8 @@
 """LB-IPAM: an IPv4 address for every LBVIP and LoadBalancer Service, as Cilium assigns them.
 
+Claimants, requests, labels, pools and sharing are lbcli.model.ipam's (the meaning lint checks).
 Requested addresses (LBVIP `spec.ipv4Request`, Service annotation `lbipam.cilium.io/ips` or
-`spec.loadBalancerIP`) come first, in creation order (then by name). Others are allocated from
+its deprecated `io.cilium/lb-ipam-ips`, or `spec.loadBalancerIP`) come first, in creation order (then by name). Others are allocated from
 the pools whose `serviceSelector` matches, skipping disabled pools and, with
 `allowFirstLastIPs: "No"`, a CIDR's first and last address. Allocation is stable: addresses
 already assigned in the previous plans are kept, and a new address is found by probing from a
@@ -16,11 +17,10 @@ import hashlib
 import ipaddress
 from dataclasses import dataclass, field
 
-from ..manifest.index import IPAM_IPS, IPAM_SHARING_KEY, VIP_NAME_LABEL, ResourceIndex, ipam_annotation
+from ..manifest.index import ResourceIndex
 from ..manifest.resource import Resource
-from ..manifest.selectors import matches
-
-CONDITION = "lb.cilium.io/IPv4AddressAllocated"
+from ..model import ipam as M
+from ..model.ipam import CONDITION, Pool  # noqa: F401  (re-exported)
 
 
 @dataclass
@@ -35,27 +35,6 @@ class Claimant:
 
 
 @dataclass
-class Pool:
-    name: str
-    ranges: list[tuple[int, int]]  # inclusive
-    selector: dict | None
-
-    @property
-    def size(self) -> int:
-        return sum(b - a + 1 for a, b in self.ranges)
-
-    def contains(self, ip: int) -> bool:
-        return any(a <= ip <= b for a, b in self.ranges)
-
-    def nth(self, n: int) -> int:
-        for a, b in self.ranges:
-            if n <= b - a:
-                return a + n
-            n -= b - a + 1
-        raise IndexError(n)
-
-
-@dataclass
 class IpamResult:
     assignments: dict[str, dict] = field(default_factory=dict)  # ref -> {ipv4, pool, sharingKey, ports}
     conditions: list[dict] = field(default_factory=list)
@@ -66,54 +45,19 @@ class IpamResult:
 
 
 def pools_of(index: ResourceIndex) -> list[Pool]:
-    """Enabled pools with their IPv4 blocks as ranges (reserved first/last addresses left out)."""
-    from ..manifest.ippool import blocks
-
-    pools = []
-    for p in sorted(index.valid("CiliumLoadBalancerIPPool"), key=lambda r: r.name):
-        if str(p.spec.get("disabled", False)).lower() == "true":
-            continue
-        ranges = [(b.first + (b.first in b.reserved), b.last - (b.last in b.reserved))
-                  for b in blocks(p) if b.version == 4]
-        pools.append(Pool(p.name, sorted(ranges), p.spec.get("serviceSelector")))
-    return pools
+    """Enabled pools with their IPv4 blocks as ranges (the model's meaning)."""
+    return M.pools(index)
 
 
 def claimants_of(index: ResourceIndex) -> list[Claimant]:
-    ports_by_vip: dict[tuple, set] = {}
-    for svc in index.valid("LBService"):
-        vip = (svc.spec.get("vipRef") or {}).get("name")
-        proto = "UDP" if "udpProxy" in (svc.spec.get("applications") or {}) else "TCP"
-        if vip and svc.spec.get("port"):
-            ports_by_vip.setdefault((svc.namespace, vip), set()).add((svc.spec["port"], proto))
+    by_vip = M.lbvip_ports(index)
     out = []
-    for v in index.valid("LBVIP"):
-        labels = {**v.labels, VIP_NAME_LABEL: v.name}
-        out.append(Claimant(v.ref, v, labels, v.spec.get("ipv4Request"), _ann(v, IPAM_SHARING_KEY),
-                            frozenset(ports_by_vip.get((v.namespace, v.name), ())), _order(v)))
-    for s in index.load_balancer_services():
-        if not s.valid:
-            continue
-        req = None
-        ann = _ann(s, IPAM_IPS)
-        if ann:
-            req = next((x.strip() for x in str(ann).split(",") if ":" not in x and x.strip()), None)
-        req = req or s.spec.get("loadBalancerIP")
-        ports = frozenset((p.get("port"), p.get("protocol", "TCP")) for p in s.spec.get("ports") or [] if isinstance(p, dict))
-        out.append(Claimant(s.ref, s, dict(s.labels), req, _ann(s, IPAM_SHARING_KEY), ports, _order(s)))
+    for r in M.clients(index):
+        req = M.requested_ipv4(r)
+        out.append(Claimant(r.ref, r, M.labels(r), req.text if req else None, M.sharing_key(r),
+                            M.ports(r, by_vip), M.order(r)))
     out.sort(key=lambda c: c.order)
     return out
-
-
-def _ann(res: Resource, key: str):
-    """An LB-IPAM annotation's value; the deprecated io.cilium/ spelling counts too."""
-    found = ipam_annotation(res, key)
-    return found[1] if found else None
-
-
-def _order(r: Resource) -> tuple:
-    ts = ((r.body.get("metadata") or {}).get("creationTimestamp")) or "~"
-    return (str(ts), r.ref)
 
 
 def allocate(index: ResourceIndex, previous: dict[str, str] | None = None) -> IpamResult:
@@ -125,9 +69,7 @@ def allocate(index: ResourceIndex, previous: dict[str, str] | None = None) -> Ip
     def fits(c: Claimant, ip: int) -> str | None:
         """None when `c` may take `ip`, else the reason it may not."""
         for other in holders.get(ip, []):
-            if not (c.sharing_key and c.sharing_key == other.sharing_key):
-                return "AddressAlreadyInUse"
-            if c.ports & other.ports:
+            if M.share_problem(c.resource, c.ports, other.resource, other.ports) is not None:
                 return "AddressAlreadyInUse"
         return None
 
@@ -141,7 +83,7 @@ def allocate(index: ResourceIndex, previous: dict[str, str] | None = None) -> Ip
     def fail(c: Claimant, reason: str, msg: str) -> None:
         result.conditions.append({"ref": c.ref, "type": CONDITION, "status": "False", "reason": reason, "message": msg})
 
-    eligible = {c.ref: [p for p in pools if matches(p.selector, c.labels)] for c in claims}
+    eligible = {c.ref: M.eligible(pools, c.resource) for c in claims}
     # 1. explicit requests
     for c in claims:
         if not c.requested:

@@ -38,6 +38,10 @@ import hashlib
 from array import array
 from collections.abc import Sequence
 
+# Cilium's maglev.tableSize choices plus Isovalent's default 65537, defined once in the model
+from lbcli.model.maglev import ISOVALENT_DEFAULT as DEFAULT_TABLE_SIZE
+from lbcli.model.maglev import SUPPORTED_SIZES
+
 try:  # optional accelerator, built by setuptools when a compiler is present
     from lbcli.compile import _maglev as _accel
 except ImportError:  # pragma: no cover - depends on the build
@@ -57,11 +61,6 @@ __all__ = [
     "sorted_backends",
 ]
 
-# Cilium's maglev.tableSize choices plus Isovalent's default 65537.
-SUPPORTED_SIZES: tuple[int, ...] = (
-    251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521, 65537, 131071,
-)
-DEFAULT_TABLE_SIZE = 65537
 MAX_WEIGHT = 65535
 # Largest M the int32 table and the C loop's 32-bit positions accept.
 MAX_TABLE_SIZE = 2**31 - 1

@@ -4,11 +4,11 @@ bandwidth annotation)."""
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 
 from ..manifest.index import ResourceIndex
-from ..manifest.quantity import bits_per_second
+from ..model.quantity import bits_per_second
+from ..model.tunnel import pod_tunnel_mac
 from .nodes import NodeInfo
 
 TUNNEL_PORTS = {"vxlan": 8472, "geneve": 6081}  # Cilium's defaults
@@ -25,13 +25,6 @@ def options(index: ResourceIndex) -> dict[str, str]:
 
 def _bool(v: str | None, default: bool) -> bool:
     return default if v is None else v.strip().lower() == "true"
-
-
-def pod_tunnel_mac(node: str) -> str:
-    """A stable, locally administered MAC of a node's pod tunnel device (peers write it as the
-    inner destination; another hash domain than the tier-2 dispatch device's)."""
-    h = hashlib.sha256(b"cilium-lb/pod-tunnel-mac/" + node.encode()).digest()
-    return ":".join(f"{b:02x}" for b in (0x02, *h[:5]))
 
 
 def network_section(node: NodeInfo, nodes: list[NodeInfo], opts: dict[str, str],

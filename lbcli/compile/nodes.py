@@ -36,7 +36,7 @@ def node_infos(index: ResourceIndex) -> list[NodeInfo]:
         why = node_name_problem(n.name)
         if why is not None:
             line, col = n.locate(("metadata", "name"))
-            raise IdentityError(f"{n.doc.file}:{line}:{col}: node name {why}")
+            raise IdentityError(f"{f'{n.doc.file}:{line}:{col}' if n.doc.file else n.ref}: node name {why}")
         labels = n.labels
         tiers = []
         for tier in ("t1", "t2"):
@@ -51,15 +51,6 @@ def node_infos(index: ResourceIndex) -> list[NodeInfo]:
         cidrs = spec.get("podCIDRs") or ([spec["podCIDR"]] if spec.get("podCIDR") else [])
         out.append(NodeInfo(n.name, ip, tuple(cidrs), labels, tuple(tiers)))
     return out
-
-
-def tunnel_mac(node: str) -> str:
-    """A stable, locally administered unicast MAC for a node's tunnel device: tier 1 writes it
-    as the inner destination so tier 2 takes the packet as its own (PACKET_HOST)."""
-    import hashlib
-
-    h = hashlib.sha256(b"cilium-lb/tunnel-mac/" + node.encode()).digest()
-    return ":".join(f"{b:02x}" for b in (0x02, *h[:5]))
 
 
 def ip_key(ip: str | None):

@@ -14,14 +14,16 @@ from dataclasses import dataclass, field, replace
 
 from ..manifest.index import ResourceIndex
 from ..manifest.selectors import matches
+from ..model.maglev import t1_table_size
+from ..model.tunnel import tunnel_mac
 from ..plan.spec import PlanFormatError
 from ..plan.types import API_VERSION, BackendPool, Ipam, NodePlan
 from .bgp import bgp_section, no_advertisement
 from .ipam import allocate
 from .network import network_section, options
-from .nodes import NodeInfo, node_infos, tunnel_mac
+from .nodes import NodeInfo, node_infos
 from .secrets import SecretStore
-from .tier1 import DEFAULT_T1_TABLE, tier1_section
+from .tier1 import tier1_section
 from .tier2 import listener, pools_for, protocol_of
 
 class PlanBuildError(RuntimeError):
@@ -44,7 +46,7 @@ def compile_plans(index: ResourceIndex, locked: dict[str, str] | None = None,
     nodes = node_infos(index)
     ipam = allocate(index, locked)
     opts = options(index)
-    t1_size = int(opts.get("bpf-lb-maglev-table-size", DEFAULT_T1_TABLE) or DEFAULT_T1_TABLE)
+    t1_size = t1_table_size(opts)
     cache = maglev_cache if maglev_cache is not None else {}
     conditions = list(ipam.conditions)
 

@@ -5,26 +5,15 @@ lbcli/plan/secrets.py, where a node checks the material it is given against it.
 
 from __future__ import annotations
 
-import base64
-
 from ..manifest.index import ResourceIndex
+from ..model import secrets as secret_model
 from ..plan.secrets import SALT_LABEL, SCRYPT_N, SCRYPT_P, SCRYPT_R, canonical, digest  # noqa: F401
 
 
 def secret_data(index: ResourceIndex, namespace: str, name: str) -> dict[str, bytes] | None:
-    """The Secret's keys decoded (`data` is base64, `stringData` plain and wins, as in k8s)."""
+    """The Secret's keys decoded as the API server decodes them (lbcli.model.secrets)."""
     s = index.secret(namespace, name)
-    if s is None:
-        return None
-    out: dict[str, bytes] = {}
-    for k, v in (s.body.get("data") or {}).items():
-        try:
-            out[k] = base64.b64decode(str(v), validate=False)
-        except (ValueError, TypeError):
-            continue
-    for k, v in (s.body.get("stringData") or {}).items():
-        out[k] = str(v).encode()
-    return out
+    return None if s is None else secret_model.decoded(s.body)
 
 
 class SecretStore:

@@ -11,11 +11,11 @@ import hashlib
 import sys
 from array import array
 
+from ..model.tunnel import tunnel_mac
 from .maglev import build_table
-from .nodes import NodeInfo, tunnel_mac
+from .nodes import NodeInfo
 
 DISPATCH = {"mode": "vxlan", "device": "lb1vx", "vni": 1, "port": 4789}
-DEFAULT_T1_TABLE = 16381  # Cilium's bpf-lb-maglev-table-size default
 
 
 def tier1_section(services: list[dict], t2_nodes: list[NodeInfo], table_size: int, cache: dict) -> dict:

@@ -8,36 +8,31 @@ import functools
 from ..manifest.index import ResourceIndex
 from ..manifest.kinds import default_of
 from ..manifest.resource import Resource
+from ..model import apps, tls as tls_model
+from ..model.maglev import POOL_DEFAULT
 from .secrets import SecretStore
-
-APP_TYPES = ("httpProxy", "httpsProxy", "tlsPassthrough", "tlsProxy", "tcpProxy", "udpProxy")
-TLS_VERSIONS = {"TLSv1_0": "TLSv1.0", "TLSv1_1": "TLSv1.1", "TLSv1_2": "TLSv1.2", "TLSv1_3": "TLSv1.3"}
 
 
 def app_type(svc: Resource) -> tuple[str | None, dict]:
-    apps = svc.spec.get("applications") or {}
-    for t in APP_TYPES:
-        if t in apps:
-            return t, apps[t] or {}
-    return None, {}
+    app = apps.application(svc)
+    return app if app else (None, {})
 
 
-def protocol_of(svc: Resource) -> str:
-    return "UDP" if app_type(svc)[0] == "udpProxy" else "TCP"
+protocol_of = apps.protocol
 
 
 def listener(svc: Resource, vip: str, secrets: SecretStore) -> dict:
     kind, app = app_type(svc)
     ns = svc.namespace
     tls = None
-    if kind in ("httpsProxy", "tlsProxy"):
+    if kind in apps.TLS_TERMINATING:
         tc = app.get("tlsConfig") or {}
         validation = tc.get("validation")
         tls = {
             "certificates": [secrets.ref(ns, c["secretRef"]["name"]) for c in tc.get("certificates") or []
                              if (c.get("secretRef") or {}).get("name")],
-            "minVersion": TLS_VERSIONS.get(tc.get("minTLSVersion"), "TLSv1.2"),
-            "maxVersion": TLS_VERSIONS.get(tc.get("maxTLSVersion"), "TLSv1.3"),
+            "minVersion": tls_model.plan_version(tc.get("minTLSVersion"), tls_model.DEFAULT_MIN),
+            "maxVersion": tls_model.plan_version(tc.get("maxTLSVersion"), tls_model.DEFAULT_MAX),
             "cipherSuites": sorted(tc.get("allowedCipherSuites") or []),
             "clientValidation": None,
         }
@@ -88,7 +83,7 @@ def _pool_defaults() -> dict:
         "method": d("healthCheck", "http", "method"),
         "host": d("healthCheck", "http", "host"),
         "connectTimeoutSeconds": d("tcpConfig", "connectTimeoutSeconds"),
-        "tableSize": d("loadbalancing", "algorithm", "consistentHashing", "algorithm", "maglev", "tableSize"),
+        "tableSize": d("loadbalancing", "algorithm", "consistentHashing", "algorithm", "maglev", "tableSize") or POOL_DEFAULT,
         "weight": default_of("LBBackendPool", "spec", "backends", "[]", "weight"),
     }
 

@@ -16,7 +16,6 @@ SECTIONS: dict[str, str] = {
     "bgp": "BGP",
     "tier2": "tier 2 listeners",
     "backendPools": "backend pools",
-    "network": "network",
 }
 
 

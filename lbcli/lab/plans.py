@@ -12,6 +12,7 @@ import hashlib
 from dataclasses import dataclass
 
 from lbcli.lab.topology import Topology
+from lbcli.model.tunnel import tunnel_mac
 
 T1_DEVICE, T2_DEVICE, VNI, PORT = "lb1vx", "lb2vx", 1, 4789
 
@@ -22,12 +23,6 @@ class LabService:
     vip: str
     port: int
     protocol: str = "TCP"
-
-
-def tunnel_mac(node: str) -> str:
-    """Deterministic, locally administered MAC of a node's tier-2 tunnel device."""
-    d = hashlib.sha256(node.encode()).digest()
-    return "02:" + ":".join(f"{b:02x}" for b in d[:5])
 
 
 def maglev_table(t2_names: list[str], size: int, table_id: int = 0,

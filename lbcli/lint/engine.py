@@ -70,9 +70,20 @@ def _where(e: Exception) -> str:
 
 
 def _to_problem(rule_id: str, default: Severity, f: Finding) -> Problem:
+    sev = default if f.severity is None else f.severity
+    if not f.resource.doc.file:  # read from a cluster: no file:line, the field path names the spot
+        return Problem("", 0, 0, sev, rule_id, f.message, f.resource.ref, f.resource.doc.index,
+                       field_path(f.path))
     line, col = f.resource.locate(f.path, f.key)
-    return Problem(f.resource.doc.file, line, col, default if f.severity is None else f.severity, rule_id, f.message,
-                   f.resource.ref, f.resource.doc.index)
+    return Problem(f.resource.doc.file, line, col, sev, rule_id, f.message, f.resource.ref, f.resource.doc.index)
+
+
+def field_path(path) -> str:
+    """("spec", "backends", 0, "ip") -> "spec.backends[0].ip"."""
+    out = ""
+    for step in path:
+        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else str(step))
+    return out
 
 
 def _finish(raw, config: LintConfig, load: LoadResult):
@@ -80,14 +91,14 @@ def _finish(raw, config: LintConfig, load: LoadResult):
     # names that become file and config names are checked whatever a comment or the config
     # says; where the schema rule reports the same spot, the unsuppressible finding speaks
     fixed = {r.id for r in info.values() if getattr(r.module, "UNSUPPRESSIBLE", False)}
-    covered = {(p.file, p.line, p.column) for p, _ in raw if p.rule in fixed}
+    covered = {(p.file, p.line, p.column, p.resource, p.field) for p, _ in raw if p.rule in fixed}
     supp_cache: dict[str, Suppressions] = {}
     seen: set[tuple] = set()
     out: list[Problem] = []
     invalid: set[int] = set()
     for p, res in raw:
         sev = p.severity
-        if p.rule == "schema" and (p.file, p.line, p.column) in covered:
+        if p.rule == "schema" and (p.file, p.line, p.column, p.resource, p.field) in covered:
             continue
         if p.rule in config.severities and p.rule not in fixed:
             override = config.severities[p.rule]
@@ -103,7 +114,7 @@ def _finish(raw, config: LintConfig, load: LoadResult):
             if supp.hides(p.line, p.rule):
                 continue
         if sev != p.severity:
-            p = Problem(p.file, p.line, p.column, sev, p.rule, p.message, p.resource, p.doc)
+            p = Problem(p.file, p.line, p.column, sev, p.rule, p.message, p.resource, p.doc, p.field)
         k = p.sort_key()
         if k in seen:
             continue

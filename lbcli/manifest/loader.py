@@ -346,3 +346,9 @@ def _add_object(value, doc: Document, prefix: tuple, result: LoadResult) -> None
     ns = meta.get("namespace")
     namespace = None if kind in CLUSTER_SCOPED else (ns if isinstance(ns, str) and ns else "default")
     result.resources.append(Resource(api_version, kind, name, namespace, value, doc, prefix))
+
+
+def add_object(value: dict, doc: Document, result: LoadResult) -> None:
+    """Add one already-parsed object (e.g. read from a Kubernetes API server) to `result`,
+    exactly as an object of a file's document is added."""
+    _add_object(value, doc, (), result)

@@ -22,6 +22,10 @@ def _escape_prop(s: str) -> str:
 def render(report) -> str:
     lines = []
     for p in report.problems:
-        props = f"file={_escape_prop(p.file)},line={p.line},col={p.column},title={_escape_prop(p.rule)}"
-        lines.append(f"::{_LEVEL[p.severity]} {props}::{_escape_data(p.message)}")
+        if p.file:
+            props = f"file={_escape_prop(p.file)},line={p.line},col={p.column},title={_escape_prop(p.rule)}"
+            lines.append(f"::{_LEVEL[p.severity]} {props}::{_escape_data(p.message)}")
+        else:  # a cluster object: no file to annotate, the object and field lead the message
+            props = f"title={_escape_prop(p.rule)}"
+            lines.append(f"::{_LEVEL[p.severity]} {props}::{_escape_data(p.where + ': ' + p.message)}")
     return "".join(line + "\n" for line in lines)

@@ -39,13 +39,7 @@ def render(report) -> str:
             "ruleIndex": index[p.rule],
             "level": _LEVEL[p.severity],
             "message": {"text": escape_controls(p.message)},
-            "locations": [{
-                "physicalLocation": {
-                    "artifactLocation": {"uri": _uri(p.file)},
-                    "region": {"startLine": p.line, "startColumn": p.column},
-                },
-                **({"logicalLocations": [{"fullyQualifiedName": escape_controls(p.resource), "kind": "resource"}]} if p.resource else {}),
-            }],
+            "locations": [_location(p)],
         })
     doc = {
         "$schema": SCHEMA,
@@ -61,6 +55,20 @@ def render(report) -> str:
         }],
     }
     return json.dumps(doc, indent=2) + "\n"
+
+
+def _location(p) -> dict:
+    """A file region; for an object read from a cluster (no file) only the logical location:
+    the object, and the field inside it."""
+    logical = {"fullyQualifiedName": escape_controls(p.resource), "kind": "resource"} if p.resource else None
+    if not p.file:
+        if p.field:
+            logical = {**(logical or {}), "name": escape_controls(p.field),
+                       "fullyQualifiedName": escape_controls(f"{p.resource or '?'}/{p.field}")}
+        return {"logicalLocations": [logical]} if logical else {}
+    return {"physicalLocation": {"artifactLocation": {"uri": _uri(p.file)},
+                                 "region": {"startLine": p.line, "startColumn": p.column}},
+            **({"logicalLocations": [logical]} if logical else {})}
 
 
 def _uri(path: str) -> str:

@@ -18,7 +18,8 @@ _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO:
 def summary_line(s: dict) -> str:
     res = "resource" if s["resources"] == 1 else "resources"
     files = "file" if s["files"] == 1 else "files"
-    return (f"{s['resources']} {res} in {s['files']} {files}: {s['valid']} valid, "
+    where = f"in {s['files']} {files}" if s["files"] or not s["resources"] else "from the cluster"
+    return (f"{s['resources']} {res} {where}: {s['valid']} valid, "
             f"{s['invalid']} invalid, {s['skipped']} skipped")
 
 
@@ -28,11 +29,11 @@ def lines(report) -> list[list[tuple[str, str]]]:
     the terminal)."""
     out: list[list[tuple[str, str]]] = []
     for file, probs in groupby(report.problems, key=lambda p: p.file):
-        out.append([(esc(file), "bold underline")])
+        out.append([(esc(file) if file else "cluster objects", "bold underline")])
         for p in probs:
-            seg = [("  ", ""), (f"{esc(p.file)}:{p.line}:{p.column}", "dim"), (" ", ""),
+            seg = [("  ", ""), (esc(p.where), "dim"), (" ", ""),
                    (f"{p.severity.label:<7}", _STYLE[p.severity]), (f" {esc(p.rule):<22} ", "magenta"), (esc(p.message), "")]
-            if p.resource:
+            if p.resource and p.file:
                 seg.append((f"  [{esc(p.resource)}]", "dim"))
             out.append(seg)
         out.append([])

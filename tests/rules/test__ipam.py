@@ -1,11 +1,11 @@
-"""The _ipam/_refs helpers, and that the rules built on them never raise on odd shapes."""
+"""The model.ipam/_refs helpers, and that the rules built on them never raise on odd shapes."""
 
 import textwrap
 
 import pytest
 
 from lbcli.lint.engine import lint
-from lbcli.lint.rules import _ipam
+from lbcli.model import ipam as _ipam
 from lbcli.manifest.index import ResourceIndex
 from lbcli.manifest.ippool import blocks
 from lbcli.manifest.loader import LoadResult, load_text
@@ -50,9 +50,9 @@ def test_requests_and_labels():
     """).resources[0]
     reqs = list(_ipam.requests(res))
     assert [(r.text, r.address is not None) for r in reqs] == [("10.0.0.1", True), ("bogus", False), ("10.0.0.2", True)]
-    assert _ipam.ipam_labels(res) == {"app": "x", "io.kubernetes.service.namespace": "default",
+    assert _ipam.labels(res) == {"app": "x", "io.kubernetes.service.namespace": "default",
                                       "io.kubernetes.service.name": "s"}
-    assert [r.name for r in _ipam.ipam_clients(ResourceIndex([res]))] == ["s"]
+    assert [r.name for r in _ipam.clients(ResourceIndex([res]))] == ["s"]
 
 
 ODD = [

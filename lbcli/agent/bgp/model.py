@@ -13,16 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from lbcli.manifest import grammar as G
+from lbcli.model.bgp import CHANNELS, WELL_KNOWN_COMMUNITIES  # noqa: F401  (render imports CHANNELS)
 
-# RFC 1997 well-known communities, as Cilium accepts them by name
-WELL_KNOWN_COMMUNITIES = {
-    "no-export": (65535, 65281),
-    "no-advertise": (65535, 65282),
-    "no-export-subconfed": (65535, 65283),
-    "no-peer": (65535, 65284),
-}
-# BIRD channels for (afi, safi); other families are refused with a clear message
-CHANNELS = {("ipv4", "unicast"): "ipv4", ("ipv6", "unicast"): "ipv6"}
 SECRET_PASSWORD_KEY = "password"  # key of the auth Secret holding the TCP-MD5 password
 _MAX_SYMBOL = 60  # BIRD symbols are at most 64 characters
 

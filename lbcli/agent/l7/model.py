@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-APP_TYPES = ("httpProxy", "httpsProxy", "tlsPassthrough", "tlsProxy", "tcpProxy", "udpProxy")
+from lbcli.model.apps import APPLICATION_TYPES as APP_TYPES  # noqa: F401  (a plain module)
 
 
 @dataclass(frozen=True)

@@ -23,16 +23,12 @@ from pathlib import PurePosixPath
 from lbcli.agent.l7.model import APP_TYPES, Backend, BackendPool, L7Model, Listener, Persistence, Route
 from lbcli.agent.l7.secrets import Secrets, Users, ca_bundle, cert_bundle, parse_htpasswd, secret_value
 from lbcli.manifest import grammar as G
+from lbcli.model.apps import HTTP_TYPES, TLS_TERMINATING
+from lbcli.model.tls import haproxy_version as _tls_version
 
 DEFAULT_HEALTH_PORT = 10901
 MAX_WEIGHT = 256  # HAProxy's ceiling for server weights
 
-HTTP_TYPES = ("httpProxy", "httpsProxy")
-TLS_TERMINATING = ("httpsProxy", "tlsProxy")
-
-_TLS_VERSIONS = {
-    "1.0": "TLSv1.0", "1.1": "TLSv1.1", "1.2": "TLSv1.2", "1.3": "TLSv1.3",
-}
 
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH")
@@ -237,13 +233,6 @@ def resolvers_name(pool: str) -> str:
 
 def _secs(v: float) -> str:
     return f"{int(v)}s" if float(v).is_integer() else f"{int(round(float(v) * 1000))}ms"
-
-
-def _tls_version(v: str | None) -> str | None:
-    if not v or v.upper() in ("TLS_AUTO", "AUTO"):
-        return None
-    m = re.search(r"1[._]([0-3])", v)
-    return _TLS_VERSIONS.get(f"1.{m.group(1)}") if m else None
 
 
 def _host_cond(host: str, fetch: str) -> str | None:

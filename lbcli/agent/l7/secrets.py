@@ -3,17 +3,14 @@ userlist for basic auth. Nothing here prints or logs secret content."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Mapping
 
-from ...manifest.grammar import HTPASSWD_USER
+from ...model import htpasswd
 
 Secrets = Mapping[str, Mapping[str, Any]]  # {"ns/name": {"tls.crt": bytes, ...}}
 
-# crypt(3) schemes libxcrypt knows; HAProxy hands the hash to crypt() as it is
-_CRYPT_PREFIXES = ("$1$", "$5$", "$6$", "$2a$", "$2b$", "$2y$", "$y$", "$7$", "$gy$", "$sha1$")
 
 
 def _bytes(v: Any) -> bytes:
@@ -55,7 +52,7 @@ def crypt_supported(hash_: str) -> bool:
         out = lib.crypt(b"probe", hash_.encode())
         return bool(out) and not out.startswith(b"*")
     except OSError:
-        return hash_.startswith(_CRYPT_PREFIXES)
+        return hash_.startswith(htpasswd.CRYPT_STRONG + htpasswd.CRYPT_WEAK)
 
 
 @dataclass(frozen=True)
@@ -66,28 +63,24 @@ class Users:
 
 
 def parse_htpasswd(data: bytes) -> Users:
-    """htpasswd lines `name:hash`. crypt(3) hashes go to a HAProxy userlist; `{SHA}` ones are
-    checked with HAProxy's sha1/base64 converters; Apache's $apr1$ and clear-text passwords
-    are rejected (HAProxy cannot check them)."""
+    """htpasswd lines as lbcli.model.htpasswd reads them (the same lines and schemes lint
+    checks): crypt(3) hashes go to a HAProxy userlist, `{SHA}` ones are checked with
+    HAProxy's sha1/base64 converters, anything else is rejected (HAProxy cannot check it). A
+    crypt scheme this host's libcrypt lacks is rejected too. The last line of a user wins."""
     entries: dict[str, str] = {}
     sha1: dict[str, str] = {}
-    rejected: list[str] = []
-    for raw in data.decode("utf-8", "replace").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        name, sep, hash_ = line.partition(":")
-        name, hash_ = name.strip(), hash_.strip()
-        if not sep or not HTPASSWD_USER.match(name):
-            rejected.append(name if HTPASSWD_USER.match(name) else "<invalid name>")
-            continue
-        if hash_.startswith("{SHA}") and re.fullmatch(r"[A-Za-z0-9+/]{27}=", hash_[5:]):
-            sha1[name] = hash_[5:]
-            continue
-        if not hash_.startswith("$") or not crypt_supported(hash_):
-            rejected.append(name)
-            continue
-        entries[name] = hash_
+    rejected: set[str] = set()
+    lines = htpasswd.parse(data)
+    for ln in lines:
+        if not ln.well_formed or not ln.user_ok:
+            rejected.add(ln.user if ln.user_ok else "<invalid name>")
+    for name, ln in htpasswd.effective(lines).items():
+        if ln.scheme is htpasswd.Scheme.SHA1:
+            sha1[name] = ln.hash[5:]
+        elif ln.scheme in (htpasswd.Scheme.CRYPT, htpasswd.Scheme.CRYPT_WEAK) and crypt_supported(ln.hash):
+            entries[name] = ln.hash
+        else:
+            rejected.add(name)
     return Users(
         entries=tuple(sorted(entries.items())),
         sha1=tuple(sorted(sha1.items())),

@@ -8,8 +8,8 @@ from typing import Iterator
 
 from ...manifest.index import ResourceIndex
 from ...manifest.resource import Resource, get_in
+from ...model.apps import application
 
-APPLICATIONS = ("httpProxy", "httpsProxy", "tlsPassthrough", "tlsProxy", "tcpProxy", "udpProxy")
 ALGORITHMS = ("roundRobin", "leastRequest", "consistentHashing")
 DEFAULT_ALGORITHM = "roundRobin"
 
@@ -24,18 +24,6 @@ class Route:
     @property
     def path(self) -> tuple:
         return ("spec", "applications", self.app, "routes", self.index)
-
-
-def application(svc: Resource) -> tuple[str, dict] | None:
-    """The one application of an LBService (name, body)."""
-    apps = svc.spec.get("applications")
-    if not isinstance(apps, dict):
-        return None
-    for name in APPLICATIONS:
-        body = apps.get(name)
-        if isinstance(body, dict):
-            return name, body
-    return None
 
 
 def routes(svc: Resource) -> Iterator[Route]:

@@ -7,29 +7,9 @@ from typing import Iterator
 
 from ...manifest.index import ResourceIndex
 from ...manifest.resource import Resource
+from ...model.apps import APPLICATION_TYPES, application, applications, protocol  # noqa: F401
 
-APPLICATION_TYPES = ("httpProxy", "httpsProxy", "tlsPassthrough", "tlsProxy", "tcpProxy", "udpProxy")
 APPS = ("spec", "applications")
-
-
-def applications(svc: Resource) -> list[tuple[str, dict]]:
-    """(type, body) of every application present, in the order of APPLICATION_TYPES."""
-    apps = svc.spec.get("applications")
-    if not isinstance(apps, dict):
-        return []
-    return [(t, apps[t]) for t in APPLICATION_TYPES if isinstance(apps.get(t), dict)]
-
-
-def application(svc: Resource) -> tuple[str, dict] | None:
-    """The one application of a (schema-valid) LBService."""
-    found = applications(svc)
-    return found[0] if found else None
-
-
-def protocol(svc: Resource) -> str:
-    """The VIP's L4 protocol: udpProxy listens on UDP, every other application on TCP."""
-    app = application(svc)
-    return "UDP" if app and app[0] == "udpProxy" else "TCP"
 
 
 def routes(svc: Resource) -> Iterator[tuple[tuple, dict]]:
@@ -56,6 +36,8 @@ def similar(index: ResourceIndex, kind: str, namespace: str | None, name: str) -
 
 def where(res: Resource, path: tuple = ("metadata", "name")) -> str:
     """`file:line` of a field of another resource, for messages naming it."""
+    if not res.doc.file:  # read from a cluster
+        return res.ref
     line, _ = res.locate(path)
     return f"{res.doc.file}:{line}"
 

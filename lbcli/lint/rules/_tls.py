@@ -5,51 +5,27 @@ Secret values never leave these helpers in messages: only key names, subjects an
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from ...manifest.index import ResourceIndex
 from ...manifest.resource import Resource, get_in
-from ._backend import application
+from ...model import secrets as secret_model
+from ...model.secrets import Value  # noqa: F401  (what value() returns)
+from ...model.apps import TLS_TERMINATING, application
 
 TLS_TYPE = "kubernetes.io/tls"
-TLS_APPS = ("httpsProxy", "tlsProxy")
-
-
-@dataclass(frozen=True)
-class Value:
-    """A Secret value: its bytes (None when it does not decode) and where it sits."""
-
-    data: bytes | None
-    path: tuple  # ("data", key) or ("stringData", key)
-    error: str | None = None
+TLS_APPS = TLS_TERMINATING
 
 
 def value(secret: Resource, key: str) -> Value | None:
-    """The value of `key`; stringData wins over data, as the API server merges them."""
-    plain = get_in(secret.body, ("stringData", key))
-    if isinstance(plain, str):
-        return Value(plain.encode("utf-8"), ("stringData", key))
-    encoded = get_in(secret.body, ("data", key))
-    if not isinstance(encoded, str):
-        return None
-    try:
-        compact = "".join(encoded.split())
-        return Value(base64.b64decode(compact, validate=True), ("data", key))
-    except (binascii.Error, ValueError):
-        return Value(None, ("data", key), f"data.{key} is not valid base64")
+    """The value of `key` as the API server decodes it (lbcli.model.secrets)."""
+    return secret_model.value(secret.body, key)
 
 
 def keys(secret: Resource) -> list[str]:
-    out: set[str] = set()
-    for block in ("data", "stringData"):
-        b = secret.body.get(block)
-        if isinstance(b, dict):
-            out.update(k for k in b if isinstance(k, str))
-    return sorted(out)
+    return secret_model.keys(secret.body)
 
 
 def anchor(secret: Resource) -> tuple:

@@ -13,8 +13,11 @@ Checked, for every Secret named by `auth.basic.users.secretRef` (key `users`, in
 - the hash is bcrypt (`$2y$`, `$2b$`, `$2a$`; `htpasswd -B`), SHA-512 or SHA-256 crypt
   (`$6$`, `$5$`; `mkpasswd -m sha-512`), yescrypt (`$y$`), scrypt (`$7$`, `$gy$`) or
   `{SHA}` followed by 28 base64 characters (error otherwise, with the scheme named);
-- MD5 crypt (`$1$`) is accepted but weak (warning); a user listed twice (warning: the
-  last line wins).
+- MD5 crypt (`$1$`) and SHA-1 crypt (`$sha1$`) are accepted but weak (warning); a user
+  listed twice (warning: the last line wins).
+
+Lines and schemes are read by `lbcli.model.htpasswd`, which tier 2 uses too, so a user this
+rule accepts is a user HAProxy is given.
 
 The finding points at the Secret's `users` key and names the LBServices using it; it names
 users and line numbers, never hashes or passwords. A missing Secret or key, or a line that
@@ -29,11 +32,10 @@ Example (error):
 
 from __future__ import annotations
 
-import re
 from typing import Iterator
 
-from ...manifest.grammar import HTPASSWD_USER
 from ...manifest.resource import Resource, get_in
+from ...model import htpasswd
 from ..finding import Context, Finding
 from ..problem import Severity
 from ._backend import application
@@ -43,9 +45,6 @@ ID = "basic-auth"
 SEVERITY = Severity.ERROR
 
 USERS_KEY = "users"
-_STRONG = ("$2y$", "$2b$", "$2a$", "$6$", "$5$", "$y$", "$7$", "$gy$")
-_SHA = re.compile(r"^\{SHA\}[A-Za-z0-9+/]{27}=$")
-_DES = re.compile(r"^[./0-9A-Za-z]{13}$")
 _FIX = "store a bcrypt (htpasswd -B) or SHA-512 crypt (mkpasswd -m sha-512) hash"
 
 
@@ -72,41 +71,33 @@ def check(ctx: Context) -> Iterator[Finding]:
 def problems(data: bytes) -> Iterator[tuple[str, Severity | None]]:
     """What is wrong with htpasswd text, naming users and lines only."""
     seen: dict[str, int] = {}
-    text = data.decode("utf-8", "replace")
-    for n, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        user, sep, hashed = line.partition(":")
-        user, hashed = user.strip(), hashed.strip()
-        if not sep or not user or not hashed:
+    for ln in htpasswd.parse(data):
+        if not ln.well_formed:
             continue  # not user:hash at all: ref-secret's finding
-        if not HTPASSWD_USER.match(user):
-            yield f"line {n}: the user name has characters a HAProxy userlist cannot hold (use letters, digits, ._@+-)", None
+        if not ln.user_ok:
+            yield (f"line {ln.number}: the user name has characters a HAProxy userlist cannot hold "
+                   "(use letters, digits, ._@+-)"), None
             continue
-        if user in seen:
-            yield (f"line {n}: user {user} is also on line {seen[user]}; the last line wins",
+        if ln.user in seen:
+            yield (f"line {ln.number}: user {ln.user} is also on line {seen[ln.user]}; the last line wins",
                    Severity.WARNING)
-        seen[user] = n
-        scheme = _scheme_problem(hashed)
-        if scheme:
-            yield f"line {n}: user {user} {scheme[0]}", scheme[1]
+        seen[ln.user] = ln.number
+        why = _SCHEME_PROBLEMS.get(ln.scheme)
+        if why:
+            yield f"line {ln.number}: user {ln.user} {why[0]}", why[1]
 
 
-def _scheme_problem(hashed: str) -> tuple[str, Severity | None] | None:
-    if hashed.startswith(_STRONG):
-        return None
-    if hashed.startswith("{SHA}"):
-        return None if _SHA.match(hashed) else ("has a malformed {SHA} hash (expected 28 base64 characters)", None)
-    if hashed.startswith("$1$"):
-        return f"has an MD5 crypt hash ($1$), which is fast to crack; {_FIX}", Severity.WARNING
-    if hashed.startswith("$apr1$"):
-        return f"has Apache's $apr1$ hash, which HAProxy cannot check (the user is left out); {_FIX}", None
-    if hashed.startswith("{PLAIN}") or hashed.startswith("{CLEARTEXT}"):
-        return f"has a clear-text password, which HAProxy is not given (the user is left out); {_FIX}", None
-    if hashed.startswith("$"):
-        return f"has an unknown crypt scheme (the user is left out); {_FIX}", None
-    if _DES.match(hashed):
-        return (f"has a traditional DES crypt hash (8 password characters at most), which cilium-lb "
-                f"leaves out; {_FIX}", None)
-    return f"has no password hash (clear text?), which HAProxy is not given (the user is left out); {_FIX}", None
+S = htpasswd.Scheme
+_SCHEME_PROBLEMS: dict[htpasswd.Scheme, tuple[str, Severity | None]] = {
+    S.SHA1_MALFORMED: ("has a malformed {SHA} hash (expected 28 base64 characters)", None),
+    S.CRYPT_WEAK: (f"has an MD5 crypt hash ($1$) or a SHA-1 crypt hash ($sha1$), which is fast to "
+                   f"crack; {_FIX}", Severity.WARNING),
+    S.APR1: (f"has Apache's $apr1$ hash, which HAProxy cannot check (the user is left out); {_FIX}", None),
+    S.UNKNOWN_CRYPT: (f"has an unknown crypt scheme (the user is left out); {_FIX}", None),
+    S.DES: ("has a traditional DES crypt hash (8 password characters at most), which cilium-lb "
+            f"leaves out; {_FIX}", None),
+    S.CLEARTEXT: (f"has a clear-text password, which HAProxy is not given (the user is left out); {_FIX}",
+                  None),
+    S.NONE: ("has no password hash (clear text?), which HAProxy is not given (the user is left out); "
+             f"{_FIX}", None),
+}

@@ -28,6 +28,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from ...manifest.resource import get_in
+from ...model.maglev import CILIUM_SIZES, ISOVALENT_DEFAULT, SHARE_FACTOR, SUPPORTED_SIZES, T1_CONFIG_KEY
 from ..finding import Context, Finding
 from ..problem import Severity
 from ._backend import algorithm, backends
@@ -35,11 +36,8 @@ from ._backend import algorithm, backends
 ID = "maglev-prime"
 SEVERITY = Severity.ERROR
 
-CILIUM_SIZES = (251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521, 131071)
-ISOVALENT_DEFAULT = 65537
-SUPPORTED = tuple(sorted(CILIUM_SIZES + (ISOVALENT_DEFAULT,)))
-SHARE_FACTOR = 100  # M > 100 x N keeps the shares within 1 %
-CONFIG_KEY = "bpf-lb-maglev-table-size"
+SUPPORTED = SUPPORTED_SIZES
+CONFIG_KEY = T1_CONFIG_KEY
 _SIZE_PATH = ("spec", "loadbalancing", "algorithm", "consistentHashing", "algorithm", "maglev", "tableSize")
 
 

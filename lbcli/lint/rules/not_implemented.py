@@ -1,44 +1,218 @@
-"""Fields the schemas accept (as upstream does) but cilium-lb does not carry out are named.
+"""Fields the schemas accept but cilium-lb does not carry out are refused, never dropped.
 
-The schemas follow upstream, so a manifest written for Cilium or Isovalent validates; where
-cilium-lb cannot do what a field asks, this rule says so at the field instead of ignoring it
-silently. The object stays valid and everything else in it is carried out; the field is not.
+The schemas follow upstream, so a manifest written for Cilium or Isovalent validates. A field
+that validates and then vanishes between the manifest and the host is the worst kind of error:
+the set looks right, the rate limit or filter or TLS to the backends is simply not there. So
+every such field is reported where it is written, named, with what happens instead. The object
+stays valid and everything else in it is carried out; the field is not.
 
-Reported (warning), on IsovalentBGP* and CiliumBGP* kinds alike:
+Severity is error where the missing behaviour matters (traffic would be served without a limit,
+filter, authentication or TLS it asks for), warning where it only tunes something optional
+(HTTP version switches, BFD echo, persistence keys beyond the first, PROXY protocol version and
+TLV filters, TLS curve and signature lists, JWT switches on routes, the pod networking keys of
+cilium-config) and for the BGP features the speaker leaves out (last item below; the rule's
+default severity is theirs). Carrying them out is later work;
+tests/test_schema_coverage.py proves every schema field is either carried out or refused here.
 
-- advertisements of a type other than Service and PodCIDR (CiliumPodIPPool, Interface,
-  EgressGateway, SRv6LocatorPool), Service addresses other than LoadBalancerIP (tier 1
-  announces only the VIPs it serves), aggregationLengthIPv4/IPv6 (PodCIDR advertisements are
-  carried out: each selected node announces its own IPv4 PodCIDRs);
-- peers found by autoDiscovery or over peerInterface, instances without localASN, VRFs and
-  route reflectors; peer config transport.sourceInterface / transport.localPort and
-  families[].importPolicyRef;
-- node overrides: per-peer localAddress, localPort, peerInterface and autoDiscovery,
-  srv6Responder and maintenance (routerID, localPort and localASN of an instance are carried out).
+Refused (error unless marked):
 
-Example (warning):
+- LBService: `udpProxy` (tier 2 proxies TCP only), `rateLimits`, `connectionFiltering` and
+  `auth.jwt` of an application; `rateLimits`, `requestFiltering`, `connectionFiltering` of a
+  route; `forceDeploymentMode: t1-only`; `httpConfig` (warning); a route's `auth.jwt`
+  (warning); a route's `auth.basic.disabled: true` (the listener's basic auth still applies
+  to it); `persistentBackend` with more than one key (warning: only the first is hashed);
+  `proxyProtocolConfig.disallowedVersions` and `.passthroughTLVs`, `tlsConfig`
+  `allowedECDHCurves` and `allowedSignatureAlgorithms` (warning).
+- LBBackendPool: `tlsConfig` (TLS to backends), `healthCheck.tlsConfig`,
+  `proxyProtocolConfig` (PROXY protocol to backends), `backendType: K8sService` and
+  `backends[].k8sServiceRef`, health checks' `send` and `receive`; `httpConfig` (warning).
+- IsovalentBFDProfile `echoFunction` (warning).
+- v1 Service of type LoadBalancer that LB-IPAM serves: it gets an address, but no tier-1
+  entry, listener or BGP prefix (serve it with an LBVIP and LBServices).
+- CiliumLoadBalancerIPPool IPv6 blocks (warning: plans hold IPv4 only).
+- cilium-config `tunnel-protocol: geneve` with routing-mode tunnel (the node's network
+  component builds VXLAN tunnels only; kernels of this machine kind have no GENEVE at all). The
+  other pod networking keys are carried out by the `network` component.
+- BGP values the node's speaker cannot carry out (it would refuse the node's whole BGP
+  section), on IsovalentBGP* and CiliumBGP* kinds alike: peer config families other than
+  ipv4/unicast and ipv6/unicast, well-known communities other than no-export, no-advertise,
+  no-export-subconfed and no-peer (lbcli/model/bgp.py).
+- BGP (warning), on IsovalentBGP* and CiliumBGP* kinds alike:
+  - advertisements of a type other than Service and PodCIDR (CiliumPodIPPool, Interface,
+    EgressGateway, SRv6LocatorPool), Service addresses other than LoadBalancerIP (tier 1
+    announces only the VIPs it serves), aggregationLengthIPv4/IPv6 (PodCIDR advertisements
+    are carried out: each selected node announces its own IPv4 PodCIDRs);
+  - peers found by autoDiscovery or over peerInterface, instances without localASN, VRFs and
+    route reflectors; peer config transport.sourceInterface / transport.localPort and
+    families[].importPolicyRef;
+  - node overrides: per-peer localAddress, localPort, peerInterface and autoDiscovery,
+    srv6Responder and maintenance (routerID, localPort and localASN of an instance are
+    carried out).
 
+Examples:
+
+    vip-service.yaml:31:9: error: spec.applications.httpsProxy.routes[0].rateLimits is not
+    implemented by cilium-lb: requests would not be limited; remove it [not-implemented]
     bgp.yaml:42:9: warning: advertisementType Interface is not implemented by cilium-lb: tier 1
     announces only the VIPs it serves; this advertisement is ignored [not-implemented]
 """
 
 from __future__ import annotations
 
-from typing import Iterator
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
 
-from ...manifest.index import bgp_kinds
+from ...manifest.index import BGP_FAMILIES, ResourceIndex, bgp_kinds
 from ...manifest.resource import Resource
+from ...model import ipam
+from ...model.apps import APPLICATION_TYPES
+from ...model.bgp import CHANNELS, WELL_KNOWN_COMMUNITIES
 from ..finding import Context, Finding
 from ..problem import Severity
 from ._refs import as_list
 
 ID = "not-implemented"
-SEVERITY = Severity.WARNING
+SEVERITY = Severity.WARNING  # the BGP findings below; the refusal table sets its own
+
+E, W = Severity.ERROR, Severity.WARNING
 
 _NOT = "is not implemented by cilium-lb"
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """A schema field cilium-lb refuses: `path` in schema notation (`*` any application type,
+    `[]` any list item), the severity, what happens instead, and optionally a test on the
+    value (refused only when it says so) or on the resource."""
+
+    kind: str
+    path: str
+    severity: Severity
+    why: str
+    when: Callable[[Any], bool] | None = None
+    applies: Callable[[Resource, ResourceIndex], bool] | None = None
+    fix: str = "remove it"
+    names: Callable[[Any], str] | None = None  # the fields named, when not the path itself
+
+    @property
+    def steps(self) -> tuple[str, ...]:
+        return tuple(self.path.replace("[]", ".[]").split("."))
+
+
+def _several_keys(pb: Any) -> bool:
+    if not isinstance(pb, dict):
+        return False
+    keys = (1 if pb.get("sourceIP") else 0) + len(pb.get("cookies") or []) + len(pb.get("headers") or [])
+    return keys > 1
+
+
+def _served_lb_service(svc: Resource, index: ResourceIndex) -> bool:
+    return svc.spec.get("type") == "LoadBalancer" and any(c is svc for c in ipam.clients(index))
+
+
+def _ipv6(text: Any) -> bool:
+    return isinstance(text, str) and ":" in text
+
+
+def _cilium_config(cm: Resource, index: ResourceIndex) -> bool:
+    return cm is index.cilium_config()
+
+
+A = "spec.applications.*"
+
+
+def _unknown_communities(names: Any) -> list[str]:
+    return [n for n in names if n not in WELL_KNOWN_COMMUNITIES] if isinstance(names, list) else []
+
+
+_KNOWN = ", ".join(WELL_KNOWN_COMMUNITIES)
+_AFIS = sorted({a for a, _ in CHANNELS})
+_SAFIS = sorted({s for _, s in CHANNELS})
+
+# BGP values the node's speaker cannot carry out: it would refuse the node's whole BGP section
+BGP_REFUSALS = tuple(r for fam in BGP_FAMILIES for r in (
+    Refusal(f"{fam}PeerConfig", "spec.families[].afi", E, f"BIRD opens {' and '.join(_AFIS)} sessions only",
+            when=lambda v: v not in _AFIS, names=lambda v: f"afi {v}", fix="remove the family"),
+    Refusal(f"{fam}PeerConfig", "spec.families[].safi", E, f"BIRD opens {' and '.join(_SAFIS)} sessions only",
+            when=lambda v: v not in _SAFIS, names=lambda v: f"safi {v}", fix="remove the family"),
+    Refusal(f"{fam}Advertisement", "spec.advertisements[].attributes.communities.wellKnown", E,
+            f"the node knows only {_KNOWN} by name", when=lambda v: bool(_unknown_communities(v)),
+            fix="write the number in `standard` instead",
+            names=lambda v: "wellKnown communit" + ("ies " if len(_unknown_communities(v)) > 1 else "y ")
+            + ", ".join(_unknown_communities(v))),
+))
+
+REFUSALS: tuple[Refusal, ...] = BGP_REFUSALS + (
+    Refusal("LBService", "spec.applications.udpProxy", E, "tier 2 proxies TCP only, so nothing would serve it"),
+    Refusal("LBService", f"{A}.rateLimits", E, "connections would not be limited"),
+    Refusal("LBService", f"{A}.connectionFiltering", E, "connections would not be filtered"),
+    Refusal("LBService", f"{A}.auth.jwt", E, "requests would not be authenticated"),
+    Refusal("LBService", f"{A}.httpConfig", W, "HTTP versions stay HAProxy's defaults"),
+    Refusal("LBService", f"{A}.forceDeploymentMode", E, "every service goes through tier 2",
+            when=lambda v: v == "t1-only"),
+    Refusal("LBService", f"{A}.routes[].rateLimits", E, "requests would not be limited"),
+    Refusal("LBService", f"{A}.routes[].requestFiltering", E, "requests would not be filtered"),
+    Refusal("LBService", f"{A}.routes[].connectionFiltering", E, "connections would not be filtered"),
+    Refusal("LBService", f"{A}.routes[].auth.jwt", W, "JWT authentication is not implemented at all"),
+    Refusal("LBService", f"{A}.routes[].auth.basic.disabled", E, "tier 2 asks every route of the "
+            "listener for basic auth", when=lambda v: v is True),
+    Refusal("LBService", f"{A}.routes[].persistentBackend", W,
+            "only the first key is hashed (headers, then cookies, then sourceIP)", when=_several_keys),
+    Refusal("LBService", f"{A}.tlsConfig.allowedECDHCurves", W, "curves stay HAProxy's defaults"),
+    Refusal("LBService", f"{A}.tlsConfig.allowedSignatureAlgorithms", W,
+            "signature algorithms stay HAProxy's defaults"),
+    Refusal("LBService", "spec.proxyProtocolConfig.disallowedVersions", W,
+            "PROXY protocol v1 and v2 are both accepted"),
+    Refusal("LBService", "spec.proxyProtocolConfig.passthroughTLVs", W, "TLVs are not passed on"),
+    Refusal("LBBackendPool", "spec.tlsConfig", E, "backends would be reached without TLS"),
+    Refusal("LBBackendPool", "spec.healthCheck.tlsConfig", E, "health checks would not use TLS"),
+    Refusal("LBBackendPool", "spec.proxyProtocolConfig", E, "backends would get no PROXY protocol header"),
+    Refusal("LBBackendPool", "spec.httpConfig", W, "HTTP versions to backends stay HAProxy's defaults"),
+    Refusal("LBBackendPool", "spec.healthCheck.http.send", E, "the check sends its plain request instead"),
+    Refusal("LBBackendPool", "spec.healthCheck.http.receive", E, "the check does not look for this text"),
+    Refusal("LBBackendPool", "spec.healthCheck.tcp.send", E, "the check only opens a connection"),
+    Refusal("LBBackendPool", "spec.healthCheck.tcp.receive", E, "the check does not look for this text"),
+    Refusal("LBBackendPool", "spec.backendType", E, "K8sService backends are not resolved, so the pool "
+            "would have no servers", when=lambda v: v == "K8sService"),
+    Refusal("LBBackendPool", "spec.backends[].k8sServiceRef", E, "Kubernetes Services are not resolved to "
+            "backends"),
+    Refusal("IsovalentBFDProfile", "spec.echoFunction", W, "BFD runs without echo"),
+    Refusal("Service", "spec.type", E, "LB-IPAM gives it an address but nothing serves or announces it; "
+            "serve it with an LBVIP and LBServices", when=lambda v: v == "LoadBalancer",
+            applies=_served_lb_service),
+    Refusal("CiliumLoadBalancerIPPool", "spec.blocks[].cidr", W, "plans hold IPv4 only: no address is "
+            "allocated from it", when=_ipv6),
+    Refusal("CiliumLoadBalancerIPPool", "spec.blocks[].start", W, "plans hold IPv4 only: no address is "
+            "allocated from it", when=_ipv6),
+    Refusal("ConfigMap", "data", E, "the node's network component builds VXLAN tunnels only",
+            when=lambda d: isinstance(d, dict) and str(d.get("tunnel-protocol", "")).strip() == "geneve"
+            and str(d.get("routing-mode", "tunnel")).strip() == "tunnel",
+            applies=_cilium_config, fix="use tunnel-protocol vxlan", names=lambda d: "data.tunnel-protocol geneve"),
+)
+# schema paths refused whatever their value (besides REFUSALS without `when`); none at present
+REFUSED_KEYS: set[tuple[str, str]] = set()
+
+# The fields the BGP checks below refuse wherever they are set, by kind suffix (on each family's
+# kind that has the field), and those they refuse for some values only (the other values are
+# carried out). tests/test_schema_coverage.py counts them refused; tests/rules/ fires each.
+BGP_REFUSED = {
+    "Advertisement": ("spec.advertisements[].service.aggregationLengthIPv4",
+                      "spec.advertisements[].service.aggregationLengthIPv6"),
+    "ClusterConfig": ("spec.bgpInstances[].vrfs", "spec.bgpInstances[].routeReflector",
+                      "spec.bgpInstances[].peers[].autoDiscovery", "spec.bgpInstances[].peers[].peerInterface"),
+    "PeerConfig": ("spec.transport.sourceInterface", "spec.transport.localPort", "spec.families[].importPolicyRef"),
+    "NodeConfigOverride": ("spec.bgpInstances[].srv6Responder", "spec.bgpInstances[].maintenance",
+                           "spec.bgpInstances[].peers[].localAddress", "spec.bgpInstances[].peers[].localPort",
+                           "spec.bgpInstances[].peers[].peerInterface", "spec.bgpInstances[].peers[].autoDiscovery"),
+}
+BGP_REFUSED_VALUES = {
+    "Advertisement": ("spec.advertisements[].advertisementType",  # all but Service
+                      "spec.advertisements[].service.addresses"),  # all but LoadBalancerIP
+}
+
+
 def check(ctx: Context) -> Iterator[Finding]:
+    yield from _refusals(ctx)
     for kind in bgp_kinds("Advertisement"):
         for adv in ctx.index.valid(kind):
             yield from _advertisement(adv)
@@ -51,6 +225,49 @@ def check(ctx: Context) -> Iterator[Finding]:
     for kind in bgp_kinds("NodeConfigOverride"):
         for o in ctx.index.valid(kind):
             yield from _override(o)
+
+
+def _refusals(ctx: Context) -> Iterator[Finding]:
+    by_kind: dict[str, list[Refusal]] = {}
+    for r in REFUSALS:
+        by_kind.setdefault(r.kind, []).append(r)
+    for kind, refusals in sorted(by_kind.items()):
+        for res in ctx.index.valid(kind):
+            for r in refusals:
+                if r.applies is not None and not r.applies(res, ctx.index):
+                    continue
+                for path, value in _walk(res.body, r.steps, ()):
+                    if r.when is None or r.when(value):
+                        what = r.names(value) if r.names else dotted(path)
+                        verb = "are" if r.names and "," in what else "is"
+                        yield Finding(res, path, f"{what} {verb} not implemented by cilium-lb: {r.why}; {r.fix}",
+                                      key=r.when is None or r.names is not None or isinstance(value, (dict, list)),
+                                      severity=r.severity)
+
+
+def _walk(node: Any, steps: tuple[str, ...], at: tuple) -> Iterator[tuple[tuple, Any]]:
+    if not steps:
+        yield at, node
+        return
+    step, rest = steps[0], steps[1:]
+    if step == "[]":
+        if isinstance(node, list):
+            for i, item in enumerate(node):
+                yield from _walk(item, rest, at + (i,))
+    elif step == "*":
+        if isinstance(node, dict):
+            for key in APPLICATION_TYPES:  # `*` stands for an application type
+                if key in node:
+                    yield from _walk(node[key], rest, at + (key,))
+    elif isinstance(node, dict) and step in node:
+        yield from _walk(node[step], rest, at + (step,))
+
+
+def dotted(path: tuple) -> str:
+    out = ""
+    for p in path:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else p)
+    return out
 
 
 def _f(res: Resource, path: tuple, what: str, effect: str) -> Finding:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from ...manifest.quantity import bandwidth_problem
+from ...model.quantity import bandwidth_problem
 from ..finding import Context, Finding
 from ..problem import Severity
 from ._pods import EGRESS, INGRESS

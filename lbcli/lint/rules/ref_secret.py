@@ -30,6 +30,8 @@ from __future__ import annotations
 from typing import Iterator
 
 from ...manifest.resource import Resource, get_in
+from ...model import htpasswd
+from ...model import secrets as secret_model
 from ..finding import Context, Finding
 from ..redact import show
 from ..problem import Severity
@@ -100,45 +102,31 @@ def _resolve(ctx: Context, res: Resource, path: tuple, ns: str, name: str, what:
     if type_ and actual != type_:
         yield Finding(res, path, f"{what} Secret {ns}/{name} is of type {show(actual)}; it needs type {type_}")
         return
-    values = _values(secret)
-    missing = [k for k in keys if k not in values]
+    present = secret_model.keys(secret.body)
+    missing = [k for k in keys if k not in present]
     if missing:
-        have = ", ".join(sorted(values)) or "none"
+        have = ", ".join(present) or "none"
         yield Finding(res, path, f"{what} Secret {ns}/{name} has no key {' or '.join(missing)} "
                                  f"(keys: {have})")
         return
     if htpasswd:
-        bad = _htpasswd_problem(values[USERS_KEY])
+        bad = _htpasswd_problem(secret_model.value(secret.body, USERS_KEY))
         if bad:
             yield Finding(res, path, f"{what} Secret {ns}/{name}: key {USERS_KEY} {bad}")
 
 
-def _values(secret: Resource) -> dict[str, tuple[str, str]]:
-    """key -> (encoding, value); stringData wins over data, as the API server merges them."""
-    out: dict[str, tuple[str, str]] = {}
-    for field, enc in (("data", "base64"), ("stringData", "plain")):
-        block = secret.body.get(field)
-        if isinstance(block, dict):
-            out.update({k: (enc, v) for k, v in block.items() if isinstance(v, str)})
-    return out
-
-
-def _htpasswd_problem(value: tuple[str, str]) -> str | None:
+def _htpasswd_problem(value: secret_model.Value | None) -> str | None:
     """Why the value is not htpasswd text, never quoting it (it holds password hashes)."""
-    enc, raw = value
-    if enc == "base64":
-        import base64
-        import binascii
-
-        try:
-            raw = base64.b64decode(raw, validate=False).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError, ValueError):
-            return "is not base64 of UTF-8 text"
-    lines = [ln.strip() for ln in raw.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    if value is None or value.data is None:
+        return "is not valid base64"
+    try:
+        value.data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "is not UTF-8 text"
+    lines = htpasswd.parse(value.data)
     if not lines:
         return "holds no user (expected one htpasswd line user:hash per user)"
-    for n, ln in enumerate(lines, start=1):
-        user, sep, hashed = ln.partition(":")
-        if not sep or not user or not hashed:
-            return f"line {n} is not an htpasswd line user:hash"
+    bad = next((ln for ln in lines if not ln.well_formed), None)
+    if bad is not None:
+        return f"line {bad.number} is not an htpasswd line user:hash"
     return None

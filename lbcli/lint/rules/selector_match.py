@@ -34,7 +34,7 @@ from ...manifest.resource import Resource, get_in
 from ...manifest.selectors import describe, matches
 from ..finding import Context, Finding
 from ..problem import Severity
-from ._ipam import ipam_clients, ipam_labels
+from ...model import ipam
 from ._refs import as_list
 
 ID = "selector-match"
@@ -120,7 +120,7 @@ def _nodes(ctx: Context) -> Iterator[Finding]:
 
 
 def _pools(ctx: Context) -> Iterator[Finding]:
-    clients = [ipam_labels(c) for c in ipam_clients(ctx.index)]
+    clients = [ipam.labels(c) for c in ipam.clients(ctx.index)]
     if not clients:
         return
     for pool in ctx.index.valid("CiliumLoadBalancerIPPool"):

@@ -3,7 +3,8 @@
 Two objects pinned to the same address cannot both get it: LB-IPAM gives it to the first and
 leaves the other at `IPv4AddressAllocated=False` (AddressAlreadyInUse), and which one wins
 depends on creation order. Claimants are LBVIPs (`spec.ipv4Request`) and v1 Services of type
-LoadBalancer (`lbipam.cilium.io/ips`, `spec.loadBalancerIP`).
+LoadBalancer (`lbipam.cilium.io/ips`, `spec.loadBalancerIP`), taken in LB-IPAM's order
+(creation time, then kind/namespace/name), as `lbcli.model.ipam` defines them.
 
 Not double booking:
 
@@ -30,12 +31,11 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from ...manifest.index import VIP_NAME_LABEL
 from ...manifest.resource import Resource
+from ...model import ipam
 from ..finding import Context, Finding
 from ..problem import Severity
-from ._ipam import SHARING_CROSS_NS, ipam_clients, requests, shares_across, sharing_key
-from ._refs import as_list, protocol, ref_name, where
+from ._refs import where
 
 ID = "vip-double-booked"
 SEVERITY = Severity.ERROR
@@ -44,66 +44,20 @@ Ports = frozenset[tuple[int, str]]
 
 
 def check(ctx: Context) -> Iterator[Finding]:
-    ports = _lbvip_ports(ctx)
+    by_vip = ipam.lbvip_ports(ctx.index)
     claims: dict[object, list[Resource]] = {}
-    for client in ipam_clients(ctx.index):
-        owner = _owner(ctx, client)
+    for client in sorted(ipam.clients(ctx.index), key=ipam.order):  # the allocator's order
         seen: set = set()
-        for req in requests(client):
+        for req in ipam.requests(client):
             if req.address is None or req.address in seen:
                 continue
             seen.add(req.address)
             earlier = claims.setdefault(req.address, [])
             for other in earlier:
-                if _owner(ctx, other) == owner:
-                    continue
-                why = _conflict(client, other, _ports(client, ports), _ports(other, ports))
+                why = ipam.share_problem(client, ipam.ports(client, by_vip), other, ipam.ports(other, by_vip))
                 if why is not None:
                     yield Finding(client, req.path,
                                   f"{req.address} is already requested by {other.kind} {other.key} "
                                   f"({where(other)}) (AddressAlreadyInUse); {why}")
                     break
             earlier.append(client)
-
-
-def _conflict(a: Resource, b: Resource, pa: Ports, pb: Ports) -> str | None:
-    """Why a and b cannot share an address, or None when Cilium lets them."""
-    ka, kb = sharing_key(a), sharing_key(b)
-    if ka is None or ka != kb:
-        if a.kind == b.kind == "LBVIP":
-            return f"to serve more ports on it, reference LBVIP {b.key} from more LBServices"
-        return "sharing needs the same lbipam.cilium.io/sharing-key on both"
-    if not shares_across(a, b):
-        return f"sharing across namespaces needs {SHARING_CROSS_NS} on both"
-    both = sorted(pa & pb)
-    if both:
-        return f"they share key {ka} but both use {', '.join(f'{p}/{proto}' for p, proto in both)}"
-    return None
-
-
-def _owner(ctx: Context, res: Resource) -> object:
-    """The LBVIP a Service was created for (by its vip-name label), else the object itself."""
-    if res.kind == "Service":
-        vip = res.labels.get(VIP_NAME_LABEL)
-        if isinstance(vip, str) and ctx.index.get("LBVIP", res.namespace, vip) is not None:
-            return ("LBVIP", res.namespace, vip)
-    return (res.kind, res.namespace, res.name)
-
-
-def _lbvip_ports(ctx: Context) -> dict[tuple, Ports]:
-    out: dict[tuple, set] = {}
-    for svc in ctx.index.valid("LBService"):
-        vip, port = ref_name(svc.spec, "vipRef", "name"), svc.spec.get("port")
-        if vip is not None and isinstance(port, int):
-            out.setdefault((svc.namespace, vip), set()).add((port, protocol(svc)))
-    return {k: frozenset(v) for k, v in out.items()}
-
-
-def _ports(res: Resource, lbvip_ports: dict[tuple, Ports]) -> Ports:
-    if res.kind == "LBVIP":
-        return lbvip_ports.get((res.namespace, res.name), frozenset())
-    out = set()
-    for p in as_list(res.spec.get("ports")):
-        if isinstance(p, dict) and isinstance(p.get("port"), int):
-            out.add((p["port"], p.get("protocol") or "TCP"))
-    return frozenset(out)

@@ -8,8 +8,10 @@ selects it at all) and `NoAvailableAddress` (the address is reserved in its pool
 
 Requests checked: LBVIP `spec.ipv4Request`; for v1 Services of type LoadBalancer handled by
 Cilium, each address of the `lbipam.cilium.io/ips` annotation (comma-separated) and
-`spec.loadBalancerIP`. An LBVIP without request is reported when no enabled pool selects it
-(nothing to allocate from).
+`spec.loadBalancerIP`. A claimant without request is reported when no enabled pool selects it
+(nothing to allocate from, NoPool), and when its pools may run out (NoAvailableAddress): when
+the requests inside them plus the claimants without request that may use them outnumber their
+addresses. Claimants, labels and pools are `lbcli.model.ipam`'s, the compiler's too.
 
 Blocks are CIDRs or start[-stop] ranges. With `allowFirstLastIPs: No` the first and last
 address of each CIDR are reserved (Cilium's network and broadcast addresses), except in /31
@@ -33,11 +35,12 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from ...manifest.selectors import describe, matches
+from ...manifest.ippool import Block, blocks
+from ...manifest.selectors import describe
+from ...model import ipam
+from ...model.ipam import Request
 from ..finding import Context, Finding
 from ..problem import Severity
-from ...manifest.ippool import Block, blocks
-from ._ipam import Request, describe_blocks, ipam_clients, ipam_labels, requests
 
 ID = "vip-in-pool"
 SEVERITY = Severity.ERROR
@@ -47,27 +50,67 @@ def check(ctx: Context) -> Iterator[Finding]:
     pools = list(ctx.index.valid("CiliumLoadBalancerIPPool"))
     if not ctx.index.of_kind("CiliumLoadBalancerIPPool"):
         # pools are often kept with the cluster, not with the services: nothing to check against
-        first = next(iter(ipam_clients(ctx.index)), None)
+        first = next(iter(ipam.clients(ctx.index)), None)
         if first is not None:
             yield Finding(first, ("metadata", "name"), "the set has no CiliumLoadBalancerIPPool: "
                           "requested addresses not checked against pools", severity=Severity.INFO)
         return
     all_blocks = [b for p in pools for b in blocks(p)]
-    for client in ipam_clients(ctx.index):
-        labels = ipam_labels(client)
-        selecting = [p for p in pools if not p.spec.get("disabled") and matches(p.spec.get("serviceSelector"), labels)]
-        reqs = list(requests(client))
-        if not reqs and client.kind == "LBVIP" and not selecting:
-            yield Finding(client, ("metadata", "name"),
-                          f"no enabled CiliumLoadBalancerIPPool selects LBVIP {client.key}: "
-                          f"nothing to allocate its address from (NoPool)")
+    enabled = ipam.pools(ctx.index)
+    conflicting = ipam.conflicting(ctx.index)
+    unrequested = []
+    for client in ipam.clients(ctx.index):
+        selecting = [p.resource for p in ipam.eligible(enabled, client)]
+        reqs = list(ipam.requests(client))
+        if not reqs:
+            if not selecting:
+                yield Finding(client, ("metadata", "name"),
+                              f"no enabled CiliumLoadBalancerIPPool selects {client.kind} {client.key}: "
+                              f"nothing to allocate its address from (NoPool)")
+            else:
+                unrequested.append(client)
         for req in reqs:
-            msg = _problem(req, client, selecting, all_blocks)
+            msg = _problem(req, client, selecting, all_blocks, conflicting)
             if msg:
                 yield Finding(client, req.path, msg)
+    yield from _exhausted(ctx, enabled, unrequested)
 
 
-def _problem(req: Request, client, selecting: list, all_blocks: list[Block]) -> str | None:
+def _exhausted(ctx: Context, enabled: list, unrequested: list) -> Iterator[Finding]:
+    """Claimants without request that may find their pools full. LB-IPAM serves requests
+    first, then the others in its order; a claimant gets no address only when every address
+    of its pools is held by then, each by a request inside them or by an earlier claimant
+    that may use one of them. Where those are fewer than the addresses, it cannot fail
+    (sharing only needs fewer)."""
+    eligible = {id(c): ipam.eligible(enabled, c) for c in unrequested}
+    requested = set()
+    for c in ipam.clients(ctx.index):
+        req = ipam.requested_ipv4(c)
+        if req is not None and req.address is not None and req.address.version == 4:
+            requested.add(int(req.address))
+    ordered = sorted(unrequested, key=ipam.order)
+    for n, c in enumerate(ordered):
+        mine = eligible[id(c)]
+        names = {p.name for p in mine}
+        size = sum(p.size for p in mine)
+        pinned = sum(1 for ip in requested if any(p.contains(ip) for p in mine))
+        before = sum(1 for o in ordered[:n] if names & {p.name for p in eligible[id(o)]})
+        if pinned + before >= size:
+            yield Finding(c, ("metadata", "name"),
+                          f"{c.kind} {c.key} may get no address (NoAvailableAddress): pool(s) "
+                          f"{', '.join(sorted(names))} hold {size} usable address(es), {pinned} requested "
+                          f"and {before} for claimants before it in LB-IPAM's order; add blocks or "
+                          "request addresses")
+
+
+
+
+
+def describe_blocks(pool) -> str:
+    return ", ".join(b.text for b in blocks(pool)) or "no blocks"
+
+
+def _problem(req: Request, client, selecting: list, all_blocks: list[Block], conflicting: set) -> str | None:
     who = f"{client.kind} {client.key}"
     if req.address is None:
         return f"{req.text!r} is not an IP address"
@@ -82,7 +125,10 @@ def _problem(req: Request, client, selecting: list, all_blocks: list[Block]) -> 
     holders = [b for b in all_blocks if b.holds(addr)]
     if holders:
         b = holders[0]
-        if b.pool.spec.get("disabled"):
+        if id(b.pool) in conflicting:
+            why = (f"; it is in pool {b.pool.name} ({b.text}), which overlaps an earlier pool: "
+                   f"Cilium marks it Conflicting and allocates nothing from it")
+        elif not ipam.enabled(b.pool):
             why = f"; it is in pool {b.pool.name} ({b.text}), which is disabled"
         else:
             sel = b.pool.spec.get("serviceSelector")

@@ -1,0 +1,36 @@
+"""LBService applications: the six proxy modes, which of them speak HTTP or terminate TLS,
+and the L4 protocol each listens on. Plain module (duck-typed `svc.spec`): a node may use it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+APPLICATION_TYPES = ("httpProxy", "httpsProxy", "tlsPassthrough", "tlsProxy", "tcpProxy", "udpProxy")
+HTTP_TYPES = ("httpProxy", "httpsProxy")
+TLS_TERMINATING = ("httpsProxy", "tlsProxy")
+UDP_TYPES = ("udpProxy",)
+
+
+def applications(svc: Any) -> list[tuple[str, dict]]:
+    """(type, body) of every application present, in the order of APPLICATION_TYPES."""
+    apps = svc.spec.get("applications") if isinstance(svc.spec, dict) else None
+    if not isinstance(apps, dict):
+        return []
+    return [(t, apps[t]) for t in APPLICATION_TYPES if isinstance(apps.get(t), dict)]
+
+
+def application(svc: Any) -> tuple[str, dict] | None:
+    """The one application of a (schema-valid) LBService: the first in APPLICATION_TYPES."""
+    found = applications(svc)
+    return found[0] if found else None
+
+
+def protocol_of_type(app_type: str | None) -> str:
+    """The L4 protocol of an application type: UDP for udpProxy, TCP for every other."""
+    return "UDP" if app_type in UDP_TYPES else "TCP"
+
+
+def protocol(svc: Any) -> str:
+    """The VIP's L4 protocol for an LBService."""
+    app = application(svc)
+    return protocol_of_type(app[0] if app else None)

@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from lbcli.agent.l7 import L7Reconciler  # noqa: E402
+from lbcli.agent.engine import run_component  # noqa: E402
 from lbcli.agent.reconciler import NodeContext  # noqa: E402
 from tests.certs import make_ca, make_leaf  # noqa: E402
 from tests.e2e.l7_fixtures import VIP, entered_netns, health_check, listener, plan, pool, route  # noqa: E402
@@ -160,7 +161,7 @@ def main() -> int:
             try:
                 _start_haproxy(work / "responder.cfg", work / "responder.pid")
                 _start_haproxy(work / "hand.cfg", work / "hand.pid")
-                res = rec.reconcile(p, secrets)
+                _, res = run_component(rec, p, secrets)
                 if not res.ok:
                     print([r.error for r in res.results if not r.ok], file=sys.stderr)
                     return 1

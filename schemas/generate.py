@@ -30,16 +30,16 @@ DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
 
 def _grammar():
-    """lbcli.manifest.grammar, also when this file runs as a script from a checkout."""
+    """lbcli.grammar, also when this file runs as a script from a checkout."""
     try:
-        from lbcli.manifest import grammar
+        from lbcli import grammar
     except ImportError:  # pragma: no cover - not installed: use the checkout
         sys.path.insert(0, str(HERE.parent))
-        from lbcli.manifest import grammar
+        from lbcli import grammar
     return grammar
 
 # ---------------------------------------------------------------- patterns
-# Every string grammar lives in lbcli/manifest/grammar.py (the renderers check the same ones);
+# Every string grammar lives in lbcli/grammar.py (the renderers check the same ones);
 # a string schema built from one carries its pattern, maxLength and `x-grammar`, the noun
 # phrase findings use ("must be an HTTP header name (RFC 9110 token)").
 G = _grammar()
@@ -88,7 +88,7 @@ def integer(lo: int | None = None, hi: int | None = None, *, default: int | None
 def string(*, pattern: str | None = None, min_len: int | None = None, max_len: int | None = None,
            enum: list[str] | None = None, default: str | None = None, fmt: str | None = None,
            desc: str | None = None, grammar: Any = None) -> dict:
-    """A string; `grammar` (a lbcli.manifest.grammar.Grammar) gives pattern, minLength,
+    """A string; `grammar` (a lbcli.grammar.Grammar) gives pattern, minLength,
     maxLength and x-grammar (explicit min_len/max_len may tighten them)."""
     s: dict[str, Any] = {"type": "string"}
     if desc:

@@ -18,7 +18,10 @@ import pytest
 
 from lbcli.agent.bgp import daemon
 from lbcli.agent.bgp.model import BgpModelError, model_from_plan
-from lbcli.agent.bgp.reconciler import BgpReconciler
+from dataclasses import replace
+
+from lbcli.agent.bgp.reconciler import BgpReconciler, Configure
+from lbcli.agent.engine import execute
 from lbcli.agent.bgp.render import render_bird_conf
 from lbcli.agent.bgp.status import (BgpObserved, DaemonState, advertised_to, live_findings,
                                     parse_bfd_sessions, parse_protocols_all, parse_route_prefixes,
@@ -292,20 +295,20 @@ def test_plan_without_bgp_removes_what_is_there(rec):
     daemon.write_private(rec.paths.conf, "# old\n")
     [c] = rec.diff(None, rec.observe())
     assert (c.action, c.object) == ("delete", "bird daemon")
-    assert rec.apply([c]).ok and not rec.paths.dir.exists()
+    assert execute(rec, [c]).ok and not rec.paths.dir.exists()
 
 
 def test_invalid_plan_is_an_error_result_not_an_exception(rec):
     desired = rec.desired(CASES["seed_ibgp_bfd_md5"], {})  # secret not handed over
     changes = rec.diff(desired, rec.observe())
-    res = rec.apply(changes)
+    res = execute(rec, changes)
     assert res.error and "kube-system/bgp-auth" in res.error and not res.ok
 
 
 def test_missing_bird_binary_is_degraded(rec, monkeypatch):
     monkeypatch.setattr(daemon, "find_bird", lambda: None)
     desired = rec.desired(CASES["seed_ibgp_bfd_md5"], SECRETS)
-    res = rec.apply(rec.diff(desired, rec.observe()))
+    res = execute(rec, rec.diff(desired, rec.observe()))
     assert res.error is None and res.degraded and "apt-get install bird2" in res.degraded
     assert not res.ok and not rec.paths.conf.exists()
 
@@ -314,8 +317,7 @@ def test_missing_bird_binary_is_degraded(rec, monkeypatch):
 def test_config_rejected_by_bird_leaves_nothing_behind(rec, monkeypatch):
     desired = rec.desired(CASES["seed_ibgp_bfd_md5"], SECRETS)
     broken = type(desired)(model=desired.model, config=desired.config + "\nprotocol nonsense {\n")
-    res = rec.apply([c.__class__(c.component, c.action, c.object, c.detail, desired=broken)
-                     for c in rec.diff(desired, rec.observe())])
+    res = execute(rec, [replace(c, spec=Configure(broken)) for c in rec.diff(desired, rec.observe())])
     assert res.error and "bird -p rejected" in res.error and PASSWORD not in res.error
     assert not rec.paths.conf.exists()
 

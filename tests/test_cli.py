@@ -153,3 +153,24 @@ def test_bash_completion_answers():
     env = {**os.environ, "_CILIUM_LB_COMPLETE": "complete_bash", "COMP_WORDS": "cilium-lb validate -o ", "COMP_CWORD": "3"}
     p = subprocess.run([sys.executable, "-m", "lbcli"], capture_output=True, text=True, env=env)
     assert set(p.stdout.split()) == {"text", "json", "sarif", "github", "junit"}
+
+
+def test_help_shows_real_metavars_and_points_at_no_source_file():
+    import re
+
+    for argv, want in ((["validate"], "PATH..."), (["compile"], "--output DIR"), (["apply"], "--node NODE"),
+                       (["apply"], "--state-dir DIR"), (["status"], "[PATH...]"), (["observe"], "--bpf-root DIR")):
+        r = run(*argv, "--help", env={"COLUMNS": "200"})
+        assert r.exit_code == 0 and want in r.stdout, (argv, want, r.stdout)
+    for argv in (["validate"], ["compile"], ["diff"], ["apply"], ["reset"], ["status"], ["lb", "status"],
+                 ["observe"], ["rules"]):
+        r = run(*argv, "--help", env={"COLUMNS": "200"})
+        assert r.exit_code == 0 and not re.search(r"[\w/]+\.py\b", r.stdout), (argv, r.stdout)
+
+
+def test_status_compiles_manifest_paths():
+    r = run("lb", "status", str(ROOT / "examples" / "rebel-base"), "-o", "json")
+    assert r.exit_code == 0, r.output
+    assert "100.64.0.101" in r.stdout and json.loads(r.stdout)
+    r = run("lb", "status", str(ROOT / "examples" / "rebel-base"), "--plan", "x")
+    assert r.exit_code == 2 and "not both" in r.output

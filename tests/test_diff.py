@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from .lintkit import compiled_json
-from lbcli.cli.main import app, lb_app
+from lbcli.cli.main import app
 from lbcli.diff import diff_plan_sets, diff_plans
 from lbcli.report.diff_text import line
 
@@ -21,12 +21,6 @@ from .certs import make_ca, make_leaf, tls_secret_yaml
 ROOT = Path(__file__).resolve().parent.parent
 REBEL = ROOT / "examples" / "rebel-base"
 VIP_LABEL = "VIP 100.64.0.101:443 https-proxy"
-
-if not any(c.name == "diff" for c in app.registered_commands):  # until main.py calls register
-    from lbcli.cli.views import register
-
-    register(app, lb_app)
-
 
 def run(*args: str):
     return CliRunner().invoke(app, ["--color", "never", *args])
@@ -78,7 +72,7 @@ def test_weight_change(rb):
     # only tier-2 nodes hold pools; tier 1 dispatches to T2 nodes, not backends
     assert changes == [
         {"section": "backendPools", "node": n, "object": VIP_LABEL, "field": "backend 172.18.0.8:8080 weight",
-         "action": "change", "old": 2, "new": 3, "detail": None}
+         "action": "update", "old": 2, "new": 3, "detail": None}
         for n in ("lb-t2-1", "lb-t2-2")
     ]
 
@@ -92,7 +86,7 @@ def test_added_backend(rb):
     assert f"{VIP_LABEL}: + backend 172.18.0.9:8080 (weight 1)" in r.stdout
     _, changes = diff_json(old, new_dir)
     assert {(c["node"], c["action"], c["field"]) for c in changes} == {
-        (n, "add", "backend 172.18.0.9:8080") for n in ("lb-t2-1", "lb-t2-2")}
+        (n, "create", "backend 172.18.0.9:8080") for n in ("lb-t2-1", "lb-t2-2")}
     assert changes[0]["new"] == {"address": "172.18.0.9", "port": 8080, "weight": 1, "status": "Active"}
 
 
@@ -104,14 +98,14 @@ def test_removed_service(rb):
     (copy / "vip-service.yaml").write_text(head)
     _, changes = diff_json(old, new())
     t1 = [(c["section"], c["object"], c["field"], c["action"]) for c in changes if c["node"] == "lb-t1-1"]
-    assert ("tier1", "tier 1", "service 100.64.0.101:443/TCP", "remove") in t1
-    assert ("bgp", "BGP peer 192.168.121.201", "prefix 100.64.0.101/32", "remove") in t1
-    assert ("ipam", "LBVIP default/https-proxy", "ports", "remove") in t1  # the VIP stays, port 443 goes
+    assert ("tier1", "tier 1", "service 100.64.0.101:443/TCP", "delete") in t1
+    assert ("bgp", "BGP peer 192.168.121.201", "prefix 100.64.0.101/32", "delete") in t1
+    assert ("ipam", "LBVIP default/https-proxy", "ports", "delete") in t1  # the VIP stays, port 443 goes
     t2 = [(c["section"], c["object"], c["field"], c["action"]) for c in changes if c["node"] == "lb-t2-1"]
-    assert ("tier2", "tier 2", f"listener {VIP_LABEL}", "remove") in t2
-    assert ("tier2", "tier 2", "VIP", "remove") in t2
-    assert ("backendPools", "backend pools", "pool default/https-proxy", "remove") in t2
-    assert all(c["action"] == "remove" for c in changes)
+    assert ("tier2", "tier 2", f"listener {VIP_LABEL}", "delete") in t2
+    assert ("tier2", "tier 2", "VIP", "delete") in t2
+    assert ("backendPools", "backend pools", "pool default/https-proxy", "delete") in t2
+    assert all(c["action"] == "delete" for c in changes)
     r = run("diff", str(old), str(copy.parent / "plans-new"))
     assert "tier 2: - listener VIP 100.64.0.101:443 https-proxy (httpsProxy -> default/https-proxy)" in r.stdout
     assert "BGP peer 192.168.121.201: - prefix 100.64.0.101/32 (default/https-proxy)" in r.stdout
@@ -159,7 +153,7 @@ def test_new_vip(rb):
     assert "tier 2: + listener VIP 100.64.0.102:80 second (httpProxy -> default/https-proxy)" in r.stdout
     assert "tier 2: + VIP 100.64.0.102" in r.stdout
     _, changes = diff_json(old, new_dir)
-    assert all(c["action"] == "add" for c in changes)
+    assert all(c["action"] == "create" for c in changes)
     prefix = [c for c in changes if c["section"] == "bgp"]
     assert [c["node"] for c in prefix] == ["lb-t1-1", "lb-t1-2"]
     assert prefix[0]["new"]["services"] == ["default/second"]
@@ -180,8 +174,8 @@ def test_bgp_prefix_attributes(rb):
     _, changes = diff_json(old, new_dir)
     assert {(c["node"], c["field"], c["action"], c["old"], c["new"]) for c in changes} == {
         (n, f, a, o, v) for n in ("lb-t1-1", "lb-t1-2") for f, a, o, v in (
-            ("prefix 100.64.0.101/32 communities", "add", None, "64512:100"),
-            ("prefix 100.64.0.101/32 localPreference", "change", None, 200))}
+            ("prefix 100.64.0.101/32 communities", "create", None, "64512:100"),
+            ("prefix 100.64.0.101/32 localPreference", "update", None, 200))}
 
 
 def test_certificate_change_shows_digests_never_material(rb):
@@ -229,8 +223,8 @@ def test_t2_node_leaves_tier1_with_maglev_detail_and_node_removed(rb):
             f"(maglev table sha256 {sha(before)}.. -> {sha(after)}.., {moved} slots changed)") in r.stdout
     _, changes = diff_json(old, new_dir)
     gone = [c for c in changes if c["node"] == "lb-t2-2"]
-    assert gone and all(c["action"] == "remove" for c in gone)
-    assert {"section": "node", "object": "node lb-t2-2", "field": "node", "action": "remove"}.items() <= gone[0].items()
+    assert gone and all(c["action"] == "delete" for c in gone)
+    assert {"section": "node", "object": "node lb-t2-2", "field": "node", "action": "delete"}.items() <= gone[0].items()
     assert "node lb-t2-2: - node (tiers t2)" in r.stdout
 
 
@@ -251,7 +245,7 @@ def test_manifests_against_applied_plan(rb, tmp_path):
     r = run("diff", str(copy), "--node", "lb-t1-1", "--state-dir", str(state), "-o", "json")
     assert r.exit_code == 1
     changes = json.loads(r.stdout)
-    assert changes and {c["action"] for c in changes} == {"add"} and {c["node"] for c in changes} == {"lb-t1-1"}
+    assert changes and {c["action"] for c in changes} == {"create"} and {c["node"] for c in changes} == {"lb-t1-1"}
     assert {"node", "ipam", "tier1", "bgp"} <= {c["section"] for c in changes}
     assert "network" not in {c["section"] for c in changes}  # apply makes no network changes
     # applied = what compiles now: no changes
@@ -323,4 +317,4 @@ def test_sections_limit_and_plan_sets():
         diff_plans(t1, changed, sections=["tier3"])
     assert diff_plan_sets(plans, plans) == []
     removed = diff_plan_sets(plans, {k: v for k, v in plans.items() if k != "lb-t1-2"})
-    assert removed and {c.node for c in removed} == {"lb-t1-2"} and {c.action for c in removed} == {"remove"}
+    assert removed and {c.node for c in removed} == {"lb-t1-2"} and {c.action for c in removed} == {"delete"}

@@ -5,9 +5,12 @@ kernel with or without GENEVE). Everything else is exercised for real by tests/e
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from lbcli.agent.network import desired as D
+from lbcli.plan.types import Network, PlanNode
 
 
 def _plan(mode="tunnel", **net):
@@ -20,7 +23,9 @@ def _plan(mode="tunnel", **net):
                        "tunnelMac": "02:00:00:00:00:0b"},
                       {"node": "c", "ip": "192.168.9.3", "podCIDRs": ["10.1.3.0/24"], "tunnelMac": "02:00:00:00:00:0c"}]}
     base.update(net)
-    return {"node": {"name": "a", "internalIP": "192.168.1.1", "podCIDRs": ["10.1.1.0/24"]}, "network": base}
+    node = {"name": "a", "tiers": [], "internalIP": "192.168.1.1", "podCIDRs": ["10.1.1.0/24"], "labels": {}}
+    # the two sections desired_from_plan reads, checked by the plan types
+    return SimpleNamespace(node=PlanNode.from_json(node, ("node",)), network=Network.from_json(base, ("network",)))
 
 
 @pytest.fixture
@@ -38,14 +43,15 @@ def test_tunnel_has_one_fdb_neighbour_and_route_per_peer(host):
     keys = set(want.objects)
     assert {"device lbpod_vxlan", "address 10.1.1.0/32 on lbpod_vxlan", "fdb 02:00:00:00:00:0b on lbpod_vxlan",
             "neighbour 10.1.2.0 on lbpod_vxlan", "route 10.1.2.0/24", "route 10.1.3.0/24"} <= keys
-    assert want.objects["route 10.1.3.0/24"].spec == {"gateway": "10.1.3.0", "dev": "lbpod_vxlan", "onlink": True}
-    assert want.objects["fdb 02:00:00:00:00:0c on lbpod_vxlan"].spec == {"remote": "192.168.9.3"}
+    assert want.objects["route 10.1.3.0/24"] == D.Route("10.1.3.0/24", "10.1.3.0", "lbpod_vxlan", True)
+    assert want.objects["route 10.1.3.0/24"].peer == "c"
+    assert want.objects["fdb 02:00:00:00:00:0c on lbpod_vxlan"].remote == "192.168.9.3"
     assert any("IPv6 PodCIDRs fd00:2::/64 not programmed" in n for n in want.notes)
 
 
 def test_native_routes_only_peers_on_the_segment(host):
     want = D.desired_from_plan(_plan("native", autoDirectNodeRoutes=True))
-    assert want.objects["route 10.1.2.0/24"].spec == {"gateway": "192.168.1.2", "dev": None, "onlink": False}
+    assert want.objects["route 10.1.2.0/24"] == D.Route("10.1.2.0/24", "192.168.1.2", None, False)
     assert "route 10.1.3.0/24" not in want.objects and want.device is None
     [finding] = [n for n in want.notes if n.startswith("finding")]
     assert "peer c (192.168.9.3) is not on this node's L2 segment (reached via 192.168.1.254)" in finding
@@ -58,12 +64,12 @@ def test_native_without_direct_routes_installs_none_and_says_so(host):
 
 
 def test_masquerade_keeps_the_native_cidr_or_the_cluster_pod_cidrs(host):
-    nft = D.desired_from_plan(_plan()).objects["nft table inet cilium_lb_nat"].spec
-    [r] = nft["rules"]
+    nft = D.desired_from_plan(_plan()).objects["nft table inet cilium_lb_nat"]
+    [r] = nft.rules
     kept = [e["match"]["right"]["prefix"]["addr"] for e in r["expr"] if e.get("match", {}).get("op") == "!="]
     assert kept == ["10.1.1.0", "10.1.2.0", "10.1.3.0"] and r["expr"][-1] == {"snat": {"family": "ip", "addr": "192.168.1.1"}}
-    nft = D.desired_from_plan(_plan("native", nativeRoutingCIDR="10.0.0.0/8")).objects["nft table inet cilium_lb_nat"].spec
-    assert [e["match"]["right"] for e in nft["rules"][0]["expr"] if e.get("match", {}).get("op") == "!="] == [
+    nft = D.desired_from_plan(_plan("native", nativeRoutingCIDR="10.0.0.0/8")).objects["nft table inet cilium_lb_nat"]
+    assert [e["match"]["right"] for e in nft.rules[0]["expr"] if e.get("match", {}).get("op") == "!="] == [
         {"prefix": {"addr": "10.0.0.0", "len": 8}}]
     assert "nft table inet cilium_lb_nat" not in D.desired_from_plan(_plan(masquerade=False)).objects
 
@@ -72,9 +78,9 @@ def test_bandwidth_objects_and_a_pod_not_on_this_node(host):
     bw = [{"pod": "default/x", "ip": "10.1.1.5", "egressBitsPerSecond": 10**7, "ingressBitsPerSecond": 2 * 10**7},
           {"pod": "default/y", "ip": "10.1.2.9", "egressBitsPerSecond": None, "ingressBitsPerSecond": 10**6}]
     want = D.desired_from_plan(_plan(bandwidthManager=True, bandwidth=bw))
-    assert want.objects["class c1:105 on eth0"].spec == {"bps": 10**7}
-    assert want.objects["qdisc tbf on lxc-x"].spec == {"bps": 2 * 10**7}
-    assert "no local device routes to Pod default/y" in want.objects["tbf for default/y"].info["error"]
+    assert want.objects["class c1:105 on eth0"] == D.HtbClass("eth0", 0xC10105, 10**7)
+    assert want.objects["qdisc tbf on lxc-x"].bps == 2 * 10**7
+    assert "no local device routes to Pod default/y" in want.objects["tbf for default/y"].error
     assert "qdisc htb on eth0" in want.objects
     assert any("no fq qdisc" in n for n in want.notes)
 
@@ -103,3 +109,25 @@ def test_hostile_pod_keys_never_reach_nft_unchecked(name):
             PodBandwidth.from_json(doc, ("bandwidth", 0))
     rule = D._priority_rule("10.1.1.5", 0x105, name)
     assert len(rule["comment"].encode()) <= 127 and json.loads(json.dumps(rule)) == rule
+
+
+def test_diff_is_typed_ordered_and_empty_when_converged(host, tmp_path):
+    """diff compares the typed specs (ids and the Pod a class is for are not compared), deletes
+    last-created first, then creates in dependency order; converged -> no change."""
+    from lbcli.agent.network.reconciler import NetworkObserved, NetworkReconciler
+    from lbcli.agent.reconciler import NodeContext
+
+    rec = NetworkReconciler(NodeContext("a", tmp_path, tmp_path))
+    want = D.desired_from_plan(_plan())
+    have = dict(want.objects)
+    assert rec.diff(want, NetworkObserved(have, {"device": "lbpod_vxlan"})) == []
+    have["route 10.1.2.0/24"] = D.Route("10.1.2.0/24", "10.1.2.0", "lbpod_vxlan", True, peer="")  # peer: not compared
+    have["route 10.9.0.0/24"] = D.Route("10.9.0.0/24", "192.168.1.7")  # left by an older plan
+    have["fdb 02:00:00:00:00:0c on lbpod_vxlan"] = D.Fdb("lbpod_vxlan", "02:00:00:00:00:0c", "192.168.9.99")
+    del have["device lbpod_vxlan"]
+    changes = rec.diff(want, NetworkObserved(have, {}))
+    assert [(c.action, c.object) for c in changes] == [
+        ("delete", "route 10.9.0.0/24"), ("create", "device lbpod_vxlan"),
+        ("update", "fdb 02:00:00:00:00:0c on lbpod_vxlan"), ("update", "state")]
+    assert changes[2].detail == "remote 192.168.9.99 -> 192.168.9.3" and isinstance(changes[2].spec, D.Fdb)
+    assert all(c.vips is None for c in changes[:3]) and changes[3].vips == ()

@@ -512,7 +512,7 @@ def test_word_refuses_control_characters_and_escapes_the_rest():
 
 
 def test_grammar_findings_name_the_problem_not_the_value():
-    from lbcli.manifest import grammar as G
+    from lbcli import grammar as G
 
     assert G.HEADER_NAME.problem("sticky\nserver evil") == (
         f"must be {G.HEADER_NAME.noun}; it has a line break at character 7 (18 characters)")

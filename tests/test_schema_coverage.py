@@ -124,6 +124,21 @@ def test_every_registry_entry_and_refusal_names_a_schema_field():
     assert not stale, "entries that match no schema field:\n" + "\n".join(stale)
 
 
+def _attributes(json_key: str) -> set[str]:
+    """Attribute names of the plan types whose JSON name is `json_key`."""
+    import dataclasses
+
+    from lbcli.plan import spec, types
+
+    out = set()
+    for cls in vars(types).values():
+        if isinstance(cls, type) and dataclasses.is_dataclass(cls):
+            for fl in dataclasses.fields(cls):
+                if (fl.metadata.get("key") or spec._camel(fl.name)) == json_key:
+                    out.add(fl.name)
+    return out
+
+
 CARRIED = sorted({(k, pat, c) for k, e in REGISTRY.items() for pat, c in e.items() if isinstance(c, Carried)},
                  key=lambda x: (x[0], x[1]))
 
@@ -133,10 +148,12 @@ def test_carried_fields_reach_a_plan_field_node_code_and_a_test(kind, pattern, c
     assert carried.plan in PLAN, f"{carried.plan} is no field of the plan schema"
     module, attr = carried.node.split(":")
     assert hasattr(importlib.import_module(module), attr), carried.node
-    # the node code's package reads the plan field it is said to act on, by its JSON name
+    # the node code's package reads the plan field it is said to act on: by its JSON name, or
+    # (node code on the typed plan) by the attribute of lbcli/plan/types.py that holds it
     key = next(p for p in reversed(carried.plan.split(".")) if p != "[]")
     package = Path(importlib.import_module(module).__file__).parent
-    assert any(f'"{key}"' in f.read_text() for f in package.rglob("*.py")), \
+    names = [f'"{key}"'] + [f".{a}" for a in _attributes(key)]
+    assert any(n in f.read_text() for f in package.rglob("*.py") for n in names), \
         f"no code under {package.relative_to(ROOT)} reads plan field {key!r}"
     file, func = carried.test.split("::")
     assert f"def {func}(" in (ROOT / file).read_text(), carried.test

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from lbcli.agent import apply as ap
+from lbcli.agent import engine as ap
 from lbcli.agent import state as st
 from lbcli.agent.reconciler import Change, ComponentResult, NodeContext, ObjectResult
 
@@ -234,9 +234,53 @@ def test_failures_that_do_not_affect_serving_withhold_nothing():
     assert withheld == [] and _prefixes(gated) == _prefixes(_plan())
 
 
+def _pod_cidr_plan(pod_cidr: str = "10.1.1.0/24"):
+    """_plan() on a node with PodCIDR `pod_cidr`, which it announces (advertisementType PodCIDR)
+    besides the two VIPs."""
+    from lbcli.plan.types import NodePlan
+
+    doc = _plan().to_json()
+    doc["node"]["podCIDRs"] = [pod_cidr]
+    for inst in doc["bgp"]["instances"]:
+        for peer in inst["peers"]:
+            peer["prefixes"].append({"prefix": pod_cidr, "services": [], "communities": [], "largeCommunities": [],
+                                     "localPreference": None})
+    return NodePlan.from_json(doc)
+
+
+@pytest.mark.parametrize("res", [
+    ComponentResult("network", error="NetworkError: no link holds the node's internalIP 192.168.1.1"),
+    ComponentResult("network", [ObjectResult(Change("network", "create", "route 10.1.2.0/24"), False, "busy")]),
+])
+def test_a_failed_network_component_withholds_the_node_pod_cidr(res):
+    plan = _pod_cidr_plan()
+    gated, withheld = ap.gate_announcements(plan, [res])
+    assert _prefixes(gated) == [f"{VIP_A}/32", f"{VIP_B}/32"]  # the VIPs do not depend on it
+    [w] = withheld
+    assert w.prefix == "10.1.1.0/24" and w.reason.startswith("network") and ("busy" in w.reason or "internalIP" in w.reason)
+
+
+def test_a_failed_bandwidth_object_does_not_withhold_the_pod_cidr():
+    from lbcli.agent.network.desired import Tbf
+    from lbcli.agent.network.reconciler import NetworkReconciler
+
+    ch = NetworkReconciler._change("create", "tbf for default/x", Tbf(None, 10**6, "default/x", "no local device"))
+    res = ComponentResult("network", [ObjectResult(ch, False, "no local device")])
+    plan = _pod_cidr_plan()
+    gated, withheld = ap.gate_announcements(plan, [res])
+    assert withheld == [] and _prefixes(gated) == _prefixes(plan)
+    ok = ComponentResult("network", [ObjectResult(Change("network", "create", "route 10.1.2.0/24"), True)])
+    assert ap.gate_announcements(plan, [ok]) == (plan, [])
+
+
 class _Fake:
+    """A component on the engine's contract: desired, observe, diff, per-object apply."""
+
     def __init__(self, name, fail=False, seen=None):
         self.name, self.fail, self.seen, self.notes = name, fail, seen, []
+
+    def desired(self, plan, secrets):
+        return plan
 
     def observe(self):
         return None
@@ -244,12 +288,11 @@ class _Fake:
     def diff(self, desired, observed):
         if self.seen is not None:
             self.seen.append(desired)
-        return [Change(self.name, "update", f"{self.name} thing")]
+        return [Change(self.name, "update", f"{self.name} thing", critical=True)]
 
-    def apply(self, changes):
+    def apply(self, change):
         if self.fail:
-            return ComponentResult(self.name, error="tc program failed to load")
-        return ComponentResult(self.name, [ObjectResult(c, True) for c in changes])
+            raise RuntimeError("tc program failed to load")
 
     def reset(self):
         return ComponentResult(self.name)
@@ -259,8 +302,8 @@ def test_apply_announces_only_after_the_datapath_worked(tmp_path, monkeypatch):
     seen: list = []
     fail = {"datapath": True}
     monkeypatch.setattr(ap, "COMPONENTS", [
-        ("datapath", lambda ctx: (_Fake("datapath", fail["datapath"]), lambda r, p, s: p)),
-        ("bgp", lambda ctx: (_Fake("bgp", seen=seen), lambda r, p, s: p)),
+        ("datapath", lambda ctx: _Fake("datapath", fail["datapath"])),
+        ("bgp", lambda ctx: _Fake("bgp", seen=seen)),
     ])
     ctx = _ctx(tmp_path)
     rep = ap.apply_plan(ctx, _plan(), {})
@@ -321,7 +364,9 @@ def test_l7_preflight_runs_haproxy_check_outside_the_node_dir(tmp_path):
     rec = L7Reconciler(_ctx(tmp_path, dry_run=True), binary="false")  # a checker that rejects all
     called = []
     rec._render = lambda model, secrets, base: called.append(base) or _Rendered()
-    ch = Change("l7", "create", "haproxy n1", desired=type("D", (), {"model": None, "secrets": None})())
+    from lbcli.agent.l7.reconciler import Install
+
+    ch = Change("l7", "create", "haproxy n1", spec=Install(type("D", (), {"model": None, "secrets": None})(), True))
     res = rec.preflight([ch])
     assert not res.ok and "haproxy -c" in res.results[0].error
     assert called and not str(called[0]).startswith(str(tmp_path)) and not rec.paths.dir.exists()
@@ -339,7 +384,7 @@ def test_flock_serialises_applies_on_a_node(tmp_path):
 
     ctx = _ctx(tmp_path)
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time\nfrom pathlib import Path\nfrom lbcli.agent.apply import node_lock\n"
+        "import sys, time\nfrom pathlib import Path\nfrom lbcli.agent.engine import node_lock\n"
         "from lbcli.agent.reconciler import NodeContext\n"
         f"with node_lock(NodeContext('n1', Path({str(ctx.state_dir)!r}), Path('/nonexistent'))):\n"
         "    print('held', flush=True); time.sleep(30)\n")], stdout=subprocess.PIPE, text=True)
@@ -353,3 +398,58 @@ def test_flock_serialises_applies_on_a_node(tmp_path):
         holder.wait()
     with ap.node_lock(ctx, timeout=5):  # released when its holder is killed
         pass
+
+
+# ---- the engine's contract: retries, deleting what is gone, batches, critical failures -------
+
+class _Flaky:
+    name = "flaky"
+
+    def __init__(self, failures):
+        self.failures, self.calls, self.batches = list(failures), [], []
+
+    def apply(self, change):
+        self.calls.append(change.object)
+        if self.failures:
+            raise self.failures.pop(0)
+        return "done"
+
+    def apply_batch(self, changes):
+        self.batches.append([c.object for c in changes])
+        if self.failures:
+            raise self.failures.pop(0)
+
+
+def test_engine_retries_transient_failures_a_bounded_number_of_times():
+    import errno
+
+    comp = _Flaky([OSError(errno.EBUSY, "busy")])
+    res = ap.execute(comp, [Change("flaky", "create", "a")])
+    assert res.ok and res.results[0].attempts == 2 and res.results[0].change.detail == "done"
+    comp = _Flaky([OSError(errno.EBUSY, "busy")] * (ap.ATTEMPTS + 1))
+    res = ap.execute(comp, [Change("flaky", "create", "a")])
+    assert not res.ok and res.results[0].attempts == ap.ATTEMPTS and len(comp.calls) == ap.ATTEMPTS
+    comp = _Flaky([ValueError("rejected")])  # not transient: one attempt
+    res = ap.execute(comp, [Change("flaky", "create", "a")])
+    assert not res.ok and len(comp.calls) == 1 and res.results[0].error == "rejected"
+
+
+def test_engine_deleting_what_is_missing_is_success_creating_it_is_not():
+    import errno
+
+    res = ap.execute(_Flaky([OSError(errno.ENODEV, "no such device")]), [Change("flaky", "delete", "dev x")])
+    assert res.ok
+    res = ap.execute(_Flaky([OSError(errno.ENODEV, "no such device")]), [Change("flaky", "create", "dev x")])
+    assert not res.ok
+
+
+def test_engine_batches_consecutive_changes_and_stops_after_a_critical_failure():
+    comp = _Flaky([])
+    changes = [Change("flaky", "create", "t1", batch="t"), Change("flaky", "create", "t2", batch="t"),
+               Change("flaky", "create", "s1"), Change("flaky", "create", "t3", batch="t")]
+    res = ap.execute(comp, changes)
+    assert res.ok and comp.batches == [["t1", "t2"], ["t3"]] and comp.calls == ["s1"]
+    comp = _Flaky([RuntimeError("load failed")])
+    res = ap.execute(comp, [Change("flaky", "create", "program", critical=True), Change("flaky", "create", "after")])
+    assert res.error == "program: load failed" and comp.calls == ["program"]
+    assert [r.ok for r in res.results] == [False]

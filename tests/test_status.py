@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from lbcli.cli.main import app, lb_app
+from lbcli.cli.main import app
 from lbcli.compile.plan import compile_plans
 from lbcli.report.status_text import plain
 from lbcli.status import PLANNED_OK, Observed, build_status
@@ -19,12 +19,6 @@ from lbcli.status.table import COLUMNS, UNKNOWN
 from .lintkit import lint_example
 
 ROOT = Path(__file__).resolve().parent.parent
-
-if not any(c.name == "diff" for c in app.registered_commands):  # until main.py calls register
-    from lbcli.cli.views import register
-
-    register(app, lb_app)
-
 
 def run(*args: str):
     return CliRunner().invoke(app, list(args))

@@ -2,7 +2,7 @@
 
 import pytest
 
-from lbcli.status.collect import merge
+from lbcli.status.observed import merge
 
 T1A = {"node": "t1-a", "services": {"default/web": {"bgpPeersEstablished": 1, "bgpRoutesAdvertised": 1, "t1Programmed": 1, "packets": 5, "bytes": 500}}}
 T1B = {"node": "t1-b", "services": {"default/web": {"bgpPeersEstablished": 0, "bgpRoutesAdvertised": 0, "t1Programmed": 1, "packets": 7, "bytes": 700}}}

@@ -8,6 +8,7 @@ import pytest
 from lbcli.agent.bgp.model import model_from_plan as bgp_model
 from lbcli.agent.bgp.render import render_bird_conf
 from lbcli.agent.datapath.reconciler import DatapathError, desired_from_plan
+from lbcli.plan.types import NodePlan
 
 
 from .lintkit import EXAMPLES, by_rule, compiled_json, lint_example, lint_text
@@ -225,10 +226,10 @@ def test_t1_t2_node_gets_both_sections_and_the_datapath_refuses_clearly():
     # it is a T2 node of the services and announces them as a T1 node
     assert "lb-t2-1" in both["tier1"]["services"][0]["t2Nodes"]
     with pytest.raises(DatapathError) as e:
-        desired_from_plan(both)
+        desired_from_plan(NodePlan.from_json(both))
     assert "in both tiers" in str(e.value) and "not implemented" in str(e.value)
     # a T1-only node's plan is unaffected
-    assert desired_from_plan(c.plans["lb-t1-1"]) is not None
+    assert desired_from_plan(NodePlan.from_json(c.plans["lb-t1-1"])) is not None
 
 
 SVC = """\

@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lbcli.plan.types import NodePlan
 from lbcli.agent import state as st
 from lbcli.agent.host import netlink as nl
 from lbcli.agent.host import sysctl
 from lbcli.agent.datapath.reconciler import DatapathError, check_dispatch
-from lbcli.agent.reconciler import Change, ComponentResult, NodeContext, ObjectResult, record_step
+from lbcli.agent.reconciler import Change, ComponentResult, NodeContext, record_step
 
 COMPONENT = "receive"
 ARP_SYSCTLS = {"arp_ignore": "1", "arp_announce": "2"}
@@ -44,6 +45,36 @@ class ReceiveDesired:
     sysctls: dict[str, str]  # sysctl path -> value
 
 
+# -- the objects it changes (Change.spec) ----------------------------------------------------
+@dataclass(frozen=True)
+class Teardown:
+    """The node has no tier-2 role: undo everything (reset)."""
+
+
+@dataclass(frozen=True)
+class Device:
+    name: str
+    mac: str = ""
+    port: int = 0
+
+
+@dataclass(frozen=True)
+class Sysctl:
+    path: str
+    value: str | None = None  # None: restore the original
+
+
+@dataclass(frozen=True)
+class LoVip:
+    vip: str
+
+
+@dataclass(frozen=True)
+class Record:
+    vips: tuple[str, ...]
+    device: str
+
+
 @dataclass
 class ReceiveObserved:
     device: dict | None = None  # {mac, external, port, up, rp_filter}
@@ -52,15 +83,15 @@ class ReceiveObserved:
     state: dict = field(default_factory=dict)
 
 
-def desired_from_plan(plan: dict) -> ReceiveDesired | None:
-    t2 = plan.get("tier2")
-    if not t2:
+def desired_from_plan(plan: NodePlan) -> ReceiveDesired | None:
+    t2 = plan.tier2
+    if t2 is None:
         return None
-    d = t2["dispatch"]
-    check_dispatch(str(d.get("mode", "vxlan")))
-    uplink = nl.link_by_address(plan["node"]["internalIP"])
+    d = t2.dispatch
+    check_dispatch(d.mode)
+    uplink = nl.link_by_address(plan.node.internal_ip)
     if uplink is None:
-        raise DatapathError(f"no link holds the node's internalIP {plan['node']['internalIP']}")
+        raise DatapathError(f"no link holds the node's internalIP {plan.node.internal_ip}")
     sysctls = {}
     if sysctl.read("net.ipv4.conf.all.rp_filter") not in (None, "0"):
         sysctls["net.ipv4.conf.all.rp_filter"] = "0"
@@ -68,8 +99,8 @@ def desired_from_plan(plan: dict) -> ReceiveDesired | None:
         for name, value in ARP_SYSCTLS.items():
             sysctls[f"net.ipv4.conf.{dev}.{name}"] = value
     return ReceiveDesired(
-        device=d["device"], mac=d["tunnelMac"].lower(), vni=int(d["vni"]), port=int(d["port"]),
-        vips=sorted(set(t2.get("vips", []))), sysctls=dict(sorted(sysctls.items())),
+        device=d.device, mac=d.tunnel_mac.lower(), vni=d.vni, port=d.port,
+        vips=sorted(set(t2.vips)), sysctls=dict(sorted(sysctls.items())),
     )
 
 
@@ -97,6 +128,9 @@ class ReceiveReconciler:
     def _save(self, state: dict) -> None:
         st.write(self.state_file, STATE_KIND, state)
 
+    def desired(self, plan: NodePlan, secrets: Any = None) -> ReceiveDesired | None:
+        return desired_from_plan(plan)
+
     def observe(self) -> ReceiveObserved:
         state = self._state()
         obs = ReceiveObserved(state=state)
@@ -110,112 +144,100 @@ class ReceiveReconciler:
             obs.sysctls[path] = sysctl.read(path)
         return obs
 
-    def diff(self, desired: Any, observed: ReceiveObserved) -> list[Change]:
-        want = desired_from_plan(desired) if isinstance(desired, dict) else desired
+    def diff(self, want: ReceiveDesired | None, observed: ReceiveObserved) -> list[Change]:
         changes: list[Change] = []
 
-        def c(kind: str, action: str, obj: str, detail: str = "", **payload: Any) -> None:
-            changes.append(Change(COMPONENT, action, obj, detail, {"kind": kind, **payload}))
+        def c(spec: Any, action: str, obj: str, detail: str = "") -> None:
+            changes.append(Change(COMPONENT, action, obj, detail, spec))
 
         if want is None:
             st = observed.state
             if observed.device or st.get("device") or st.get("vips") or st.get("originals"):
-                c("reset", "delete", "receive", "node has no tier-2 role")
+                c(Teardown(), "delete", "receive", "node has no tier-2 role")
             return changes
         rp_all = "net.ipv4.conf.all.rp_filter"
         if rp_all in observed.state.get("originals", {}):  # set by an earlier apply: keep it
             want.sysctls[rp_all] = "0"
         dev = observed.device if observed.device and observed.device["name"] == want.device else None
         if observed.device and dev is None:
-            c("device", "delete", f"device {observed.device['name']}", "renamed in plan",
-              name=observed.device["name"])
+            c(Device(observed.device["name"]), "delete", f"device {observed.device['name']}", "renamed in plan")
         if dev is None:
             # the state file may be gone while the device stays: look it up by its plan name
             dev = _device(want.device)
-        spec = dict(name=want.device, mac=want.mac, port=want.port)
+        spec = Device(want.device, want.mac, want.port)
         if dev is None:
-            c("device", "create", f"device {want.device}", f"vxlan external dstport {want.port} mac {want.mac}", **spec)
+            c(spec, "create", f"device {want.device}", f"vxlan external dstport {want.port} mac {want.mac}")
         elif (not dev["external"] or dev["port"] != want.port or dev["mac"] != want.mac or not dev["up"]
               or dev["rp_filter"] != RP_FILTER_OFF):
-            c("device", "update", f"device {want.device}",
-              f"mac={dev['mac']} port={dev['port']} up={dev['up']} rp_filter={dev['rp_filter']}", **spec)
+            c(spec, "update", f"device {want.device}",
+              f"mac={dev['mac']} port={dev['port']} up={dev['up']} rp_filter={dev['rp_filter']}")
         for path, value in want.sysctls.items():
             current = observed.sysctls.get(path, sysctl.read(path))
             if current != value:
-                c("sysctl", "update", f"sysctl {path}", f"{current} -> {value}", path=path, value=value)
+                c(Sysctl(path, value), "update", f"sysctl {path}", f"{current} -> {value}")
         owned = set(observed.state.get("vips", []))
         for vip in want.vips:
             if vip not in observed.lo_vips:
-                c("vip", "create", f"vip {vip}/32 on lo", vip=vip)
+                c(LoVip(vip), "create", f"vip {vip}/32 on lo")
         for vip in sorted(owned - set(want.vips)):
             if vip in observed.lo_vips:
-                c("vip", "delete", f"vip {vip}/32 on lo", vip=vip)
+                c(LoVip(vip), "delete", f"vip {vip}/32 on lo")
         # sysctls this reconciler set earlier but the plan no longer lists (uplink renamed)
         for path in sorted(set(observed.state.get("originals", {})) - set(want.sysctls)):
-            c("sysctl", "delete", f"sysctl {path}", "restore original", path=path)
+            c(Sysctl(path), "delete", f"sysctl {path}", "restore original")
         if sorted(set(want.vips)) != sorted(owned) or observed.state.get("device") != want.device:
-            c("state", "update", "state", "last applied", vips=want.vips, device=want.device)
+            c(Record(tuple(want.vips), want.device), "update", "state", "last applied")
         return changes
 
-    def apply(self, changes: list[Change]) -> ComponentResult:
-        result = ComponentResult(COMPONENT)
-        if not changes:
-            return result
-        if any(ch.desired["kind"] == "reset" for ch in changes):
-            return self.reset()
+    def prepare(self, changes: list[Change]) -> None:
+        """Names and original sysctl values first, so an interrupted apply can still be reset."""
+        if any(isinstance(ch.spec, Teardown) for ch in changes):
+            return
         state = self._state()
         state.setdefault("originals", {})
-        for ch in changes:  # names first, so an interrupted apply can still be reset
-            if ch.desired["kind"] == "device" and ch.action != "delete":
-                state["device"] = ch.desired["name"]
-            if ch.desired["kind"] == "vip" and ch.action == "create":
-                state["vips"] = sorted(set(state.get("vips", [])) | {ch.desired["vip"]})
-            if ch.desired["kind"] == "sysctl" and ch.action == "update":
-                path = ch.desired["path"]
-                if path not in state["originals"]:
-                    state["originals"][path] = sysctl.read(path)
-        self._save(state)
         for ch in changes:
-            try:
-                getattr(self, f"_apply_{ch.desired['kind']}")(ch)
-                result.results.append(ObjectResult(ch, True))
-            except Exception as exc:
-                result.results.append(ObjectResult(ch, False, str(exc)))
-        return result
-
-    def _apply_device(self, ch: Change) -> None:
-        d = ch.desired
-        name = d["name"]
-        nl.link_delete(name)  # (also one left by an interrupted apply)
-        if ch.action == "delete":
-            return
-        nl.vxlan_add(name, int(d["port"]), mac=d["mac"])
-        sysctl.write(sysctl.conf_key(name, "rp_filter"), RP_FILTER_OFF)
-        nl.link_up(name)
-
-    def _apply_sysctl(self, ch: Change) -> None:
-        path = ch.desired["path"]
-        if ch.action == "delete":
-            state = self._state()
-            original = state.get("originals", {}).pop(path, None)
-            if original is not None and sysctl.read(path) is not None:
-                sysctl.write(path, original)
-            self._save(state)
-            return
-        sysctl.write(path, ch.desired["value"])
-
-    def _apply_vip(self, ch: Change) -> None:
-        vip = ch.desired["vip"]
-        if ch.action == "delete":
-            nl.address_delete("lo", vip, 32)
-        else:
-            nl.address_replace("lo", vip, 32)
-
-    def _apply_state(self, ch: Change) -> None:
-        state = self._state()
-        state["vips"] = sorted(ch.desired["vips"])
-        state["device"] = ch.desired["device"]
+            spec = ch.spec
+            if isinstance(spec, Device) and ch.action != "delete":
+                state["device"] = spec.name
+            elif isinstance(spec, LoVip) and ch.action == "create":
+                state["vips"] = sorted(set(state.get("vips", [])) | {spec.vip})
+            elif isinstance(spec, Sysctl) and ch.action == "update" and spec.path not in state["originals"]:
+                state["originals"][spec.path] = sysctl.read(spec.path)
         self._save(state)
+
+    def apply(self, ch: Change) -> str | None:
+        spec = ch.spec
+        if isinstance(spec, Teardown):
+            res = self.reset()
+            if not res.ok:
+                raise RuntimeError(res.error or "; ".join(f"{r.change.object}: {r.error}"
+                                                          for r in res.results if not r.ok))
+        elif isinstance(spec, Device):
+            nl.link_delete(spec.name)  # (also one left by an interrupted apply)
+            if ch.action != "delete":
+                nl.vxlan_add(spec.name, spec.port, mac=spec.mac)
+                sysctl.write(sysctl.conf_key(spec.name, "rp_filter"), RP_FILTER_OFF)
+                nl.link_up(spec.name)
+        elif isinstance(spec, Sysctl) and ch.action == "delete":
+            state = self._state()
+            original = state.get("originals", {}).pop(spec.path, None)
+            if original is not None and sysctl.read(spec.path) is not None:
+                sysctl.write(spec.path, original)
+            self._save(state)
+        elif isinstance(spec, Sysctl):
+            sysctl.write(spec.path, spec.value)
+        elif isinstance(spec, LoVip) and ch.action == "delete":
+            nl.address_delete("lo", spec.vip, 32)
+        elif isinstance(spec, LoVip):
+            nl.address_replace("lo", spec.vip, 32)
+        elif isinstance(spec, Record):
+            state = self._state()
+            state["vips"] = sorted(spec.vips)
+            state["device"] = spec.device
+            self._save(state)
+        else:
+            raise TypeError(f"receive: unknown change {ch.object}")
+        return None
 
     def reset(self) -> ComponentResult:
         result = ComponentResult(COMPONENT)
@@ -255,13 +277,4 @@ def _device(name: str) -> dict | None:
             "rp_filter": sysctl.read(sysctl.conf_key(name, "rp_filter"))}
 
 
-def reconcile(ctx: NodeContext, plan: dict) -> ComponentResult:
-    rec = ReceiveReconciler(ctx)
-    try:
-        changes = rec.diff(plan, rec.observe())
-    except DatapathError as exc:
-        return ComponentResult(COMPONENT, error=str(exc))
-    return rec.apply(changes)
-
-
-__all__ = ["ReceiveDesired", "ReceiveObserved", "ReceiveReconciler", "desired_from_plan", "reconcile"]
+__all__ = ["ReceiveDesired", "ReceiveObserved", "ReceiveReconciler", "desired_from_plan"]

@@ -1,18 +1,34 @@
-"""The reconciler contract every node component follows (after cilium's statedb reconciler).
+"""The contract between the node engine (lbcli/agent/engine.py) and its components (after
+cilium's statedb reconciler).
 
-observe() reads what the host has; diff() compares it with the desired state from the plan and
-returns the changes; apply() carries them out one object at a time. Updates are idempotent,
-deleting what is already gone is success, pruning is against the whole desired set, and every
-object gets its own result so one failure does not hide the others.
+A component supplies four things and nothing else:
+
+* ``desired(plan, secrets)`` — what the typed plan asks of it (``None``: nothing on this node);
+* ``observe()`` — what the host has; never changes anything;
+* ``diff(desired, observed)`` — the changes, one per object, each a :class:`Change` whose
+  ``spec`` is a typed value of the component's own (a frozen dataclass per object kind);
+  pruning is against the whole desired set; empty when converged;
+* ``apply(change)`` — carry out one change (returns an optional detail, raises on failure);
+  objects carried out together (one Maglev map write, one bird.conf) share ``Change.batch`` and
+  go to ``apply_batch(changes)`` instead.
+
+Optional hooks: ``prepare(changes)`` (record names before the host is touched, so an
+interrupted apply can still be reset), ``finish(result)`` (close handles, report degraded
+sessions), ``preflight(changes)`` (the checks a dry run makes) and ``reset()``.
+
+The engine owns the rest: lock, order, dry run, bounded retries, one status per object,
+deleting what is already gone counts as success, and the applied record.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
-Action = Literal["create", "update", "delete"]
+from ..plan.change import Verb
+
+Action = Verb  # the name the components and reports used before the engine
 
 
 @dataclass(frozen=True)
@@ -28,15 +44,18 @@ class NodeContext:
 
 @dataclass(frozen=True)
 class Change:
+    """One object to create, update or delete on this node."""
+
     component: str
-    action: Action
-    object: str  # a stable, human-readable id, e.g. "vip 100.64.0.101:443/TCP"
+    action: Verb
+    object: str  # a stable, human-readable id, e.g. "service 100.64.0.101:443/TCP"
     detail: str = ""  # what differs, e.g. "slots written: 12"; never a secret
-    desired: Any = None  # the reconciler's own payload for apply(); not rendered
-    observed: Any = None
+    spec: Any = field(default=None, compare=False, repr=False)  # the component's typed value
     # the VIPs a failure of this object keeps the node from serving; None: every VIP the
-    # component serves (apply then does not announce them: lbcli.agent.apply.withheld)
+    # component serves (the engine then does not announce them: engine.gate_announcements)
     vips: tuple[str, ...] | None = None
+    batch: str | None = None  # changes carried out together by apply_batch()
+    critical: bool = False  # a failure stops the component: what follows depends on it
 
 
 @dataclass(frozen=True)
@@ -44,6 +63,7 @@ class ObjectResult:
     change: Change
     ok: bool
     error: str | None = None
+    attempts: int = 1
 
 
 @dataclass
@@ -66,25 +86,28 @@ class ComponentResult:
         return sum(1 for r in self.results if r.ok)
 
 
-class Reconciler(Protocol):
-    """One per component (datapath, receive, network, bgp, l7)."""
+class Degraded(Exception):
+    """Raised by apply: the object could not be carried out for a reason outside the plan (a
+    daemon not installed); reported as `degraded`, not as the component's error."""
+
+
+class Component(Protocol):
+    """One per node component (network, receive, l7, datapath, bgp)."""
 
     name: str
 
-    def observe(self) -> Any:
-        """Read the host's current state of this component; never changes anything."""
+    def desired(self, plan: Any, secrets: Any) -> Any: ...
 
-    def diff(self, desired: Any, observed: Any) -> list[Change]:
-        """The changes that turn `observed` into `desired`; empty when converged."""
+    def observe(self) -> Any: ...
 
-    def apply(self, changes: list[Change]) -> ComponentResult:
-        """Carry out `changes`; each object's outcome is recorded, failures do not raise."""
+    def diff(self, desired: Any, observed: Any) -> list[Change]: ...
 
-    def reset(self) -> ComponentResult:
-        """Remove everything this component created on the node."""
+    def apply(self, change: Change) -> str | None: ...
+
+    def reset(self) -> ComponentResult: ...
 
 
-def record_step(result: ComponentResult, obj: str, fn, action: Action = "delete") -> None:
+def record_step(result: ComponentResult, obj: str, fn, action: Verb = "delete") -> None:
     """Run one step (of a reset, typically) and record its outcome in `result`: a failure is a
     result naming the object, never an exception that would skip the remaining steps."""
     ch = Change(result.component, action, obj)

@@ -3,6 +3,11 @@ they never drift from the CLI; completions/ holds the generated files (a test ch
 
 from __future__ import annotations
 
+import sys
+from enum import Enum
+
+import typer
+
 PROG = "cilium-lb"
 ENV = "_CILIUM_LB_COMPLETE"
 
@@ -21,3 +26,14 @@ def script(shell: str) -> str:
     if cls is None:
         raise ValueError(f"unsupported shell {shell!r}")
     return cls(cmd, {}, PROG, ENV).source()
+
+
+class Shell(str, Enum):
+    bash = "bash"
+    zsh = "zsh"
+    fish = "fish"
+
+
+def completion(shell: Shell = typer.Argument(..., help="bash, zsh or fish.")) -> None:
+    """Print the shell completion script (also shipped in completions/)."""
+    sys.stdout.write(script(shell.value))

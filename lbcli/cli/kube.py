@@ -10,7 +10,7 @@ from typing import Optional
 
 import typer
 
-from .console import error
+from ..report.console import error
 
 KUBE_HELP = "Read the manifest set from a Kubernetes cluster (kubeconfig, or the service account in a pod) instead of files."
 KUBECONFIG_HELP = "With --kube: the kubeconfig file (default: $KUBECONFIG, ~/.kube/config; in a pod: in-cluster)."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from .console import error
+from ..report.console import error
 
 
 MAX_FILE_SIZE_HELP = ("Largest manifest file read, e.g. 32M (default), 512K, 0 = no limit; "
@@ -76,6 +76,16 @@ def compile_node(paths: list[str], nodes: list[str] | None, node: str, lock: str
     """(plan, secret material) of one node, compiled as `compile` does: addresses allocated
     before come from the allocation lock beside the manifests (read, never written here).
     `findings_exit` is the exit code for a set with errors (diff uses 2: its 1 means "changes")."""
+    compiled = compile_all(paths, nodes, lock, findings_exit, kube)
+    if node not in compiled.plans:
+        error(f"no node named {node!r} in the manifest set (nodes: {', '.join(sorted(compiled.plans)) or 'none'})")
+        raise typer.Exit(2)
+    return compiled.plans[node], compiled.secrets.get(node, {})
+
+
+def compile_all(paths: list[str], nodes: list[str] | None, lock: str | None = None, findings_exit: int = 1,
+                kube=None):
+    """The compiled set (plans per node, their secret material), as `compile` makes it."""
     from pathlib import Path
 
     from ..compile.allocations import LockError, default_path, read_lock
@@ -94,10 +104,7 @@ def compile_node(paths: list[str], nodes: list[str] | None, node: str, lock: str
     except (LockError, IdentityError, PlanBuildError) as e:
         error(str(e))
         raise typer.Exit(2)
-    if node not in compiled.plans:
-        error(f"no node named {node!r} in the manifest set (nodes: {', '.join(sorted(compiled.plans)) or 'none'})")
-        raise typer.Exit(2)
-    return compiled.plans[node], compiled.secrets.get(node, {})
+    return compiled
 
 
 def secrets_from(paths: list[str]) -> dict[str, dict[str, bytes]]:

@@ -22,7 +22,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..manifest.grammar import IPV4_RE
+from ..grammar import IPV4_RE
 from ..plan.spec import Const, ListOf, Obj, PlanFormatError, PlanObject, Str, f
 
 LOCK_NAME = "cilium-lb.lock"

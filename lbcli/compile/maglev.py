@@ -41,6 +41,7 @@ from collections.abc import Sequence
 # Cilium's maglev.tableSize choices plus Isovalent's default 65537, defined once in the model
 from lbcli.model.maglev import ISOVALENT_DEFAULT as DEFAULT_TABLE_SIZE
 from lbcli.model.maglev import SUPPORTED_SIZES
+from lbcli.model.maglev import is_prime  # noqa: F401  (part of this module's API: __all__)
 
 try:  # optional accelerator, built by setuptools when a compiler is present
     from lbcli.compile import _maglev as _accel
@@ -67,34 +68,6 @@ MAX_TABLE_SIZE = 2**31 - 1
 HASH_PERSON = b"lbcli-maglev-v1"
 
 Backend = tuple[str, int]
-
-# Deterministic Miller-Rabin witnesses: correct for every n < 3.3e24.
-_MR_BASES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37)
-
-
-def is_prime(n: int) -> bool:
-    """True when ``n`` is prime (deterministic Miller-Rabin, exact for n < 3.3e24)."""
-    if n < 2:
-        return False
-    for p in _MR_BASES:
-        if n % p == 0:
-            return n == p
-    d, r = n - 1, 0
-    while d % 2 == 0:
-        d //= 2
-        r += 1
-    for a in _MR_BASES:
-        x = pow(a, d, n)
-        if x in (1, n - 1):
-            continue
-        for _ in range(r - 1):
-            x = x * x % n
-            if x == n - 1:
-                break
-        else:
-            return False
-    return True
-
 
 # Copying a pre-initialised state is ~2x cheaper than a fresh blake2b(..., person=...) per key.
 _HASH_BASE = hashlib.blake2b(digest_size=16, person=HASH_PERSON)

@@ -4,9 +4,11 @@ to which object (named by its identity, not its list position), which field, and
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-Action = Literal["add", "remove", "change"]
+from ..plan.change import Verb
+
+Action = Verb  # the node engine's vocabulary: create, update, delete
 
 # plan sections in the order a reader meets them, with their headings
 SECTIONS: dict[str, str] = {

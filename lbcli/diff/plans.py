@@ -60,10 +60,10 @@ class _Out:
         self.changes.append(Change(self.section, self.node, obj, field, action, old, new, detail, secret))  # type: ignore[arg-type]
 
     def add(self, obj: str, field: str, new: Any, detail: str | None = None) -> None:
-        self.emit(obj, field, "add", None, new, detail)
+        self.emit(obj, field, "create", None, new, detail)
 
     def remove(self, obj: str, field: str, old: Any, detail: str | None = None) -> None:
-        self.emit(obj, field, "remove", old, None, detail)
+        self.emit(obj, field, "delete", old, None, detail)
 
 
 def _scalar_list(v: Any) -> bool:
@@ -92,7 +92,7 @@ def _fields(out: _Out, obj: str, old: dict | None, new: dict | None, prefix: str
         elif k not in new:
             out.remove(obj, name, a)
         else:
-            out.emit(obj, name, "change", a, b)
+            out.emit(obj, name, "update", a, b)
 
 
 def _set(out: _Out, obj: str, field: str, old: Iterable, new: Iterable) -> None:
@@ -134,7 +134,7 @@ def _secret(out: _Out, obj: str, label: str, old: dict | None, new: dict | None,
     a, b = (old or {}).get(ref_key), (new or {}).get(ref_key)
     if a is not None and a == b:
         if old.get("sha256") != new.get("sha256"):  # type: ignore[union-attr]
-            out.emit(obj, f"{label} {a}", "change", old.get("sha256"), new.get("sha256"), secret=True)  # type: ignore[union-attr]
+            out.emit(obj, f"{label} {a}", "update", old.get("sha256"), new.get("sha256"), secret=True)  # type: ignore[union-attr]
         return
     if a is not None:
         out.remove(obj, f"{label} {a}", {ref_key: a, "sha256": old.get("sha256")})  # type: ignore[union-attr]
@@ -206,13 +206,13 @@ def _tier1(out: _Out, old: dict, new: dict) -> None:
     def change(x: dict, y: dict) -> None:
         obj = f"tier 1 {label(x)}"
         if x.get("service") != y.get("service"):
-            out.emit(obj, "service", "change", x.get("service"), y.get("service"))
+            out.emit(obj, "service", "update", x.get("service"), y.get("service"))
         detail = table_change(tables_a.get(x.get("maglevTable")), tables_b.get(y.get("maglevTable")))
         if x.get("t2Nodes") != y.get("t2Nodes"):
-            out.emit(obj, "T2 nodes", "change", x.get("t2Nodes"), y.get("t2Nodes"), detail)
+            out.emit(obj, "T2 nodes", "update", x.get("t2Nodes"), y.get("t2Nodes"), detail)
         elif detail:
             ta, tb = tables_a.get(x.get("maglevTable")) or {}, tables_b.get(y.get("maglevTable")) or {}
-            out.emit(obj, "maglev table", "change", ta.get("sha256"), tb.get("sha256"), detail)
+            out.emit(obj, "maglev table", "update", ta.get("sha256"), tb.get("sha256"), detail)
 
     _keyed(out, a.get("services"), b.get("services"), lambda s: (s.get("vip"), s.get("port"), s.get("protocol")),
            lambda s: out.add("tier 1", f"service {label(s)}", s, summary(s)),

@@ -116,7 +116,7 @@ def _plan_dir(d: Path, strict: bool) -> dict[str, NodePlan] | None:
 
 def applied_plan(state_dir: str | Path, node: str) -> NodePlan | None:
     """The plan last applied on `node`, or None when nothing was applied yet."""
-    from ..agent.apply import applied_plan as read_applied
+    from ..plan.read import applied_plan as read_applied
     from ..plan.names import node_name_problem, shown
 
     why = node_name_problem(node)

@@ -5,7 +5,8 @@
     ... reset | observe | counters
 
 Prints one JSON document (results per component); exit 0 when every component succeeded.
-A lab tool until `cilium-lb apply` drives these reconcilers.
+A lab tool: the engine's fold for one or two components, without the node lock or record
+(`cilium-lb apply --plan` is the full path).
 """
 
 from __future__ import annotations
@@ -50,26 +51,29 @@ def main(argv: list[str] | None = None) -> int:
 
         print(json.dumps({"services": service_counters(ctx), "global": global_counters(ctx)}, sort_keys=True))
         return 0
-    plan = json.loads(args.plan.read_text()) if args.plan else None
+    plan = None
+    if args.plan:
+        from lbcli.plan.read import read_plan
+
+        plan = read_plan(args.plan)  # the typed plan, as `compile` wrote it
     out, ok = {}, True
     for rec in _reconcilers(ctx, args.component.split(",")):
         if args.command == "reset":
             res = rec.reset()
-        else:
-            from lbcli.agent.datapath.reconciler import DatapathError
-            from lbcli.agent.network.desired import NetworkError
+        elif args.command == "diff":
             from lbcli.agent.reconciler import ComponentResult
 
             try:
-                changes = rec.diff(plan, rec.observe())
-            except (DatapathError, NetworkError) as exc:
+                changes = rec.diff(rec.desired(plan, None), rec.observe())
+            except Exception as exc:  # a plan the node cannot carry: a result, not a traceback
                 res = ComponentResult(rec.name, error=str(exc))
             else:
-                if args.command == "diff":
-                    out[rec.name] = [{"action": c.action, "object": c.object, "detail": c.detail}
-                                     for c in changes]
-                    continue
-                res = rec.apply(changes)
+                out[rec.name] = [{"action": c.action, "object": c.object, "detail": c.detail} for c in changes]
+                continue
+        else:
+            from lbcli.agent.engine import run_component
+
+            _, res = run_component(rec, plan, {})
         out[rec.name] = _result(res)
         ok = ok and res.ok
     print(json.dumps(out, sort_keys=True))

@@ -1,20 +1,20 @@
-"""Node plans for a lab topology, built directly (format v1, docs/plan-format.md).
-
-For tests and benchmarks of the node side before/without the manifest compiler: services on
-VIPs, dispatched by tier 1 over a chosen set of tier-2 nodes with Maglev tables from
-`lbcli.compile.maglev`.
+"""Node plans for a lab topology, made by `compile` from a small manifest set (never by hand):
+Nodes with the tier labels and InternalIPs of the topology, one LBVIP (ipv4Request) and
+LBService per lab service with a TCP (or UDP) proxy over the lab backends, and, when only some
+tier-2 nodes are to serve, an LBDeployment that selects them by hostname. The set must lint
+clean of errors, as any set a user compiles.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from dataclasses import dataclass
 
-from lbcli.lab.topology import Topology
-from lbcli.model.tunnel import tunnel_mac
+import yaml
 
-T1_DEVICE, T2_DEVICE, VNI, PORT = "lb1vx", "lb2vx", 1, 4789
+from lbcli.lab.topology import Topology
+
+T1_DEVICE, T2_DEVICE, VNI, PORT = "lb1vx", "lb2vx", 1, 4789  # what compile names them (compile/tier1, plan)
+LAB_TABLE_SIZE = 251  # a Cilium table size (bpf-lb-maglev-table-size): small and quick to build
 
 
 @dataclass(frozen=True)
@@ -25,57 +25,75 @@ class LabService:
     protocol: str = "TCP"
 
 
-def maglev_table(t2_names: list[str], size: int, table_id: int = 0,
-                 weights: list[int] | None = None) -> dict:
-    from lbcli.compile.maglev import build_table
-
-    names = sorted(t2_names)
-    w = weights or [1] * len(names)
-    table = build_table(list(zip(names, w)), size)
-    raw = table.tobytes() if table.itemsize == 2 else _u16(table)
-    return {"id": table_id, "size": size, "t2Nodes": names, "weights": w, "encoding": "u16le-base64",
-            "table": base64.b64encode(raw).decode(), "sha256": hashlib.sha256(raw).hexdigest()}
-
-
-def _u16(table) -> bytes:
-    from array import array
-
-    out = array("H", table)
-    return out.tobytes()
+def manifests(topo: Topology, services: list[LabService], t2_names: list[str] | None = None,
+              table_size: int = LAB_TABLE_SIZE) -> list[dict]:
+    """The manifest set the lab's plans are compiled from."""
+    docs: list[dict] = [{
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cilium-config", "namespace": "kube-system"},
+        "data": {"routing-mode": "tunnel", "tunnel-protocol": "vxlan", "bpf-lb-algorithm": "maglev",
+                 "bpf-lb-maglev-table-size": str(table_size)},
+    }]
+    for n in topo.nodes:
+        tier = "t1-t2" if set(n.tiers) == {"t1", "t2"} else n.tiers[0]
+        docs.append({"apiVersion": "v1", "kind": "Node",
+                     "metadata": {"name": n.name, "labels": {"service.cilium.io/node": tier,
+                                                             "kubernetes.io/hostname": n.name}},
+                     "status": {"addresses": [{"type": "InternalIP", "address": n.ip}]}})
+    vips = sorted({s.vip for s in services})
+    docs.append({"apiVersion": "cilium.io/v2alpha1", "kind": "CiliumLoadBalancerIPPool", "metadata": {"name": "lab"},
+                 "spec": {"blocks": [{"cidr": f"{v}/32"} for v in vips]}})
+    for ns, v in sorted({(s.name.split("/", 1)[0], s.vip) for s in services}):  # vipRef is namespaced
+        docs.append({"apiVersion": "isovalent.com/v1alpha1", "kind": "LBVIP",
+                     "metadata": {"namespace": ns, "name": f"vip{vips.index(v)}"}, "spec": {"ipv4Request": v}})
+    seen: set[tuple[str, str]] = set()
+    for s in sorted(services, key=lambda s: (s.vip, s.port, s.protocol)):
+        ns, name = s.name.split("/", 1)
+        if (ns, name) in seen:  # one name for a TCP and a UDP service on one port
+            name = f"{name}-{s.protocol.lower()}"
+        seen.add((ns, name))
+        app = "udpProxy" if s.protocol == "UDP" else "tcpProxy"
+        docs.append({"apiVersion": "isovalent.com/v1alpha1", "kind": "LBBackendPool",
+                     "metadata": {"namespace": ns, "name": name},
+                     "spec": {"backendType": "IP", "backends": [{"ip": b.ip, "port": s.port} for b in topo.backends],
+                              "healthCheck": {"intervalSeconds": 5, "timeoutSeconds": 2, "tcp": {}},
+                              "loadbalancing": {"algorithm": {"roundRobin": {}}}}})
+        docs.append({"apiVersion": "isovalent.com/v1alpha1", "kind": "LBService",
+                     "metadata": {"namespace": ns, "name": name, "labels": {"lab.cilium-lb/service": "yes"}},
+                     "spec": {"vipRef": {"name": f"vip{vips.index(s.vip)}"}, "port": s.port,
+                              "applications": {app: {"routes": [{"backendRef": {"name": name}}]}}}})
+    if t2_names is not None:
+        docs.append({"apiVersion": "isovalent.com/v1alpha1", "kind": "LBDeployment",
+                     "metadata": {"namespace": "lab", "name": "lab"},
+                     "spec": {"services": {"labelSelector": {"matchLabels": {"lab.cilium-lb/service": "yes"}}},
+                              "nodes": {"labelSelectors": {
+                                  "t1": {"matchLabels": {"service.cilium.io/node": "t1"}},
+                                  "t2": {"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In",
+                                                               "values": sorted(t2_names)}]}}}}})
+    return docs
 
 
 def node_plans(topo: Topology, services: list[LabService], t2_names: list[str] | None = None,
-               table_size: int = 251) -> dict[str, dict]:
-    """One plan per lab node: tier-1 nodes dispatch every service over `t2_names` (default:
-    all tier-2 nodes); tier-2 nodes receive for every VIP."""
-    t2_all = topo.tier("t2")
-    chosen = sorted(t2_names if t2_names is not None else [n.name for n in t2_all])
-    tables = [maglev_table(chosen, table_size)] if chosen else []
-    plans = {}
-    for node in topo.nodes:
-        plan = {
-            "apiVersion": "cilium-lb.io/v1", "kind": "NodePlan",
-            "node": {"name": node.name, "tiers": list(node.tiers), "internalIP": node.ip,
-                     "podCIDRs": [], "labels": {}},
-            "network": {"routingMode": "native", "tunnelProtocol": "vxlan", "tunnelPort": 8472},
-            "tier1": None, "tier2": None, "bgp": None,
-        }
-        if "t1" in node.tiers:
-            plan["tier1"] = {
-                "dispatch": {"mode": "vxlan", "device": T1_DEVICE, "vni": VNI, "port": PORT},
-                "t2Nodes": [{"name": n.name, "ip": n.ip, "tunnelMac": tunnel_mac(n.name)}
-                            for n in sorted(t2_all, key=lambda n: n.name) if n.name in chosen],
-                "maglevTables": tables,
-                "services": [{"service": s.name, "vip": s.vip, "port": s.port, "protocol": s.protocol,
-                              "t2Nodes": chosen, "maglevTable": 0 if chosen else None}
-                             for s in sorted(services, key=lambda s: (s.vip, s.port, s.protocol))],
-            }
-        if "t2" in node.tiers:
-            plan["tier2"] = {
-                "dispatch": {"mode": "vxlan", "device": T2_DEVICE, "vni": VNI, "port": PORT,
-                             "tunnelMac": tunnel_mac(node.name)},
-                "vips": sorted({s.vip for s in services}),
-                "listeners": [], "backendPools": [],
-            }
-        plans[node.name] = plan
-    return plans
+               table_size: int = LAB_TABLE_SIZE) -> dict[str, dict]:
+    """One compiled plan (its JSON form) per lab node: tier-1 nodes dispatch every service over
+    `t2_names` (default: all tier-2 nodes), which hold its VIP."""
+    from lbcli.compile.plan import compile_plans
+    from lbcli.lint.engine import lint
+    from lbcli.lint.problem import Severity
+    from lbcli.manifest.loader import LoadResult, load_text
+
+    text = yaml.safe_dump_all(manifests(topo, services, t2_names, table_size), sort_keys=False)
+    loaded = LoadResult()
+    loaded.files.append("lab.yaml")
+    loaded.texts["lab.yaml"] = text
+    load_text("lab.yaml", text, loaded)
+    report = lint(loaded)
+    # A UDP lab service exercises the tier-1 datapath only (iperf3 answers on the T2 node
+    # itself): the refusal of udpProxy, right for users since tier 2 proxies TCP only, is the
+    # one finding the lab accepts.
+    udp = any(s.protocol == "UDP" for s in services)
+    errors = [f"{p.line}:{p.column} {p.rule} {p.message}" for p in report.problems if p.severity >= Severity.ERROR
+              and not (udp and p.rule == "not-implemented" and "udpProxy" in p.message)]
+    if errors:
+        raise ValueError("the lab's manifest set has errors:\n" + "\n".join(errors) + "\n" + text)
+    compiled = compile_plans(report.index)
+    return {name: plan.to_json() for name, plan in sorted(compiled.plans.items())}

@@ -109,6 +109,12 @@ def load_config(path: str | None = None, search: bool = True) -> LintConfig:
             except ValueError as e:
                 raise ConfigError(f"{file}: rules.{rid}: {e}") from None
         if opts:
+            from .options import check_options
+
+            declared = getattr(all_rule_info()[rid].module, "OPTIONS", {})
+            problems = check_options(rid, declared, opts)
+            if problems:
+                raise ConfigError(f"{file}: " + "; ".join(problems))
             cfg.options[rid] = opts
     ignore = data.get("ignore") or []
     if isinstance(ignore, str):

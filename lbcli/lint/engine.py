@@ -25,6 +25,7 @@ class LintReport:
     index: ResourceIndex
     load: LoadResult
     invalid: set[int] = field(default_factory=set)  # id() of resources with errors
+    fixable: list[tuple[str, Finding]] = field(default_factory=list)  # reported, of rules that fix
 
     def count(self, at_least: Severity) -> int:
         return sum(1 for p in self.problems if p.severity >= at_least)
@@ -37,6 +38,7 @@ def lint(load: LoadResult, config: LintConfig | None = None, now: datetime | Non
     index = ResourceIndex(load.resources)
     ctx = Context(index=index, now=now, options=config.options)
     raw: list[tuple[Problem, Resource | None]] = [(p, None) for p in load.problems]
+    fixable: list[tuple[Problem, str, Finding]] = []
 
     for rule in rules():
         if only is not None and rule.id not in only:
@@ -48,6 +50,8 @@ def lint(load: LoadResult, config: LintConfig | None = None, now: datetime | Non
                 if rule.phase > 0 and not f.resource.valid and not getattr(rule.module, "ON_INVALID", False):
                     continue  # the schema finding speaks for an object that failed its schema
                 raw.append((_to_problem(rule.id, rule.severity, f), f.resource))
+                if rule.fixes:
+                    fixable.append((raw[-1][0], rule.id, f))
                 if rule.phase == 0 and (rule.severity if f.severity is None else f.severity) >= Severity.ERROR:
                     f.resource.valid = False
         except Exception as e:  # a rule bug must never become a traceback for the user
@@ -56,7 +60,9 @@ def lint(load: LoadResult, config: LintConfig | None = None, now: datetime | Non
 
     problems, invalid = _finish(raw, config, load)
     summary = _summary(load, problems, invalid)
-    return LintReport(problems, summary, index, load, invalid)
+    kept = {p.sort_key() for p in problems}  # not suppressed, not switched off
+    return LintReport(problems, summary, index, load, invalid,
+                      [(rid, f) for p, rid, f in fixable if p.sort_key() in kept])
 
 
 def _where(e: Exception) -> str:

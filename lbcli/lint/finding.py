@@ -18,6 +18,8 @@ class Finding:
     message: str
     key: bool = False  # point at the key rather than the value (unknown fields)
     severity: Severity | None = None  # overrides the rule's default (e.g. expired vs expiring)
+    # what the rule's `fix` needs to repair it (e.g. ("rename", "port")); never shown
+    hint: Any = field(default=None, compare=False)
 
 
 @dataclass

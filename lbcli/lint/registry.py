@@ -1,4 +1,6 @@
-"""Rule discovery: every module in lbcli.lint.rules with ID, SEVERITY and check() is a rule.
+"""Rule discovery: every module in lbcli.lint.rules with ID, SEVERITY and check() is a rule;
+one that also has `fix(finding, doc) -> Edit | None` can repair some of its findings
+(`cilium-lb fix`).
 
 Each rule's module docstring is its documentation (as in yamllint): the first line is the
 short description used in SARIF and `cilium-lb rules`, the rest is the help text.
@@ -31,6 +33,10 @@ class RuleInfo:
     doc: str
     module: ModuleType | None
     phase: int = 1
+
+    @property
+    def fixes(self) -> bool:
+        return self.module is not None and callable(getattr(self.module, "fix", None))
 
 
 @functools.lru_cache(maxsize=None)

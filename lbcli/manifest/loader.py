@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from ..lint.problem import Problem, Severity
+from .problem import Problem, Severity
 from .documents import split_documents
 from .kinds import is_own_group, known_kinds, schemas, upstream_kind
 from .limits import DEFAULT_MAX_FILE_SIZE, LimitIssue, Limits, alias_budget, check_text, human_size

@@ -6,7 +6,7 @@ cannot be checked and the user is left out. Lint reports each line's problem; th
 exactly the users this module accepts (and may still drop a crypt scheme its own libcrypt
 lacks). Blank lines and `#` comments are skipped; the last line of a user wins.
 
-Plain module (only `lbcli.manifest.grammar`, itself plain): a node may use it.
+Plain module (only `lbcli.grammar`, itself plain): a node may use it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
-from ..manifest.grammar import HTPASSWD_USER
+from ..grammar import HTPASSWD_USER
 
 
 class Scheme(str, Enum):

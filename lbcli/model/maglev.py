@@ -23,3 +23,31 @@ def t1_table_size(options: dict) -> int:
     raw = options.get(T1_CONFIG_KEY)
     raw = raw.strip() if isinstance(raw, str) else ""
     return int(raw) if raw.isdigit() and int(raw) > 0 else T1_DEFAULT
+
+
+# Deterministic Miller-Rabin witnesses (maglev tables must have a prime size; lint, compile): correct for every n < 3.3e24.
+_MR_BASES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37)
+
+
+def is_prime(n: int) -> bool:
+    """True when ``n`` is prime (deterministic Miller-Rabin, exact for n < 3.3e24)."""
+    if n < 2:
+        return False
+    for p in _MR_BASES:
+        if n % p == 0:
+            return n == p
+    d, r = n - 1, 0
+    while d % 2 == 0:
+        d //= 2
+        r += 1
+    for a in _MR_BASES:
+        x = pow(a, d, n)
+        if x in (1, n - 1):
+            continue
+        for _ in range(r - 1):
+            x = x * x % n
+            if x == n - 1:
+                break
+        else:
+            return False
+    return True

@@ -1,6 +1,6 @@
 """Names that become file names and config names: object names, namespaces, node names.
 
-The grammars are Kubernetes' (manifest/grammar.py: DNS-1123 subdomain for names, label for
+The grammars are Kubernetes' (lbcli/grammar.py: DNS-1123 subdomain for names, label for
 namespaces); node names are also bounded by the file name they become. Checked where they turn
 into names — by the `identity` lint rule (which no suppression hides), by the compiler, by the
 plan writer and reader, and on the `--node` option — so a name that escaped one check (a
@@ -9,7 +9,7 @@ suppression comment, a hand-written plan) is caught by the next.
 
 from __future__ import annotations
 
-from ..manifest.grammar import K8S_NAME, K8S_NAMESPACE
+from ..grammar import K8S_NAME, K8S_NAMESPACE
 
 MAX_NAME = K8S_NAME.max_len  # 253
 MAX_NAMESPACE = K8S_NAMESPACE.max_len  # 63

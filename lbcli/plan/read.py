@@ -109,3 +109,18 @@ def _file_type(mode: int) -> str:
         if test(mode):
             return name
     return "a special file"
+
+
+# The plan a node last carried out, kept by the node engine in <state-dir>/<node>/; diff and
+# status read it too (without importing the node).
+APPLIED = "applied-plan.json"
+
+
+def applied_plan(state_dir: Path | str, node: str) -> NodePlan | None:
+    """The plan last recorded on `node`; None when nothing was applied yet. A record that is not
+    a plan raises ValueError (PlanError names the file and what is wrong), an unreadable one
+    OSError."""
+    p = Path(state_dir) / node / APPLIED
+    if not p.exists():
+        return None
+    return read_plan(p)

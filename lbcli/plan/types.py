@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..manifest.grammar import IPV4_RE
+from ..grammar import IPV4_RE
 from .names import node_name_problem
 from .spec import (Bool, Const, Enum, Int, ListOf, Nullable, Obj, OpaqueObject, PlanFormatError, PlanObject, Str,
                    StrMap, f)

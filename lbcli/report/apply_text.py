@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..cli.console import console
+from .console import console
 from ..lint.redact import escape_controls as esc  # names and errors may carry manifest text
 
 _MARK = {"create": ("+", "green"), "update": ("~", "yellow"), "delete": ("-", "red")}

@@ -7,8 +7,8 @@ from typing import Any
 
 from ..lint.redact import escape_controls
 
-_STYLE = {"add": "green", "remove": "red", "change": "yellow"}
-_MARK = {"add": "+", "remove": "-", "change": "~"}
+_STYLE = {"create": "green", "delete": "red", "update": "yellow"}
+_MARK = {"create": "+", "delete": "-", "update": "~"}
 
 
 def value(v: Any) -> str:
@@ -30,10 +30,10 @@ def line(c) -> str:
 
     if c.secret:
         text = f"{c.object}: ~ {c.field} changed (sha256 {short(c.old)} -> {short(c.new)})"
-    elif c.action == "change":
+    elif c.action == "update":
         text = f"{c.object}: ~ {c.field} {value(c.old)} -> {value(c.new)}"
     else:
-        v = c.new if c.action == "add" else c.old
+        v = c.new if c.action == "create" else c.old
         # list items and whole objects are named by their identity in `field`; scalars show
         text = f"{c.object}: {_MARK[c.action]} {c.field}" + ("" if isinstance(v, dict) else f" {value(v)}")
     # plan values come from manifests: never let one write control characters to a terminal
@@ -43,7 +43,7 @@ def line(c) -> str:
 def render(changes: list, out=None) -> None:
     from rich.text import Text
 
-    from ..cli.console import console
+    from .console import console
     from ..diff.change import SECTIONS
 
     out = out or console()
@@ -64,7 +64,7 @@ def render(changes: list, out=None) -> None:
         t.append(rest[:1], style=f"bold {_STYLE[c.action]}")
         t.append(rest[1:], style=_STYLE[c.action])
         out.print(t)
-    counts = {a: sum(1 for c in changes if c.action == a) for a in ("add", "remove", "change")}
+    counts = {a: sum(1 for c in changes if c.action == a) for a in ("create", "delete", "update")}
     nodes = len({c.node for c in changes})
-    out.print(Text(f"{len(changes)} change(s) on {nodes} node(s): {counts['add']} added, "
-                   f"{counts['remove']} removed, {counts['change']} changed", style="bold"))
+    out.print(Text(f"{len(changes)} change(s) on {nodes} node(s): {counts['create']} added, "
+                   f"{counts['delete']} removed, {counts['update']} changed", style="bold"))

@@ -25,7 +25,7 @@ def plain(st) -> str:
 def render(st, stream=None) -> None:
     import sys
 
-    from ..cli.console import console, use_color
+    from .console import console, use_color
 
     stream = stream or sys.stdout
     if not use_color(stream):

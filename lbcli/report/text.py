@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from itertools import groupby
 
-from ..cli.console import use_color
+from .console import use_color
 from ..lint.problem import Severity
 from ..lint.redact import escape_controls as esc
 
@@ -50,7 +50,7 @@ def render(report) -> None:
         return
     from rich.text import Text
 
-    from ..cli.console import console
+    from .console import console
 
     out = console()
     for line in lines(report):

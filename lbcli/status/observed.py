@@ -58,3 +58,25 @@ class Observed:
             out[str(svc)] = ServiceFacts(**kw)
         return cls(out)
 
+
+def merge(reports: list[dict]) -> Observed:
+    """Several nodes' reports as one: counts add up across nodes, except backendsHealthy,
+    where the tier-2 node seeing the fewest healthy backends speaks for the service, and
+    bgpPeersEstablished, where the tier-1 nodes peer with the same routers (one cluster config
+    selects them all) so the best node's count is the number of peers that have the VIP."""
+    acc: dict[str, dict[str, int]] = {}
+    for rep in reports:
+        one = Observed.from_dict({"services": rep.get("services", {})})  # validates the shape
+        for svc, facts in one.services.items():
+            cur = acc.setdefault(svc, {})
+            for key, attr in _KEYS.items():
+                v = getattr(facts, attr)
+                if v is None:
+                    continue
+                if key == "backendsHealthy":
+                    cur[key] = v if key not in cur else min(cur[key], v)
+                elif key == "bgpPeersEstablished":
+                    cur[key] = max(cur.get(key, 0), v)
+                else:
+                    cur[key] = cur.get(key, 0) + v
+    return Observed({svc: ServiceFacts(**{_KEYS[k]: v for k, v in f.items()}) for svc, f in acc.items()})

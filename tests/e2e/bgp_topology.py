@@ -99,11 +99,10 @@ class BgpLab:
         return f"{self.prefix}{node[-1]}"
 
     def apply(self, node: str, plan: dict, secrets: dict | None = SECRETS) -> ComponentResult:
-        rec = self.nodes[node]
-        desired = rec.desired(plan, secrets)
-        changes = rec.diff(desired, rec.observe())
+        from lbcli.agent.engine import run_component
+
         with in_netns(self.node_ns(node)):
-            return rec.apply(changes)
+            return run_component(self.nodes[node], plan, secrets)[1]
 
     def link(self, node: str, up: bool) -> None:
         ip("-n", self.node_ns(node), "link", "set", "eth0", "up" if up else "down")

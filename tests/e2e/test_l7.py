@@ -21,6 +21,7 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from lbcli.agent.l7 import L7Reconciler
+from lbcli.agent.engine import execute, run_component
 from lbcli.agent.reconciler import NodeContext
 from tests.certs import make_ca, make_leaf
 from tests.e2e.l7_fixtures import (
@@ -72,7 +73,7 @@ def node_env() -> Iterator[tuple[Path, L7Reconciler]]:
 def converge(rec: L7Reconciler, p: dict, secrets: dict) -> list:
     d = rec.desired(p, secrets)
     changes = rec.diff(d, rec.observe())
-    res = rec.apply(changes)
+    res = execute(rec, changes)
     assert res.ok, [(r.change.object, r.error) for r in res.results if not r.ok]
     assert rec.diff(d, rec.observe()) == [], "not converged after apply"
     return changes
@@ -191,7 +192,7 @@ def test_tls_passthrough_tls_proxy_tcp_http() -> None:
             pool("default/plain", [("127.0.2.2", 8080, 1)])])  # fmt: skip
         with backends(work, [("tls-be", "127.0.2.1", 8443)], cert_pem=backend_leaf.cert_pem + backend_leaf.key_pem), \
              backends(work, [("plain", "127.0.2.2", 8080)]):  # fmt: skip
-            res = rec.reconcile(p, secrets)
+            _, res = run_component(rec, p, secrets)
             assert res.ok and res.degraded and "no UDP proxying" in res.degraded
             # passthrough: the backend's own certificate reaches the client, end to end TLS
             assert _peer_cert_subject(VIP, 443, None, "deathstar.empire.galaxy")[0] == "deathstar.empire.galaxy"

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from lbcli.manifest import grammar as G
+from lbcli import grammar as G
 from lbcli.model.bgp import CHANNELS, WELL_KNOWN_COMMUNITIES  # noqa: F401  (render imports CHANNELS)
 
 SECRET_PASSWORD_KEY = "password"  # key of the auth Secret holding the TCP-MD5 password

@@ -22,13 +22,15 @@ from lbcli.agent.bgp.model import BgpModel, BgpModelError, model_from_plan
 from lbcli.agent.bgp.render import render_bird_conf
 from lbcli.agent.bgp.status import (BgpObserved, DaemonState, parse_bfd_sessions,
                                     parse_protocols_all, parse_route_prefixes, session_problem)
-from lbcli.agent.reconciler import Change, ComponentResult, NodeContext, ObjectResult
+from lbcli.agent.reconciler import Change, ComponentResult, Degraded, NodeContext, ObjectResult
+from lbcli.plan.types import NodePlan
 
 COMPONENT = "bgp"
 APPLIED_KIND = "bgp-applied"
 _APPLIED_SHAPE = st.shape(peers=dict)
 DAEMON_OBJECT = "bird daemon"
 CONFIG_OBJECT = "bird.conf"
+BATCH = "bird.conf"  # every change is carried out by one checked write of bird.conf
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,23 @@ class BgpDesired:
         return list(self.model.passwords.values()) if self.model else []
 
 
+# -- the objects it changes (Change.spec) ----------------------------------------------------
+@dataclass(frozen=True)
+class Configure:
+    """Part of bird.conf `desired` (the daemon, a peer, the file): all written together."""
+
+    desired: BgpDesired = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Stop BIRD and remove its files."""
+
+
+class BirdFailed(RuntimeError):
+    """BIRD rejected or could not take the config (the message is redacted)."""
+
+
 class BgpReconciler:
     name = COMPONENT
 
@@ -56,12 +75,17 @@ class BgpReconciler:
         self.paths = daemon.BirdPaths.for_node(ctx.state_dir, ctx.node)
         self.settle_timeout = settle_timeout
         self.notes: list[str] = []
+        self._configured: BgpModel | None = None  # what apply_batch() started or reloaded
 
     # ---- desired
 
-    def desired(self, plan: Mapping[str, Any],
+    def desired(self, plan: NodePlan | Mapping[str, Any],
                 secrets: Mapping[str, Mapping[str, Any]] | None = None) -> BgpDesired | None:
         """What the plan asks for; None when it has no bgp section."""
+        if isinstance(plan, NodePlan):
+            # the BGP model still reads the plan's JSON form (every key present: compile
+            # resolved the defaults)
+            plan = plan.to_json()
         try:
             model = model_from_plan(plan, secrets)
         except BgpModelError as e:
@@ -98,14 +122,15 @@ class BgpReconciler:
         if desired is None:
             if observed.daemon.running or observed.config_sha256 or self.paths.dir.exists():
                 return [Change(COMPONENT, "delete", DAEMON_OBJECT, "plan has no bgp section: stop bird",
-                               desired=None, observed=observed.daemon)]
+                               Stop(), batch=BATCH, critical=True)]
             return []
         if desired.error:
-            return [Change(COMPONENT, "update", CONFIG_OBJECT, desired.error, desired=desired)]
+            return [Change(COMPONENT, "update", CONFIG_OBJECT, desired.error, Configure(desired),
+                           batch=BATCH, critical=True)]
         changes: list[Change] = []
         if not observed.daemon.running:
-            changes.append(Change(COMPONENT, "create", DAEMON_OBJECT, "start bird", desired=desired,
-                                  observed=observed.daemon))
+            changes.append(Change(COMPONENT, "create", DAEMON_OBJECT, "start bird", Configure(desired),
+                                  batch=BATCH, critical=True))
         if observed.config_sha256 != desired.sha256:
             before = (observed.applied or {}).get("peers", {}) if observed.config_sha256 else {}
             after = desired.model.summary()["peers"]
@@ -113,32 +138,38 @@ class BgpReconciler:
             changes += peer_changes
             if not peer_changes:
                 changes.append(Change(COMPONENT, "update", CONFIG_OBJECT,
-                                      "rendered config differs from the file on disk", desired=desired))
+                                      "rendered config differs from the file on disk", Configure(desired),
+                                      batch=BATCH, critical=True))
         return changes
 
     # ---- apply
 
-    def apply(self, changes: list[Change]) -> ComponentResult:
-        result = ComponentResult(COMPONENT)
-        if not changes:
-            return result
-        if self.ctx.dry_run:
-            result.results = [ObjectResult(c, ok=True) for c in changes]
-            return result
-        desired: BgpDesired | None = changes[0].desired
-        if desired is None:
-            return self._remove(changes)
+    def apply(self, change: Change) -> None:
+        self.apply_batch([change])
+
+    def apply_batch(self, changes: list[Change]) -> None:
+        """One checked write of bird.conf, then one start or `configure`; raises BirdFailed
+        (Degraded when BIRD is not installed)."""
+        spec = changes[0].spec
+        if isinstance(spec, Stop):
+            try:
+                daemon.stop(self.paths)
+                daemon.remove_files(self.paths)
+            except OSError as e:
+                raise BirdFailed(f"could not stop bird: {e}") from None
+            return
+        desired: BgpDesired = spec.desired
         if desired.error:
-            return _fail(result, changes, desired.error, error=True)
+            raise BirdFailed(desired.error)
         bird = daemon.find_bird()
         if bird is None:
-            return _fail(result, changes, daemon.missing_bird_message(), error=False)
+            raise Degraded(daemon.missing_bird_message())
         try:
             problem = daemon.check_config(bird, desired.config, self.paths, desired.secrets)
         except (OSError, subprocess.SubprocessError) as e:
-            return _fail(result, changes, f"could not run bird -p: {e}", error=True)
+            raise BirdFailed(f"could not run bird -p: {e}") from None
         if problem:
-            return _fail(result, changes, f"bird -p rejected the rendered config: {problem}", error=True)
+            raise BirdFailed(f"bird -p rejected the rendered config: {problem}")
         previous = self.paths.conf.read_text() if self.paths.conf.exists() else None
         try:
             daemon.write_private(self.paths.conf, desired.config)
@@ -151,10 +182,14 @@ class BgpReconciler:
             if previous is not None and daemon.read_pid(self.paths) is not None:
                 daemon.write_private(self.paths.conf, previous)  # keep file == what BIRD runs
                 st.remove(self.paths.applied)
-            return _fail(result, changes, daemon.redact(str(e), desired.secrets), error=True)
-        result.results = [ObjectResult(c, ok=True) for c in changes]
-        result.degraded = self.wait_established(desired.model, self.settle_timeout)
-        return result
+            raise BirdFailed(daemon.redact(str(e), desired.secrets)) from None
+        self._configured = desired.model
+
+    def finish(self, result: ComponentResult) -> None:
+        """Sessions that do not come up are `degraded`, never an error."""
+        model, self._configured = self._configured, None
+        if model is not None and result.ok:
+            result.degraded = self.wait_established(model, self.settle_timeout)
 
     def preflight(self, changes: list[Change]) -> ComponentResult:
         """What apply() would refuse, checked without touching the node: the plan (passwords
@@ -164,9 +199,10 @@ class BgpReconciler:
         from pathlib import Path
 
         result = ComponentResult(COMPONENT)
-        desired: BgpDesired | None = changes[0].desired if changes else None
-        if desired is None:
+        spec = changes[0].spec if changes else None
+        if not isinstance(spec, Configure):
             return result
+        desired = spec.desired
         if desired.error:
             return _fail(result, changes, desired.error, error=True)
         bird = daemon.find_bird()
@@ -204,17 +240,13 @@ class BgpReconciler:
     # ---- reset
 
     def reset(self) -> ComponentResult:
-        change = Change(COMPONENT, "delete", DAEMON_OBJECT, "stop bird and remove its files")
-        return self._remove([change])
-
-    def _remove(self, changes: list[Change]) -> ComponentResult:
+        change = Change(COMPONENT, "delete", DAEMON_OBJECT, "stop bird and remove its files", Stop())
         result = ComponentResult(COMPONENT)
         try:
-            daemon.stop(self.paths)
-            daemon.remove_files(self.paths)
-        except OSError as e:
-            return _fail(result, changes, f"could not stop bird: {e}", error=True)
-        result.results = [ObjectResult(c, ok=True) for c in changes]
+            self.apply_batch([change])
+        except BirdFailed as e:
+            return _fail(result, [change], str(e), error=True)
+        result.results = [ObjectResult(change, ok=True)]
         return result
 
 
@@ -239,11 +271,13 @@ def _peer_changes(before: dict, after: dict, desired: BgpDesired) -> list[Change
             continue
         if old is None:
             detail = f"add, {len(new['prefixes'])} prefixes"
-            out.append(Change(COMPONENT, "create", obj, detail, desired=desired))
+            out.append(Change(COMPONENT, "create", obj, detail, Configure(desired), batch=BATCH, critical=True))
         elif new is None:
-            out.append(Change(COMPONENT, "delete", obj, "remove session", desired=desired, observed=old))
+            out.append(Change(COMPONENT, "delete", obj, "remove session", Configure(desired), batch=BATCH,
+                              critical=True))
         else:
-            out.append(Change(COMPONENT, "update", obj, _peer_detail(old, new), desired=desired, observed=old))
+            out.append(Change(COMPONENT, "update", obj, _peer_detail(old, new), Configure(desired), batch=BATCH,
+                              critical=True))
     return out
 
 

@@ -15,7 +15,6 @@ datapath cannot do (e.g. a geneve dispatch here); nothing has changed at that po
 from __future__ import annotations
 
 import base64
-import dataclasses
 import hashlib
 import os
 import socket
@@ -27,7 +26,8 @@ from lbcli.agent import state as st
 from lbcli.agent.datapath import pins
 from lbcli.agent.host import netlink as nl
 from lbcli.agent.datapath import layout as L
-from lbcli.agent.reconciler import Change, ComponentResult, NodeContext, ObjectResult, record_step
+from lbcli.agent.reconciler import Change, ComponentResult, NodeContext, record_step
+from lbcli.plan.types import MaglevTable, NodePlan
 
 COMPONENT = "datapath"
 # Same seed on every T1 node: a flow re-routed to another T1 by ECMP picks the same T2.
@@ -60,10 +60,10 @@ SvcKey = tuple[str, int, str]
 class TableSpec:
     """A desired Maglev table; its content (u32 T2 addresses) is decoded only when written."""
 
-    def __init__(self, plan_table: dict, t2_ips: dict[str, str], content: bytes | None = None):
+    def __init__(self, plan_table: MaglevTable, t2_ips: dict[str, str], content: bytes | None = None):
         self.plan_table = plan_table
         self.t2_ips = t2_ips
-        self.size = int(plan_table["size"])
+        self.size = plan_table.size
         self._content = content
 
     @property
@@ -73,17 +73,17 @@ class TableSpec:
         return self._content
 
 
-def table_key(plan_table: dict, t2_ips: dict[str, str], _resolved: dict | None = None) -> str:
+def table_key(plan_table: MaglevTable, t2_ips: dict[str, str], _resolved: dict | None = None) -> str:
     """Identity of a plan table's translated content: the plan's sha256 of the raw table (the
     plan is trusted to carry the right one) with the T2 addresses its indices resolve to.
     (`_resolved` caches that second part per T2 list across the tables of one plan.)"""
-    names = tuple(plan_table["t2Nodes"])
+    names = plan_table.t2_nodes
     resolved = _resolved.get(names) if _resolved is not None else None
     if resolved is None:
         resolved = ",".join(f"{n}={t2_ips.get(n)}" for n in names)
         if _resolved is not None:
             _resolved[names] = resolved
-    ident = f"{plan_table['sha256']}|{plan_table['size']}|{resolved}"
+    ident = f"{plan_table.sha256}|{plan_table.size}|{resolved}"
     return hashlib.sha256(ident.encode()).hexdigest()
 
 
@@ -126,22 +126,22 @@ def _ip_u32_bytes(ip: str) -> bytes:
     return socket.inet_aton(ip)
 
 
-def table_content(table: dict, t2_ips: dict[str, str]) -> bytes:
+def table_content(table: MaglevTable, t2_ips: dict[str, str]) -> bytes:
     """A plan Maglev table (u16 LE indices into its t2Nodes) as u32 T2 addresses."""
-    size = int(table["size"])
-    raw = base64.b64decode(table["table"])
+    size = table.size
+    raw = base64.b64decode(table.table)
     if len(raw) != 2 * size:
-        raise DatapathError(f"maglev table {table.get('id')}: {len(raw)} bytes, expected {2 * size}")
-    names = list(table["t2Nodes"])
+        raise DatapathError(f"maglev table {table.id}: {len(raw)} bytes, expected {2 * size}")
+    names = list(table.t2_nodes)
     try:
         addrs = [_ip_u32_bytes(t2_ips[n]) for n in names]
-    except KeyError as exc:
-        raise DatapathError(f"maglev table {table.get('id')}: T2 node {exc} not in tier1.t2Nodes") from exc
+    except (KeyError, TypeError, OSError) as exc:
+        raise DatapathError(f"maglev table {table.id}: T2 node {exc} not in tier1.t2Nodes with an address") from exc
     out = bytearray(4 * size)
     if len(names) <= 256 and raw[1::2] == bytes(size):
         low = raw[0::2]
         if low.translate(None, bytes(range(len(names)))):  # bytes left = indices out of range
-            raise DatapathError(f"maglev table {table.get('id')}: index out of range")
+            raise DatapathError(f"maglev table {table.id}: index out of range")
         for b in range(4):  # per byte of the address: one C-speed translate + strided store
             trans = bytes(a[b] for a in addrs) + bytes(256 - len(addrs))
             out[b::4] = low.translate(trans)
@@ -149,7 +149,7 @@ def table_content(table: dict, t2_ips: dict[str, str]) -> bytes:
     idx = memoryview(raw).cast("H")
     for s in range(size):
         if idx[s] >= len(names):
-            raise DatapathError(f"maglev table {table.get('id')}: index out of range")
+            raise DatapathError(f"maglev table {table.id}: index out of range")
         out[4 * s:4 * s + 4] = addrs[idx[s]]
     return bytes(out)
 
@@ -169,73 +169,132 @@ def check_dispatch(mode: str) -> None:
     raise DatapathError(f"dispatch mode {mode!r} is not supported by the tier-1 datapath (supported: vxlan)")
 
 
-def desired_from_plan(plan: dict, known_digests: dict[str, str] | None = None) -> Desired | None:
+def desired_from_plan(plan: NodePlan, known_digests: dict[str, str] | None = None) -> Desired | None:
     """The datapath's desired state, or None when the node has no tier-1 role.
 
     `known_digests` (table_key -> content digest, hex) spares decoding tables seen before."""
     known = known_digests or {}
-    t1 = plan.get("tier1")
-    if not t1:
+    t1 = plan.tier1
+    if t1 is None:
         return None
-    dispatch = t1["dispatch"]
-    check_dispatch(str(dispatch.get("mode", "vxlan")))
-    t2 = plan.get("tier2") or {}
-    if t2 and int((t2.get("dispatch") or {}).get("port", -1)) == int(dispatch["port"]):
+    dispatch = t1.dispatch
+    check_dispatch(dispatch.mode)
+    t2 = plan.tier2
+    if t2 is not None and t2.dispatch.port == dispatch.port:
         # the kernel allows one external (collect-metadata) VXLAN device per UDP port, and the
         # receive side already holds it: say so instead of the kernel's "VNI already exists"
         raise DatapathError(
-            f"node {plan['node']['name']} is in both tiers: the tier-1 datapath and the tier-2 receive "
-            f"side each need an external VXLAN device on UDP port {dispatch['port']}, and the kernel "
+            f"node {plan.node.name} is in both tiers: the tier-1 datapath and the tier-2 receive "
+            f"side each need an external VXLAN device on UDP port {dispatch.port}, and the kernel "
             "allows one per port; a node serving both tiers is not implemented by cilium-lb "
             "(label it service.cilium.io/node=t1 or t2)")
-    t2_nodes = {n["name"]: n for n in t1.get("t2Nodes", [])}
-    t2_ips = {name: n["ip"] for name, n in t2_nodes.items()}
-    plan_tables = {int(tbl["id"]): tbl for tbl in t1.get("maglevTables", [])}
+    t2_nodes = {n.name: n for n in t1.t2_nodes}
+    t2_ips = {name: n.ip for name, n in t2_nodes.items()}
+    plan_tables = {tbl.id: tbl for tbl in t1.maglev_tables}  # every service's table exists (plan types)
     tables_by_id: dict[int, tuple[bytes, TableSpec]] = {}
     used: set[str] = set()
     digests: dict[str, str] = {}
     resolved: dict[tuple, str] = {}
     from lbcli.agent.datapath.maps import content_digest
 
-    tables: dict[bytes, bytes] = {}
+    tables: dict[bytes, TableSpec] = {}
     services: dict[SvcKey, tuple[str, bytes]] = {}
-    for svc in t1.get("services", []):
-        proto = str(svc.get("protocol", "TCP")).upper()
-        if proto not in L.PROTOCOLS:
-            raise DatapathError(f"service {svc['service']}: protocol {proto} not supported (TCP, UDP)")
-        if svc.get("maglevTable") is None:
-            continue  # no healthy T2: not programmed (and withdrawn from BGP by the compiler)
-        tid = int(svc["maglevTable"])
-        if tid not in plan_tables:
-            raise DatapathError(f"service {svc['service']}: maglev table {tid} missing")
+    for svc in t1.services:
+        tid = svc.maglev_table
         if tid not in tables_by_id:
             tbl = plan_tables[tid]
-            if tbl.get("encoding", "u16le-base64") != "u16le-base64":
-                raise DatapathError(f"maglev table {tid}: unknown encoding {tbl.get('encoding')!r}")
-            key = table_key(tbl, t2_ips, resolved) if tbl.get("sha256") else None
+            key = table_key(tbl, t2_ips, resolved)
             spec = TableSpec(tbl, t2_ips)
-            if key and key in known:
-                digest = bytes.fromhex(known[key])
-            else:
-                digest = content_digest(spec.content)
-            if key:
-                digests[key] = digest.hex()
+            digest = bytes.fromhex(known[key]) if key in known else content_digest(spec.content)
+            digests[key] = digest.hex()
             tables_by_id[tid] = (digest, spec)
-            used.update(tbl["t2Nodes"])
+            used.update(tbl.t2_nodes)
         digest, spec = tables_by_id[tid]
         tables[digest] = spec
-        services[(svc["vip"], int(svc["port"]), proto)] = (svc["service"], digest)
-    t2 = {t2_nodes[n]["ip"]: t2_nodes[n]["tunnelMac"].lower() for n in sorted(used)}
+        services[(svc.vip, svc.port, svc.protocol)] = (svc.service, digest)
+    t2_addrs = {t2_nodes[n].ip: t2_nodes[n].tunnel_mac.lower() for n in sorted(used)}
     return Desired(
-        uplink_ip=plan["node"]["internalIP"],
-        device=dispatch["device"],
-        vni=int(dispatch["vni"]),
-        port=int(dispatch["port"]),
-        t2=t2,
+        uplink_ip=plan.node.internal_ip,
+        device=dispatch.device,
+        vni=dispatch.vni,
+        port=dispatch.port,
+        t2=t2_addrs,
         tables=tables,
         services=services,
         table_digests=dict(sorted(digests.items())),
     )
+
+
+# -- the objects it changes (Change.spec) ----------------------------------------------------
+@dataclass(frozen=True)
+class Teardown:
+    """The node has no tier-1 role: undo everything (reset)."""
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    name: str
+    port: int = 0
+
+
+@dataclass(frozen=True)
+class ProgramSpec:
+    object: str
+    digest: str
+
+
+@dataclass(frozen=True)
+class FilterSpec:
+    link: str
+    digest: str = ""
+
+
+@dataclass(frozen=True)
+class ConfigSpec:
+    device: str
+    vni: int
+
+
+@dataclass(frozen=True)
+class T2Spec:
+    ip: str
+    mac: str = ""
+
+
+@dataclass(frozen=True)
+class TableChange:
+    k: int
+    spec: TableSpec | None = None
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    key: SvcKey
+    table: int = 0
+    id: int = 0
+    new: bool = False
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class RecordSpec:
+    device: str
+    uplink: str
+    services: dict
+    tables: dict
+
+
+def _rank(ch: Change) -> int:
+    """Apply order: device, program, filter, config, T2 nodes, tables, services, then the
+    deletes of services, tables and T2 nodes (nothing still points at what is deleted)."""
+    kind = _KIND[type(ch.spec)]
+    if ch.action == "delete" and kind in ("service", "table", "t2"):
+        return len(_PHASES) + ("service", "table", "t2").index(kind)
+    return _PHASES.index(kind) if kind in _PHASES else len(_PHASES) + 4
+
+
+_KIND = {Teardown: "teardown", DeviceSpec: "device", ProgramSpec: "program", FilterSpec: "filter",
+         ConfigSpec: "config", T2Spec: "t2", TableChange: "table", ServiceSpec: "service", RecordSpec: "state"}
 
 
 class DatapathReconciler:
@@ -247,6 +306,7 @@ class DatapathReconciler:
         self.state_file = Path(ctx.state_dir) / ctx.node / "datapath.json"  # several nodes may share a state dir
         self.cache_dir = Path(ctx.state_dir) / "bpf-cache"
         self._object: tuple[Path, str] | None = None
+        self._open_maps = None  # PinnedMaps held open while changes are applied
         self.notes: list[str] = []
 
     # -- state ------------------------------------------------------------------------------
@@ -296,7 +356,12 @@ class DatapathReconciler:
     def _prog_pin(self, digest: str) -> Path:
         return self.pin_dir / f"prog_{digest[:16]}"
 
-    # -- observe ----------------------------------------------------------------------------
+    # -- desired / observe ------------------------------------------------------------------
+    def desired(self, plan: NodePlan, secrets: Any = None) -> NodePlan:
+        """The plan itself: the Maglev digests the record caches are known only once observed
+        (diff turns it into a :class:`Desired`)."""
+        return plan
+
     def observe(self) -> Observed:
         from lbcli.agent.datapath import libbpf as bpf
         from lbcli.agent.datapath.maps import PinnedMaps
@@ -337,30 +402,31 @@ class DatapathReconciler:
 
     # -- diff -------------------------------------------------------------------------------
     def diff(self, desired: Any, observed: Observed) -> list[Change]:
-        """`desired`: the node plan (dict) or a :class:`Desired`. Raises DatapathError."""
-        if isinstance(desired, dict):
+        """`desired`: the node plan or a :class:`Desired`; the changes in apply order. Raises
+        DatapathError."""
+        if isinstance(desired, NodePlan):
             want = desired_from_plan(desired, observed.state.get("tables", {}))
         else:
             want = desired
         if want is None:
             return self._teardown_changes(observed)
         changes: list[Change] = []
+
         # vips: what a failure of the object keeps from being served (None: everything)
-        c = lambda kind, action, obj, detail="", payload=None, obs=None, vips=None: changes.append(  # noqa: E731
-            Change(COMPONENT, action, obj, detail, {"kind": kind, **(payload or {})}, obs, vips))
+        def c(spec, action, obj, detail="", vips=None, batch=None, critical=False):
+            changes.append(Change(COMPONENT, action, obj, detail, spec, vips, batch, critical))
 
         # device
         dev = observed.vxlan.get(want.device)
         old_dev = observed.state.get("device")
         if old_dev and old_dev != want.device and old_dev in observed.vxlan:
-            c("device", "delete", f"device {old_dev}", "renamed in plan", {"name": old_dev})
+            c(DeviceSpec(old_dev), "delete", f"device {old_dev}", "renamed in plan")
         if dev is None:
-            c("device", "create", f"device {want.device}", f"vxlan external dstport {want.port}",
-              {"name": want.device, "port": want.port})
+            c(DeviceSpec(want.device, want.port), "create", f"device {want.device}",
+              f"vxlan external dstport {want.port}", critical=True)
         elif not dev["external"] or dev["port"] != want.port or not dev["up"]:
-            c("device", "update", f"device {want.device}",
-              f"external={dev['external']} port={dev['port']} up={dev['up']}",
-              {"name": want.device, "port": want.port}, dev)
+            c(DeviceSpec(want.device, want.port), "update", f"device {want.device}",
+              f"external={dev['external']} port={dev['port']} up={dev['up']}", critical=True)
         device_changed = dev is None or not dev["external"] or dev["port"] != want.port or not dev["up"]
 
         # program and maps
@@ -368,8 +434,8 @@ class DatapathReconciler:
         program_changed = False
         if observed.pinned_program != digest[:16] or not observed.maps_present:
             program_changed = True
-            c("program", "create" if observed.pinned_program is None else "update",
-              f"program {L.PROGRAM}", f"object {digest[:16]}", {"object": str(obj_path), "digest": digest})
+            c(ProgramSpec(str(obj_path), digest), "create" if observed.pinned_program is None else "update",
+              f"program {L.PROGRAM}", f"object {digest[:16]}", critical=True)
 
         # filter on the uplink
         uplink = nl.link_by_address(want.uplink_ip)
@@ -384,23 +450,22 @@ class DatapathReconciler:
                                 "and maps cannot be pinned there")
         for link in sorted(observed.filters):
             if link != uplink:
-                c("filter", "delete", f"filter {link} ingress", "not the uplink", {"link": link})
+                c(FilterSpec(link), "delete", f"filter {link} ingress", "not the uplink")
         if program_changed or observed.filters.get(uplink) != observed.program_id or not observed.program_id:
-            c("filter", "create" if uplink not in observed.filters else "update", f"filter {uplink} ingress",
-              "tc clsact ingress bpf da", {"link": uplink, "digest": digest})
+            c(FilterSpec(uplink, digest), "create" if uplink not in observed.filters else "update",
+              f"filter {uplink} ingress", "tc clsact ingress bpf da")
 
         # config
         cfg = observed.cfg
         if (device_changed or cfg is None or dev is None or cfg["tun_ifindex"] != dev["ifindex"]
                 or cfg["vni"] != want.vni or cfg["hash_seed"] != HASH_SEED or cfg["src_mac"] != dev["mac"]):
-            c("config", "update" if cfg and cfg["tun_ifindex"] else "create", "config",
-              f"device {want.device} vni {want.vni}", {"device": want.device, "vni": want.vni}, cfg)
+            c(ConfigSpec(want.device, want.vni), "update" if cfg and cfg["tun_ifindex"] else "create", "config",
+              f"device {want.device} vni {want.vni}")
 
         # T2 nodes
         for ip, mac in sorted(want.t2.items()):
             if observed.t2.get(ip) != mac:
-                c("t2", "create" if ip not in observed.t2 else "update", f"t2 {ip}", f"mac {mac}",
-                  {"ip": ip, "mac": mac})
+                c(T2Spec(ip, mac), "create" if ip not in observed.t2 else "update", f"t2 {ip}", f"mac {mac}")
 
         # Maglev tables: reuse exact content, else update in place a table only wanted services
         # use (slots written = the difference), else a new table
@@ -437,10 +502,10 @@ class DatapathReconciler:
             if k is None:
                 raise DatapathError(f"more than {L.MAX_TABLES} distinct Maglev tables")
             assign[d] = k
-            c("table", "create", f"table {k}", f"size {want.tables[d].size}",
-              {"k": k, "spec": want.tables[d]}, vips=_vips(wanters[d]))
+            c(TableChange(k, want.tables[d]), "create", f"table {k}", f"size {want.tables[d].size}",
+              vips=_vips(wanters[d]), batch="tables created")
         for d, k in sorted(updates.items(), key=lambda kv: kv[1]):
-            c("table", "update", f"table {k}", "", {"k": k, "spec": want.tables[d]}, vips=_vips(wanters[d]))
+            c(TableChange(k, want.tables[d]), "update", f"table {k}", "", vips=_vips(wanters[d]))
 
         # services
         used_ids = {sid for _, sid in observed.services.values()}
@@ -452,189 +517,141 @@ class DatapathReconciler:
                 sid = next(ids, None)
                 if sid is None:
                     raise DatapathError(f"more than {L.MAX_SERVICES} services")
-                c("service", "create", f"service {svc_id(key)}", f"{name} table {k}",
-                  {"key": key, "table": k, "id": sid, "new": True, "name": name}, vips=(key[0],))
+                c(ServiceSpec(key, k, sid, True, name), "create", f"service {svc_id(key)}", f"{name} table {k}",
+                  vips=(key[0],), batch="services put")
             elif observed.services[key][0] != k:
-                c("service", "update", f"service {svc_id(key)}", f"{name} table {k}",
-                  {"key": key, "table": k, "id": observed.services[key][1], "new": False, "name": name},
-                  observed.services[key], vips=(key[0],))
+                c(ServiceSpec(key, k, observed.services[key][1], False, name), "update",
+                  f"service {svc_id(key)}", f"{name} table {k}", vips=(key[0],), batch="services put")
         for key in sorted(set(observed.services) - set(want.services)):
-            c("service", "delete", f"service {svc_id(key)}", "", {"key": key}, vips=(key[0],))
+            c(ServiceSpec(key), "delete", f"service {svc_id(key)}", "", vips=(key[0],))
         for k in sorted(set(observed.tables) - set(assign.values())):  # unused: serving is unaffected
-            c("table", "delete", f"table {k}", "", {"k": k}, vips=())
+            c(TableChange(k), "delete", f"table {k}", "", vips=(), batch="tables deleted")
         for ip in sorted(set(observed.t2) - set(want.t2)):
-            c("t2", "delete", f"t2 {ip}", "", {"ip": ip}, vips=())
+            c(T2Spec(ip), "delete", f"t2 {ip}", "", vips=())
         names = {svc_id(k): v[0] for k, v in want.services.items()}
         cached = observed.state.get("tables") or {}
         drift = sum(1 for k in want.table_digests if k not in cached) + sum(1 for k in cached if k not in want.table_digests)
         if observed.state.get("services") != names or observed.state.get("device") != want.device \
                 or observed.state.get("uplink") != uplink or drift > TABLE_CACHE_SLACK:
-            c("state", "update", "state", "last applied", {"device": want.device, "uplink": uplink,
-                                                            "services": names, "tables": want.table_digests},
+            c(RecordSpec(want.device, uplink, names, want.table_digests), "update", "state", "last applied",
               vips=())  # the record, not the datapath: serving is unaffected
-        return changes
+        return sorted(changes, key=_rank)
 
     def _teardown_changes(self, observed: Observed) -> list[Change]:
         if not (observed.filters or observed.pinned_program or observed.maps_present
                 or observed.state.get("device") in observed.vxlan):
             return []
-        return [Change(COMPONENT, "delete", "datapath", "node has no tier-1 role", {"kind": "reset"})]
+        return [Change(COMPONENT, "delete", "datapath", "node has no tier-1 role", Teardown())]
 
     # -- apply ------------------------------------------------------------------------------
-    def apply(self, changes: list[Change]) -> ComponentResult:
-        result = ComponentResult(COMPONENT)
-        order = {p: i for i, p in enumerate(_PHASES)}
-
-        def rank(ch: Change) -> tuple:
-            kind = ch.desired["kind"]
-            # deletes of services, then tables, then T2 nodes come after every create/update
-            if ch.action == "delete" and kind in ("service", "table", "t2"):
-                return (len(_PHASES) + ("service", "table", "t2").index(kind),)
-            return (order.get(kind, len(_PHASES) + 4),)
-
-        todo = sorted(changes, key=rank)
-        if any(ch.desired["kind"] == "reset" for ch in todo):
-            return self.reset()
+    def prepare(self, changes: list[Change]) -> None:
+        """Record the device and uplink names first, so an interrupted apply can still be reset."""
         names = {}
-        for ch in todo:  # record names first so an interrupted apply can still be reset
-            if ch.desired["kind"] == "device" and ch.action != "delete":
-                names["device"] = ch.desired["name"]
-            if ch.desired["kind"] == "filter" and ch.action != "delete":
-                names["uplink"] = ch.desired["link"]
+        for ch in changes:
+            if isinstance(ch.spec, DeviceSpec) and ch.action != "delete":
+                names["device"] = ch.spec.name
+            if isinstance(ch.spec, FilterSpec) and ch.action != "delete":
+                names["uplink"] = ch.spec.link
         if names:
             state = self._state()
             if any(state.get(k) != v for k, v in names.items()):
                 st.write(self.state_file, STATE_KIND, {**state, **names})
 
-        maps = None
-        try:
-            i = 0
-            while i < len(todo):
-                ch = todo[i]
-                kind = ch.desired["kind"]
-                if kind in ("table", "service") and not (kind == "service" and ch.action == "delete"):
-                    # batch consecutive table creates / table deletes / service creates+updates
-                    j = i
-                    while j < len(todo) and todo[j].desired["kind"] == kind and (
-                            (todo[j].action == ch.action) if kind == "table"
-                            else todo[j].action != "delete"):
-                        j += 1
-                    batch = todo[i:j]
-                    i = j
-                    maps = maps or self._maps()
-                    result.results.extend(self._apply_batch(maps, kind, batch))
-                    continue
-                i += 1
-                try:
-                    if kind in ("device", "program", "filter", "state"):
-                        detail = getattr(self, f"_apply_{kind}")(ch)
-                    else:
-                        maps = maps or self._maps()
-                        detail = self._apply_map_change(maps, ch)
-                    result.results.append(ObjectResult(_with_detail(ch, detail), True))
-                except Exception as exc:  # one object's failure is recorded, the rest goes on
-                    result.results.append(ObjectResult(ch, False, str(exc)))
-                    if kind in ("program", "device"):
-                        result.error = f"{ch.object}: {exc}"
-                        break
-        finally:
-            if maps is not None:
-                maps.close()
-        return result
+    def finish(self, result: ComponentResult) -> None:
+        if self._open_maps is not None:
+            self._open_maps.close()
+            self._open_maps = None
 
     def _maps(self):
-        from lbcli.agent.datapath.maps import PinnedMaps
+        if self._open_maps is None:
+            from lbcli.agent.datapath.maps import PinnedMaps
 
-        return PinnedMaps(self.pin_dir)
+            self._open_maps = PinnedMaps(self.pin_dir)
+        return self._open_maps
 
-    def _apply_device(self, ch: Change) -> str | None:
-        name = ch.desired["name"]
-        nl.link_delete(name)  # (on create: one left by an interrupted apply)
-        if ch.action in ("create", "update"):
-            nl.vxlan_add(name, int(ch.desired["port"]))
-            nl.link_up(name)
+    def apply(self, ch: Change) -> str | None:
+        spec = ch.spec
+        if isinstance(spec, Teardown):
+            res = self.reset()
+            if not res.ok:
+                raise RuntimeError(res.error or "; ".join(f"{r.change.object}: {r.error}"
+                                                          for r in res.results if not r.ok))
+        elif isinstance(spec, DeviceSpec):
+            nl.link_delete(spec.name)  # (on create: one left by an interrupted apply)
+            if ch.action in ("create", "update"):
+                nl.vxlan_add(spec.name, spec.port)
+                nl.link_up(spec.name)
+        elif isinstance(spec, ProgramSpec):
+            self._load_program(spec)
+        elif isinstance(spec, FilterSpec):
+            self._attach(spec, ch.action)
+        elif isinstance(spec, RecordSpec):
+            state = self._state()
+            state.update(device=spec.device, uplink=spec.uplink, services=spec.services, tables=spec.tables)
+            st.write(self.state_file, STATE_KIND, state)
+        elif isinstance(spec, ConfigSpec):
+            dev = nl.link(spec.device)
+            if dev is None:
+                raise RuntimeError(f"device {spec.device} missing")
+            self._maps().write_cfg(dev.index, spec.vni, HASH_SEED, dev.mac)
+        elif isinstance(spec, T2Spec):
+            if ch.action == "delete":
+                self._maps().delete_t2(spec.ip)
+            else:
+                self._maps().set_t2(spec.ip, spec.mac)
+        elif isinstance(spec, TableChange):
+            if ch.action == "delete":
+                self._maps().delete_tables([spec.k])
+            else:
+                return f"slots written: {self._maps().update_table(spec.k, spec.spec.content)}"
+        elif isinstance(spec, ServiceSpec) and ch.action == "delete":
+            self._maps().delete_service(spec.key)
+        else:
+            raise TypeError(f"datapath: unknown change {ch.object}")
         return None
 
-    def _apply_program(self, ch: Change) -> str | None:
+    def apply_batch(self, changes: list[Change]) -> None:
+        """Tables created or deleted, services put: one map batch each."""
+        maps = self._maps()
+        batch = changes[0].batch
+        if batch == "tables created":
+            maps.create_tables([(ch.spec.k, ch.spec.spec.content) for ch in changes])
+        elif batch == "tables deleted":
+            maps.delete_tables([ch.spec.k for ch in changes])
+        elif batch == "services put":
+            new_ids = [ch.spec.id for ch in changes if ch.spec.new]
+            if new_ids:
+                maps.zero_counters(new_ids)
+            maps.put_services([(ch.spec.key, ch.spec.table, ch.spec.id) for ch in changes])
+        else:
+            raise TypeError(f"datapath: unknown batch {batch}")
+
+    def _load_program(self, spec: ProgramSpec) -> None:
         from lbcli.agent.datapath import libbpf as bpf
 
         pins.ensure_bpffs(Path(self.ctx.bpf_root))
         self.pin_dir.mkdir(parents=True, exist_ok=True)
-        pin = self._prog_pin(ch.desired["digest"])
+        pin = self._prog_pin(spec.digest)
         if pin.exists():
             pin.unlink()
-        bpf.load_object(ch.desired["object"], {m: str(self.pin_dir / m) for m in L.MAP_NAMES},
-                        L.PROGRAM, str(pin))
-        return None
+        bpf.load_object(spec.object, {m: str(self.pin_dir / m) for m in L.MAP_NAMES}, L.PROGRAM, str(pin))
 
-    def _apply_filter(self, ch: Change) -> str | None:
-        link = ch.desired["link"]
-        if ch.action == "delete":
-            _detach(link)
-            return None
+    def _attach(self, spec: FilterSpec, action: str) -> None:
+        if action == "delete":
+            _detach(spec.link)
+            return
         from lbcli.agent.datapath import libbpf as bpf
 
-        pin = self._prog_pin(ch.desired["digest"])
+        pin = self._prog_pin(spec.digest)
         fd = bpf.obj_get(str(pin))
         try:
-            nl.clsact_replace(link)
-            nl.bpf_filter_replace(link, fd, pin.name, FILTER_PRIO, FILTER_HANDLE)
+            nl.clsact_replace(spec.link)
+            nl.bpf_filter_replace(spec.link, fd, pin.name, FILTER_PRIO, FILTER_HANDLE)
         finally:
             os.close(fd)
         for old in self.pin_dir.glob("prog_*"):  # programs no filter uses any more
             if old != pin:
                 old.unlink()
-        return None
-
-    def _apply_state(self, ch: Change) -> str | None:
-        state = self._state()
-        state.update({k: v for k, v in ch.desired.items() if k != "kind"})
-        st.write(self.state_file, STATE_KIND, state)
-        return None
-
-    def _apply_map_change(self, maps, ch: Change) -> str | None:
-        kind, d = ch.desired["kind"], ch.desired
-        if kind == "config":
-            dev = nl.link(d["device"])
-            if dev is None:
-                raise RuntimeError(f"device {d['device']} missing")
-            maps.write_cfg(dev.index, d["vni"], HASH_SEED, dev.mac)
-        elif kind == "t2":
-            if ch.action == "delete":
-                maps.delete_t2(d["ip"])
-            else:
-                maps.set_t2(d["ip"], d["mac"])
-        elif kind == "table":
-            if ch.action == "delete":
-                maps.delete_tables([d["k"]])
-            else:
-                return f"slots written: {maps.update_table(d['k'], d['spec'].content)}"
-        elif kind == "service" and ch.action == "delete":
-            maps.delete_service(d["key"])
-        return None
-
-    def _apply_batch(self, maps, kind: str, batch: list[Change]) -> list[ObjectResult]:
-        try:
-            if kind == "table" and batch[0].action == "create":
-                maps.create_tables([(ch.desired["k"], ch.desired["spec"].content) for ch in batch])
-            elif kind == "table" and batch[0].action == "delete":
-                maps.delete_tables([ch.desired["k"] for ch in batch])
-            elif kind == "table":
-                return [self._one(maps, ch) for ch in batch]
-            else:
-                new_ids = [ch.desired["id"] for ch in batch if ch.desired["new"]]
-                if new_ids:
-                    maps.zero_counters(new_ids)
-                maps.put_services([(ch.desired["key"], ch.desired["table"], ch.desired["id"]) for ch in batch])
-        except Exception as exc:
-            return [ObjectResult(ch, False, str(exc)) for ch in batch]
-        return [ObjectResult(ch, True) for ch in batch]
-
-    def _one(self, maps, ch: Change) -> ObjectResult:
-        try:
-            return ObjectResult(_with_detail(ch, self._apply_map_change(maps, ch)), True)
-        except Exception as exc:
-            return ObjectResult(ch, False, str(exc))
 
     # -- reset ------------------------------------------------------------------------------
     def reset(self) -> ComponentResult:
@@ -672,20 +689,6 @@ def _detach(link: str) -> None:
     nl.filter_delete(link, FILTER_PRIO, FILTER_HANDLE)
     if not nl.filters(link, nl.INGRESS) and not nl.filters(link, nl.EGRESS):
         nl.clsact_delete(link)  # the qdisc was ours alone: remove it too
-
-
-def _with_detail(ch: Change, detail: str | None) -> Change:
-    return dataclasses.replace(ch, detail=detail) if detail else ch
-
-
-def reconcile(ctx: NodeContext, plan: dict) -> ComponentResult:
-    """observe -> diff -> apply in one call; a plan the node cannot carry is an error result."""
-    rec = DatapathReconciler(ctx)
-    try:
-        changes = rec.diff(plan, rec.observe())
-    except DatapathError as exc:
-        return ComponentResult(COMPONENT, error=str(exc))
-    return rec.apply(changes)
 
 
 def service_counters(ctx: NodeContext) -> dict[str, dict[str, Any]]:

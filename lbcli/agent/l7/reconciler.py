@@ -26,6 +26,7 @@ from lbcli.agent.l7.runtime import (
 )
 from lbcli.agent.l7.secrets import Secrets
 from lbcli.agent.reconciler import Change, ComponentResult, NodeContext, ObjectResult
+from lbcli.plan.types import NodePlan
 
 COMPONENT = "l7"
 
@@ -35,6 +36,40 @@ class L7Desired:
     model: L7Model | None  # None: not a tier-2 node, nothing may run
     secrets: Secrets
     rendered: Rendered | None
+
+
+# -- the objects it changes (Change.spec) ----------------------------------------------------
+@dataclass(frozen=True)
+class Install:
+    """Check, write and start (or seamlessly reload) HAProxy with `desired`."""
+
+    desired: L7Desired
+    start: bool
+
+
+@dataclass(frozen=True)
+class Remove:
+    """Stop HAProxy and remove its files."""
+
+
+@dataclass(frozen=True)
+class ServerWeight:
+    backend: str
+    server: str
+    weight: int
+
+
+@dataclass(frozen=True)
+class ServerReady:
+    backend: str
+    server: str
+
+
+@dataclass(frozen=True)
+class ConfigText:
+    """haproxy.cfg rewritten with the runtime weights (no reload)."""
+
+    config: str = field(repr=False)
 
 
 @dataclass
@@ -106,13 +141,18 @@ class L7Reconciler:
         self.binary = binary
         self.paths = HAProxyPaths.for_node(ctx.state_dir, ctx.node)
         self.proc = HAProxyProcess(self.paths, binary)
+        self._warnings: list[str] = []
 
     # -- desired --------------------------------------------------------------------------
-    def desired(self, plan: Mapping[str, Any], secrets: Secrets) -> L7Desired:
-        model = model_from_plan(plan)
+    def desired(self, plan: NodePlan | Mapping[str, Any], secrets: Secrets) -> L7Desired:
+        # the L7 model still reads the plan's JSON form (every key present: compile resolved
+        # the defaults); a typed reader is the next step
+        model = model_from_plan(plan.to_json() if isinstance(plan, NodePlan) else plan)
         if model is None:
             return L7Desired(None, secrets, None)
-        return L7Desired(model, secrets, self._render(model, secrets, self.paths.dir))
+        rendered = self._render(model, secrets, self.paths.dir)
+        self._warnings = list(rendered.warnings)
+        return L7Desired(model, secrets, rendered)
 
     def _render(self, model: L7Model, secrets: Secrets, base: Path) -> Rendered:
         return render(model, secrets, base, self.ctx.node, self.health_port)
@@ -142,13 +182,15 @@ class L7Reconciler:
         r = desired.rendered
         if r is None:
             if observed.running or observed.config is not None:
-                return [Change(COMPONENT, "delete", node, "not a tier-2 node: stop HAProxy, remove its files")]
+                return [Change(COMPONENT, "delete", node, "not a tier-2 node: stop HAProxy, remove its files",
+                               Remove(), critical=True)]
             return []
         want_files = {k: _sha(v.content) for k, v in r.files.items()}
         n_fe = sum(1 for s in _sections(r.config) if s.startswith("frontend "))
         n_be = sum(1 for s in _sections(r.config) if s.startswith("backend "))
         if not observed.running:
-            return [Change(COMPONENT, "create", node, f"start master-worker: {n_fe} frontends, {n_be} backends", desired, observed)]
+            return [Change(COMPONENT, "create", node, f"start master-worker: {n_fe} frontends, {n_be} backends",
+                           Install(desired, start=True), critical=True)]
         reasons = []
         if observed.config is None or skeleton(observed.config) != skeleton(r.config):
             changed = _changed_sections(skeleton(observed.config or ""), skeleton(r.config))
@@ -160,7 +202,7 @@ class L7Reconciler:
             reasons.append("files " + ", ".join(sorted({k.split("/", 1)[1] for k, _ in differ})))
         if reasons or observed.runtime_error:
             detail = "seamless reload: " + "; ".join(reasons or [f"runtime API unreachable ({observed.runtime_error})"])
-            return [Change(COMPONENT, "update", node, detail, desired, observed)]
+            return [Change(COMPONENT, "update", node, detail, Install(desired, start=False), critical=True)]
         changes: list[Change] = []
         for (be, srv), weight in sorted(r.weights.items()):
             have = observed.servers.get((be, srv))
@@ -168,54 +210,39 @@ class L7Reconciler:
                 continue  # the skeletons agree, so the server exists; a racing reload will show it
             uweight, admin = have
             if admin & (ADMIN_FORCED_MAINT | ADMIN_FORCED_DRAIN):
-                changes.append(Change(COMPONENT, "update", f"server {be}/{srv}", "state -> ready (runtime API)", ("state", be, srv, "ready")))
+                changes.append(Change(COMPONENT, "update", f"server {be}/{srv}", "state -> ready (runtime API)",
+                                      ServerReady(be, srv)))
             if uweight != weight:
                 changes.append(
-                    Change(COMPONENT, "update", f"server {be}/{srv}", f"weight {uweight} -> {weight} (runtime API)", ("weight", be, srv, weight))
+                    Change(COMPONENT, "update", f"server {be}/{srv}", f"weight {uweight} -> {weight} (runtime API)",
+                           ServerWeight(be, srv, weight))
                 )
         if observed.config != r.config:
-            changes.append(Change(COMPONENT, "update", "haproxy.cfg", "rewrite server weights (no reload)", ("config", r.config)))
+            changes.append(Change(COMPONENT, "update", "haproxy.cfg", "rewrite server weights (no reload)",
+                                  ConfigText(r.config)))
         return changes
 
     # -- apply ----------------------------------------------------------------------------
-    def apply(self, changes: list[Change]) -> ComponentResult:
-        result = ComponentResult(COMPONENT)
-        warnings: list[str] = []
-        for ch in changes:
-            if self.ctx.dry_run:
-                result.results.append(ObjectResult(ch, True))
-                continue
-            try:
-                if ch.object.startswith("haproxy ") and ch.action == "delete":
-                    self._remove()
-                elif ch.object.startswith("haproxy ") and ch.action in ("create", "update"):
-                    d: L7Desired = ch.desired
-                    self._install(d, start=ch.action == "create")
-                    warnings += d.rendered.warnings if d.rendered else []
-                elif ch.object.startswith("server "):
-                    kind, be, srv, value = ch.desired
-                    if kind == "weight":
-                        self.proc.runtime.set_weight(be, srv, value)
-                    else:
-                        self.proc.runtime.set_state(be, srv, value)
-                elif ch.object == "haproxy.cfg":
-                    _write(self.paths.config, ch.desired[1].encode(), 0o644)
-                else:
-                    raise ValueError(f"unknown change {ch.object}")
-                result.results.append(ObjectResult(ch, True))
-            except (HAProxyError, RuntimeError_, OSError, ValueError, subprocess.SubprocessError) as e:
-                result.results.append(ObjectResult(ch, False, str(e)))
-        if warnings:
-            result.degraded = "; ".join(sorted(set(warnings)))
-        return result
+    def apply(self, ch: Change) -> str | None:
+        spec = ch.spec
+        if isinstance(spec, Remove):
+            self._remove()
+        elif isinstance(spec, Install):
+            self._install(spec.desired, start=spec.start)
+        elif isinstance(spec, ServerWeight):
+            self.proc.runtime.set_weight(spec.backend, spec.server, spec.weight)
+        elif isinstance(spec, ServerReady):
+            self.proc.runtime.set_state(spec.backend, spec.server, "ready")
+        elif isinstance(spec, ConfigText):
+            _write(self.paths.config, spec.config.encode(), 0o644)
+        else:
+            raise TypeError(f"l7: unknown change {ch.object}")
+        return None
 
-    def reconcile(self, plan: Mapping[str, Any], secrets: Secrets) -> ComponentResult:
-        """observe -> diff -> apply in one call; render warnings surface as `degraded`."""
-        desired = self.desired(plan, secrets)
-        result = self.apply(self.diff(desired, self.observe()))
-        if desired.rendered and desired.rendered.warnings and not result.degraded:
-            result.degraded = "; ".join(desired.rendered.warnings)
-        return result
+    def finish(self, result: ComponentResult) -> None:
+        """Render warnings (e.g. a hostname pool without resolvers) surface as `degraded`."""
+        if self._warnings and not result.degraded:
+            result.degraded = "; ".join(sorted(set(self._warnings)))
 
     def _check(self, d: L7Desired, staging: Path) -> None:
         """Render into `staging` and run `haproxy -c` there; raises HAProxyError when rejected.
@@ -240,10 +267,10 @@ class L7Reconciler:
 
         result = ComponentResult(COMPONENT)
         for ch in changes:
-            if ch.object.startswith("haproxy ") and ch.action in ("create", "update"):
+            if isinstance(ch.spec, Install):
                 try:
                     with tempfile.TemporaryDirectory(prefix="cilium-lb-check-") as scratch:
-                        self._check(ch.desired, Path(scratch) / "staging")
+                        self._check(ch.spec.desired, Path(scratch) / "staging")
                     result.results.append(ObjectResult(ch, True))
                 except (HAProxyError, OSError, ValueError, subprocess.SubprocessError) as e:
                     result.results.append(ObjectResult(ch, False, str(e)))

@@ -5,7 +5,7 @@ Pure and deterministic: the same model, secrets and base directory give byte-ide
 that only moves weights (runtime API) from one that needs a reload.
 
 Never trusts its input (the schema may not have run): `check_model` holds every value that
-reaches haproxy.cfg, the userlist or a file name to its grammar (lbcli/manifest/grammar.py)
+reaches haproxy.cfg, the userlist or a file name to its grammar (lbcli/grammar.py)
 and raises L7RenderError naming the field; what a grammar lets through that HAProxy's parser
 treats specially (a `'` or `#` in a path, header or cookie name) is escaped by `_word` (and
 `_arg` inside a fetch's parentheses), the way configuration.txt 2.2 says.
@@ -22,7 +22,7 @@ from pathlib import PurePosixPath
 
 from lbcli.agent.l7.model import APP_TYPES, Backend, BackendPool, L7Model, Listener, Persistence, Route
 from lbcli.agent.l7.secrets import Secrets, Users, ca_bundle, cert_bundle, parse_htpasswd, secret_value
-from lbcli.manifest import grammar as G
+from lbcli import grammar as G
 from lbcli.model.apps import HTTP_TYPES, TLS_TERMINATING
 from lbcli.model.tls import haproxy_version as _tls_version
 

@@ -1,7 +1,9 @@
-"""What the `network` section of a plan asks of this host, as keyed objects.
+"""What the `network` section of a typed plan asks of this host, as keyed objects.
 
-Every object has a stable id ("route 10.0.2.0/24", "fdb 02:..:.. on lbpod_vxlan") and a spec
-that observe() reads back in the same form, so diff is a comparison of two dicts.
+Every object has a stable id ("route 10.0.2.0/24", "fdb 02:..:.. on lbpod_vxlan") and a spec:
+a frozen dataclass per kind that observe() reads back in the same form. Fields that say what
+the object is (its device, address, the Pod it is for) are in the id and not compared; the
+others are, so diff is `want != have` (the nft table compares its canonical form).
 
 * tunnel (vxlan): one unicast vxlan device (VNI, UDP port, outer source = the node's
   InternalIP, over its uplink, learning off, a stable MAC from the plan) holding this node's
@@ -30,6 +32,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...plan.types import NodePlan
 from ..host import netlink as nl
 
 PROTO = 0xE5  # rtnetlink routing protocol of cilium-lb's pod routes (unassigned in iproute2's rt_protos)
@@ -40,23 +43,115 @@ CHAINS = {
     "postrouting": {"name": "postrouting", "type": "nat", "hook": "postrouting", "prio": 100, "policy": "accept"},
     "forward": {"name": "forward", "type": "filter", "hook": "forward", "prio": 0, "policy": "accept"},
 }
-KIND_ORDER = ("sysctl", "device", "address", "fdb", "neighbour", "route", "nft", "htb", "class", "tbf")
 
 
 class NetworkError(RuntimeError):
-    pass
+    """The plan asks for pod networking this node cannot do; nothing was changed."""
 
 
-@dataclass
-class Obj:
-    kind: str
-    spec: dict  # compared with what observe reads
-    info: dict = field(default_factory=dict)  # what apply needs besides the spec; not compared
+def _id(**kw):
+    """A field that identifies the object (it is in the object's id): not compared."""
+    return field(compare=False, **kw)
+
+
+# -- the objects (Change.spec), in KIND_ORDER ---------------------------------------------------
+@dataclass(frozen=True)
+class Sysctl:
+    path: str = _id()
+    value: str | None = None
+
+
+@dataclass(frozen=True)
+class Device:
+    name: str = _id()
+    vni: int | None = None
+    port: int | None = None
+    local: str | None = None
+    lower: str | None = None
+    mac: str | None = None
+    up: bool = True
+
+
+@dataclass(frozen=True)
+class Address:
+    dev: str = _id()
+    ip: str = _id()
+    plen: int = _id(default=32)
+
+
+@dataclass(frozen=True)
+class Fdb:
+    dev: str = _id()
+    mac: str = _id()
+    remote: str = ""
+    peer: str = _id(default="")
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    dev: str = _id()
+    ip: str = _id()
+    mac: str = ""
+
+
+@dataclass(frozen=True)
+class Route:
+    dst: str = _id()
+    gateway: str | None = None
+    dev: str | None = None
+    onlink: bool = False
+    peer: str = _id(default="")
+
+
+@dataclass(frozen=True)
+class NftTable:
+    """`inet cilium_lb_nat` in the form `nft -j list table` prints (chains, rules as JSON dicts)."""
+
+    chains: tuple = _id()
+    rules: tuple = _id()
+
+    def canonical(self) -> tuple:
+        import json
+
+        return (json.dumps(sorted(self.chains, key=lambda c: c["name"]), sort_keys=True),
+                tuple(sorted(json.dumps(r, sort_keys=True) for r in self.rules)))
+
+
+@dataclass(frozen=True)
+class Htb:
+    dev: str = _id()
+
+
+@dataclass(frozen=True)
+class HtbClass:
+    dev: str = _id()
+    classid: int = _id()
+    bps: int = 0
+    pod: str = _id(default="")
+
+
+@dataclass(frozen=True)
+class Tbf:
+    dev: str | None = _id()
+    bps: int = 0
+    pod: str = _id(default="")
+    error: str = _id(default="")  # the plan's Pod has no device here: applying it fails with this
+
+
+@dataclass(frozen=True)
+class Record:
+    """`<state-dir>/<node>/network.json` names the tunnel device (so switching to native removes it)."""
+
+    device: str | None = None
+
+
+KINDS = (Sysctl, Device, Address, Fdb, Neighbour, Route, NftTable, Htb, HtbClass, Tbf, Record)
+KIND_ORDER = {k: i for i, k in enumerate(KINDS)}  # creates in this order, deletes reversed
 
 
 @dataclass
 class Desired:
-    objects: dict[str, Obj]
+    objects: dict[str, Any]  # id -> spec
     device: str | None
     uplink: str | None
     notes: list[str]
@@ -95,98 +190,91 @@ def _check_protocol(proto: str | None) -> None:
     raise NetworkError(f"tunnel-protocol {proto!r} is not supported")
 
 
-def desired_from_plan(plan: dict) -> Desired:
-    net = plan.get("network") or {}
-    node = plan.get("node") or {}
-    node_ip = node.get("internalIP")
-    own = _v4(node.get("podCIDRs"))
-    peers = net.get("peers") or []
-    objs: dict[str, Obj] = {}
+def desired_from_plan(plan: NodePlan) -> Desired:
+    net, node = plan.network, plan.node
+    node_ip = node.internal_ip
+    own = _v4(node.pod_cidrs)
+    peers = net.peers
+    objs: dict[str, Any] = {}
     notes: list[str] = []
     for p in peers:
-        v6 = [c for c in p.get("podCIDRs") or () if ":" in str(c)]
+        v6 = [c for c in p.pod_cidrs if ":" in str(c)]
         if v6:
-            notes.append(f"peer {p['node']}: IPv6 PodCIDRs {', '.join(v6)} not programmed (IPv4 only)")
+            notes.append(f"peer {p.node}: IPv6 PodCIDRs {', '.join(v6)} not programmed (IPv4 only)")
     if not own and not peers:
         return Desired({}, None, None, notes)
     uplink = nl.link_by_address(node_ip) if node_ip else None
     if uplink is None:
         raise NetworkError(f"no link holds the node's internalIP {node_ip}")
-    objs[f"sysctl {FORWARD}"] = Obj("sysctl", {"value": "1"}, {"path": FORWARD})
+    objs[f"sysctl {FORWARD}"] = Sysctl(FORWARD, "1")
     device = None
-    mode = net.get("routingMode", "tunnel")
-    if mode == "tunnel":
-        _check_protocol(net.get("tunnelProtocol"))
-        device = net["tunnelDevice"]
-        mac = net["tunnelMac"].lower()
-        objs[f"device {device}"] = Obj("device", {"vni": net["tunnelVNI"], "port": net["tunnelPort"], "local": node_ip,
-                                                  "lower": uplink, "mac": mac, "up": True}, {"name": device})
+    if net.routing_mode == "tunnel":
+        _check_protocol(net.tunnel_protocol)
+        device = net.tunnel_device
+        objs[f"device {device}"] = Device(device, net.tunnel_vni, net.tunnel_port, node_ip, uplink,
+                                          net.tunnel_mac.lower(), True)
         vtep = vtep_of(own)
         if vtep:
-            objs[f"address {vtep}/32 on {device}"] = Obj("address", {}, {"dev": device, "ip": vtep})
+            objs[f"address {vtep}/32 on {device}"] = Address(device, vtep)
         for p in peers:
-            pv = vtep_of(p.get("podCIDRs"))
+            pv = vtep_of(p.pod_cidrs)
             if pv is None:
                 continue
-            pmac = p["tunnelMac"].lower()
-            objs[f"fdb {pmac} on {device}"] = Obj("fdb", {"remote": p["ip"]}, {"dev": device, "mac": pmac, "peer": p["node"]})
-            objs[f"neighbour {pv} on {device}"] = Obj("neighbour", {"mac": pmac}, {"dev": device, "ip": pv})
-            for c in _v4(p.get("podCIDRs")):
-                objs[f"route {c}"] = Obj("route", {"gateway": pv, "dev": device, "onlink": True},
-                                         {"dst": c, "peer": p["node"]})
-    elif net.get("autoDirectNodeRoutes"):
+            pmac = p.tunnel_mac.lower()
+            objs[f"fdb {pmac} on {device}"] = Fdb(device, pmac, p.ip, p.node)
+            objs[f"neighbour {pv} on {device}"] = Neighbour(device, pv, pmac)
+            for c in _v4(p.pod_cidrs):
+                objs[f"route {c}"] = Route(c, pv, device, True, p.node)
+    elif net.auto_direct_node_routes:
         for p in peers:
-            cidrs = _v4(p.get("podCIDRs"))
+            cidrs = _v4(p.pod_cidrs)
             if not cidrs:
                 continue
-            gw, _ = nl.route_lookup(p["ip"])
+            gw, _ = nl.route_lookup(p.ip)
             if gw is not None:
-                notes.append(f"finding: peer {p['node']} ({p['ip']}) is not on this node's L2 segment (reached via "
+                notes.append(f"finding: peer {p.node} ({p.ip}) is not on this node's L2 segment (reached via "
                              f"{gw}): no direct route to {', '.join(cidrs)}; auto-direct-node-routes needs a shared "
                              "segment, route these PodCIDRs another way (e.g. BGP)")
                 continue
             for c in cidrs:
-                objs[f"route {c}"] = Obj("route", {"gateway": p["ip"], "dev": None, "onlink": False},
-                                         {"dst": c, "peer": p["node"]})
+                objs[f"route {c}"] = Route(c, p.ip, None, False, p.node)
     elif peers:
         notes.append("routing-mode native without auto-direct-node-routes: no routes to the peers' PodCIDRs are "
                      "installed; they are expected from elsewhere (e.g. the router learning PodCIDR advertisements)")
     rules = []
-    if net.get("masquerade") and own and node_ip:
-        keep = [net["nativeRoutingCIDR"]] if net.get("nativeRoutingCIDR") else sorted(
-            set(own) | {c for p in peers for c in _v4(p.get("podCIDRs"))}, key=_net_key)
+    if net.masquerade and own and node_ip:
+        keep = [net.native_routing_cidr] if net.native_routing_cidr else sorted(
+            set(own) | {c for p in peers for c in _v4(p.pod_cidrs)}, key=_net_key)
         for c in own:
             rules.append(_masquerade_rule(c, [str(ipaddress.ip_network(k, strict=False)) for k in keep], node_ip))
-    bandwidth = net.get("bandwidth") or [] if net.get("bandwidthManager") else []
+    bandwidth = net.bandwidth if net.bandwidth_manager else ()
     if bandwidth:
         notes.append(f"bandwidth manager: this kernel has no fq qdisc, so no EDT pacing: egress is shaped by HTB on "
                      f"{uplink} (a class per Pod, selected by nftables), ingress by TBF on the Pod's device")
     classes: dict[int, str] = {}
     for b in bandwidth:
-        ip = str(ipaddress.IPv4Address(b["ip"]))
+        ip = str(ipaddress.IPv4Address(b.ip))
         minor = int(ipaddress.IPv4Address(ip)) & 0xFFFF or 0xFFFF
-        if b.get("egressBitsPerSecond"):
+        if b.egress_bps:
             if minor in classes:
-                notes.append(f"bandwidth: Pods {classes[minor]} and {b['pod']} share HTB class c1:{minor:x}; "
-                             f"{b['pod']} is not shaped")
+                notes.append(f"bandwidth: Pods {classes[minor]} and {b.pod} share HTB class c1:{minor:x}; "
+                             f"{b.pod} is not shaped")
             else:
-                classes[minor] = b["pod"]
-                rules.append(_priority_rule(ip, minor, b["pod"]))
-                objs[f"class c1:{minor:x} on {uplink}"] = Obj("class", {"bps": b["egressBitsPerSecond"]},
-                                                              {"dev": uplink, "classid": HANDLE | minor, "pod": b["pod"]})
-        if b.get("ingressBitsPerSecond"):
+                classes[minor] = b.pod
+                rules.append(_priority_rule(ip, minor, b.pod))
+                objs[f"class c1:{minor:x} on {uplink}"] = HtbClass(uplink, HANDLE | minor, b.egress_bps, b.pod)
+        if b.ingress_bps:
             _, dev = nl.route_lookup(ip)
             if dev in (None, uplink, device, "lo"):
-                objs[f"tbf for {b['pod']}"] = Obj("tbf", {"bps": b["ingressBitsPerSecond"]}, {
-                    "dev": None, "pod": b["pod"],
-                    "error": f"no local device routes to Pod {b['pod']} ({ip}): is it running on this node?"})
+                objs[f"tbf for {b.pod}"] = Tbf(None, b.ingress_bps, b.pod,
+                                               f"no local device routes to Pod {b.pod} ({ip}): is it running on this node?")
             else:
-                objs[f"qdisc tbf on {dev}"] = Obj("tbf", {"bps": b["ingressBitsPerSecond"]}, {"dev": dev, "pod": b["pod"]})
+                objs[f"qdisc tbf on {dev}"] = Tbf(dev, b.ingress_bps, b.pod)
     if classes:
-        objs[f"qdisc htb on {uplink}"] = Obj("htb", {}, {"dev": uplink})
+        objs[f"qdisc htb on {uplink}"] = Htb(uplink)
     if rules:
         chains = sorted({r["chain"] for r in rules})
-        objs[f"nft table {NFT_FAMILY} {NFT_TABLE}"] = Obj("nft", {"chains": [CHAINS[c] for c in chains], "rules": rules})
+        objs[f"nft table {NFT_FAMILY} {NFT_TABLE}"] = NftTable(tuple(CHAINS[c] for c in chains), tuple(rules))
     return Desired(objs, device, uplink, notes)
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from ...manifest.grammar import BGP_PASSWORD
+from ...grammar import BGP_PASSWORD
 from ...manifest.resource import Resource
 from ..finding import Context, Finding
 from ..problem import Severity

@@ -27,12 +27,14 @@ from datetime import datetime, timezone
 from typing import Iterator
 
 from ..finding import Context, Finding
+from ..options import IntOption, option
 from ..problem import Severity
 from ._tls import chain, subject, tls_secrets, value
 
 ID = "cert-expiry"
 SEVERITY = Severity.WARNING
 DEFAULT_DAYS = 30
+OPTIONS = {"days": IntOption(DEFAULT_DAYS, minimum=0, doc="warn this many days before a certificate expires")}
 _DAY = 86400
 
 
@@ -67,8 +69,7 @@ def _verdict(cert, now: datetime, days: int) -> tuple[str | None, Severity]:
 
 
 def _days(opts: dict) -> int:
-    d = opts.get("days", DEFAULT_DAYS)
-    return d if isinstance(d, int) and not isinstance(d, bool) and d >= 0 else DEFAULT_DAYS
+    return option(opts, OPTIONS, "days")
 
 
 def _ceil_days(delta) -> int:

@@ -6,6 +6,8 @@ compile: the request or sharing key counts. This rule only says, at info, what t
 name is. With both spellings present the current one wins, and the note says the old one is
 ignored.
 
+`cilium-lb fix` renames the annotation (when only the old spelling is set).
+
 Example (info):
 
     svc.yaml:6:5: info: io.cilium/lb-ipam-ips is deprecated; rename it to lbipam.cilium.io/ips
@@ -33,4 +35,13 @@ def check(ctx: Context) -> Iterator[Finding]:
                     continue
                 effect = "ignored: the current spelling is set too" if current in ann else "honoured meanwhile"
                 yield Finding(res, ("metadata", "annotations", old),
-                              f"{old} is deprecated; rename it to {current} ({effect})", key=True)
+                              f"{old} is deprecated; rename it to {current} ({effect})", key=True,
+                              hint=None if current in ann else current)
+
+
+def fix(finding: Finding, doc):
+    """Rename the annotation to its current spelling (not when both are set: the old value is
+    ignored, and which one the user meant is theirs to say)."""
+    if finding.hint is None:
+        return None
+    return doc.rename_key(finding.path, finding.hint, f"renamed {finding.path[-1]} to {finding.hint}")

@@ -30,6 +30,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from ..finding import Context, Finding
+from ..options import IntOption, option
 from ..problem import Severity
 
 ID = "healthcheck-timeout"
@@ -37,6 +38,8 @@ SEVERITY = Severity.ERROR
 
 DEFAULTS = {"intervalSeconds": 30, "timeoutSeconds": 5, "healthyThreshold": 2, "unhealthyThreshold": 2}
 DEFAULT_MAX_DETECTION = 300
+OPTIONS = {"max-detection-seconds": IntOption(DEFAULT_MAX_DETECTION, minimum=1,
+                                              doc="the longest acceptable failure detection time")}
 
 
 def check(ctx: Context) -> Iterator[Finding]:
@@ -79,5 +82,4 @@ def _int(value: object, default: int) -> int:
 
 
 def _limit(opts: dict) -> int:
-    v = opts.get("max-detection-seconds", DEFAULT_MAX_DETECTION)
-    return v if isinstance(v, int) and not isinstance(v, bool) and v > 0 else DEFAULT_MAX_DETECTION
+    return option(opts, OPTIONS, "max-detection-seconds")

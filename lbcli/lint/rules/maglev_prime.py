@@ -15,6 +15,9 @@ Checked:
 - cilium-config `bpf-lb-maglev-table-size`: one of Cilium's supported sizes (the agent
   refuses others), and at least 100 x the number of tier-2 nodes (tier 1 spreads over them).
 
+`cilium-lb fix` replaces a size that is not prime (or not supported) with the nearest
+supported size (the larger on a tie); the warnings are left to the user.
+
 Example (error: 65536 is not prime; use 65537):
 
     consistentHashing:
@@ -28,7 +31,8 @@ from __future__ import annotations
 from typing import Iterator
 
 from ...manifest.resource import get_in
-from ...model.maglev import CILIUM_SIZES, ISOVALENT_DEFAULT, SHARE_FACTOR, SUPPORTED_SIZES, T1_CONFIG_KEY
+from ...model.maglev import (CILIUM_SIZES, ISOVALENT_DEFAULT, SHARE_FACTOR, SUPPORTED_SIZES, T1_CONFIG_KEY,
+                             is_prime)
 from ..finding import Context, Finding
 from ..problem import Severity
 from ._backend import algorithm, backends
@@ -52,8 +56,9 @@ def check(ctx: Context) -> Iterator[Finding]:
         if not isinstance(size, int) or isinstance(size, bool):
             continue  # the schema reports the type
         if not _is_prime(size):
-            yield Finding(pool, at, f"maglev tableSize {size} is not prime; use {nearest(size, SUPPORTED)} "
-                                    f"(supported: {', '.join(map(str, SUPPORTED))})")
+            best = nearest(size, SUPPORTED)
+            yield Finding(pool, at, f"maglev tableSize {size} is not prime; use {best} "
+                                    f"(supported: {', '.join(map(str, SUPPORTED))})", hint=best)
             continue
         n = len(backends(pool))
         if size < SHARE_FACTOR * n:
@@ -73,12 +78,22 @@ def _cilium_config(ctx: Context) -> Iterator[Finding]:
     at = ("data", CONFIG_KEY)
     if size not in CILIUM_SIZES:
         why = "not prime" if not _is_prime(size) else "not one Cilium supports"
-        yield Finding(cm, at, f"{CONFIG_KEY} {size} is {why}; use {nearest(size, CILIUM_SIZES)} "
-                              f"(supported: {', '.join(map(str, CILIUM_SIZES))})")
+        best = nearest(size, CILIUM_SIZES)
+        yield Finding(cm, at, f"{CONFIG_KEY} {size} is {why}; use {best} "
+                              f"(supported: {', '.join(map(str, CILIUM_SIZES))})", hint=str(best))
         return
     n = len(ctx.index.nodes_of_tier("t2"))
     if size < SHARE_FACTOR * n:
         yield Finding(cm, at, _small(size, n, "tier-2 nodes", CILIUM_SIZES), severity=Severity.WARNING)
+
+
+def fix(finding: Finding, doc):
+    """A size that is not prime (or not supported) becomes the nearest supported size, written
+    as it was (a number in a pool, a quoted string in cilium-config). Warnings about a table
+    too small for its backends are left alone: a larger table is a choice, not a repair."""
+    if finding.hint is None:
+        return None
+    return doc.set_scalar(finding.path, finding.hint, f"set {finding.path[-1]} to {finding.hint}")
 
 
 def _small(size: int, n: int, what: str, sizes: tuple[int, ...]) -> str:
@@ -105,6 +120,4 @@ def nearest(n: int, sizes: tuple[int, ...]) -> int:
 
 
 def _is_prime(n: int) -> bool:
-    from ...compile.maglev import is_prime
-
     return is_prime(n)

@@ -9,6 +9,12 @@ An unknown field is reported at its key with a suggestion: a close spelling amon
 fields, or the sibling it probably belongs under (the seed's rebel-base route puts `headers`
 beside `persistentBackend` instead of under it).
 
+`cilium-lb fix` renames an unknown field that has exactly one close spelling among the
+allowed fields, moves one that belongs under exactly one sibling mapping there, and adds a
+required field whose value the object states beyond doubt (an LBBackendPool without
+`backendType` whose backends all give `ip` gets `backendType: IP`; likewise `host` ->
+`Hostname`, `k8sServiceRef` -> `K8sService`).
+
 Values are quoted escaped and cut short; nothing of a Secret's content, and no value of a
 field that holds a password or key, is ever quoted: such findings say what is wrong and how
 long the value is.
@@ -128,8 +134,15 @@ def _bad_numbers(obj: Any, path: tuple) -> Iterator[tuple[tuple, str]]:
 # -- one finding per validation error ---------------------------------------------------------
 
 def _finding(res, err, root: dict, secret: bool) -> Iterator[Finding]:
+    kind = type(err.kind).__name__
     for p, msg, key in _explain(err, root, res.body, secret):
-        yield Finding(res, p, msg, key=key)
+        hint = None  # what `fix` may do (see _repair and _obvious)
+        if kind in ("AdditionalProperties", "UnevaluatedProperties") and p and isinstance(p[-1], str):
+            hint = _repair(p[-1], _at(root, list(err.schema_path)[:-1]) or {}, root)
+        elif kind == "Required":
+            default = _obvious(res, p, err.kind.property)
+            hint = ("add", err.kind.property, default) if default is not None else None
+        yield Finding(res, p, msg, key=key, hint=hint)
 
 
 def _explain(err, root: dict, body: dict, secret: bool) -> list[tuple[tuple, str, bool]]:
@@ -540,6 +553,57 @@ def suggest(name: str, obj_schema: dict, root: dict) -> str:
     return f"did you mean '{close[0]}'?" if close else ""
 
 
+def _repair(name: str, obj_schema: dict, root: dict) -> tuple | None:
+    """What `fix` may do about an unknown field: rename it when exactly one allowed field is
+    close in spelling, nest it when exactly one sibling's object holds a field of that name."""
+    props = obj_schema.get("properties", {})
+    close = difflib.get_close_matches(name, list(props), n=2, cutoff=0.75)
+    if close:
+        return ("rename", close[0]) if len(close) == 1 else None
+    homes = [sib for sib, sub in sorted(props.items())
+             if any(name in c.get("properties", {}) for c in _object_branches(sub, root, items=False))]
+    return ("nest", homes[0]) if len(homes) == 1 else None
+
+
+# Required fields whose value the rest of the object names beyond doubt: (kind, path) ->
+# field -> the value read from the object, or None when it is not certain.
+def _backend_type(spec: dict) -> str | None:
+    backends = spec.get("backends")
+    if not isinstance(backends, list) or not backends:
+        return None
+    seen = {k for b in backends if isinstance(b, dict) for k in ("ip", "host", "k8sServiceRef") if k in b}
+    if len(seen) != 1 or not all(isinstance(b, dict) and seen <= set(b) for b in backends):
+        return None
+    return {"ip": "IP", "host": "Hostname", "k8sServiceRef": "K8sService"}[seen.pop()]
+
+
+_OBVIOUS = {("LBBackendPool", ("spec",), "backendType"): _backend_type}
+
+
+def _obvious(res, path: tuple, prop: str) -> str | None:
+    read = _OBVIOUS.get((res.kind, tuple(path), prop))
+    obj = _value_at(res.body, path)
+    return read(obj) if read is not None and isinstance(obj, dict) else None
+
+
+def fix(finding: Finding, doc) -> Any:
+    """Rename a misspelt field (one close match), nest a field under the one sibling that
+    holds it (the seed's `headers` beside `persistentBackend`), add a required field whose
+    value the object names beyond doubt (`backendType: IP` when every backend has an `ip`)."""
+    hint = finding.hint
+    if not hint:
+        return None
+    if hint[0] == "rename":
+        old = finding.path[-1]
+        return doc.rename_key(finding.path, hint[1], f"renamed {_name(old)} to {_name(hint[1])}")
+    if hint[0] == "nest":
+        return doc.nest(finding.path, hint[1], f"moved {_name(finding.path[-1])} under {_name(hint[1])}")
+    if hint[0] == "add":
+        where = f" to {_dotted(finding.path)}" if finding.path else ""
+        return doc.add_key(finding.path, hint[1], hint[2], f"added `{hint[1]}: {hint[2]}`{where}")
+    return None
+
+
 def _allowed(allowed: list[str]) -> str:
     if not allowed:
         return ""
@@ -547,15 +611,16 @@ def _allowed(allowed: list[str]) -> str:
     return f" (allowed: {shown})"
 
 
-def _object_branches(s: Any, root: dict) -> list[dict]:
+def _object_branches(s: Any, root: dict, items: bool = True) -> list[dict]:
+    """The object schemas `s` may be (with `items`: also those of its list items)."""
     s = _deref(s, root)
     if not isinstance(s, dict):
         return []
-    out = [s]
+    out = [s] if items or s.get("type") != "array" else []
     for key in ("anyOf", "oneOf", "allOf"):
         for b in s.get(key, []) or []:
-            out.extend(_object_branches(b, root))
-    if s.get("type") == "array" or "items" in s:
+            out.extend(_object_branches(b, root, items))
+    if items and (s.get("type") == "array" or "items" in s):
         out.extend(_object_branches(s.get("items"), root))
     return out
 

@@ -1,13 +1,21 @@
-"""One-shot apply on a node: for every component observe -> diff -> apply, in dependency order,
-under a lock in the state directory; the applied plan is recorded only when everything
-converged, so a failed run leaves the previous record (and the previous working state of the
-component that failed) in place and the next run picks up from what it observes.
+"""The node engine: carries out a typed plan on this node. For every component, in dependency
+order and under a lock in the state directory: desired -> observe -> diff -> apply per object
+(the contract: lbcli/agent/reconciler.py), with bounded retries of transient failures and one
+result per object. The applied plan is recorded only when everything converged, so a failed
+run leaves the previous record (and the previous working state of the component that failed)
+in place and the next run picks up from what it observes.
+
+statedb's contract: an update is idempotent (components compare before they change), deleting
+what is already missing is success (ENOENT, ENODEV, ESRCH on a delete), pruning is against the
+full desired set (each component's diff), a status per object.
 
 A node never announces what it cannot serve: BGP runs last, and a VIP for which an earlier
 component failed on this node is taken out of the plan BGP gets (so it is not announced, or is
 withdrawn if it was); the report lists it with the reason and apply exits 1. Granularity is
 per object where the reconciler says which VIPs an object serves (`Change.vips`: a datapath
-service entry or Maglev table), else every VIP the failed component serves on this node.
+service entry or Maglev table), else every VIP the failed component serves on this node. The
+same holds for the node's own PodCIDRs (advertisementType PodCIDR): served by the network
+component, not announced when it failed here (except for objects that say they serve nothing).
 
 A dry run runs, besides observe and diff, every check a real apply makes before it touches
 the host (`preflight`: bird -p, haproxy -c on configs rendered to a temporary directory), so
@@ -16,59 +24,57 @@ it reports every failure a real apply would.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import ipaddress
 import os
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
 from ..plan.types import NodePlan
+from ..plan.read import APPLIED
 from . import state as st
-from .reconciler import Change, ComponentResult, NodeContext
+from .reconciler import Change, Component, ComponentResult, Degraded, NodeContext, ObjectResult
 
 DEFAULT_STATE_DIR = Path("/var/lib/cilium-lb")
 DEFAULT_BPF_ROOT = Path("/sys/fs/bpf/cilium-lb")
-APPLIED = "applied-plan.json"
 
 
 class LockTimeout(Exception):
     pass
 
 
-# apply takes the typed plan (lbcli/plan/types.py: checked, every default resolved by the
-# compiler); the component readers still walk its JSON form (`plan.to_json()`, the same values,
-# every key present) until they are ported to the types.
 def _network(ctx):
     from .network.reconciler import NetworkReconciler
 
-    return NetworkReconciler(ctx), lambda rec, plan, secrets: plan.to_json()
+    return NetworkReconciler(ctx)
 
 
 def _receive(ctx):
     from .receive import ReceiveReconciler
 
-    return ReceiveReconciler(ctx), lambda rec, plan, secrets: plan.to_json()
+    return ReceiveReconciler(ctx)
 
 
 def _datapath(ctx):
     from .datapath.reconciler import DatapathReconciler
 
-    return DatapathReconciler(ctx), lambda rec, plan, secrets: plan.to_json()
+    return DatapathReconciler(ctx)
 
 
 def _l7(ctx):
     from .l7.reconciler import L7Reconciler
 
-    return L7Reconciler(ctx), lambda rec, plan, secrets: rec.desired(plan.to_json(), secrets)
+    return L7Reconciler(ctx)
 
 
 def _bgp(ctx):
     from .bgp.reconciler import BgpReconciler
 
-    return BgpReconciler(ctx), lambda rec, plan, secrets: rec.desired(plan.to_json(), secrets)
+    return BgpReconciler(ctx)
 
 
 # Order matters: pod networking first (it serves no VIP), tier 2 can receive before tier 1
@@ -113,7 +119,8 @@ class ApplyReport:
                 "notes": list(c.notes),
                 "changes": [{"action": ch.action, "object": ch.object, "detail": ch.detail,
                              "ok": oks[id(ch)].ok if id(ch) in oks else None,
-                             "error": oks[id(ch)].error if id(ch) in oks else None} for ch in items],
+                             "error": oks[id(ch)].error if id(ch) in oks else None,
+                             "attempts": oks[id(ch)].attempts if id(ch) in oks else 0} for ch in items],
             })
         return {"node": self.node, "dryRun": self.dry_run, "ok": self.ok, "changes": self.changes,
                 "recorded": self.recorded, "components": comps,
@@ -186,11 +193,20 @@ def served_vips(component: str, plan: NodePlan) -> set[str]:
     return set()
 
 
+def served_prefixes(component: str, plan: NodePlan) -> set[str]:
+    """The prefixes (not single VIPs) `component` makes this node serve: its own PodCIDRs,
+    reachable through the pod network."""
+    if component == "network":
+        return {str(ipaddress.ip_network(c, strict=False)) for c in plan.node.pod_cidrs}
+    return set()
+
+
 def unserved(plan: NodePlan, results: list[ComponentResult]) -> dict[str, str]:
-    """VIP -> why this node cannot serve it, from the failures of the components run so far."""
+    """VIP or prefix (a PodCIDR) -> why this node cannot serve it, from the failures of the
+    components run so far."""
     out: dict[str, str] = {}
     for res in results:
-        serves = served_vips(res.component, plan)
+        serves = served_vips(res.component, plan) | served_prefixes(res.component, plan)
         if res.error:
             for vip in sorted(serves):
                 out.setdefault(vip, f"{res.component} failed: {res.error}")
@@ -205,15 +221,16 @@ def unserved(plan: NodePlan, results: list[ComponentResult]) -> dict[str, str]:
 def gate_announcements(plan: NodePlan, results: list[ComponentResult]) -> tuple[NodePlan, list[Withheld]]:
     """The plan BGP may carry out (prefixes holding a VIP this node cannot serve removed) and
     what was removed, with the reason."""
-    from dataclasses import replace
-
     bad = unserved(plan, results)
     if not bad or plan.bgp is None:
         return plan, []
-    addrs = {}
-    for vip, why in bad.items():
+    addrs, nets = {}, {}
+    for key, why in bad.items():
         try:
-            addrs[ipaddress.ip_address(vip)] = why
+            if "/" in key:
+                nets[ipaddress.ip_network(key, strict=False)] = why
+            else:
+                addrs[ipaddress.ip_address(key)] = why
         except ValueError:
             continue
     withheld: dict[str, str] = {}
@@ -223,7 +240,7 @@ def gate_announcements(plan: NodePlan, results: list[ComponentResult]) -> tuple[
         for peer in inst.peers:
             keep = []
             for ad in peer.prefixes:
-                why = _covers(ad.prefix, addrs)
+                why = _covers(ad.prefix, addrs, nets)
                 if why is None:
                     keep.append(ad)
                 else:
@@ -236,29 +253,126 @@ def gate_announcements(plan: NodePlan, results: list[ComponentResult]) -> tuple[
     return gated, [Withheld(p, withheld[p]) for p in sorted(withheld)]
 
 
-def _covers(prefix, addrs: dict) -> str | None:
+def _covers(prefix, addrs: dict, nets: dict) -> str | None:
+    """Why `prefix` must not be announced: it is an unserved prefix, or holds an unserved VIP."""
     try:
         net = ipaddress.ip_network(str(prefix), strict=False)
     except ValueError:
         return None
+    if net in nets:
+        return nets[net]
     return next((why for a, why in addrs.items() if a.version == net.version and a in net), None)
 
 
-def _run(name: str, make, ctx: NodeContext, plan: dict, secrets: dict, report: ApplyReport) -> ComponentResult:
-    rec = None
+# Transient failures worth another attempt (a busy netlink object, an interrupted call); a
+# rejected config or a missing feature fails the same way again and is not retried.
+RETRY_ERRNOS = frozenset({errno.EAGAIN, errno.EBUSY, errno.EINTR, errno.ENOBUFS})
+ATTEMPTS = 3
+RETRY_DELAY = 0.05  # seconds, doubled per attempt
+# On a delete, the object being gone already is the goal reached.
+GONE_ERRNOS = frozenset({errno.ENOENT, errno.ENODEV, errno.ESRCH})
+
+
+def _errno(exc: BaseException) -> int | None:
+    code = getattr(exc, "errno", None)
+    if code is None and exc.args and isinstance(exc.args[0], int):
+        code = exc.args[0]  # pyroute2's NetlinkError(code, msg)
+    cause = exc.__cause__ or exc.__context__
+    return code if code is not None or cause is None else _errno(cause)
+
+
+def _attempt(fn, verbs: set[str]):
+    """Run `fn` up to ATTEMPTS times while it fails transiently; (value, error, attempts)."""
+    delay = RETRY_DELAY
+    for n in range(1, ATTEMPTS + 1):
+        try:
+            return fn(), None, n
+        except Degraded:
+            raise
+        except Exception as exc:  # one object's failure is a result, never a traceback
+            code = _errno(exc)
+            if verbs == {"delete"} and code in GONE_ERRNOS:
+                return None, None, n
+            if code not in RETRY_ERRNOS or n == ATTEMPTS:
+                return None, exc, n
+            time.sleep(delay)
+            delay *= 2
+    raise AssertionError("unreachable")
+
+
+def execute(comp: Component, changes: list[Change]) -> ComponentResult:
+    """Carry out `changes` (in their order) with per-object results; the component's state
+    before the first failure of a `critical` change is kept, what follows is not attempted."""
+    result = ComponentResult(comp.name)
+    prepare = getattr(comp, "prepare", None)
+    if prepare and changes:
+        prepare(changes)
+    i = 0
     try:
-        rec, desired_of = make(ctx)
-        desired = desired_of(rec, plan, secrets)
-        changes = rec.diff(desired, rec.observe())
-        if ctx.dry_run:
-            report.planned[name] = changes
-            preflight = getattr(rec, "preflight", None)
-            result = preflight(changes) if preflight and changes else ComponentResult(name)
+        while i < len(changes):
+            ch = changes[i]
+            j = i + 1
+            if ch.batch is not None:
+                while j < len(changes) and changes[j].batch == ch.batch:
+                    j += 1
+            group = changes[i:j]
+            i = j
+            verbs = {c.action for c in group}
+            try:
+                if ch.batch is None:
+                    detail, exc, n = _attempt(lambda: comp.apply(ch), verbs)
+                    details = [detail]
+                else:
+                    details, exc, n = _attempt(lambda: comp.apply_batch(group), verbs)
+                    details = details or [None] * len(group)
+            except Degraded as d:
+                result.degraded = str(d)
+                result.results += [ObjectResult(c, False, str(d)) for c in group]
+                continue
+            if exc is not None:
+                msg = str(exc) or type(exc).__name__
+                result.results += [ObjectResult(c, False, msg, n) for c in group]
+                if any(c.critical for c in group):
+                    result.error = msg if ch.batch else f"{ch.object}: {msg}"
+                    break
+                continue
+            for c, detail in zip(group, details):
+                c = replace(c, detail=detail) if detail else c
+                result.results.append(ObjectResult(c, True, None, n))
+    finally:
+        finish = getattr(comp, "finish", None)
+        if finish:
+            finish(result)
+    return result
+
+
+def run_component(comp: Component, plan: NodePlan, secrets: dict, dry_run: bool = False,
+                  ) -> tuple[list[Change], ComponentResult]:
+    """desired -> observe -> diff -> apply (or, in a dry run, preflight) for one component: the
+    one place this is written. A component that cannot even diff is an error result."""
+    changes: list[Change] = []
+    try:
+        desired = comp.desired(plan, secrets)
+        changes = comp.diff(desired, comp.observe())
+        if dry_run:
+            preflight = getattr(comp, "preflight", None)
+            result = preflight(changes) if preflight and changes else ComponentResult(comp.name)
         else:
-            result = rec.apply(changes)
+            result = execute(comp, changes)
     except Exception as e:  # a component failure is a result, never a traceback
-        result = ComponentResult(name, error=_message(name, e))
-    result.notes = list(getattr(rec, "notes", [])) + result.notes
+        result = ComponentResult(comp.name, error=_message(comp.name, e))
+    result.notes = list(getattr(comp, "notes", [])) + result.notes
+    return changes, result
+
+
+def _run(name: str, make, ctx: NodeContext, plan: NodePlan, secrets: dict, report: ApplyReport) -> ComponentResult:
+    try:
+        comp = make(ctx)
+    except Exception as e:
+        return ComponentResult(name, error=_message(name, e))
+    changes, result = run_component(comp, plan, secrets, ctx.dry_run)
+    if ctx.dry_run:
+        report.planned[name] = changes
     return result
 
 
@@ -274,7 +388,7 @@ def reset_node(ctx: NodeContext) -> list[ComponentResult]:
         for name, make in reversed(COMPONENTS):  # BGP first: stop attracting traffic
             rec = None
             try:
-                rec, _ = make(ctx)
+                rec = make(ctx)
                 res = rec.reset()
             except Exception as e:
                 res = ComponentResult(name, error=_message(name, e))
@@ -283,14 +397,3 @@ def reset_node(ctx: NodeContext) -> list[ComponentResult]:
         if all(r.ok for r in results):
             st.remove(node_dir(ctx) / APPLIED)
     return results
-
-
-def applied_plan(state_dir: Path | str, node: str) -> NodePlan | None:
-    """The plan last recorded on `node`; None when nothing was applied yet. A record that is not
-    a plan raises ValueError, an unreadable one OSError."""
-    from ..plan.read import read_plan  # PlanError (a ValueError) names the file and what is wrong
-
-    p = Path(state_dir) / node / APPLIED
-    if not p.exists():
-        return None
-    return read_plan(p)

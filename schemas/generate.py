@@ -325,7 +325,7 @@ UPSTREAM: dict[str, dict] = {
     "CiliumLoadBalancerIPPool": {"repo": "cilium/cilium",
                                  "path": "pkg/k8s/apis/cilium.io/client/crds/v2/ciliumloadbalancerippools.yaml",
                                  "version": "main 2025 (v2 and deprecated v2alpha1)"},
-    "Service": _K8S, "Secret": _K8S, "Node": _K8S, "ConfigMap": _K8S,
+    "Service": _K8S, "Secret": _K8S, "Node": _K8S, "ConfigMap": _K8S, "Pod": _K8S,
 }
 
 # ---------------------------------------------------------------- LB kinds
@@ -1170,6 +1170,18 @@ def node() -> dict:
                                 "label service.cilium.io/node, InternalIP, PodCIDRs.")
 
 
+def pod() -> dict:
+    spec = obj({"nodeName": string(grammar=G.TEXT, min_len=1, desc="The Node the Pod runs on.")},
+               open_=True, desc="nodeName is read; containers, volumes, ... pass through.")
+    status = obj({"podIP": ref("ip"), "podIPs": array(obj({"ip": ref("ip")}, ["ip"]), max_items=2)},
+                 open_=True, desc="podIP(s) are read; phase, conditions, ... pass through.")
+    return document("Pod", V1, spec=spec, status=status, required_spec=False,
+                    description="Kubernetes Pod as `kubectl get pod -o yaml` prints it: spec.nodeName, "
+                                "status.podIP(s), and the bandwidth annotations kubernetes.io/"
+                                "egress-bandwidth / ingress-bandwidth (quantities in bit/s, checked by "
+                                "the pod-bandwidth rule) the bandwidth manager shapes.")
+
+
 def config_map() -> dict:
     return document(
         "ConfigMap", V1, spec=None, status=None,
@@ -1201,6 +1213,7 @@ BUILDERS = {
     "Service": service,
     "Secret": secret,
     "Node": node,
+    "Pod": pod,
     "ConfigMap": config_map,
 }
 

@@ -46,6 +46,7 @@ BGP_PEER = "lbcli.agent.bgp.render:render_peer"
 BGP_FILTER = "lbcli.agent.bgp.render:render_filter"
 DATAPATH = "lbcli.agent.datapath.reconciler:desired_from_plan"
 RECEIVE = "lbcli.agent.receive:desired_from_plan"
+NETWORK = "lbcli.agent.network.desired:desired_from_plan"
 
 T_HTTPS = "tests/e2e/test_l7.py::test_https_proxy_tls_sni_auth_sticky"
 T_MODES = "tests/e2e/test_l7.py::test_tls_passthrough_tls_proxy_tcp_http"
@@ -66,6 +67,8 @@ T_SPREAD = "tests/e2e/test_datapath_e2e.py::test_spread_and_flow_affinity"
 T_IPAM = "tests/test_model.py::test_pool_selecting_cilium_labels_validates_and_allocates"
 T_SHARING = "tests/test_model.py::test_cross_namespace_sharing_needs_permission_in_compile_too"
 T_REBEL = "tests/e2e/test_rebel_base.py::test_router_learns_the_vip_from_both_tier1_nodes"
+T_PODNET = "tests/e2e/test_podnet.py::test_tunnel_mode_encapsulates"
+T_SHAPE = "tests/e2e/test_podnet.py::test_bandwidth_annotations_shape"
 
 VIP = Carried("tier1.services.[].vip", DATAPATH, T_DSR)  # an address decides the VIP programmed
 IPAM = Carried("tier1.services.[].vip", DATAPATH, T_IPAM)  # LB-IPAM's result is the VIP programmed
@@ -253,14 +256,27 @@ REGISTRY: dict[str, dict[str, object]] = {
         "metadata.name": Carried("node.name", DATAPATH, T_REBEL),
         "metadata.labels": TIERS,  # the tier label and LBDeployment node selectors
         "status.addresses": Carried("tier1.t2Nodes.[].ip", DATAPATH, T_DSR),
-        "spec": Inert("a Node's spec is cluster state; only podCIDRs is read, for the plan's network "
-                      "section, whose inputs are refused at cilium-config (pod routing is Cilium's)"),
+        "spec": Inert("a Node's spec is cluster state; only podCIDR(s) is read"),
+        "spec.podCIDR": Carried("network.peers.[].podCIDRs", NETWORK, T_PODNET),  # (when podCIDRs is unset)
+        "spec.podCIDRs": Carried("network.peers.[].podCIDRs", NETWORK, T_PODNET),
+    },
+    "Pod": {
+        "metadata.name": Carried("network.bandwidth.[].pod", NETWORK, T_SHAPE),
+        "metadata.namespace": Carried("network.bandwidth.[].pod", NETWORK, T_SHAPE),
+        # the bandwidth annotations (pod-bandwidth checks them); other annotations and labels are inert
+        "metadata.annotations": Carried("network.bandwidth.[].egressBitsPerSecond", NETWORK, T_SHAPE),
+        "spec": Inert("a Pod's spec is the kubelet's; only nodeName is read"),
+        "spec.nodeName": Carried("network.bandwidth", NETWORK, T_SHAPE),
+        "status.podIP": Carried("network.bandwidth.[].ip", NETWORK, T_SHAPE),
+        "status.podIPs": Inert("checked by pod-ip-cidr against podIP and the node's PodCIDRs; the node "
+                               "shapes by podIP (IPv4)"),
     },
     "ConfigMap": {
         "metadata.name": Inert("only cilium-config is read"),
         "metadata.namespace": Inert("cilium-config is read in any namespace, kube-system first"),
-        # bpf-lb-maglev-table-size (tier 1 tables) and bgp-secrets-namespace; the pod networking
-        # keys are refused by not-implemented, the rest describes the cluster's Cilium
+        # bpf-lb-maglev-table-size (tier 1 tables), bgp-secrets-namespace and the pod networking
+        # keys (network section: tests/e2e/test_podnet.py; tunnel-protocol geneve is refused by
+        # not-implemented); the rest describes the cluster's Cilium
         "data": Carried("tier1.maglevTables.[].size", DATAPATH, T_SPREAD),
         "binaryData": Inert("cilium-config holds no binary data cilium-lb reads"),
         "immutable": BOOKKEEPING,

@@ -28,7 +28,7 @@ def run(*args: str, input: str | None = None, env: dict | None = None):
 def bad_dir(tmp_path):
     (tmp_path / "bad.yaml").write_text(BAD)
     (tmp_path / "tabs.yaml").write_text(TABS)
-    (tmp_path / "ok.yaml").write_text("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n")
+    (tmp_path / "ok.yaml").write_text("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: p\n")
     return tmp_path
 
 
@@ -70,7 +70,7 @@ def test_sarif_has_results_regions_and_rules(bad_dir, tmp_path):
     assert ids[res["yaml-syntax"]["ruleIndex"]] == "yaml-syntax"
     clean = tmp_path / "clean"
     clean.mkdir()
-    (clean / "ok.yaml").write_text("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n")
+    (clean / "ok.yaml").write_text("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: p\n")
     doc = json.loads(run("validate", "-o", "sarif", str(clean)).stdout)
     assert doc["runs"][0]["results"] == []
 

@@ -17,7 +17,8 @@ def _load(text: str, name: str = "f.yaml") -> LoadResult:
     return r
 
 
-POD = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n"
+# a kind cilium-lb has no schema for (loaded, then skipped)
+POD = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: p\n"
 
 
 def test_multi_document_with_start_lines():
@@ -31,7 +32,7 @@ def test_list_kind_expands_items_with_positions():
     text = (
         "apiVersion: v1\nkind: List\nitems:\n"
         "  - apiVersion: isovalent.com/v1alpha1\n    kind: LBNope\n    metadata: {name: a}\n"
-        "  - apiVersion: v1\n    kind: Pod\n    metadata: {name: b}\n"
+        "  - apiVersion: apps/v1\n    kind: Deployment\n    metadata: {name: b}\n"
     )
     r = _load(text)
     assert len(r.resources) == 1 and r.resources[0].prefix == ("items", 0)
@@ -96,7 +97,7 @@ def test_paths_dirs_globs_and_missing(tmp_path):
 
 
 def test_json_documents_load(tmp_path):
-    (tmp_path / "x.json").write_text('{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "j"}}')
+    (tmp_path / "x.json").write_text('{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "j"}}')
     r = load([str(tmp_path / "x.json")])
     assert not r.problems and len(r.skipped) == 1
 

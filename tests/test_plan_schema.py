@@ -107,7 +107,7 @@ BROKEN = [
     ("protocol", T1, ["tier1", "services", 0, "protocol"], "SCTP"),
     ("maglev encoding", T1, ["tier1", "maglevTables", 0, "encoding"], "json"),
     ("table digest", T1, ["tier1", "maglevTables", 0, "sha256"], "ABC"),
-    ("prefix not /32", T1, ["bgp", "instances", 0, "peers", 0, "prefixes", 0, "prefix"], "100.64.0.0/24"),
+    ("prefix not a CIDR", T1, ["bgp", "instances", 0, "peers", 0, "prefixes", 0, "prefix"], "100.64.0.0/33"),
     ("BFD multiplier", T1, ["bgp", "instances", 0, "peers", 0, "bfd", "detectMultiplier"], 1),
     ("secret material beside the reference", T2, ["tier2", "listeners", 0, "tls", "certificates", 0, "tls.key"], "LS0t"),
     ("listener type", T2, ["tier2", "listeners", 0, "type"], "grpcProxy"),

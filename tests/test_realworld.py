@@ -25,14 +25,12 @@ EXPECTED: dict[str, list[tuple[str, int, str, str]]] = {
     ],
     "cilium-bgpv2-auto-discovery": [
         ("bgp.yaml", 29, "WARNING", _NOT_IMPL),  # autoDiscovery
-        ("bgp.yaml", 41, "INFO", "ref-secret"),  # no Secret in the set
-        ("bgp.yaml", 66, "WARNING", _NOT_IMPL),  # PodCIDR
+        ("bgp.yaml", 41, "INFO", "ref-secret"),  # no Secret in the set (line 66: PodCIDR, carried out)
         ("bgp.yaml", 73, "WARNING", _NOT_IMPL), ("bgp.yaml", 74, "WARNING", _NOT_IMPL),  # ClusterIP, ExternalIP
         ("bgp.yaml", 85, "WARNING", _NOT_IMPL), ("bgp.yaml", 86, "WARNING", _NOT_IMPL),
     ],
     "cilium-bgpv2-multi-homing": [
-        ("bgp.yaml", 33, "INFO", "ref-secret"),
-        ("bgp.yaml", 58, "WARNING", _NOT_IMPL),
+        ("bgp.yaml", 33, "INFO", "ref-secret"),  # (line 58: a PodCIDR advertisement, carried out)
         # per-peer localAddress overrides (the routerIDs are carried out)
         ("bgp.yaml", 74, "WARNING", _NOT_IMPL), ("bgp.yaml", 76, "WARNING", _NOT_IMPL),
         ("bgp.yaml", 89, "WARNING", _NOT_IMPL), ("bgp.yaml", 91, "WARNING", _NOT_IMPL),
@@ -43,8 +41,7 @@ EXPECTED: dict[str, list[tuple[str, int, str, str]]] = {
         ("bgp.yaml", 84, "WARNING", _NOT_IMPL), ("bgp.yaml", 91, "WARNING", _NOT_IMPL),
     ],
     "cilium-bgpv2-service": [
-        ("bgp.yaml", 39, "INFO", "ref-secret"),
-        ("bgp.yaml", 64, "WARNING", _NOT_IMPL),
+        ("bgp.yaml", 39, "INFO", "ref-secret"),  # (line 64: a PodCIDR advertisement, carried out)
         ("bgp.yaml", 71, "WARNING", _NOT_IMPL), ("bgp.yaml", 72, "WARNING", _NOT_IMPL),
         ("bgp.yaml", 83, "WARNING", _NOT_IMPL), ("bgp.yaml", 84, "WARNING", _NOT_IMPL),
         ("lb-ip.yaml", 13, "WARNING", _NOT_IMPL), ("lb-ip.yaml", 28, "WARNING", _NOT_IMPL),  # IPv6 pool blocks

@@ -147,6 +147,9 @@ NOT_RENDERED = [
     (r"BGPAdvertisement:spec\.advertisements\.\[\]\.attributes\.communities\.wellKnown", "an enum"),
     (r"BGPNodeConfigOverride:spec\.bgpInstances\.\[\]\.peers\.\[\]\.name$",
      "only names the peer a refused per-peer override is for; matched, never written"),
+    (r"Pod:spec\.nodeName$", "compared with Node names, never written"),
+    (r"Pod:metadata\.(name|namespace)$", "reaches only nftables' JSON API as a rule comment, JSON-encoded "
+     "and checked against the plan's namespace/name pattern (tests/test_network_desired.py)"),
 ]
 
 

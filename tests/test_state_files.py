@@ -234,6 +234,45 @@ def test_failures_that_do_not_affect_serving_withhold_nothing():
     assert withheld == [] and _prefixes(gated) == _prefixes(_plan())
 
 
+def _pod_cidr_plan(pod_cidr: str = "10.1.1.0/24"):
+    """_plan() on a node with PodCIDR `pod_cidr`, which it announces (advertisementType PodCIDR)
+    besides the two VIPs."""
+    from lbcli.plan.types import NodePlan
+
+    doc = _plan().to_json()
+    doc["node"]["podCIDRs"] = [pod_cidr]
+    for inst in doc["bgp"]["instances"]:
+        for peer in inst["peers"]:
+            peer["prefixes"].append({"prefix": pod_cidr, "services": [], "communities": [], "largeCommunities": [],
+                                     "localPreference": None})
+    return NodePlan.from_json(doc)
+
+
+@pytest.mark.parametrize("res", [
+    ComponentResult("network", error="NetworkError: no link holds the node's internalIP 192.168.1.1"),
+    ComponentResult("network", [ObjectResult(Change("network", "create", "route 10.1.2.0/24"), False, "busy")]),
+])
+def test_a_failed_network_component_withholds_the_node_pod_cidr(res):
+    plan = _pod_cidr_plan()
+    gated, withheld = ap.gate_announcements(plan, [res])
+    assert _prefixes(gated) == [f"{VIP_A}/32", f"{VIP_B}/32"]  # the VIPs do not depend on it
+    [w] = withheld
+    assert w.prefix == "10.1.1.0/24" and w.reason.startswith("network") and ("busy" in w.reason or "internalIP" in w.reason)
+
+
+def test_a_failed_bandwidth_object_does_not_withhold_the_pod_cidr():
+    from lbcli.agent.network.desired import Tbf
+    from lbcli.agent.network.reconciler import NetworkReconciler
+
+    ch = NetworkReconciler._change("create", "tbf for default/x", Tbf(None, 10**6, "default/x", "no local device"))
+    res = ComponentResult("network", [ObjectResult(ch, False, "no local device")])
+    plan = _pod_cidr_plan()
+    gated, withheld = ap.gate_announcements(plan, [res])
+    assert withheld == [] and _prefixes(gated) == _prefixes(plan)
+    ok = ComponentResult("network", [ObjectResult(Change("network", "create", "route 10.1.2.0/24"), True)])
+    assert ap.gate_announcements(plan, [ok]) == (plan, [])
+
+
 class _Fake:
     """A component on the engine's contract: desired, observe, diff, per-object apply."""
 

@@ -75,8 +75,7 @@ def _peer(plan):
 def test_cilium_oss_bgp_kinds_compile_like_isovalent_ones():
     iso = compiled_json(lint_example("rebel-base").index).plans["lb-t1-1"]
     rep, oss = _bgp_plans(CILIUM_BGP)
-    # rebel-base's own finding: cilium-config's pod networking keys (not-implemented, warning)
-    assert not [p for p in rep.problems if p.severity.name != "INFO" and p.resource != CILIUM_CONFIG], rep.problems
+    assert not [p for p in rep.problems if p.severity.name != "INFO"], rep.problems
     plan = oss.plans["lb-t1-1"]
     # the same speaker: instance, peer, timers, prefixes; only BFD (an Isovalent kind) differs
     a, b = dict(_peer(iso)), dict(_peer(plan))
@@ -144,7 +143,7 @@ def test_every_carried_bgp_field_compiles_the_same_from_cilium_oss_kinds():
     rep_iso, iso = _bgp_plans(RICH_BGP)
     rep_oss, oss = _bgp_plans(_as_cilium(RICH_BGP))
     for rep in (rep_iso, rep_oss):
-        assert not [p for p in rep.problems if p.severity.name != "INFO" and p.resource != CILIUM_CONFIG]
+        assert not [p for p in rep.problems if p.severity.name != "INFO"]
     a, b = iso.plans["lb-t1-1"]["bgp"], oss.plans["lb-t1-1"]["bgp"]
     assert a == b
     inst = a["instances"][0]
@@ -180,7 +179,7 @@ def test_node_override_sets_router_id_and_port_and_refuses_per_peer_fields():
     # and BIRD is told so on that node
     conf = render_bird_conf(bgp_model(c.plans["lb-t1-1"], {}))
     assert "  router id 10.0.0.1;" in conf and "port 1790 as 64600;" in conf
-    [p] = [p for p in by_rule(rep, "not-implemented") if p.resource != CILIUM_CONFIG]
+    [p] = by_rule(rep, "not-implemented")
     assert p.severity.name == "WARNING" and "per-peer localAddress override is not implemented" in p.message
     text = CILIUM_BGP + OVERRIDE
     assert p.file == str(BGP) and p.line == text.splitlines().index("        - {name: peer0, localAddress: 192.168.121.11}") + 1
@@ -190,11 +189,30 @@ def test_unsupported_advertisements_are_named_not_ignored():
     text = CILIUM_BGP.replace(
         "      selector: {matchExpressions: [{key: somekey, operator: NotIn, values: [never]}]}\n",
         "      selector: {matchExpressions: [{key: somekey, operator: NotIn, values: [never]}]}\n"
-        "    - advertisementType: PodCIDR\n")
+        "    - advertisementType: Interface\n      interface: {name: eth0}\n")
     rep, c = _bgp_plans(text)
-    [p] = [p for p in by_rule(rep, "not-implemented") if p.resource != CILIUM_CONFIG]
-    assert "advertisementType PodCIDR is not implemented by cilium-lb" in p.message
+    [p] = by_rule(rep, "not-implemented")
+    assert "advertisementType Interface is not implemented by cilium-lb" in p.message
     assert [x["prefix"] for x in _peer(c.plans["lb-t1-1"])["prefixes"]] == ["100.64.0.101/32"]
+
+
+def test_pod_cidr_advertisements_announce_each_nodes_own_pod_cidr():
+    """advertisementType PodCIDR: each node the cluster config selects announces its own PodCIDR
+    (with the advertisement's attributes); a node that is not tier 1 runs BGP for that alone."""
+    pod_cidr = "    - advertisementType: PodCIDR\n      attributes: {communities: {standard: ['64512:7']}}\n"
+    text = CILIUM_BGP.replace("      selector: {matchExpressions: [{key: somekey, operator: NotIn, values: [never]}]}\n",
+                              "      selector: {matchExpressions: [{key: somekey, operator: NotIn, values: [never]}]}\n"
+                              + pod_cidr)
+    rep, c = _bgp_plans(text)
+    assert by_rule(rep, "not-implemented") == []
+    got = {x["prefix"]: x for x in _peer(c.plans["lb-t1-1"])["prefixes"]}
+    assert sorted(got) == ["10.244.1.0/24", "100.64.0.101/32"]
+    assert got["10.244.1.0/24"]["services"] == [] and got["10.244.1.0/24"]["communities"] == ["64512:7"]
+    assert [x["prefix"] for x in _peer(c.plans["lb-t1-2"])["prefixes"]] == ["10.244.2.0/24", "100.64.0.101/32"]
+    assert c.plans["lb-t2-1"]["bgp"] is None  # not selected by the cluster config
+    everyone = text.replace("nodeSelector: {matchLabels: {service.cilium.io/node: t1}}", "nodeSelector: {}")
+    rep, c = _bgp_plans(everyone)
+    assert [x["prefix"] for x in _peer(c.plans["lb-t2-1"])["prefixes"]] == ["10.244.3.0/24"]
 
 
 def test_t1_t2_node_gets_both_sections_and_the_datapath_refuses_clearly():
@@ -331,3 +349,24 @@ def test_validate_nodes_option_runs_node_checks(tmp_path):
     r = CliRunner().invoke(app, ["validate", "-o", "json", str(tmp_path / "svc.yaml"),
                                  "--nodes", str(tmp_path / "nodes.yaml")])
     assert "no Node matches the tier-1 selector" in r.output and r.exit_code == 1
+
+
+def test_pod_cidr_prefix_reaches_bird_and_bird_accepts_it(tmp_path):
+    import shutil
+    import subprocess
+
+    from lbcli.agent.bgp import daemon
+    from lbcli.agent.bgp.model import model_from_plan
+    from lbcli.agent.bgp.render import render_bird_conf
+
+    text = CILIUM_BGP.replace("      selector: {matchExpressions: [{key: somekey, operator: NotIn, values: [never]}]}\n",
+                              "      selector: {matchExpressions: [{key: somekey, operator: NotIn, values: [never]}]}\n"
+                              "    - advertisementType: PodCIDR\n")
+    _, c = _bgp_plans(text)
+    conf = render_bird_conf(model_from_plan(c.plans["lb-t1-1"]))
+    assert "route 10.244.1.0/24 blackhole;" in conf and "if net ~ [ 10.244.1.0/24, 100.64.0.101/32 ]" in conf
+    if daemon.find_bird() is None or shutil.which(daemon.find_bird()) is None:
+        return
+    (tmp_path / "bird.conf").write_text(conf)
+    p = subprocess.run([daemon.find_bird(), "-p", "-c", str(tmp_path / "bird.conf")], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr

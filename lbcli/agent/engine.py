@@ -13,7 +13,9 @@ A node never announces what it cannot serve: BGP runs last, and a VIP for which 
 component failed on this node is taken out of the plan BGP gets (so it is not announced, or is
 withdrawn if it was); the report lists it with the reason and apply exits 1. Granularity is
 per object where the reconciler says which VIPs an object serves (`Change.vips`: a datapath
-service entry or Maglev table), else every VIP the failed component serves on this node.
+service entry or Maglev table), else every VIP the failed component serves on this node. The
+same holds for the node's own PodCIDRs (advertisementType PodCIDR): served by the network
+component, not announced when it failed here (except for objects that say they serve nothing).
 
 A dry run runs, besides observe and diff, every check a real apply makes before it touches
 the host (`preflight`: bird -p, haproxy -c on configs rendered to a temporary directory), so
@@ -45,6 +47,12 @@ class LockTimeout(Exception):
     pass
 
 
+def _network(ctx):
+    from .network.reconciler import NetworkReconciler
+
+    return NetworkReconciler(ctx)
+
+
 def _receive(ctx):
     from .receive import ReceiveReconciler
 
@@ -69,9 +77,9 @@ def _bgp(ctx):
     return BgpReconciler(ctx)
 
 
-# Order matters: tier 2 can receive before tier 1 sends to it, and BGP announces last (so a
-# VIP attracts traffic only once the node can serve it).
-COMPONENTS: list[tuple[str, Callable]] = [("receive", _receive), ("l7", _l7), ("datapath", _datapath), ("bgp", _bgp)]
+# Order matters: pod networking first (it serves no VIP), tier 2 can receive before tier 1
+# sends to it, and BGP announces last (so a VIP attracts traffic only once the node can serve it).
+COMPONENTS: list[tuple[str, Callable]] = [("network", _network), ("receive", _receive), ("l7", _l7), ("datapath", _datapath), ("bgp", _bgp)]
 
 
 @dataclass(frozen=True)
@@ -185,11 +193,20 @@ def served_vips(component: str, plan: NodePlan) -> set[str]:
     return set()
 
 
+def served_prefixes(component: str, plan: NodePlan) -> set[str]:
+    """The prefixes (not single VIPs) `component` makes this node serve: its own PodCIDRs,
+    reachable through the pod network."""
+    if component == "network":
+        return {str(ipaddress.ip_network(c, strict=False)) for c in plan.node.pod_cidrs}
+    return set()
+
+
 def unserved(plan: NodePlan, results: list[ComponentResult]) -> dict[str, str]:
-    """VIP -> why this node cannot serve it, from the failures of the components run so far."""
+    """VIP or prefix (a PodCIDR) -> why this node cannot serve it, from the failures of the
+    components run so far."""
     out: dict[str, str] = {}
     for res in results:
-        serves = served_vips(res.component, plan)
+        serves = served_vips(res.component, plan) | served_prefixes(res.component, plan)
         if res.error:
             for vip in sorted(serves):
                 out.setdefault(vip, f"{res.component} failed: {res.error}")
@@ -207,10 +224,13 @@ def gate_announcements(plan: NodePlan, results: list[ComponentResult]) -> tuple[
     bad = unserved(plan, results)
     if not bad or plan.bgp is None:
         return plan, []
-    addrs = {}
-    for vip, why in bad.items():
+    addrs, nets = {}, {}
+    for key, why in bad.items():
         try:
-            addrs[ipaddress.ip_address(vip)] = why
+            if "/" in key:
+                nets[ipaddress.ip_network(key, strict=False)] = why
+            else:
+                addrs[ipaddress.ip_address(key)] = why
         except ValueError:
             continue
     withheld: dict[str, str] = {}
@@ -220,7 +240,7 @@ def gate_announcements(plan: NodePlan, results: list[ComponentResult]) -> tuple[
         for peer in inst.peers:
             keep = []
             for ad in peer.prefixes:
-                why = _covers(ad.prefix, addrs)
+                why = _covers(ad.prefix, addrs, nets)
                 if why is None:
                     keep.append(ad)
                 else:
@@ -233,11 +253,14 @@ def gate_announcements(plan: NodePlan, results: list[ComponentResult]) -> tuple[
     return gated, [Withheld(p, withheld[p]) for p in sorted(withheld)]
 
 
-def _covers(prefix, addrs: dict) -> str | None:
+def _covers(prefix, addrs: dict, nets: dict) -> str | None:
+    """Why `prefix` must not be announced: it is an unserved prefix, or holds an unserved VIP."""
     try:
         net = ipaddress.ip_network(str(prefix), strict=False)
     except ValueError:
         return None
+    if net in nets:
+        return nets[net]
     return next((why for a, why in addrs.items() if a.version == net.version and a in net), None)
 
 

@@ -92,7 +92,7 @@ class Degraded(Exception):
 
 
 class Component(Protocol):
-    """One per node component (receive, l7, datapath, bgp)."""
+    """One per node component (network, receive, l7, datapath, bgp)."""
 
     name: str
 

@@ -14,8 +14,12 @@ from ..manifest.selectors import matches
 from .nodes import NodeInfo
 from .secrets import SecretStore
 
-def bgp_section(node: NodeInfo, index: ResourceIndex, announced: list[dict], secrets: SecretStore) -> dict | None:
-    """`announced`: [{service, vip, labels, noAdvertisement}] — services that have T2 nodes."""
+def bgp_section(node: NodeInfo, index: ResourceIndex, announced: list[dict], secrets: SecretStore,
+                pod_cidr_only: bool = False) -> dict | None:
+    """`announced`: [{service, vip, labels, noAdvertisement}] — services that have T2 nodes.
+    `pod_cidr_only` (a node that is not tier 1): only peers that get this node's PodCIDR
+    (advertisementType PodCIDR) are kept, and no section when none does: such a node runs BIRD
+    just to announce its PodCIDR."""
     instances = []
     for cc in sorted(index.bgp("ClusterConfig"), key=lambda r: (r.name, r.kind)):
         if not matches(cc.spec.get("nodeSelector"), node.labels):
@@ -28,8 +32,12 @@ def bgp_section(node: NodeInfo, index: ResourceIndex, announced: list[dict], sec
             local_asn = o.get("localASN", inst.get("localASN"))
             if local_asn is None:
                 continue  # Isovalent allows it; BIRD cannot run without (not-implemented says so)
-            peers = [_peer(cc.kind, p, local_asn, index, announced, secrets)
+            peers = [_peer(cc.kind, p, local_asn, index, announced, secrets, node)
                      for p in inst.get("peers") or [] if p.get("peerAddress")]  # autoDiscovery: refused
+            if pod_cidr_only:
+                peers = [p for p in peers if p["prefixes"]]
+                if not peers:
+                    continue
             instances.append({
                 "name": inst.get("name"), "localASN": local_asn, "routerId": o.get("routerID", node.internal_ip),
                 "localPort": o.get("localPort", inst.get("localPort", 179)),
@@ -38,7 +46,8 @@ def bgp_section(node: NodeInfo, index: ResourceIndex, announced: list[dict], sec
     return {"instances": instances} if instances else None
 
 
-def _peer(kind: str, p: dict, local_asn, index: ResourceIndex, announced: list[dict], secrets: SecretStore) -> dict:
+def _peer(kind: str, p: dict, local_asn, index: ResourceIndex, announced: list[dict], secrets: SecretStore,
+          node: NodeInfo) -> dict:
     pc_kind = bgp_sibling(kind, "PeerConfig")
     d = lambda *path: default_of(pc_kind, "spec", *path)  # noqa: E731
     ref = (p.get("peerConfigRef") or {}).get("name")
@@ -68,6 +77,7 @@ def _peer(kind: str, p: dict, local_asn, index: ResourceIndex, announced: list[d
                 continue
             for a in adv.spec.get("advertisements") or []:
                 _collect(a, announced, prefixes)
+                _collect_pod_cidrs(a, node, prefixes)
     peer_asn = p.get("peerASN") or local_asn
     return {
         "name": p.get("name"), "address": p.get("peerAddress"), "asn": peer_asn,
@@ -101,6 +111,32 @@ def _collect(a: dict, announced: list[dict], prefixes: dict) -> None:
                                              "largeCommunities": [], "localPreference": None})
         if svc["service"] not in entry["services"]:
             entry["services"] = sorted(entry["services"] + [svc["service"]])
+        std = list(comms.get("standard") or []) + list(comms.get("wellKnown") or [])
+        entry["communities"] = sorted(set(entry["communities"]) | set(std))
+        entry["largeCommunities"] = sorted(set(entry["largeCommunities"]) | set(comms.get("large") or []))
+        lp = attrs.get("localPreference")
+        if lp is not None and (entry["localPreference"] is None or lp > entry["localPreference"]):
+            entry["localPreference"] = lp
+
+
+def _collect_pod_cidrs(a: dict, node: NodeInfo, prefixes: dict) -> None:
+    """advertisementType PodCIDR: this node's IPv4 PodCIDRs, with the advertisement's attributes
+    (Cilium announces each node's PodCIDRs from that node; the selector does not apply)."""
+    import ipaddress
+
+    if a.get("advertisementType") != "PodCIDR":
+        return
+    attrs = a.get("attributes") or {}
+    comms = attrs.get("communities") or {}
+    for cidr in node.pod_cidrs:
+        try:
+            net = ipaddress.ip_network(str(cidr), strict=False)
+        except ValueError:
+            continue
+        if net.version != 4:
+            continue
+        entry = prefixes.setdefault(str(net), {"prefix": str(net), "services": [], "communities": [],
+                                               "largeCommunities": [], "localPreference": None})
         std = list(comms.get("standard") or []) + list(comms.get("wellKnown") or [])
         entry["communities"] = sorted(set(entry["communities"]) | set(std))
         entry["largeCommunities"] = sorted(set(entry["largeCommunities"]) | set(comms.get("large") or []))

@@ -78,7 +78,7 @@ def compile_plans(index: ResourceIndex, locked: dict[str, str] | None = None,
                      "podCIDRs": list(node.pod_cidrs), "labels": dict(sorted(node.labels.items()))},
             "ipam": {"assignments": [ipam.assignments[k] for k in sorted(ipam.assignments)],
                      "conditions": conditions},
-            "network": network_section(node, nodes, opts),
+            "network": network_section(node, nodes, opts, index),
             "tier1": None, "tier2": None, "bgp": None,
         }
         if "t1" in node.tiers:
@@ -88,6 +88,8 @@ def compile_plans(index: ResourceIndex, locked: dict[str, str] | None = None,
             plan["tier1"] = tier1_section(entries, [n for n in nodes if "t2" in n.tiers], t1_size, cache)
             bgp_services = [a for a, s in zip(announced, [s for s in services if s["t2"]]) if node.name in s["t1"]]
             plan["bgp"] = bgp_section(node, index, bgp_services, store)
+        elif node.pod_cidrs:  # not tier 1: BGP only to announce its PodCIDR, if asked to
+            plan["bgp"] = bgp_section(node, index, [], store, pod_cidr_only=True)
         if "t2" in node.tiers:
             mine = [s for s in services if node.name in s["t2"]]
             listeners = [listener(s["res"], s["vip"], store) for s in mine]

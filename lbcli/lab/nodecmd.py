@@ -21,9 +21,10 @@ from lbcli.agent.reconciler import NodeContext
 
 def _reconcilers(ctx: NodeContext, names: list[str]) -> list:
     from lbcli.agent.datapath.reconciler import DatapathReconciler
+    from lbcli.agent.network.reconciler import NetworkReconciler
     from lbcli.agent.receive import ReceiveReconciler
 
-    table = {"datapath": DatapathReconciler, "receive": ReceiveReconciler}
+    table = {"datapath": DatapathReconciler, "receive": ReceiveReconciler, "network": NetworkReconciler}
     return [table[n](ctx) for n in names]
 
 

@@ -20,7 +20,8 @@ from typing import Any
 
 from lbcli.lab.topology import DEFAULT, Topology
 
-CLIENT, ROUTER, SEGMENT = "client", "router", "seg"
+CLIENT, ROUTER, SEGMENT, EXTERNAL = "client", "router", "seg", "ext"
+POD_GATEWAY = "169.254.1.1"  # the pods' next hop, answered by proxy ARP on the node's veth
 
 
 class LabError(RuntimeError):
@@ -79,6 +80,11 @@ class Lab:
             return self.topology.client_ip
         if node == ROUTER:
             return self.topology.router_ip
+        if node == EXTERNAL:
+            return self.topology.external_ip
+        for pod in self.topology.pods:
+            if pod.name == node:
+                return pod.ip
         return self.topology.node(node).ip
 
     def state_dir(self, node: str) -> Path:
@@ -120,7 +126,8 @@ class Lab:
         t = self.topology
         if namespaces(self.prefix):
             raise LabError(f"namespaces with prefix {self.prefix} exist; cleanup({self.prefix!r}) first")
-        members = [CLIENT, ROUTER] + [n.name for n in t.nodes + t.backends]
+        members = ([CLIENT, ROUTER] + [n.name for n in t.nodes + t.backends] + [p.name for p in t.pods]
+                   + ([EXTERNAL] if t.external_ip else []))
         for name in [SEGMENT, *members]:
             _run(["ip", "netns", "add", self.ns(name)])
             self.run_in(name, ["ip", "link", "set", "lo", "up"])
@@ -154,6 +161,28 @@ class Lab:
         if t.static_vip_routes:
             for vip in t.vips:
                 self.route_vip(vip)
+        if t.external_ip:
+            _run(["ip", "-n", self.ns(EXTERNAL), "link", "add", "eth0", "type", "veth", "peer", "name", "eth2",
+                  "netns", self.ns(ROUTER)])
+            _run(["ip", "-n", self.ns(ROUTER), "addr", "add", f"{t.router_external_ip}/24", "dev", "eth2"])
+            _run(["ip", "-n", self.ns(ROUTER), "link", "set", "eth2", "up"])
+            _run(["ip", "-n", self.ns(EXTERNAL), "addr", "add", f"{t.external_ip}/24", "dev", "eth0"])
+            _run(["ip", "-n", self.ns(EXTERNAL), "link", "set", "eth0", "up"])
+            _run(["ip", "-n", self.ns(EXTERNAL), "route", "add", "default", "via", t.router_external_ip])
+        for pod in t.pods:
+            self._add_pod(pod)
+
+    def _add_pod(self, pod) -> None:
+        """The pod's namespace, wired to its node as a CNI plugin would (see LabPod)."""
+        node, ns, host = self.ns(pod.node), self.ns(pod.name), f"lxc-{pod.name}"[:15]
+        _run(["ip", "-n", node, "link", "add", host, "type", "veth", "peer", "name", "eth0", "netns", ns])
+        _run(["ip", "-n", node, "link", "set", host, "up"])
+        self.sysctl(pod.node, f"net.ipv4.conf.{host}.proxy_arp", "1")
+        _run(["ip", "-n", node, "route", "add", f"{pod.ip}/32", "dev", host])
+        _run(["ip", "-n", ns, "addr", "add", f"{pod.ip}/32", "dev", "eth0"])
+        _run(["ip", "-n", ns, "link", "set", "eth0", "up"])
+        _run(["ip", "-n", ns, "route", "add", POD_GATEWAY, "dev", "eth0", "scope", "link"])
+        _run(["ip", "-n", ns, "route", "add", "default", "via", POD_GATEWAY, "dev", "eth0"])
 
     def route_vip(self, vip: str, via: list[str] | None = None) -> None:
         """Point the router's route for `vip`/32 at tier-1 nodes (ECMP over all by default)."""

@@ -14,6 +14,17 @@ class LabNode:
     name: str  # also the namespace suffix; <= 13 characters (bridge port "p-<name>")
     ip: str
     tiers: tuple[str, ...] = ()  # "t1", "t2"; () for backends
+    pod_cidr: str | None = None  # the Node's spec.podCIDRs[0]
+
+
+@dataclass(frozen=True)
+class LabPod:
+    """A Pod: its own namespace, `eth0` with `ip`/32 and a default route via 169.254.1.1 (the
+    node's host-side veth `lxc-<name>` answers by proxy ARP; the node routes `ip`/32 to it)."""
+
+    name: str  # namespace suffix and veth name: <= 11 characters
+    node: str
+    ip: str
 
 
 @dataclass(frozen=True)
@@ -37,6 +48,10 @@ class Topology:
     # the node segment is a datacenter underlay: jumbo frames leave room for the VXLAN header
     segment_mtu: int = 9000
     static_vip_routes: bool = True  # until BGP: the router spreads VIPs over tier-1 (ECMP)
+    pods: tuple[LabPod, ...] = ()
+    # an external host beyond the router (its own subnet), e.g. to see masqueraded pod traffic
+    external_ip: str | None = None
+    router_external_ip: str = "203.0.113.1"
     extra: dict = field(default_factory=dict)
 
     def node(self, name: str) -> LabNode:
@@ -50,3 +65,15 @@ class Topology:
 
 
 DEFAULT = Topology()
+
+
+# Pod networking: three nodes with PodCIDRs in 10.244.0.0/16, one Pod on each, an external host.
+PODNET = Topology(
+    nodes=(LabNode("node-a", "192.168.121.31", (), "10.244.1.0/24"),
+           LabNode("node-b", "192.168.121.32", (), "10.244.2.0/24"),
+           LabNode("node-c", "192.168.121.33", (), "10.244.3.0/24")),
+    backends=(), vips=(), static_vip_routes=False,
+    pods=(LabPod("pod-a", "node-a", "10.244.1.10"), LabPod("pod-b", "node-b", "10.244.2.10"),
+          LabPod("pod-c", "node-c", "10.244.3.10")),
+    external_ip="203.0.113.2",
+)

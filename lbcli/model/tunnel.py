@@ -11,3 +11,10 @@ def tunnel_mac(node: str) -> str:
     """A stable, locally administered unicast MAC derived from the node name."""
     h = hashlib.sha256(b"cilium-lb/tunnel-mac/" + node.encode()).digest()
     return ":".join(f"{b:02x}" for b in (0x02, *h[:5]))
+
+
+def pod_tunnel_mac(node: str) -> str:
+    """The MAC of a node's pod tunnel device (peers write it as the inner destination; another
+    hash domain than the tier-2 device's, so the two differ on a node that has both)."""
+    h = hashlib.sha256(b"cilium-lb/pod-tunnel-mac/" + node.encode()).digest()
+    return ":".join(f"{b:02x}" for b in (0x02, *h[:5]))

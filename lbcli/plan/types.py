@@ -89,6 +89,15 @@ class Peer(PlanObject):
     node: str = f(NODE_NAME)
     ip: str = f(IPV4)
     pod_cidrs: tuple = f(ListOf(CIDR), "podCIDRs")
+    tunnel_mac: str = f(MAC, desc="The peer's pod tunnel device MAC (inner destination in tunnel mode).")
+
+
+@_t
+class PodBandwidth(PlanObject):
+    pod: str = f(OBJECT_KEY)
+    ip: str = f(IPV4)
+    egress_bps: int | None = f(Nullable(Int(1000, 34359738360)), "egressBitsPerSecond")
+    ingress_bps: int | None = f(Nullable(Int(1000, 34359738360)), "ingressBitsPerSecond")
 
 
 @_t
@@ -98,11 +107,16 @@ class Network(PlanObject):
     tunnel_protocol: str | None = f(Enum("vxlan", "geneve", None), desc=(
         "null with native routing; geneve is refused by the agent on kernels without it."))
     tunnel_port: int | None = f(Nullable(PORT))
+    tunnel_device: str | None = f(Nullable(Str("^[a-z][a-z0-9_]{0,14}$")), desc="null with native routing.")
+    tunnel_vni: int | None = f(Nullable(Int(1, 16777215)), "tunnelVNI")
+    tunnel_mac: str | None = f(Nullable(MAC), desc="This node's pod tunnel device MAC.")
     auto_direct_node_routes: bool = f(Bool())
     native_routing_cidr: str | None = f(Nullable(IPV4_CIDR), "nativeRoutingCIDR")
     masquerade: bool = f(Bool())
     bandwidth_manager: bool = f(Bool())
     peers: tuple = f(ListOf(Obj(Peer)))
+    bandwidth: tuple = f(ListOf(Obj(PodBandwidth)), desc=(
+        "This node's Pods with a bandwidth annotation (empty unless bandwidthManager), sorted by pod."))
 
 
 # ---------------------------------------------------------------- tier 1
@@ -396,8 +410,8 @@ class Family(PlanObject):
 
 @_t
 class Prefix(PlanObject):
-    prefix: str = f(Str(f"^{IPV4_RE}/32$"))
-    services: tuple = f(ListOf(OBJECT_KEY, min_items=1, unique=True))
+    prefix: str = f(IPV4_CIDR, desc="A VIP as /32, or this node's PodCIDR (advertisementType PodCIDR).")
+    services: tuple = f(ListOf(OBJECT_KEY, unique=True), desc="The services behind a VIP; empty for a PodCIDR.")
     communities: tuple = f(STRINGS)
     large_communities: tuple = f(STRINGS)
     local_preference: int | None = f(Nullable(Int(0, U32)))

@@ -124,3 +124,11 @@ def test_maglev_size_without_maglev_algorithm():
     text, [p] = findings('bpf-lb-maglev-table-size: "16381"')
     assert p.severity == Severity.WARNING
     assert "only used with bpf-lb-algorithm maglev (the algorithm is random (the default))" in p.message
+
+
+def test_tunnel_port_of_the_tier_dispatch_is_refused():
+    text, [p] = findings('routing-mode: tunnel\ntunnel-port: "4789"')
+    assert p.line == line_of(text, "tunnel-port") and p.severity == Severity.ERROR
+    assert "collides with cilium-lb's tier-1 -> tier-2 dispatch" in p.message
+    assert findings('routing-mode: tunnel\ntunnel-port: "8472"')[1] == []
+    assert findings('routing-mode: native\ntunnel-port: "4789"\nipv4-native-routing-cidr: 10.0.0.0/8')[1] == []

@@ -1,5 +1,5 @@
 """not-implemented: every refusal fires at the field it names, with its severity; the examples
-carry no refused field but cilium-config's pod networking keys."""
+carry no refused field."""
 
 from __future__ import annotations
 
@@ -151,8 +151,8 @@ apiVersion: v1
 kind: ConfigMap
 metadata: {namespace: kube-system, name: cilium-config}
 data:
-  routing-mode: native
-  ipv4-native-routing-cidr: 10.0.0.0/8
+  routing-mode: tunnel
+  tunnel-protocol: geneve
   bpf-lb-maglev-table-size: "16381"
 """, "data:"),
     ("LBService", "spec.applications.*.routes[].requestFiltering.rules[].clientCertificateSANs"): (
@@ -240,8 +240,7 @@ def test_refusal_is_located_and_names_the_field(refusal):
     assert needle in lines[p.line - 1], (p.line, lines[p.line - 1])
     assert p.severity == refusal.severity and "not implemented by cilium-lb" in p.message
     if refusal.path == "data":
-        assert "data.routing-mode, data.ipv4-native-routing-cidr are not implemented" in p.message
-        assert "bpf-lb-maglev-table-size" not in p.message  # carried out: tier-1 table size
+        assert "data.tunnel-protocol geneve is not implemented" in p.message and "VXLAN tunnels only" in p.message
 
 
 def test_values_that_are_carried_out_are_not_refused():
@@ -266,18 +265,24 @@ data: {bpf-lb-maglev-table-size: "16381"}
 apiVersion: v1
 kind: ConfigMap
 metadata: {namespace: team, name: cilium-config}
-data: {routing-mode: native}
+data: {routing-mode: tunnel, tunnel-protocol: geneve}
+""",
+        # the pod networking keys are carried out; geneve only with tunnelling is refused
+        """
+apiVersion: v1
+kind: ConfigMap
+metadata: {namespace: kube-system, name: cilium-config}
+data: {routing-mode: native, tunnel-protocol: geneve, auto-direct-node-routes: "true",
+       ipv4-native-routing-cidr: 10.0.0.0/8, enable-ipv4-masquerade: "true", enable-bandwidth-manager: "true"}
 """,
     ]
     for text in ok:
         assert by_rule(lint_text(text), RULE) == [], text
 
 
-def test_examples_refuse_only_pod_networking():
+def test_examples_refuse_nothing():
     for name in ("rebel-base", "tls-passthrough", "external-hostname"):
-        found = by_rule(lint_example(name), RULE)
-        assert [(p.resource, p.severity) for p in found] == [
-            ("ConfigMap/kube-system/cilium-config", Severity.WARNING)], name
+        assert by_rule(lint_example(name), RULE) == [], name
 
 
 def test_cilium_config_outside_kube_system_is_refused_when_it_is_the_only_one():
@@ -285,10 +290,10 @@ def test_cilium_config_outside_kube_system_is_refused_when_it_is_the_only_one():
 apiVersion: v1
 kind: ConfigMap
 metadata: {namespace: cilium, name: cilium-config}
-data: {routing-mode: native}
+data: {tunnel-protocol: geneve}
 """
     [p] = by_rule(lint_text(text), RULE)
-    assert p.resource == "ConfigMap/cilium/cilium-config" and "data.routing-mode is not implemented" in p.message
+    assert p.resource == "ConfigMap/cilium/cilium-config" and "data.tunnel-protocol geneve is not implemented" in p.message
 
 
 # Every field of not_implemented.BGP_REFUSED set, on its own line marked with its path; a

@@ -32,6 +32,9 @@ class Vxlan:
     external: bool  # collect-metadata: the tunnel key comes from the packet (bpf_skb_set_tunnel_key)
     port: int | None
     learning: bool
+    vni: int | None = None
+    local: str | None = None
+    lower: int | None = None  # ifindex of the underlay link (IFLA_VXLAN_LINK)
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,9 @@ def _link(msg) -> Link:
         data = msg.get_nested("IFLA_LINKINFO", "IFLA_INFO_DATA")
         if data is not None:
             vx = Vxlan(external=bool(data.get("IFLA_VXLAN_COLLECT_METADATA")),
-                       port=data.get("IFLA_VXLAN_PORT"), learning=bool(data.get("IFLA_VXLAN_LEARNING")))
+                       port=data.get("IFLA_VXLAN_PORT"), learning=bool(data.get("IFLA_VXLAN_LEARNING")),
+                       vni=data.get("IFLA_VXLAN_ID"), local=data.get("IFLA_VXLAN_LOCAL"),
+                       lower=data.get("IFLA_VXLAN_LINK"))
     return Link(index=msg["index"], name=msg.get("IFLA_IFNAME"), mac=(msg.get("IFLA_ADDRESS") or "").lower(),
                 up=bool(msg["flags"] & IFF_UP), kind=kind, vxlan=vx)
 
@@ -302,3 +307,188 @@ def filter_delete(dev: str, prio: int, handle: int, kind: str = "bpf", parent: i
         return False
     return _call(f"delete filter on {dev}", _socket().tc, "del-filter", kind, idx[0], handle=handle,
                  parent=parent, prio=prio, missing_ok=True) is not None
+
+
+# -- pod networking: unicast vxlan, routes of one protocol, neighbours, fdb, qdiscs -------------
+NUD_PERMANENT = 0x80
+NTF_SELF = 0x2  # the entry is the vxlan device's own (no bridge master)
+RTNH_F_ONLINK = 0x4
+TC_H_ROOT = 0xFFFFFFFF
+
+
+def vxlan_unicast_add(name: str, vni: int, port: int, local: str, lower: str, mac: str) -> None:
+    """A vxlan device with one VNI on UDP `port`, outer source `local` over `lower`, no learning
+    (peers are programmed as FDB entries), left down."""
+    _call(f"add vxlan link {name}", _socket().link, "add", ifname=name, kind="vxlan", vxlan_id=vni,
+          vxlan_port=port, vxlan_local=local, vxlan_link=_index(lower), vxlan_learning=0, address=mac)
+
+
+@dataclass(frozen=True)
+class RouteEntry:
+    dst: str  # "a.b.c.d/len"
+    gateway: str | None
+    dev: str | None
+    onlink: bool
+
+
+def routes_of_proto(proto: int) -> list[RouteEntry]:
+    """IPv4 routes in the main table installed with routing protocol `proto` (sorted by dst)."""
+    names = {ln.index: ln.name for ln in links()}
+    out = []
+    for r in _call("dump routes", _socket().route, "dump", family=socket.AF_INET):
+        if r["proto"] != proto or r.get("RTA_TABLE") != 254:
+            continue
+        out.append(RouteEntry(f"{r.get('RTA_DST') or '0.0.0.0'}/{r['dst_len']}", r.get("RTA_GATEWAY"),
+                              names.get(r.get("RTA_OIF")), bool(r["flags"] & RTNH_F_ONLINK)))
+    return sorted(out, key=lambda e: e.dst)
+
+
+def route_set(dst: str, proto: int, gateway: str | None = None, dev: str | None = None, onlink: bool = False) -> None:
+    spec: dict[str, Any] = {"dst": dst, "proto": proto}
+    if gateway:
+        spec["gateway"] = gateway
+    if dev:
+        spec["oif"] = _index(dev)
+    if onlink:
+        spec["flags"] = RTNH_F_ONLINK
+    _call(f"replace route {dst}", _socket().route, "replace", **spec)
+
+
+def route_del(dst: str, proto: int) -> bool:
+    return _call(f"delete route {dst}", _socket().route, "del", dst=dst, proto=proto, missing_ok=True) is not None
+
+
+def route_lookup(ip: str) -> tuple[str | None, str | None]:
+    """(gateway, device) the kernel would use to reach `ip`; gateway None on a connected segment."""
+    found = _call(f"look up route to {ip}", _socket().route, "get", dst=ip)
+    if not found:
+        return None, None
+    r = found[0]
+    dev = _call("get link", _socket().link, "get", index=r.get("RTA_OIF"), missing_ok=True)
+    return r.get("RTA_GATEWAY"), (_link(dev[0]).name if dev else None)
+
+
+def neighbours(dev: str) -> dict[str, str]:
+    """Permanent IPv4 neighbours on `dev`: address -> MAC ({} when the link is missing)."""
+    idx = _call(f"look up link {dev}", _socket().link_lookup, ifname=dev)
+    if not idx:
+        return {}
+    return {n.get("NDA_DST"): (n.get("NDA_LLADDR") or "").lower()
+            for n in _call(f"dump neighbours of {dev}", _socket().neigh, "dump", ifindex=idx[0], family=socket.AF_INET)
+            if n["state"] & NUD_PERMANENT and n["ifindex"] == idx[0]}
+
+
+def neighbour_set(dev: str, ip: str, mac: str) -> None:
+    _call(f"replace neighbour {ip} on {dev}", _socket().neigh, "replace", ifindex=_index(dev), dst=ip,
+          lladdr=mac, state=NUD_PERMANENT)
+
+
+def neighbour_del(dev: str, ip: str) -> bool:
+    idx = _call(f"look up link {dev}", _socket().link_lookup, ifname=dev)
+    if not idx:
+        return False
+    return _call(f"delete neighbour {ip} on {dev}", _socket().neigh, "del", ifindex=idx[0], dst=ip,
+                 missing_ok=True) is not None
+
+
+def fdb_entries(dev: str) -> dict[str, str]:
+    """Unicast FDB entries of a vxlan device: MAC -> remote (outer destination) IPv4."""
+    idx = _call(f"look up link {dev}", _socket().link_lookup, ifname=dev)
+    if not idx:
+        return {}
+    out = {}
+    for e in _call(f"dump fdb of {dev}", _socket().fdb, "dump", ifindex=idx[0]):
+        if e["ifindex"] == idx[0] and e.get("NDA_DST"):
+            out[(e.get("NDA_LLADDR") or "").lower()] = e.get("NDA_DST")
+    return out
+
+
+def fdb_set(dev: str, mac: str, remote: str) -> None:
+    _call(f"replace fdb {mac} on {dev}", _socket().fdb, "replace", ifindex=_index(dev), lladdr=mac, dst=remote,
+          state=NUD_PERMANENT, flags=NTF_SELF)
+
+
+def fdb_del(dev: str, mac: str, remote: str) -> bool:
+    idx = _call(f"look up link {dev}", _socket().link_lookup, ifname=dev)
+    if not idx:
+        return False
+    return _call(f"delete fdb {mac} on {dev}", _socket().fdb, "del", ifindex=idx[0], lladdr=mac, dst=remote,
+                 flags=NTF_SELF, missing_ok=True) is not None
+
+
+@dataclass(frozen=True)
+class Qdisc:
+    dev: str
+    kind: str
+    handle: int
+    rate_bps: int | None = None  # tbf: bits per second
+
+
+def root_qdiscs(handle: int) -> list[Qdisc]:
+    """Root qdiscs with `handle` on every link (what one owner created, wherever it is)."""
+    names = {ln.index: ln.name for ln in links()}
+    out = []
+    for q in _call("dump qdiscs", _socket().get_qdiscs):
+        if q["parent"] != TC_H_ROOT or q["handle"] != handle or q["index"] not in names:
+            continue
+        kind = q.get("TCA_KIND")
+        rate = None
+        if kind == "tbf":
+            parms = q.get_nested("TCA_OPTIONS", "TCA_TBF_PARMS") or {}
+            rate = int(parms.get("rate", 0)) * 8
+        out.append(Qdisc(names[q["index"]], kind, handle, rate))
+    return sorted(out, key=lambda q: q.dev)
+
+
+def htb_add(dev: str, handle: int) -> None:
+    """A root HTB qdisc whose unclassified traffic bypasses shaping (default class 0)."""
+    _call(f"add htb qdisc on {dev}", _socket().tc, "add", "htb", _index(dev), handle, default=0)
+
+
+def htb_classes(dev: str, parent: int) -> dict[int, int]:
+    """classid -> rate (bits/s) of the HTB classes under `parent` on `dev`."""
+    idx = _call(f"look up link {dev}", _socket().link_lookup, ifname=dev)
+    if not idx:
+        return {}
+    out = {}
+    for c in _call(f"dump classes of {dev}", _socket().get_classes, index=idx[0]):
+        if c.get("TCA_KIND") == "htb" and c["handle"] & 0xFFFF0000 == parent:  # (top classes: parent ROOT)
+            parms = c.get_nested("TCA_OPTIONS", "TCA_HTB_PARMS") or {}
+            out[c["handle"]] = int(parms.get("rate", 0)) * 8
+    return out
+
+
+def htb_class_set(dev: str, parent: int, classid: int, bps: int) -> None:
+    """Add or change an HTB class: rate = ceil = `bps`."""
+    rate = f"{bps}bit"
+    action = "change-class" if classid in htb_classes(dev, parent) else "add-class"
+    _call(f"set htb class {classid:#x} on {dev}", _socket().tc, action, "htb", _index(dev), handle=classid,
+          parent=parent, rate=rate, ceil=rate)
+
+
+def htb_class_del(dev: str, parent: int, classid: int) -> bool:
+    idx = _call(f"look up link {dev}", _socket().link_lookup, ifname=dev)
+    if not idx:
+        return False
+    # kind None: pyroute2's htb/tbf parameter builders want a rate even for a delete
+    return _call(f"delete htb class {classid:#x} on {dev}", _socket().tc, "del-class", None, idx[0],
+                 handle=classid, parent=parent, missing_ok=True) is not None
+
+
+def tbf_set(dev: str, handle: int, bps: int) -> None:
+    """Root TBF at `bps` on `dev` (burst: 20 ms worth, at least 3 full frames; 50 ms queue)."""
+    burst = max(bps // 8 // 50, 3 * 1514)
+    _call(f"set tbf qdisc on {dev}", _socket().tc, "replace", "tbf", _index(dev), handle, rate=f"{bps}bit",
+          burst=burst, latency="50ms")
+
+
+def root_qdisc_del(dev: str, kind: str) -> bool:
+    """Delete the root qdisc of `dev` (the kernel puts its default back); False when none."""
+    idx = _call(f"look up link {dev}", _socket().link_lookup, ifname=dev)
+    if not idx:
+        return False
+    if not any(q["parent"] == TC_H_ROOT and q.get("TCA_KIND") == kind
+               for q in _call(f"dump qdiscs of {dev}", _socket().get_qdiscs, index=idx[0])):
+        return False
+    return _call(f"delete {kind} qdisc on {dev}", _socket().tc, "del", None, idx[0], 0, parent=TC_H_ROOT,
+                 missing_ok=True) is not None

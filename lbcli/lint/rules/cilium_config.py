@@ -17,7 +17,9 @@ Checked, each at its data key:
   auto-direct-node-routes only with routing-mode native (error); tunnel-protocol is
   ignored with native routing (warning); bpf-lb-mode dsr/hybrid with tunnelling needs
   geneve dispatch over geneve (error); enable-bbr needs enable-bandwidth-manager (error);
-  the removed `tunnel` key (warning);
+  the removed `tunnel` key (warning); tunnel-port 4789 with routing-mode tunnel (error: the
+  tier-1 -> tier-2 dispatch's VXLAN device holds that port on load-balancer nodes, and the
+  kernel binds one VXLAN device per port);
 - unknown keys that look like typos of known ones get a warning with the suggestion; other
   unknown keys are fine (cilium-config has hundreds of keys).
 
@@ -105,6 +107,7 @@ KNOWN = sorted(set(ENUMS) | BOOLEANS | NUMBERS | set(CIDRS) | OTHER_KNOWN)
 GO_BOOLS = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True,
             "0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False}
 TYPO_CUTOFF = 0.85
+DISPATCH_PORT = 4789  # the tier dispatch VXLAN port (lbcli/compile/plan.py)
 
 
 def check(ctx: Context) -> Iterator[Finding]:
@@ -195,6 +198,10 @@ def _combinations(opts: dict[str, str]) -> Iterator[tuple[str, str, Severity | N
             and not opts.get("ipv4-native-routing-cidr")):
         yield ("routing-mode", "routing-mode native with IPv4 masquerading needs ipv4-native-routing-cidr "
                "(the CIDR routed without masquerading, usually the pod CIDR)", None)
+    if tunnel and opts.get("tunnel-port") == str(DISPATCH_PORT):
+        yield ("tunnel-port", f"tunnel-port {DISPATCH_PORT} collides with cilium-lb's tier-1 -> tier-2 dispatch "
+               "(a VXLAN device on that port on every load-balancer node; one VXLAN device per port): use "
+               "another port (Cilium's default is 8472)", None)
     lb_mode = opts.get("bpf-lb-mode", "snat")
     if tunnel and lb_mode in ("dsr", "hybrid"):
         proto = opts.get("tunnel-protocol", "vxlan")

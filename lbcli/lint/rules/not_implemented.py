@@ -31,19 +31,18 @@ Refused (error unless marked):
 - v1 Service of type LoadBalancer that LB-IPAM serves: it gets an address, but no tier-1
   entry, listener or BGP prefix (serve it with an LBVIP and LBServices).
 - CiliumLoadBalancerIPPool IPv6 blocks (warning: plans hold IPv4 only).
-- cilium-config pod networking keys (one warning at `data` naming those present):
-  `routing-mode`, `tunnel-protocol`, `tunnel-port`, `auto-direct-node-routes`,
-  `enable-ipv4-masquerade`, `enable-bandwidth-manager`, `ipv4-native-routing-cidr` are
-  compiled into the plan but no node component applies them (pod routing stays with the
-  cluster's Cilium; `diff` does not list them either).
+- cilium-config `tunnel-protocol: geneve` with routing-mode tunnel (the node's network
+  component builds VXLAN tunnels only; kernels of this machine kind have no GENEVE at all). The
+  other pod networking keys are carried out by the `network` component.
 - BGP values the node's speaker cannot carry out (it would refuse the node's whole BGP
   section), on IsovalentBGP* and CiliumBGP* kinds alike: peer config families other than
   ipv4/unicast and ipv6/unicast, well-known communities other than no-export, no-advertise,
   no-export-subconfed and no-peer (lbcli/model/bgp.py).
 - BGP (warning), on IsovalentBGP* and CiliumBGP* kinds alike:
-  - advertisements of a type other than Service (PodCIDR, CiliumPodIPPool, Interface,
+  - advertisements of a type other than Service and PodCIDR (CiliumPodIPPool, Interface,
     EgressGateway, SRv6LocatorPool), Service addresses other than LoadBalancerIP (tier 1
-    announces only the VIPs it serves), aggregationLengthIPv4/IPv6;
+    announces only the VIPs it serves), aggregationLengthIPv4/IPv6 (PodCIDR advertisements
+    are carried out: each selected node announces its own IPv4 PodCIDRs);
   - peers found by autoDiscovery or over peerInterface, instances without localASN, VRFs and
     route reflectors; peer config transport.sourceInterface / transport.localPort and
     families[].importPolicyRef;
@@ -55,7 +54,7 @@ Examples:
 
     vip-service.yaml:31:9: error: spec.applications.httpsProxy.routes[0].rateLimits is not
     implemented by cilium-lb: requests would not be limited; remove it [not-implemented]
-    bgp.yaml:42:9: warning: advertisementType PodCIDR is not implemented by cilium-lb: tier 1
+    bgp.yaml:42:9: warning: advertisementType Interface is not implemented by cilium-lb: tier 1
     announces only the VIPs it serves; this advertisement is ignored [not-implemented]
 """
 
@@ -114,8 +113,6 @@ def _cilium_config(cm: Resource, index: ResourceIndex) -> bool:
 
 
 A = "spec.applications.*"
-NETWORK_KEYS = ("routing-mode", "tunnel-protocol", "tunnel-port", "auto-direct-node-routes",
-                "enable-ipv4-masquerade", "enable-bandwidth-manager", "ipv4-native-routing-cidr")
 
 
 def _unknown_communities(names: Any) -> list[str]:
@@ -184,13 +181,13 @@ REFUSALS: tuple[Refusal, ...] = BGP_REFUSALS + (
             "allocated from it", when=_ipv6),
     Refusal("CiliumLoadBalancerIPPool", "spec.blocks[].start", W, "plans hold IPv4 only: no address is "
             "allocated from it", when=_ipv6),
-    Refusal("ConfigMap", "data", W, "no node component applies pod networking (it stays with the cluster's "
-            "Cilium)", when=lambda d: isinstance(d, dict) and any(k in d for k in NETWORK_KEYS),
-            applies=_cilium_config, fix="cilium-lb only compiles them into the plan",
-            names=lambda d: ", ".join(f"data.{k}" for k in NETWORK_KEYS if k in d)),
+    Refusal("ConfigMap", "data", E, "the node's network component builds VXLAN tunnels only",
+            when=lambda d: isinstance(d, dict) and str(d.get("tunnel-protocol", "")).strip() == "geneve"
+            and str(d.get("routing-mode", "tunnel")).strip() == "tunnel",
+            applies=_cilium_config, fix="use tunnel-protocol vxlan", names=lambda d: "data.tunnel-protocol geneve"),
 )
-# the schema paths refused by the ConfigMap refusal above (one finding names them all)
-REFUSED_KEYS = {("ConfigMap", f"data.{k}") for k in NETWORK_KEYS}
+# schema paths refused whatever their value (besides REFUSALS without `when`); none at present
+REFUSED_KEYS: set[tuple[str, str]] = set()
 
 # The fields the BGP checks below refuse wherever they are set, by kind suffix (on each family's
 # kind that has the field), and those they refuse for some values only (the other values are
@@ -284,6 +281,8 @@ def _advertisement(adv: Resource) -> Iterator[Finding]:
             continue
         base = ("spec", "advertisements", i)
         t = item.get("advertisementType")
+        if t == "PodCIDR":
+            continue  # announced by each selected node (lbcli/compile/bgp.py)
         if t != "Service":
             yield _f(adv, base + ("advertisementType",), f"advertisementType {t}",
                      "tier 1 announces only the VIPs it serves; this advertisement is ignored")

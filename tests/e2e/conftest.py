@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sys
 import time
 from pathlib import Path
@@ -14,6 +15,15 @@ import pytest
 
 from lbcli.lab import Lab
 from lbcli.lab.plans import LabService, node_plans
+
+def pytest_configure(config):
+    """A run stopped with SIGTERM (a CI time-out, `kill`) tears its namespaces and daemons down:
+    KeyboardInterrupt makes pytest run the fixtures' finalizers at session end."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
+
 
 VIP, PORT = "100.64.0.101", 80
 SERVICE = LabService("default/echo", VIP, PORT)

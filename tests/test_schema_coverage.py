@@ -82,9 +82,10 @@ BGP_ALWAYS = _bgp(BGP_REFUSED)
 
 def _refused(kind: str, path: tuple[str, ...]) -> str | None:
     """The refusal covering `path` whatever its value (a refusal of some values only, such as
-    `backendType: K8sService`, leaves the field to the registry for the others)."""
+    `backendType: K8sService`, or of some resources only, such as what tier 1 does not do for
+    t1-only services, leaves the field to the registry for the others)."""
     for r in REFUSALS:
-        if r.kind == kind and r.when is None and _prefix(r.steps, path):
+        if r.kind == kind and r.when is None and r.applies is None and _prefix(r.steps, path):
             return r.path
     for k, p in REFUSED_KEYS | BGP_ALWAYS:
         if k == kind and _prefix(_steps(p), path):

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from ..manifest.index import ResourceIndex
 from ..manifest.selectors import matches
+from ..model.apps import T1_ONLY, deployment_mode
 from ..model.maglev import t1_table_size
 from ..model.tunnel import tunnel_mac
 from ..plan.spec import PlanFormatError
@@ -23,6 +24,7 @@ from .ipam import allocate
 from .network import network_section, options
 from .nodes import NodeInfo, node_infos
 from .secrets import SecretStore
+from .t1only import add_direct, service_backends
 from .tier1 import tier1_section
 from .tier2 import listener, pools_for, protocol_of
 
@@ -60,11 +62,14 @@ def compile_plans(index: ResourceIndex, locked: dict[str, str] | None = None,
             conditions.append(_vip_condition(svc, vip_name, index, ipam.conditions))
             continue
         t1, t2 = _tier_nodes(svc, deployments, index, nodes)
-        services.append({"res": svc, "vip": vip, "t1": t1, "t2": t2})
+        entry = {"res": svc, "vip": vip, "t1": t1, "t2": t2}
+        if deployment_mode(svc) == T1_ONLY:  # straight to the backends: no tier-2 node serves it
+            entry.update(t2=[], direct=service_backends(svc, index))
+        services.append(entry)
     services.sort(key=lambda s: (int(ipaddress.IPv4Address(s["vip"])), s["res"].spec.get("port") or 0, protocol_of(s["res"]), s["res"].key))
 
     announced = [{"service": s["res"].key, "vip": s["vip"], "labels": index.service_labels(s["res"]),
-                  "noAdvertisement": no_advertisement(s["res"])} for s in services if s["t2"]]
+                  "noAdvertisement": no_advertisement(s["res"])} for s in services if _serves(s)]
     plans, secrets = {}, {}
     pool_cache: dict = {}
     typed_pools: dict = {}  # id(pool dict) -> (dict, BackendPool): pools are shared between nodes
@@ -84,9 +89,10 @@ def compile_plans(index: ResourceIndex, locked: dict[str, str] | None = None,
         if "t1" in node.tiers:
             entries = [{"service": s["res"].key, "vip": s["vip"], "port": s["res"].spec.get("port"),
                         "protocol": protocol_of(s["res"]), "t2Nodes": s["t2"]}
-                       for s in services if node.name in s["t1"]]
+                       for s in services if node.name in s["t1"] and "direct" not in s]
             plan["tier1"] = tier1_section(entries, [n for n in nodes if "t2" in n.tiers], t1_size, cache)
-            bgp_services = [a for a, s in zip(announced, [s for s in services if s["t2"]]) if node.name in s["t1"]]
+            add_direct(plan["tier1"], _direct_entries(services, node.name), t1_size, cache)
+            bgp_services = [a for a, s in zip(announced, [s for s in services if _serves(s)]) if node.name in s["t1"]]
             plan["bgp"] = bgp_section(node, index, bgp_services, store)
         elif node.pod_cidrs:  # not tier 1: BGP only to announce its PodCIDR, if asked to
             plan["bgp"] = bgp_section(node, index, [], store, pod_cidr_only=True)
@@ -108,6 +114,20 @@ def compile_plans(index: ResourceIndex, locked: dict[str, str] | None = None,
                                  f"at {e.located()}; please report it") from None
         secrets[node.name] = store.material
     return Compiled(plans, secrets, conditions, {r: a["ipv4"] for r, a in sorted(ipam.assignments.items())})
+
+
+def _serves(s: dict) -> bool:
+    """A service some tier can serve: it has T2 nodes, or (t1-only) active backends. Only those
+    get a tier-1 entry and a BGP announcement (a node never announces what it cannot serve)."""
+    return bool(s["direct"][0]) if "direct" in s else bool(s["t2"])
+
+
+def _direct_entries(services: list[dict], node: str) -> list[dict]:
+    """The t1-only services `node` dispatches, with their backends (compile/t1only.py)."""
+    return [{"service": s["res"].key, "vip": s["vip"], "port": s["res"].spec.get("port"),
+             "protocol": protocol_of(s["res"]), "backends": s["direct"][0], "size": s["direct"][1],
+             "hash": s["direct"][2]}
+            for s in services if "direct" in s and s["direct"][0] and node in s["t1"]]
 
 
 def _typed(plan: dict, typed_pools: dict, ipam: Ipam) -> NodePlan:

@@ -34,3 +34,21 @@ def protocol(svc: Any) -> str:
     """The VIP's L4 protocol for an LBService."""
     app = application(svc)
     return protocol_of_type(app[0] if app else None)
+
+
+# forceDeploymentMode (tcpProxy, udpProxy): which tiers serve the service (docs/t1-only.md)
+T1_ONLY, T1_T2 = "t1-only", "t1-t2"
+DEPLOYMENT_MODE_TYPES = ("tcpProxy", "udpProxy")
+
+
+def deployment_mode(svc: Any) -> str:
+    """t1-only when asked for, and for udpProxy on `auto` (tier 2 proxies TCP only, so tier 1 is
+    the only tier that can serve UDP); t1-t2 otherwise: `auto` keeps a TCP service on tier 2,
+    whose health checks and connection limits tier 1 does not have."""
+    app = application(svc)
+    if app is None or app[0] not in DEPLOYMENT_MODE_TYPES:
+        return T1_T2
+    mode = app[1].get("forceDeploymentMode") or "auto"
+    if mode == T1_ONLY or (mode == "auto" and app[0] in UDP_TYPES):
+        return T1_ONLY
+    return T1_T2

@@ -158,20 +158,75 @@ class T1Service(PlanObject):
     maglev_table: int = f(Int(0))
 
 
+# t1-only services (docs/t1-only.md): tier 1 sends straight to the backends through NAT
+@_t
+class T1Backend(PlanObject):
+    id: int = f(Int(1, 2147483647), desc="Stable id (from the address and port), what backend tables hold.")
+    ip: str = f(IPV4)
+    port: int = f(PORT)
+
+
+@_t
+class BackendTable(PlanObject):
+    id: int = f(Int(0))
+    size: int = f(Int(2, 131071))
+    backends: tuple = f(ListOf(Int(1, 2147483647), min_items=1), desc="Backend ids (tier1.backends).")
+    weights: tuple = f(ListOf(Int(1, 65535), min_items=1))
+    slots: tuple = f(ListOf(Int(0), min_items=1),
+                     desc="Table entries per backend (same order as backends); they sum to size.")
+    encoding: str = f(Const("u16le-base64"))
+    table: str = f(Str("^[A-Za-z0-9+/]*={0,2}$"), desc="size x uint16 little-endian, each an index into backends.")
+    sha256: str = f(SHA256)
+
+
+@_t
+class T1DirectService(PlanObject):
+    service: str = f(OBJECT_KEY)
+    vip: str = f(IPV4)
+    port: int = f(PORT)
+    protocol: str = f(PROTOCOL)
+    backend_table: int = f(Int(0))
+    hash: str = f(Enum("flow", "sourceIP"), desc="What picks the backend: the 5-tuple, or the client address only.")
+    nat: str = f(Const("snat"), desc="Source and destination NAT on the tier-1 node (docs/t1-only.md).")
+
+
 @_t
 class Tier1(PlanObject):
     SCHEMA_DEF = "tier1"
-    DESCRIPTION = "Present on tier-1 nodes: per VIP:port/protocol the T2 nodes and their Maglev table."
+    DESCRIPTION = ("Present on tier-1 nodes: per VIP:port/protocol the T2 nodes and their Maglev table; "
+                   "t1-only services (only when there are some) with their backends and tables.")
     dispatch: T1Dispatch = f(Obj(T1Dispatch))
     t2_nodes: tuple = f(ListOf(Obj(T2Node)))
     maglev_tables: tuple = f(ListOf(Obj(MaglevTable)))
     services: tuple = f(ListOf(Obj(T1Service)))
+    backends: tuple = f(ListOf(Obj(T1Backend)), omit_if=(), desc="Backends of t1-only services, by id.")
+    backend_tables: tuple = f(ListOf(Obj(BackendTable)), omit_if=())
+    direct_services: tuple = f(ListOf(Obj(T1DirectService)), omit_if=(),
+                               desc="t1-only services: straight to the backends of their table.")
 
     def validate(self, path):
         ids = {t.id for t in self.maglev_tables}
         for i, s in enumerate(self.services):
             if s.maglev_table not in ids:
                 raise PlanFormatError((*path, "services", i, "maglevTable"), "names no table of maglevTables")
+        _validate_direct(self, path)
+
+
+def _validate_direct(t1: Tier1, path) -> None:
+    """t1-only parts: every table a direct service names exists, every id a table holds is a backend."""
+    be_ids = {b.id for b in t1.backends}
+    if len(be_ids) != len(t1.backends):
+        raise PlanFormatError((*path, "backends"), "holds an id twice")
+    for i, t in enumerate(t1.backend_tables):
+        if not (len(t.backends) == len(t.weights) == len(t.slots)):
+            raise PlanFormatError((*path, "backendTables", i), "backends, weights and slots differ in length")
+        for j, b in enumerate(t.backends):
+            if b not in be_ids:
+                raise PlanFormatError((*path, "backendTables", i, "backends", j), "names no backend of backends")
+    tables = {t.id for t in t1.backend_tables}
+    for i, s in enumerate(t1.direct_services):
+        if s.backend_table not in tables:
+            raise PlanFormatError((*path, "directServices", i, "backendTable"), "names no table of backendTables")
 
 
 # ---------------------------------------------------------------- tier 2

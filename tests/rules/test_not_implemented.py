@@ -39,14 +39,41 @@ def _svc(app: str) -> str:
     return SVC.replace("APP\n", app)
 
 
+T1_SVC = _svc("    tcpProxy:\n        forceDeploymentMode: t1-only\n" + ROUTE)
+
+
 # (kind, refusal path) -> (document, text on the line the finding must point at)
 SAMPLES: dict[tuple[str, str], tuple[str, str]] = {
-    ("LBService", "spec.applications.udpProxy"): (_svc("    udpProxy:\n" + ROUTE), "udpProxy:"),
     ("LBService", "spec.applications.*.auth.jwt"): (
         _svc("    httpProxy:\n" + ROUTE + "        auth:\n          jwt:\n            providers:\n"
              "              - {name: p, jwks: {httpURI: {uri: 'https://idp.example/jwks'}}}\n"), "jwt:"),
-    ("LBService", "spec.applications.*.forceDeploymentMode"): (
-        _svc("    tcpProxy:\n" + ROUTE + "        forceDeploymentMode: t1-only\n"), "forceDeploymentMode:"),
+    # t1-only services (lbcli/lint/rules/_t1only.py)
+    ("LBService", "spec.applications.udpProxy.forceDeploymentMode"): (
+        _svc("    udpProxy:\n" + ROUTE + "        forceDeploymentMode: t1-t2\n"), "forceDeploymentMode:"),
+    ("LBService", "spec.proxyProtocolConfig"): (
+        T1_SVC.replace("  port: 80\n", "  port: 80\n  proxyProtocolConfig: {}\n"), "proxyProtocolConfig:"),
+    ("LBService", "spec.applications.*.routes[].connectionFiltering"): (
+        T1_SVC + "            connectionFiltering:\n              ruleType: Deny\n"
+        "              rules: [{sourceCIDR: {cidr: 10.0.0.0/8}}]\n", "connectionFiltering:"),
+    ("LBService", "spec.applications.*.routes[].rateLimits"): (
+        T1_SVC + "            rateLimits: {connections: {limit: 5, timePeriodSeconds: 1}}\n", "rateLimits:"),
+    ("LBBackendPool", "spec.healthCheck"): (T1_SVC + "---" + POOL.replace("SPEC", TCP_CHECK), "healthCheck:"),
+    ("LBBackendPool", "spec.loadbalancing.algorithm.roundRobin"): (
+        T1_SVC + "---" + POOL.replace("SPEC", TCP_CHECK + "  loadbalancing: {algorithm: {roundRobin: {}}}"), "roundRobin"),
+    ("LBBackendPool", "spec.loadbalancing.algorithm.leastRequest"): (
+        T1_SVC + "---" + POOL.replace("SPEC", TCP_CHECK + "  loadbalancing:\n    algorithm:\n      leastRequest: {}"), "leastRequest:"),
+    ("LBBackendPool", "spec.backendType"): (
+        T1_SVC + "---" + POOL.replace("  backendType: IP\n  backends: [{ip: 10.0.0.1, port: 80}]\nSPEC",
+                              TCP_CHECK + "  backendType: Hostname\n  backends: [{host: web.example, port: 80}]\n"
+                              "  dnsResolverConfig: {resolvers: [{ip: 10.0.0.53}]}"), "backendType:"),
+    ("LBBackendPool", "spec.tlsConfig"): (T1_SVC + "---" + POOL.replace("SPEC", TCP_CHECK + "  tlsConfig: {minTLSVersion: TLSv1_2}"),
+                                          "tlsConfig:"),
+    ("LBBackendPool", "spec.proxyProtocolConfig"): (
+        T1_SVC + "---" + POOL.replace("SPEC", TCP_CHECK + "  proxyProtocolConfig: {version: 2}"), "proxyProtocolConfig:"),
+    ("LBBackendPool", "spec.tcpConfig"): (T1_SVC + "---" + POOL.replace("SPEC", TCP_CHECK + "  tcpConfig: {connectTimeoutSeconds: 3}"),
+                                          "tcpConfig:"),
+    ("LBBackendPool", "spec.httpConfig"): (T1_SVC + "---" + POOL.replace("SPEC", TCP_CHECK + "  httpConfig: {enableHTTP2: true}"),
+                                           "httpConfig:"),
     ("LBService", "spec.applications.*.routes[].auth.jwt"): (
         _svc("    httpProxy:\n" + ROUTE + "            auth: {jwt: {disabled: true}}\n"), "auth:"),
     ("LBService", "spec.applications.*.routes[].auth.basic.disabled"): (
@@ -211,6 +238,9 @@ CARRIED: dict[tuple[str, str], tuple[str, str]] = {
     ("LBBackendPool", "spec.proxyProtocolConfig"): (
         POOL.replace("SPEC", TCP_CHECK + "  proxyProtocolConfig: {version: 2}"), "proxyProtocolConfig:"),
     ("LBBackendPool", "spec.httpConfig"): (POOL.replace("SPEC", TCP_CHECK + "  httpConfig: {enableHTTP2: true}"), "httpConfig:"),
+    # issue 14 item 2: served by tier 1 straight to the backends
+    ("LBService", "spec.applications.udpProxy"): (_svc("    udpProxy:\n" + ROUTE), "udpProxy:"),
+    ("LBService", "spec.applications.*.forceDeploymentMode"): (T1_SVC, "forceDeploymentMode:"),
 }
 
 
@@ -436,3 +466,18 @@ spec:
       attributes: {communities: {wellKnown: [no-export, no-advertise, no-export-subconfed, no-peer]}}
 """
     assert by_rule(lint_text(text), RULE) == []
+
+
+def test_t1_only_pool_draws_only_the_health_check_warning():
+    """A t1-only service over a consistentHashing pool with weights and a Draining backend is
+    carried out; the health check the schema requires is the one thing tier 1 does not do."""
+    pool = POOL.replace("  backends: [{ip: 10.0.0.1, port: 80}]\nSPEC",
+                        "  backends: [{ip: 10.0.0.2, port: 81, weight: 3}, {ip: 10.0.0.3, port: 80, status: Draining}]\n"
+                        + TCP_CHECK + "  loadbalancing:\n    algorithm:\n      consistentHashing: {}\n")
+    report = lint_text(T1_SVC + "---" + pool)
+    found = by_rule(report, RULE)
+    assert [(p.severity, p.resource) for p in found] == [(Severity.WARNING, "LBBackendPool/default/be")], found
+    assert "spec.healthCheck is not implemented" in found[0].message
+    # the same pool behind a two-tier service: nothing refused
+    assert by_rule(lint_text(T1_SVC.replace("forceDeploymentMode: t1-only", "forceDeploymentMode: t1-t2")
+                             + "---" + pool), RULE) == []

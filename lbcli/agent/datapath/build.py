@@ -17,7 +17,7 @@ from pathlib import Path
 
 from lbcli.agent.state import replacing
 
-SOURCES = ("lb_defs.h", "lb_jhash.h", "lb_maps.h", "lb_tc.c")
+SOURCES = ("lb_defs.h", "lb_jhash.h", "lb_maps.h", "lb_t1only.h", "lb_tc.c")
 MAIN = "lb_tc.c"
 
 

@@ -62,7 +62,15 @@ CFG = Layout(
     (("tun_ifindex", "I"), ("vni", "I"), ("hash_seed", "I"), ("src_mac", "6s"), ("pad", "H")),
 )
 
-ALL = (SVC_KEY, SVC, TSTATE, TMETA, T2, FLOW_KEY, FLOW, COUNTER, CFG)
+# t1-only services (bpf/lb_t1only.h)
+BE = Layout("lb_be", (("addr", "4s"), ("port", "2s"), ("pad", "H")))
+NAT = Layout("lb_nat", (("addr", "4s"), ("port", "2s"), ("nport", "2s")))
+RNAT_KEY = Layout("lb_rnat_key", (("addr", "4s"), ("port", "2s"), ("nport", "2s"), ("proto", "B"), ("pad", "3s")))
+RNAT = Layout("lb_rnat", (("client", "4s"), ("vip", "4s"), ("cport", "2s"), ("vport", "2s"), ("pad", "I"),
+                          ("last", "Q")))
+NATCFG = Layout("lb_natcfg", (("snat_ip", "4s"), ("port_min", "H"), ("port_count", "H")))
+
+ALL = (SVC_KEY, SVC, TSTATE, TMETA, T2, FLOW_KEY, FLOW, COUNTER, CFG, BE, NAT, RNAT_KEY, RNAT, NATCFG)
 
 # Limits compiled into the object (bpf/lb_maps.h).
 MAX_SERVICES = 16384
@@ -70,12 +78,21 @@ MAX_TABLES = 4096
 MAX_T2 = 4096
 
 # Global counters (enum in lb_maps.h).
-GSTATS = ("redirect", "flow_hit", "drop_no_cfg", "drop_no_table", "drop_no_t2", "drop_tunnel")
+GSTATS = ("redirect", "flow_hit", "drop_no_cfg", "drop_no_table", "drop_no_t2", "drop_tunnel",
+          "nat_forward", "nat_reply", "drop_no_backend", "drop_nat_ports", "drop_nat_rewrite")
+
+# lb_svc.flags (bpf/lb_t1only.h)
+SVC_F_T1_ONLY = 1 << 0
+SVC_F_HASH_SADDR = 1 << 1
+MAX_BACKENDS = 65536
+# NAT source ports of t1-only flows: below Linux's ephemeral range (32768-60999), so the node's
+# own connections never take one; 31744 concurrent flows per backend address:port and T1 node.
+NAT_PORT_MIN, NAT_PORT_COUNT = 1024, 31744
 
 PROTOCOLS = {"TCP": 6, "UDP": 17}
 PROTOCOL_NAMES = {v: k for k, v in PROTOCOLS.items()}
 
 # Map names in the object, also their pin file names under <bpf-root>/<node>/.
-MAP_NAMES = ("lb_cfg", "lb_flows", "lb_gstats", "lb_maglev", "lb_stats", "lb_svc", "lb_t2",
-             "lb_tmeta", "lb_tstate")
+MAP_NAMES = ("lb_be", "lb_cfg", "lb_flows", "lb_gstats", "lb_maglev", "lb_nat", "lb_natcfg", "lb_rnat",
+             "lb_stats", "lb_svc", "lb_t2", "lb_tmeta", "lb_tstate")
 PROGRAM = "lb_tc_ingress"

@@ -130,11 +130,50 @@ class PinnedMaps:
             out[svc_key_from_bytes(k)] = (table, sid)
         return out
 
-    def put_services(self, entries: list[tuple[SvcKey, int, int]]) -> None:
-        """Create or repoint services in one batch: (key, table, counter id)."""
+    def put_services(self, entries: list[tuple[SvcKey, int, int]], flags: dict[SvcKey, int] | None = None) -> None:
+        """Create or repoint services in one batch: (key, table, counter id); `flags` by key
+        (L.SVC_F_*, 0 when absent: a two-tier service)."""
+        flags = flags or {}
         keys = b"".join(svc_key_bytes(k) for k, _, _ in entries)
-        vals = b"".join(L.SVC.pack(t, i, 0, 0) for _, t, i in entries)
+        vals = b"".join(L.SVC.pack(t, i, flags.get(k, 0), 0) for k, t, i in entries)
         bpf.update_batch(self.fd["lb_svc"], keys, vals, len(entries))
+
+    # -- t1-only services (bpf/lb_t1only.h) -------------------------------------------------
+    def read_service_flags(self) -> dict[SvcKey, int]:
+        """{(vip, port, proto): flags} of the services with any flag set."""
+        out = {}
+        for k, raw in bpf.dump_hash(self.fd["lb_svc"], L.SVC_KEY.size, L.SVC.size, L.MAX_SERVICES):
+            flags = L.SVC.unpack(raw)[2]
+            if flags:
+                out[svc_key_from_bytes(k)] = flags
+        return out
+
+    def read_backends(self) -> dict[int, tuple[str, int]]:
+        out = {}
+        for k, raw in bpf.dump_hash(self.fd["lb_be"], 4, L.BE.size, L.MAX_BACKENDS):
+            addr, port, _ = L.BE.unpack(raw)
+            out[struct.unpack("=I", k)[0]] = (socket.inet_ntoa(addr), struct.unpack(">H", port)[0])
+        return out
+
+    def put_backends(self, entries: list[tuple[int, str, int]]) -> None:
+        keys = array("I", [i for i, _, _ in entries]).tobytes()
+        vals = b"".join(L.BE.pack(socket.inet_aton(ip), struct.pack(">H", port), 0) for _, ip, port in entries)
+        bpf.update_batch(self.fd["lb_be"], keys, vals, len(entries))
+
+    def delete_backend(self, bid: int) -> None:
+        bpf.delete(self.fd["lb_be"], struct.pack("=I", bid))
+
+    def read_natcfg(self) -> tuple[str, int, int]:
+        raw = bpf.lookup(self.fd["lb_natcfg"], struct.pack("<I", 0), L.NATCFG.size)
+        ip, lo, count = L.NATCFG.unpack(raw)
+        return socket.inet_ntoa(ip), lo, count
+
+    def write_natcfg(self, ip: str, port_min: int, port_count: int) -> None:
+        bpf.update(self.fd["lb_natcfg"], struct.pack("<I", 0), L.NATCFG.pack(socket.inet_aton(ip), port_min, port_count))
+
+    def count_nat_flows(self) -> int:
+        """Reverse NAT entries (one per t1-only flow this node carries), for status."""
+        return len(bpf.keys(self.fd["lb_rnat"], L.RNAT_KEY.size))
 
     def delete_service(self, key: SvcKey) -> None:
         bpf.delete(self.fd["lb_svc"], svc_key_bytes(key))

@@ -41,7 +41,7 @@ _PROBE_ARGS = {
     "gre": ("GRE", {"gre_collect_metadata": True}),
 }
 
-_PHASES = ("device", "program", "filter", "config", "t2", "table", "service")
+_PHASES = ("device", "program", "filter", "config", "nat", "t2", "backend", "table", "service")
 STATE_KIND = "datapath"
 # The record's table digests are a cache (a miss costs one table decode, well under a
 # millisecond), rewritten once more than this many entries are missing or stale: a backend
@@ -97,6 +97,10 @@ class Desired:
     tables: dict[bytes, TableSpec]  # content digest -> table
     services: dict[SvcKey, tuple[str, bytes]]  # key -> (service name, table digest)
     table_digests: dict[str, str] = field(default_factory=dict)  # table_key -> digest hex
+    # t1-only services (direct_desired): backend id -> (ip, port), service flags, NAT source
+    backends: dict[int, tuple[str, int]] = field(default_factory=dict)
+    flags: dict[SvcKey, int] = field(default_factory=dict)
+    nat: tuple[str, int, int] | None = None  # (snat ip, port min, port count); None: no t1-only service
 
 
 @dataclass
@@ -112,6 +116,9 @@ class Observed:
     services: dict[SvcKey, tuple[int, int]] = field(default_factory=dict)
     tables: dict[int, Any] = field(default_factory=dict)  # k -> maps.TableState
     state: dict = field(default_factory=dict)  # last recorded by this reconciler
+    backends: dict[int, tuple[str, int]] = field(default_factory=dict)  # t1-only: id -> (ip, port)
+    svc_flags: dict[SvcKey, int] = field(default_factory=dict)
+    natcfg: tuple[str, int, int] | None = None
 
 
 def _vips(keys) -> tuple[str, ...]:
@@ -213,7 +220,7 @@ def desired_from_plan(plan: NodePlan, known_digests: dict[str, str] | None = Non
         tables[digest] = spec
         services[(svc.vip, svc.port, svc.protocol)] = (svc.service, digest)
     t2_addrs = {t2_nodes[n].ip: t2_nodes[n].tunnel_mac.lower() for n in sorted(used)}
-    return Desired(
+    want = Desired(
         uplink_ip=plan.node.internal_ip,
         device=dispatch.device,
         vni=dispatch.vni,
@@ -221,8 +228,70 @@ def desired_from_plan(plan: NodePlan, known_digests: dict[str, str] | None = Non
         t2=t2_addrs,
         tables=tables,
         services=services,
-        table_digests=dict(sorted(digests.items())),
+        table_digests=digests,
     )
+    direct_desired(plan, want, known)
+    want.table_digests = dict(sorted(want.table_digests.items()))
+    return want
+
+
+class BackendTableSpec:
+    """A desired t1-only Maglev table: its content is backend ids (u32, host order), what
+    lb_t1only.h looks up in lb_be."""
+
+    def __init__(self, plan_table, content: bytes | None = None):
+        self.plan_table = plan_table
+        self.size = plan_table.size
+        self._content = content
+
+    @property
+    def content(self) -> bytes:
+        if self._content is None:
+            self._content = backend_table_content(self.plan_table)
+        return self._content
+
+
+def backend_table_content(table) -> bytes:
+    """A plan backend table (u16 LE indices into its backends) as u32 backend ids."""
+    from array import array
+
+    raw = base64.b64decode(table.table)
+    if len(raw) != 2 * table.size:
+        raise DatapathError(f"backend table {table.id}: {len(raw)} bytes, expected {2 * table.size}")
+    idx = array("H", raw)
+    if idx.itemsize != 2 or (idx and max(idx) >= len(table.backends)):
+        raise DatapathError(f"backend table {table.id}: index out of range")
+    ids = table.backends
+    return array("I", [ids[i] for i in idx]).tobytes()
+
+
+def direct_desired(plan: NodePlan, want: Desired, known: dict[str, str]) -> None:
+    """Add the plan's t1-only services (tier1.directServices) to `want`: their backend tables
+    beside the T2 tables (same double-buffered machinery), the backends, the service flags and
+    the NAT source (this node's address; L.NAT_PORT_MIN/COUNT). Nothing when there are none."""
+    from lbcli.agent.datapath.maps import content_digest
+
+    t1 = plan.tier1
+    if not t1.direct_services:
+        return
+    by_id = {t.id: t for t in t1.backend_tables}
+    digests: dict[int, bytes] = {}
+    for svc in t1.direct_services:
+        key = (svc.vip, svc.port, svc.protocol)
+        if key in want.services:
+            raise DatapathError(f"service {svc_id(key)} is both t1-only and two-tier in the plan")
+        tid = svc.backend_table
+        if tid not in digests:
+            tbl = by_id[tid]
+            tkey = hashlib.sha256(f"backends|{tbl.sha256}|{tbl.size}|{tbl.backends}".encode()).hexdigest()
+            spec = BackendTableSpec(tbl)
+            digests[tid] = bytes.fromhex(known[tkey]) if tkey in known else content_digest(spec.content)
+            want.table_digests[tkey] = digests[tid].hex()
+            want.tables[digests[tid]] = spec
+        want.services[key] = (svc.service, digests[tid])
+        want.flags[key] = L.SVC_F_T1_ONLY | (L.SVC_F_HASH_SADDR if svc.hash == "sourceIP" else 0)
+    want.backends = {b.id: (b.ip, b.port) for b in t1.backends}
+    want.nat = (plan.node.internal_ip, L.NAT_PORT_MIN, L.NAT_PORT_COUNT)
 
 
 # -- the objects it changes (Change.spec) ----------------------------------------------------
@@ -274,6 +343,23 @@ class ServiceSpec:
     id: int = 0
     new: bool = False
     name: str = ""
+    flags: int = 0  # L.SVC_F_*: t1-only services
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """A backend of t1-only services in lb_be."""
+    id: int
+    ip: str = ""
+    port: int = 0
+
+
+@dataclass(frozen=True)
+class NatSpec:
+    """The NAT source of t1-only services (lb_natcfg); ip "0.0.0.0" turns replies off."""
+    ip: str
+    port_min: int = 0
+    port_count: int = 0
 
 
 @dataclass(frozen=True)
@@ -288,13 +374,14 @@ def _rank(ch: Change) -> int:
     """Apply order: device, program, filter, config, T2 nodes, tables, services, then the
     deletes of services, tables and T2 nodes (nothing still points at what is deleted)."""
     kind = _KIND[type(ch.spec)]
-    if ch.action == "delete" and kind in ("service", "table", "t2"):
-        return len(_PHASES) + ("service", "table", "t2").index(kind)
+    if ch.action == "delete" and kind in ("service", "table", "t2", "backend"):
+        return len(_PHASES) + ("service", "table", "t2", "backend").index(kind)
     return _PHASES.index(kind) if kind in _PHASES else len(_PHASES) + 4
 
 
 _KIND = {Teardown: "teardown", DeviceSpec: "device", ProgramSpec: "program", FilterSpec: "filter",
-         ConfigSpec: "config", T2Spec: "t2", TableChange: "table", ServiceSpec: "service", RecordSpec: "state"}
+         ConfigSpec: "config", T2Spec: "t2", TableChange: "table", ServiceSpec: "service", RecordSpec: "state",
+         BackendSpec: "backend", NatSpec: "nat"}
 
 
 class DatapathReconciler:
@@ -398,6 +485,7 @@ class DatapathReconciler:
                     obs.t2 = maps.read_t2()
                     obs.services = maps.read_services()
                     obs.tables = maps.read_tables()
+                    observe_direct(maps, obs)
         return obs
 
     # -- diff -------------------------------------------------------------------------------
@@ -467,6 +555,8 @@ class DatapathReconciler:
             if observed.t2.get(ip) != mac:
                 c(T2Spec(ip, mac), "create" if ip not in observed.t2 else "update", f"t2 {ip}", f"mac {mac}")
 
+        direct_changes(want, observed, c)
+
         # Maglev tables: reuse exact content, else update in place a table only wanted services
         # use (slots written = the difference), else a new table
         wanters: dict[bytes, set[SvcKey]] = {}
@@ -517,10 +607,11 @@ class DatapathReconciler:
                 sid = next(ids, None)
                 if sid is None:
                     raise DatapathError(f"more than {L.MAX_SERVICES} services")
-                c(ServiceSpec(key, k, sid, True, name), "create", f"service {svc_id(key)}", f"{name} table {k}",
-                  vips=(key[0],), batch="services put")
-            elif observed.services[key][0] != k:
-                c(ServiceSpec(key, k, observed.services[key][1], False, name), "update",
+                c(ServiceSpec(key, k, sid, True, name, want.flags.get(key, 0)), "create", f"service {svc_id(key)}",
+                  f"{name} table {k}" + (" t1-only" if want.flags.get(key) else ""), vips=(key[0],),
+                  batch="services put")
+            elif observed.services[key][0] != k or observed.svc_flags.get(key, 0) != want.flags.get(key, 0):
+                c(ServiceSpec(key, k, observed.services[key][1], False, name, want.flags.get(key, 0)), "update",
                   f"service {svc_id(key)}", f"{name} table {k}", vips=(key[0],), batch="services put")
         for key in sorted(set(observed.services) - set(want.services)):
             c(ServiceSpec(key), "delete", f"service {svc_id(key)}", "", vips=(key[0],))
@@ -528,6 +619,8 @@ class DatapathReconciler:
             c(TableChange(k), "delete", f"table {k}", "", vips=(), batch="tables deleted")
         for ip in sorted(set(observed.t2) - set(want.t2)):
             c(T2Spec(ip), "delete", f"t2 {ip}", "", vips=())
+        for bid in sorted(set(observed.backends) - set(want.backends)):
+            c(BackendSpec(bid), "delete", f"backend {bid}", "", vips=())
         names = {svc_id(k): v[0] for k, v in want.services.items()}
         cached = observed.state.get("tables") or {}
         drift = sum(1 for k in want.table_digests if k not in cached) + sum(1 for k in cached if k not in want.table_digests)
@@ -606,6 +699,8 @@ class DatapathReconciler:
                 return f"slots written: {self._maps().update_table(spec.k, spec.spec.content)}"
         elif isinstance(spec, ServiceSpec) and ch.action == "delete":
             self._maps().delete_service(spec.key)
+        elif isinstance(spec, (BackendSpec, NatSpec)):
+            apply_direct(self._maps(), ch)
         else:
             raise TypeError(f"datapath: unknown change {ch.object}")
         return None
@@ -622,7 +717,8 @@ class DatapathReconciler:
             new_ids = [ch.spec.id for ch in changes if ch.spec.new]
             if new_ids:
                 maps.zero_counters(new_ids)
-            maps.put_services([(ch.spec.key, ch.spec.table, ch.spec.id) for ch in changes])
+            maps.put_services([(ch.spec.key, ch.spec.table, ch.spec.id) for ch in changes],
+                              {ch.spec.key: ch.spec.flags for ch in changes if ch.spec.flags})
         else:
             raise TypeError(f"datapath: unknown batch {batch}")
 
@@ -675,6 +771,38 @@ class DatapathReconciler:
         if st.exists(self.state_file) and result.ok:  # kept while something could not be undone
             step("state", lambda: st.remove(self.state_file))
         return result
+
+
+# -- t1-only services: observe / diff / apply of lb_be and lb_natcfg -------------------------
+def observe_direct(maps, obs: Observed) -> None:
+    obs.backends = maps.read_backends()
+    obs.svc_flags = maps.read_service_flags()
+    ip, lo, count = maps.read_natcfg()
+    obs.natcfg = (ip, lo, count) if ip != "0.0.0.0" else None
+
+
+def direct_changes(want: Desired, observed: Observed, c) -> None:
+    """NAT source and backends, before the tables that name them (deletes come last)."""
+    if want.nat != observed.natcfg:
+        if want.nat is None:
+            c(NatSpec("0.0.0.0"), "delete", "nat", "no t1-only service", vips=())
+        else:
+            c(NatSpec(*want.nat), "create" if observed.natcfg is None else "update", "nat",
+              f"source {want.nat[0]} ports {want.nat[1]}-{want.nat[1] + want.nat[2] - 1}")
+    for bid, (ip, port) in sorted(want.backends.items()):
+        if observed.backends.get(bid) != (ip, port):
+            c(BackendSpec(bid, ip, port), "create" if bid not in observed.backends else "update",
+              f"backend {bid}", f"{ip}:{port}")
+
+
+def apply_direct(maps, ch: Change) -> None:
+    spec = ch.spec
+    if isinstance(spec, NatSpec):
+        maps.write_natcfg(spec.ip, spec.port_min, spec.port_count)
+    elif ch.action == "delete":
+        maps.delete_backend(spec.id)
+    else:
+        maps.put_backends([(spec.id, spec.ip, spec.port)])
 
 
 def _ours(flt: nl.Filter) -> bool:

@@ -17,13 +17,18 @@ TLS health checks and PROXY protocol to backends are carried out: lbcli/model/l7
 
 Refused (error unless marked):
 
-- LBService: `udpProxy` (tier 2 proxies TCP only), `auth.jwt` of an application (HAProxy
+- LBService: `udpProxy` with `forceDeploymentMode: t1-t2` (tier 2 proxies TCP only; udpProxy
+  is served by tier 1 straight to the backends), `auth.jwt` of an application (HAProxy
   2.6's jwt_verify takes one PEM key, not a JWKS, and checks no claims); filter rules'
-  `clientCertificateSANs` (HAProxy 2.6 has no SAN fetch) and `jwtClaims`;
-  `forceDeploymentMode: t1-only`; a route's `auth.jwt` (warning); a route's
+  `clientCertificateSANs` (HAProxy 2.6 has no SAN fetch) and `jwtClaims`; a route's `auth.jwt` (warning); a route's
   `auth.basic.disabled: true` (the listener's basic auth still applies to it);
   `proxyProtocolConfig.disallowedVersions` (HAProxy 2.6 exposes no PROXY version) and
   `.passthroughTLVs`, `tlsConfig` `allowedECDHCurves` and `allowedSignatureAlgorithms` (warning).
+- t1-only services (`forceDeploymentMode: t1-only`, and udpProxy): what tier 1 does not do —
+  the service's `proxyProtocolConfig`, its route's `connectionFiltering` and `rateLimits`; on a
+  pool one of them uses: `healthCheck`, a `roundRobin` or `leastRequest` algorithm (tier 1 is
+  Maglev), Hostname backends, `tlsConfig`, `proxyProtocolConfig`, and (warning) `tcpConfig`,
+  `httpConfig` (lbcli/lint/rules/_t1only.py, docs/t1-only.md).
 - LBBackendPool: `backendType: K8sService` and `backends[].k8sServiceRef`, health checks'
   `send` and `receive`; `proxyProtocolConfig.passthroughTLVs`, `tlsConfig` and
   `healthCheck.tlsConfig` `allowedECDHCurves` / `allowedSignatureAlgorithms` (warning).
@@ -71,6 +76,7 @@ from ...model.bgp import CHANNELS, WELL_KNOWN_COMMUNITIES
 from ..finding import Context, Finding
 from ..problem import Severity
 from ._refs import as_list
+from ._t1only import refusals as refusals_t1_only
 
 ID = "not-implemented"
 SEVERITY = Severity.WARNING  # the BGP findings below; the refusal table sets its own
@@ -137,11 +143,8 @@ BGP_REFUSALS = tuple(r for fam in BGP_FAMILIES for r in (
 ))
 
 REFUSALS: tuple[Refusal, ...] = BGP_REFUSALS + (
-    Refusal("LBService", "spec.applications.udpProxy", E, "tier 2 proxies TCP only, so nothing would serve it"),
     Refusal("LBService", f"{A}.auth.jwt", E, "requests would not be authenticated (HAProxy 2.6's "
             "jwt_verify takes one PEM key, not a JWKS, and checks no expiry, issuer or audience)"),
-    Refusal("LBService", f"{A}.forceDeploymentMode", E, "every service goes through tier 2",
-            when=lambda v: v == "t1-only"),
     Refusal("LBService", f"{A}.routes[].auth.jwt", W, "JWT authentication is not implemented at all"),
     Refusal("LBService", f"{A}.routes[].auth.basic.disabled", E, "tier 2 asks every route of the "
             "listener for basic auth", when=lambda v: v is True),
@@ -186,6 +189,7 @@ REFUSALS: tuple[Refusal, ...] = BGP_REFUSALS + (
             and str(d.get("routing-mode", "tunnel")).strip() == "tunnel",
             applies=_cilium_config, fix="use tunnel-protocol vxlan", names=lambda d: "data.tunnel-protocol geneve"),
 )
+REFUSALS += refusals_t1_only(Refusal)  # t1-only services: what tier 1 does not do (_t1only.py)
 # schema paths refused whatever their value (besides REFUSALS without `when`); none at present
 REFUSED_KEYS: set[tuple[str, str]] = set()
 

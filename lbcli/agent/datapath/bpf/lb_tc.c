@@ -3,10 +3,12 @@
  * VIP:port/proto matches are steered to a T2 node picked by the service's Maglev table
  * (or by the flow table for established flows), encapsulated with bpf_skb_set_tunnel_key and
  * redirected to an external (collect-metadata) tunnel device. The client IP is kept (DSR).
- * Everything else passes untouched. */
+ * Services flagged t1-only go straight to their backends through tier-1 NAT (lb_t1only.h),
+ * whose replies come back here too. Everything else passes untouched. */
 #include "lb_defs.h"
 #include "lb_maps.h"
 #include "lb_jhash.h"
+#include "lb_t1only.h"
 
 char _license[] SEC("license") = "GPL";
 
@@ -49,7 +51,7 @@ int lb_tc_ingress(struct __sk_buff *skb)
 	};
 	struct lb_svc *svc = bpf_map_lookup_elem(&lb_svc, &skey);
 	if (!svc)
-		return TC_ACT_OK;
+		return lb_t1only_reply(skb, ip, ports); /* TC_ACT_OK unless a t1-only NAT reply */
 
 	__u32 sid = svc->id;
 	struct lb_counter *cnt = bpf_map_lookup_elem(&lb_stats, &sid);
@@ -57,6 +59,8 @@ int lb_tc_ingress(struct __sk_buff *skb)
 		cnt->packets += 1;
 		cnt->bytes += skb->len;
 	}
+	if (svc->flags & LB_SVC_F_T1_ONLY)
+		return lb_t1only_forward(skb, svc, ip, ports);
 
 	struct lb_cfg *cfg = bpf_map_lookup_elem(&lb_cfg, &zero);
 	if (!cfg || !cfg->tun_ifindex) {

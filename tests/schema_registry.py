@@ -63,6 +63,8 @@ T_BGP_ONLY = "tests/e2e/test_bgp.py::test_only_listed_prefixes_reach_the_peer"
 T_BFD = "tests/e2e/test_bgp.py::test_bfd_sessions_up_on_both_sides_with_profile_timers"
 T_BGP_RENDER = "tests/test_bgp_render.py::test_render_contents_of_the_seed_case"
 T_DSR = "tests/e2e/test_datapath_e2e.py::test_connection_dsr_through_t1"
+T_T1_ONLY = "tests/e2e/test_t1_only.py::test_t1_only_tcp_and_udp_through_the_vip"
+DIRECT = "lbcli.agent.datapath.reconciler:direct_desired"
 T_SPREAD = "tests/e2e/test_datapath_e2e.py::test_spread_and_flow_affinity"
 T_IPAM = "tests/test_model.py::test_pool_selecting_cilium_labels_validates_and_allocates"
 T_SHARING = "tests/test_model.py::test_cross_namespace_sharing_needs_permission_in_compile_too"
@@ -189,7 +191,9 @@ REGISTRY: dict[str, dict[str, object]] = {
         f"{APP}.tlsConfig.maxTLSVersion": Carried("tier2.listeners.[].tls.maxVersion", L7_TLS, T_L7_RENDER),
         f"{APP}.tlsConfig.allowedCipherSuites": Carried("tier2.listeners.[].tls.cipherSuites", L7_TLS, T_L7_RENDER),
         f"{APP}.tlsConfig.validation": Carried("tier2.listeners.[].tls.clientValidation", L7_TLS, T_MODES),
-        f"{APP}.forceDeploymentMode": Carried("tier1.services.[].t2Nodes", DATAPATH, T_DSR),  # auto, t1-t2
+        # t1-t2 (and auto for tcpProxy): tier1.services; t1-only (and auto for udpProxy): straight
+        # to the backends through tier-1 NAT (docs/t1-only.md)
+        f"{APP}.forceDeploymentMode": Carried("tier1.directServices.[].backendTable", DIRECT, T_T1_ONLY),
         f"{APP}.rateLimits": Carried("tier2.listeners.[].rateLimit", L7_CONN_POLICY, T_POLICY),
         f"{APP}.connectionFiltering": Carried("tier2.listeners.[].connectionFiltering", L7_CONN_POLICY, T_POLICY),
         f"{APP}.httpConfig": Carried("tier2.listeners.[].httpVersions", L7_TLS, T_BACKEND_TLS),

@@ -159,3 +159,17 @@ def test_plan_round_trips(proto_app):
     _, c = _compiled(app=proto_app)
     for name, doc in c.plans.items():
         assert NodePlan.from_json(doc).to_json() == doc, name
+
+
+def test_status_shows_t1_only_services():
+    from lbcli.status.model import T1_ONLY_MODE, build_status
+    from lbcli.status.table import service_rows
+
+    _, c = _compiled()
+    st = build_status({n: NodePlan.from_json(p) for n, p in c.plans.items()})
+    [row] = [s for s in st.services if s.name == "dns"]
+    assert (row.vip, row.port, row.protocol, row.type) == (VIP2, 53, "UDP", "udpProxy")
+    assert row.dispatch_modes == (T1_ONLY_MODE,) and row.t1.total == 2 and row.t2.total == 0
+    assert row.hc_t2_b.total == 2 and row.bgp_routes.total == 2
+    [text] = [r for r in service_rows(st) if r[1] == "dns"]
+    assert text[3] == "53/UDP" and text[4] == "UDP" and text[5] == T1_ONLY_MODE

@@ -118,6 +118,7 @@ def build_status(plans: dict[str, NodePlan], observed: Observed | None = None) -
                 a.t1.add(node)
                 a.t2_targets.update(s.t2_nodes)
                 a.modes.add(plan.tier1.dispatch.mode)
+            _add_direct(acc, plan, node)
         for inst in plan.bgp.instances if plan.bgp is not None else ():
             for peer in inst.peers:
                 for prefix in peer.prefixes:
@@ -150,6 +151,28 @@ def build_status(plans: dict[str, NodePlan], observed: Observed | None = None) -
                                   status=c.reason, reason=c.reason, message=c.message))
     rows.sort(key=lambda r: (r.namespace, r.name))
     return Status(t1_nodes, t2_nodes, rows, observed is not None)
+
+
+T1_ONLY_MODE = "t1-only (NAT)"
+
+
+def _add_direct(acc: dict[str, _Acc], plan: NodePlan, node: str) -> None:
+    """t1-only services of a tier-1 plan: tier 1 sends straight to the backends (no T2)."""
+    t1 = plan.tier1
+    if not t1.direct_services:
+        return
+    backends = {b.id: b for b in t1.backends}
+    tables = {t.id: t for t in t1.backend_tables}
+    for s in t1.direct_services:
+        a = acc.setdefault(s.service, _Acc())
+        a.vip, a.port, a.protocol = s.vip, s.port, s.protocol
+        a.type = "udpProxy" if s.protocol == "UDP" else "tcpProxy"
+        a.t1.add(node)
+        a.modes.add(T1_ONLY_MODE)
+        a.pools.add(s.service)  # one pool per route; the plan keeps its backends, not its name
+        for bid in tables[s.backend_table].backends:
+            b = backends[bid]
+            a.backends.add((s.service, b.ip, b.port))
 
 
 def _row(key: str, a: _Acc, facts: ServiceFacts | None) -> ServiceStatus:

@@ -173,3 +173,23 @@ def test_status_shows_t1_only_services():
     assert row.hc_t2_b.total == 2 and row.bgp_routes.total == 2
     [text] = [r for r in service_rows(st) if r[1] == "dns"]
     assert text[3] == "53/UDP" and text[4] == "UDP" and text[5] == T1_ONLY_MODE
+
+
+def test_diff_shows_t1_only_services_and_backend_changes():
+    from lbcli.diff import diff_plans
+
+    _, before = _compiled(backends="[{ip: 10.1.0.1, port: 53}]")
+    _, after = _compiled(backends="[{ip: 10.1.0.1, port: 53}, {ip: 10.1.0.3, port: 53}]")
+    _, none = _compiled(backends="[{ip: 10.1.0.1, port: 53, status: Draining}]")
+    node = "lb-t1-1"
+
+    def lines(a, b):
+        return [(c.object, c.field, c.action, str(c.new if c.action != "delete" else c.old))
+                for c in diff_plans(a.plans[node], b.plans[node], node)]
+
+    grown = lines(before, after)
+    assert any(f"{VIP2}:53/UDP" in o and f == "backend" and act == "create" and "10.1.0.3:53" in v
+               for o, f, act, v in grown), grown
+    gone = lines(before, none)
+    assert any(f == f"service {VIP2}:53/UDP" and act == "delete" for _, f, act, _ in gone), gone
+    assert lines(before, before) == []

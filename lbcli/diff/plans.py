@@ -218,6 +218,41 @@ def _tier1(out: _Out, old: dict, new: dict) -> None:
            lambda s: out.add("tier 1", f"service {label(s)}", s, summary(s)),
            lambda s: out.remove("tier 1", f"service {label(s)}", s, summary(s)),
            change)
+    _tier1_direct(out, a, b)
+
+
+def _tier1_direct(out: _Out, a: dict, b: dict) -> None:
+    """t1-only services (docs/t1-only.md): straight to their backends through tier-1 NAT."""
+    def backends(t1: dict, s: dict) -> list[str]:
+        ids = {x.get("id"): f"{x.get('ip')}:{x.get('port')}" for x in t1.get("backends") or []}
+        table = next((t for t in t1.get("backendTables") or [] if t.get("id") == s.get("backendTable")), {})
+        return sorted(ids.get(i, str(i)) for i in table.get("backends") or [])
+
+    def label(s: dict) -> str:
+        return f"{s.get('vip')}:{s.get('port')}/{s.get('protocol')}"
+
+    def summary(t1: dict, s: dict) -> str:
+        return f"{s.get('service')}, t1-only NAT to {', '.join(backends(t1, s)) or 'no backend'}"
+
+    def change(x: dict, y: dict) -> None:
+        obj = f"tier 1 {label(x)}"
+        _fields(out, obj, x, y, skip=("vip", "port", "protocol", "backendTable"))
+        _set(out, obj, "backend", backends(a, x), backends(b, y))
+        ta = next((t for t in a.get("backendTables") or [] if t.get("id") == x.get("backendTable")), {})
+        tb = next((t for t in b.get("backendTables") or [] if t.get("id") == y.get("backendTable")), {})
+        if backends(a, x) == backends(b, y) and ta.get("sha256") != tb.get("sha256"):
+            out.emit(obj, "maglev table", "update", ta.get("sha256"), tb.get("sha256"), "weights or size")
+
+    key = lambda s: (s.get("vip"), s.get("port"), s.get("protocol"))  # noqa: E731
+    old = {key(s): s for s in a.get("directServices") or []}
+    new = {key(s): s for s in b.get("directServices") or []}
+    for k in sorted(set(old) | set(new), key=str):  # (equal entries may name changed tables)
+        if k not in new:
+            out.remove("tier 1", f"service {label(old[k])}", old[k], summary(a, old[k]))
+        elif k not in old:
+            out.add("tier 1", f"service {label(new[k])}", new[k], summary(b, new[k]))
+        else:
+            change(old[k], new[k])
 
 
 def _bgp(out: _Out, old: dict, new: dict) -> None:

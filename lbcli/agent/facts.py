@@ -24,7 +24,7 @@ def collect(ctx: NodeContext, plan, secrets: dict | None = None) -> dict[str, An
         from .datapath.reconciler import service_counters
 
         counters = service_counters(ctx)
-        for s in t1.get("services") or []:
+        for s in (t1.get("services") or []) + (t1.get("directServices") or []):  # two-tier, t1-only
             c = counters.get(f"{s['vip']}:{s['port']}/{s['protocol']}")
             put(s["service"], "t1Programmed", 1 if c is not None else 0)
             if c is not None:

@@ -9,6 +9,7 @@ import json
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -51,6 +52,16 @@ for sport in range(first, first + count):
     finally:
         s.close()
 print(json.dumps(out))
+"""
+
+
+FACTS = r"""
+import json, sys
+from pathlib import Path
+from lbcli.agent.facts import collect
+from lbcli.agent.reconciler import NodeContext
+from lbcli.plan.read import read_plan
+print(json.dumps(collect(NodeContext(sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])), read_plan(Path(sys.argv[4])))))
 """
 
 
@@ -122,6 +133,14 @@ def test_t1_only_tcp_and_udp_through_the_vip(lab_driver):
     assert sum(c["nat_forward"] for c in counters.values()) >= 60 * 3 + 60
     assert sum(c["nat_reply"] for c in counters.values()) >= 60 * 2 + 60
     assert all(c["drop_nat_ports"] == 0 and c["drop_no_backend"] == 0 for c in counters.values()), counters
+
+    # what `cilium-lb observe` reports for status: programmed on each T1, packets counted
+    facts = json.loads(drv.lab.run_in("t1-a", [sys.executable, "-c", FACTS, "t1-a", str(drv.lab.state_dir("t1-a")),
+                                               str(drv.lab.bpf_root), str(drv.plan_dir / "t1-a.json")],
+                                      cwd=str(Path(__file__).parents[2])).stdout)["services"]
+    for name in ("default/direct", "default/echo"):
+        assert facts[name]["t1Programmed"] == 1, facts
+    assert facts["default/direct"]["packets"] + drv.counters("t1-b")["services"][f"{VIP}:{TCP_PORT}/TCP"]["packets"] >= 60 * 3
 
     # converged: a second apply changes nothing
     for node in ("t1-a", "t1-b"):

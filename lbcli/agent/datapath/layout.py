@@ -78,8 +78,9 @@ MAX_TABLES = 4096
 MAX_T2 = 4096
 
 # Global counters (enum in lb_maps.h).
-GSTATS = ("redirect", "flow_hit", "drop_no_cfg", "drop_no_table", "drop_no_t2", "drop_tunnel",
-          "nat_forward", "nat_reply", "drop_no_backend", "drop_nat_ports", "drop_nat_rewrite")
+GSTATS = ("redirect", "flow_hit", "drop_no_cfg", "drop_no_table", "drop_no_t2", "drop_tunnel")
+# t1-only counters (lb_natstats, enum in lb_t1only.h)
+NAT_STATS = ("nat_forward", "nat_reply", "drop_no_backend", "drop_nat_ports", "drop_nat_rewrite", "drop_nat_no_cfg")
 
 # lb_svc.flags (bpf/lb_t1only.h)
 SVC_F_T1_ONLY = 1 << 0
@@ -93,6 +94,6 @@ PROTOCOLS = {"TCP": 6, "UDP": 17}
 PROTOCOL_NAMES = {v: k for k, v in PROTOCOLS.items()}
 
 # Map names in the object, also their pin file names under <bpf-root>/<node>/.
-MAP_NAMES = ("lb_be", "lb_cfg", "lb_flows", "lb_gstats", "lb_maglev", "lb_nat", "lb_natcfg", "lb_rnat",
+MAP_NAMES = ("lb_be", "lb_cfg", "lb_flows", "lb_gstats", "lb_maglev", "lb_nat", "lb_natcfg", "lb_natstats", "lb_rnat",
              "lb_stats", "lb_svc", "lb_t2", "lb_tmeta", "lb_tstate")
 PROGRAM = "lb_tc_ingress"

@@ -192,10 +192,12 @@ class PinnedMaps:
         return packets, bytes_
 
     def read_gstats(self) -> dict[str, int]:
+        """Datapath-wide counters: lb_gstats, then the t1-only path's lb_natstats."""
         n, out = possible_cpus(), {}
-        for i, name in enumerate(L.GSTATS):
-            raw = bpf.lookup(self.fd["lb_gstats"], struct.pack("<I", i), 8 * n) or b""
-            out[name] = sum(struct.unpack(f"<{len(raw) // 8}Q", raw))
+        for m, names in (("lb_gstats", L.GSTATS), ("lb_natstats", L.NAT_STATS)):
+            for i, name in enumerate(names):
+                raw = bpf.lookup(self.fd[m], struct.pack("<I", i), 8 * n) or b""
+                out[name] = sum(struct.unpack(f"<{len(raw) // 8}Q", raw))
         return out
 
     # -- Maglev tables --------------------------------------------------------------------

@@ -78,13 +78,7 @@ enum {
 	LB_STAT_DROP_NO_TABLE = 3,
 	LB_STAT_DROP_NO_T2 = 4,
 	LB_STAT_DROP_TUNNEL = 5,
-	/* t1-only services (lb_t1only.h) */
-	LB_STAT_NAT_FORWARD = 6,
-	LB_STAT_NAT_REPLY = 7,
-	LB_STAT_DROP_NO_BACKEND = 8,
-	LB_STAT_DROP_NAT_PORTS = 9,
-	LB_STAT_DROP_NAT_REWRITE = 10,
-	LB_STAT_MAX = 16,
+	LB_STAT_MAX = 8,
 };
 
 struct {

@@ -56,6 +56,17 @@ struct lb_rnat {
 	__u64 last; /* bpf_ktime_get_ns() of the last packet either way */
 };
 
+/* counters of this path (lb_natstats), beside lb_gstats so its layout stays as it was */
+enum {
+	LB_NSTAT_FORWARD = 0,
+	LB_NSTAT_REPLY = 1,
+	LB_NSTAT_DROP_NO_BACKEND = 2,
+	LB_NSTAT_DROP_PORTS = 3,
+	LB_NSTAT_DROP_REWRITE = 4,
+	LB_NSTAT_DROP_NO_CFG = 5,
+	LB_NSTAT_MAX = 8,
+};
+
 struct lb_natcfg {
 	__be32 snat_ip;   /* this node's address on the uplink */
 	__u16 port_min;   /* NAT source ports [port_min, port_min + port_count), host order */
@@ -91,9 +102,23 @@ struct {
 	__type(value, struct lb_natcfg);
 } lb_natcfg SEC(".maps");
 
-static __always_inline void lb_t1_gstat(__u32 idx)
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LB_NSTAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} lb_natstats SEC(".maps");
+
+static __always_inline void lb_t1_gstat(__u32 idx) /* lb_gstats: what the T2 path counts too */
 {
 	__u64 *v = bpf_map_lookup_elem(&lb_gstats, &idx);
+	if (v)
+		*v += 1;
+}
+
+static __always_inline void lb_nstat(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&lb_natstats, &idx);
 	if (v)
 		*v += 1;
 }
@@ -157,7 +182,7 @@ static __always_inline int lb_t1only_forward(struct __sk_buff *skb, struct lb_sv
 	struct lb_natcfg *nc = bpf_map_lookup_elem(&lb_natcfg, &zero);
 	struct lb_cfg *cfg = bpf_map_lookup_elem(&lb_cfg, &zero);
 	if (!nc || !nc->snat_ip || !cfg) {
-		lb_t1_gstat(LB_STAT_DROP_NO_CFG);
+		lb_nstat(LB_NSTAT_DROP_NO_CFG);
 		return TC_ACT_SHOT;
 	}
 	__u8 proto = ip->protocol;
@@ -204,13 +229,13 @@ static __always_inline int lb_t1only_forward(struct __sk_buff *skb, struct lb_sv
 		__u32 bid = (slot & 1) ? sp[1] : sp[0];
 		struct lb_be *be = bid ? bpf_map_lookup_elem(&lb_be, &bid) : 0;
 		if (!be) {
-			lb_t1_gstat(LB_STAT_DROP_NO_BACKEND);
+			lb_nstat(LB_NSTAT_DROP_NO_BACKEND);
 			return TC_ACT_SHOT;
 		}
 		struct lb_rnat_key rk = {.addr = be->addr, .port = be->port, .proto = proto};
 		__be16 nport = lb_nat_port(nc, &rk, &rv, lb_jhash_3words(client, ports, be->addr, ~cfg->hash_seed), now);
 		if (!nport) {
-			lb_t1_gstat(LB_STAT_DROP_NAT_PORTS);
+			lb_nstat(LB_NSTAT_DROP_PORTS);
 			return TC_ACT_SHOT;
 		}
 		nat.addr = be->addr;
@@ -219,10 +244,10 @@ static __always_inline int lb_t1only_forward(struct __sk_buff *skb, struct lb_sv
 		bpf_map_update_elem(&lb_nat, &fkey, &nat, BPF_ANY);
 	}
 	if (lb_nat_rewrite(skb, l4off, proto, client, snat, vip, nat.addr, cport, nat.nport, vport, nat.port)) {
-		lb_t1_gstat(LB_STAT_DROP_NAT_REWRITE);
+		lb_nstat(LB_NSTAT_DROP_REWRITE);
 		return TC_ACT_SHOT;
 	}
-	lb_t1_gstat(LB_STAT_NAT_FORWARD);
+	lb_nstat(LB_NSTAT_FORWARD);
 	return bpf_redirect_neigh(skb->ifindex, 0, 0, 0);
 }
 
@@ -246,9 +271,9 @@ static __always_inline int lb_t1only_reply(struct __sk_buff *skb, struct iphdr *
 	__be16 cport = r->cport, vport = r->vport;
 	__u32 l4off = sizeof(struct ethhdr) + ip->ihl * 4;
 	if (lb_nat_rewrite(skb, l4off, proto, be, vip, snat, client, bport, vport, nport, cport)) {
-		lb_t1_gstat(LB_STAT_DROP_NAT_REWRITE);
+		lb_nstat(LB_NSTAT_DROP_REWRITE);
 		return TC_ACT_SHOT;
 	}
-	lb_t1_gstat(LB_STAT_NAT_REPLY);
+	lb_nstat(LB_NSTAT_REPLY);
 	return bpf_redirect_neigh(skb->ifindex, 0, 0, 0);
 }

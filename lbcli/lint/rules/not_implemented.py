@@ -24,12 +24,11 @@ Refused (error unless marked):
   `auth.basic.disabled: true` (the listener's basic auth still applies to it);
   `proxyProtocolConfig.disallowedVersions` (HAProxy 2.6 exposes no PROXY version) and
   `.passthroughTLVs`, `tlsConfig` `allowedECDHCurves` and `allowedSignatureAlgorithms` (warning).
-- LBBackendPool: `backendType: K8sService` and `backends[].k8sServiceRef`, health checks'
-  `send` and `receive`; `proxyProtocolConfig.passthroughTLVs`, `tlsConfig` and
+- LBBackendPool: health checks' `send` and `receive`; `proxyProtocolConfig.passthroughTLVs`, `tlsConfig` and
   `healthCheck.tlsConfig` `allowedECDHCurves` / `allowedSignatureAlgorithms` (warning).
 - IsovalentBFDProfile `echoFunction` (warning).
-- v1 Service of type LoadBalancer that LB-IPAM serves: it gets an address, but no tier-1
-  entry, listener or BGP prefix (serve it with an LBVIP and LBServices).
+- v1 Service of type LoadBalancer that LB-IPAM serves: its UDP and SCTP ports (its TCP ports
+  are served like LBServices: lbcli/model/lbservices.py).
 - CiliumLoadBalancerIPPool IPv6 blocks (warning: plans hold IPv4 only).
 - cilium-config `tunnel-protocol: geneve` with routing-mode tunnel (the node's network
   component builds VXLAN tunnels only; kernels of this machine kind have no GENEVE at all). The
@@ -169,14 +168,10 @@ REFUSALS: tuple[Refusal, ...] = BGP_REFUSALS + (
     Refusal("LBBackendPool", "spec.healthCheck.http.receive", E, "the check does not look for this text"),
     Refusal("LBBackendPool", "spec.healthCheck.tcp.send", E, "the check only opens a connection"),
     Refusal("LBBackendPool", "spec.healthCheck.tcp.receive", E, "the check does not look for this text"),
-    Refusal("LBBackendPool", "spec.backendType", E, "K8sService backends are not resolved, so the pool "
-            "would have no servers", when=lambda v: v == "K8sService"),
-    Refusal("LBBackendPool", "spec.backends[].k8sServiceRef", E, "Kubernetes Services are not resolved to "
-            "backends"),
     Refusal("IsovalentBFDProfile", "spec.echoFunction", W, "BFD runs without echo"),
-    Refusal("Service", "spec.type", E, "LB-IPAM gives it an address but nothing serves or announces it; "
-            "serve it with an LBVIP and LBServices", when=lambda v: v == "LoadBalancer",
-            applies=_served_lb_service),
+    Refusal("Service", "spec.ports[].protocol", E, "tier 2 proxies TCP only, so this port of the "
+            "LoadBalancer Service is not served", when=lambda v: v in ("UDP", "SCTP"),
+            applies=_served_lb_service, names=lambda v: f"a {v} port", fix="serve it with a TCP port"),
     Refusal("CiliumLoadBalancerIPPool", "spec.blocks[].cidr", W, "plans hold IPv4 only: no address is "
             "allocated from it", when=_ipv6),
     Refusal("CiliumLoadBalancerIPPool", "spec.blocks[].start", W, "plans hold IPv4 only: no address is "

@@ -171,7 +171,7 @@ REFUSALS: tuple[Refusal, ...] = BGP_REFUSALS + (
     Refusal("IsovalentBFDProfile", "spec.echoFunction", W, "BFD runs without echo"),
     Refusal("Service", "spec.ports[].protocol", E, "tier 2 proxies TCP only, so this port of the "
             "LoadBalancer Service is not served", when=lambda v: v in ("UDP", "SCTP"),
-            applies=_served_lb_service, names=lambda v: f"a {v} port", fix="serve it with a TCP port"),
+            applies=_served_lb_service, names=lambda v: f"protocol {v}", fix="serve it with a TCP port"),
     Refusal("CiliumLoadBalancerIPPool", "spec.blocks[].cidr", W, "plans hold IPv4 only: no address is "
             "allocated from it", when=_ipv6),
     Refusal("CiliumLoadBalancerIPPool", "spec.blocks[].start", W, "plans hold IPv4 only: no address is "

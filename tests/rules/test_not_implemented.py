@@ -123,6 +123,15 @@ spec:
     - {name: tcp, port: 53}
     - {name: udp, port: 53, protocol: UDP}
 """, "protocol: UDP"),
+    ("Service", "spec.externalTrafficPolicy"): ("""
+apiVersion: v1
+kind: Service
+metadata: {namespace: default, name: local}
+spec:
+  type: LoadBalancer
+  externalTrafficPolicy: Local
+  ports: [{port: 80}]
+""", "externalTrafficPolicy: Local"),
     ("CiliumLoadBalancerIPPool", "spec.blocks[].cidr"): ("""
 apiVersion: cilium.io/v2
 kind: CiliumLoadBalancerIPPool

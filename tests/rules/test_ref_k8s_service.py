@@ -72,3 +72,10 @@ def test_pools_of_other_types_are_left_to_the_schema():
     report = lint_text(text)
     assert by_rule(report, RULE) == []
     assert any("needed with `backendType: IP`" in p.message for p in by_rule(report, "schema"))
+
+
+def test_set_without_any_service_warns_instead():
+    text = _text(ref="ilb-gui", slice_=False).split("---")[0]  # the pool alone
+    [p] = by_rule(lint_text(text), RULE)
+    assert p.severity == Severity.WARNING and p.line == line_of(text, "name: ilb-gui")
+    assert "which has no Service at all" in p.message and "compile with --kube" in p.message

@@ -9,6 +9,8 @@ ready endpoints only, serving-and-terminating ones when none is ready (lbcli/mod
 
 Reported at the reference:
 - error: the Service is not in the set (BackendsExist=False), with a close name suggested;
+  a warning instead when the set holds no v1 Service at all (Services kept with the
+  applications, not with the load balancer): the pool compiles with no server for it;
 - error: the Service has no TCP port with that number (at the backend's `port`);
 - warning: neither an EndpointSlice (label `kubernetes.io/service-name`) nor an Endpoints
   object of the Service is in the set, or none of its endpoints is ready: the pool would
@@ -41,7 +43,12 @@ def check(ctx: Context) -> Iterator[Finding]:
             base = ("spec", "backends", i)
             ref = base + ("k8sServiceRef", "name")
             res = endpoints.resolve(ctx.index, pool.namespace, name, port)
-            if res.service is None:
+            if res.service is None and not ctx.index.of_kind("Service"):
+                yield Finding(pool, ref, f"backend {i}: Service {pool.namespace}/{name} is not in the set, which "
+                              "has no Service at all (kept with the applications?): the pool has no server for "
+                              "it; add the Service and its EndpointSlices, or compile with --kube",
+                              severity=Severity.WARNING)
+            elif res.service is None:
                 hint = similar(ctx.index, "Service", pool.namespace, name)
                 yield Finding(pool, ref, f"backend {i}: Service {pool.namespace}/{name} does not exist "
                               f"(BackendsExist=False){hint}")

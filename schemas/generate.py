@@ -1112,6 +1112,8 @@ def service() -> dict:
             "clusterIPs": array({"type": "string"}),
             "ipFamilies": array(string(enum=["IPv4", "IPv6"])),
             "ipFamilyPolicy": string(enum=["SingleStack", "PreferDualStack", "RequireDualStack"]),
+            "sessionAffinity": string(enum=["None", "ClientIP"], default="None"),
+            "sessionAffinityConfig": obj({"clientIP": obj({"timeoutSeconds": integer(1, 86400, default=10800)})}),
         },
         open_=True,
         desc="Fields cilium-lb reads are checked; other ServiceSpec fields pass through.",

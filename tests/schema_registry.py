@@ -73,6 +73,7 @@ T_K8S_POOL = "tests/e2e/test_k8s_services.py::test_k8s_service_pool_serves_ready
 T_SHARED = "tests/e2e/test_k8s_services.py::test_shared_key_services_serve_both_ports"
 T_ENDPOINTS = "tests/test_endpoints.py::test_ip_families_follow_the_service"
 T_LB_BGP = "tests/test_endpoints.py::test_lb_services_compile_to_tier1_listeners_and_prefixes"
+T_AFFINITY = "tests/e2e/test_k8s_services.py::test_client_ip_affinity_keeps_a_client_on_one_endpoint"
 
 VIP = Carried("tier1.services.[].vip", DATAPATH, T_DSR)  # an address decides the VIP programmed
 IPAM = Carried("tier1.services.[].vip", DATAPATH, T_IPAM)  # LB-IPAM's result is the VIP programmed
@@ -268,6 +269,11 @@ REGISTRY: dict[str, dict[str, object]] = {
         "spec.clusterIPs": Inert("the in-cluster addresses kube-proxy serves; tier 2 dials endpoints"),
         "spec.ipFamilies": Carried("tier2.backendPools.[].backends.[].address", L7_SERVER, T_ENDPOINTS),
         "spec.ipFamilyPolicy": Inert("how the API server picks ipFamilies, which are read"),
+        "spec.sessionAffinity": Carried("tier2.listeners.[].routes.[].persistence", L7_BALANCE, T_AFFINITY),
+        "spec.sessionAffinityConfig": Carried("tier2.listeners.[].routes.[].persistence", L7_BALANCE, T_AFFINITY),
+        # 10800 (the default) is what the hash gives; other values are refused (warning)
+        "spec.sessionAffinityConfig.clientIP.timeoutSeconds": Inert("10800, Kubernetes' default, is carried "
+                                                                    "out as a hash without timeout"),
     },
     "EndpointSlice": {
         "metadata.name": Inert("slices are found by their kubernetes.io/service-name label"),

@@ -160,7 +160,8 @@ spec:
 """
 
 
-def _lb(name: str, ports: str, labels: str = "{announce: 'yes'}", ann: str = "", ts: str = "2025-01-01T00:00:00Z") -> str:
+def _lb(name: str, ports: str, labels: str = "{announce: 'yes'}", ann: str = "", ts: str = "2025-01-01T00:00:00Z",
+        spec: str = "") -> str:
     return f"""
     apiVersion: v1
     kind: Service
@@ -170,7 +171,7 @@ def _lb(name: str, ports: str, labels: str = "{announce: 'yes'}", ann: str = "",
       creationTimestamp: "{ts}"
       labels: {labels}
       annotations: {{lbipam.cilium.io/ips: 100.64.0.7, lbipam.cilium.io/sharing-key: k{ann}}}
-    spec: {{type: LoadBalancer, ports: {ports}}}
+    spec: {{type: LoadBalancer, ports: {ports}{spec}}}
     """
 
 
@@ -246,3 +247,13 @@ def test_k8s_service_pool_holds_the_endpoint_addresses_with_the_backend_weight()
     again = compile_plans(_index(*reversed(docs)))
     first = compile_plans(_index(*docs))
     assert {n: dumps(p) for n, p in again.plans.items()} == {n: dumps(p) for n, p in first.plans.items()}
+
+
+def test_client_ip_affinity_hashes_the_client_address():
+    idx = _index(NODES, _lb("web", "[{name: http, port: 80}]", spec=", sessionAffinity: ClientIP"),
+                 _slice("w", "[{addresses: [10.0.0.1, 10.0.0.2]}]", service="web"))
+    t2 = compile_plans(idx).plans["t2"].to_json()["tier2"]
+    [lst] = t2["listeners"]
+    assert lst["routes"][0]["persistence"] == {"sourceIP": True, "cookies": [], "headers": []}
+    [pool] = t2["backendPools"]
+    assert pool["algorithm"] == "consistentHashing" and pool["tableSize"] == 65537

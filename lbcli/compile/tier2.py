@@ -167,21 +167,25 @@ def service_listener(svc: Resource, port: int, vip: str) -> dict:
     """The tier-2 listener of one TCP port of a v1 Service of type LoadBalancer: TCP passthrough
     to the pool of its endpoints (the same key names both)."""
     key = lbservices.key(svc, port)
+    sticky = {"sourceIP": True, "cookies": [], "headers": []} if lbservices.client_ip_affinity(svc) else None
     return {"service": key, "vip": vip, "port": port, "protocol": "TCP", "type": "tcpProxy",
             "proxyProtocol": None, "tls": None, "auth": None,
-            "routes": [{"hostNames": [], "path": None, "backendPool": key, "persistence": None}]}
+            "routes": [{"hostNames": [], "path": None, "backendPool": key, "persistence": sticky}]}
 
 
 def service_pool(index: ResourceIndex, key: str) -> dict | None:
-    """The pool of a v1 Service port key "ns/name:port": its ready endpoints, round robin, the
-    LBBackendPool defaults for everything else (kube-proxy has no health checks: readiness is)."""
+    """The pool of a v1 Service port key "ns/name:port": its ready endpoints, round robin (or
+    hashed on the client address with `sessionAffinity: ClientIP`), the LBBackendPool defaults
+    for everything else (kube-proxy has no health checks: readiness is)."""
     ns, _, rest = key.partition("/")
     name, _, port = rest.rpartition(":")
     dflt = _pool_defaults()
     res = endpoints.resolve(index, ns, name, int(port))
     backends = [{"address": e.address, "port": e.port, "weight": dflt["weight"], "status": "Active"}
                 for e in res.endpoints]
-    return {"name": key, "backendType": "K8sService", "algorithm": "roundRobin", "tableSize": None,
+    sticky = res.service is not None and lbservices.client_ip_affinity(res.service)
+    return {"name": key, "backendType": "K8sService", "algorithm": "consistentHashing" if sticky else "roundRobin",
+            "tableSize": dflt["tableSize"] if sticky else None,
             "backends": backends, "healthCheck": None, "resolvers": [],
             "connectTimeoutSeconds": dflt["connectTimeoutSeconds"]}
 

@@ -12,6 +12,10 @@ such Service on every tier node: LBDeployments select LBServices, not v1 Service
 Plan keys: `namespace/name:port` names a port's listener, tier-1 entry and pool (Kubernetes
 names hold no ':', so no LBService or LBBackendPool key is ever the same).
 UDP and SCTP ports are not served (tier 2 proxies TCP; the not-implemented rule says so).
+`sessionAffinity: ClientIP` is carried out as a consistent hash of the client address: a client
+stays on its endpoint while the endpoints do not change, with no timeout (a
+`sessionAffinityConfig.clientIP.timeoutSeconds` other than Kubernetes' default 10800 is
+refused with a warning).
 """
 
 from __future__ import annotations
@@ -41,3 +45,7 @@ def ports(svc: Resource) -> list[int]:
 
 def key(svc: Resource, port: int) -> str:
     return f"{svc.namespace}/{svc.name}:{port}"
+
+
+def client_ip_affinity(svc: Resource) -> bool:
+    return svc.spec.get("sessionAffinity") == "ClientIP"

@@ -6,9 +6,9 @@ in each node's namespace, and curl from the client through tier 1 (eBPF dispatch
 
 - A K8sService LBBackendPool: the LBService reaches only the ready endpoints of the slice
   (be-c, listed as not ready, runs a server too and never answers).
-- Two LoadBalancer Services sharing 100.64.0.120 through `lbipam.cilium.io/sharing-key`: both
-  ports are served, each by its own Service's endpoints (one from an EndpointSlice with a
-  named targetPort, one from v1 Endpoints).
+- Three LoadBalancer Services sharing 100.64.0.120 through `lbipam.cilium.io/sharing-key`:
+  every port is served, each by its own Service's endpoints (from an EndpointSlice, or from
+  v1 Endpoints); the one with `sessionAffinity: ClientIP` keeps the client on one endpoint.
 """
 
 from __future__ import annotations
@@ -164,6 +164,31 @@ spec:
   ports: [{{port: 8443, targetPort: 9443}}]
 ---
 apiVersion: v1
+kind: Service
+metadata:
+  namespace: default
+  name: sticky
+  annotations:
+    lbipam.cilium.io/ips: "{SHARED_VIP}"
+    lbipam.cilium.io/sharing-key: shop
+spec:
+  type: LoadBalancer
+  sessionAffinity: ClientIP
+  sessionAffinityConfig: {{clientIP: {{timeoutSeconds: 10800}}}}
+  ports: [{{name: http, port: 9000, targetPort: 8080}}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  namespace: default
+  name: sticky-8cj2q
+  labels: {{kubernetes.io/service-name: sticky}}
+addressType: IPv4
+ports: [{{name: http, port: 8080}}]
+endpoints:
+  - addresses: ["{BACKENDS['be-a']}", "{BACKENDS['be-b']}"]
+---
+apiVersion: v1
 kind: Endpoints
 metadata: {{namespace: default, name: api}}
 subsets:
@@ -251,3 +276,11 @@ def test_shared_key_services_serve_both_ports(k8s_lab):
     assert {_get(lab, f"http://{SHARED_VIP}:80/") for _ in range(4)} == {"be-c:8080"}
     # api: v1 Endpoints (no slice), port 8443 -> 9443 on be-b
     assert {_get(lab, f"http://{SHARED_VIP}:8443/") for _ in range(4)} == {"be-b:9443"}
+
+
+def test_client_ip_affinity_keeps_a_client_on_one_endpoint(k8s_lab):
+    lab, _, _ = k8s_lab
+    _wait_up(lab, f"http://{SHARED_VIP}:9000/")
+    # two ready endpoints; round robin would alternate, the client-address hash does not
+    got = Counter(_get(lab, f"http://{SHARED_VIP}:9000/") for _ in range(8))
+    assert len(got) == 1 and next(iter(got)) in ("be-a:8080", "be-b:8080"), got

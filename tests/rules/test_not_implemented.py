@@ -132,6 +132,17 @@ spec:
   externalTrafficPolicy: Local
   ports: [{port: 80}]
 """, "externalTrafficPolicy: Local"),
+    ("Service", "spec.sessionAffinityConfig.clientIP.timeoutSeconds"): ("""
+apiVersion: v1
+kind: Service
+metadata: {namespace: default, name: sticky}
+spec:
+  type: LoadBalancer
+  sessionAffinity: ClientIP
+  sessionAffinityConfig:
+    clientIP: {timeoutSeconds: 60}
+  ports: [{port: 80}]
+""", "timeoutSeconds: 60"),
     ("CiliumLoadBalancerIPPool", "spec.blocks[].cidr"): ("""
 apiVersion: cilium.io/v2
 kind: CiliumLoadBalancerIPPool

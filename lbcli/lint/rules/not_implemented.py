@@ -29,7 +29,8 @@ Refused (error unless marked):
 - IsovalentBFDProfile `echoFunction` (warning).
 - v1 Service of type LoadBalancer that LB-IPAM serves: its UDP and SCTP ports (its TCP ports
   are served like LBServices: lbcli/model/lbservices.py); `externalTrafficPolicy: Local`
-  (warning: every ready endpoint is used and the client address is not kept).
+  (warning: every ready endpoint is used and the client address is not kept), a ClientIP
+  affinity timeout other than the default 10800 s (warning: the hash has no timeout).
 - CiliumLoadBalancerIPPool IPv6 blocks (warning: plans hold IPv4 only).
 - cilium-config `tunnel-protocol: geneve` with routing-mode tunnel (the node's network
   component builds VXLAN tunnels only; kernels of this machine kind have no GENEVE at all). The
@@ -173,6 +174,9 @@ REFUSALS: tuple[Refusal, ...] = BGP_REFUSALS + (
     Refusal("Service", "spec.ports[].protocol", E, "tier 2 proxies TCP only, so this port of the "
             "LoadBalancer Service is not served", when=lambda v: v in ("UDP", "SCTP"),
             applies=_served_lb_service, names=lambda v: f"protocol {v}", fix="serve it with a TCP port"),
+    Refusal("Service", "spec.sessionAffinityConfig.clientIP.timeoutSeconds", W, "ClientIP affinity hashes the "
+            "client address: it holds while the endpoints do not change, with no timeout",
+            when=lambda v: v != 10800, applies=_served_lb_service, fix="leave it at 10800 (the default) or remove it"),
     Refusal("Service", "spec.externalTrafficPolicy", W, "tier 2 proxies to every ready endpoint of the "
             "cluster (as with Cluster) and the backend sees tier 2's address, not the client's",
             when=lambda v: v == "Local", applies=_served_lb_service, fix="use Cluster"),

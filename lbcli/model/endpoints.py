@@ -8,7 +8,8 @@ read the way kube-proxy reads them. Lint checks these and compile resolves from 
 - Port: a Service port is found by its number (and protocol); its endpoints' port is the
   slice port with the same `name` ("" for an unnamed port) and protocol — `targetPort`, by
   name or number, is what the EndpointSlice controller already resolved into the slice, as
-  kube-proxy relies on. A slice without that port contributes nothing.
+  kube-proxy relies on. A slice without that port (or whose port has no number, "all
+  ports") contributes nothing.
 - Readiness (kube-proxy's CategorizeEndpoints): endpoints whose `conditions.ready` is true
   or unset are used; when a Service has none, endpoints that are `serving` (unset: as ready)
   and `terminating` are used instead, so connections drain to terminating pods rather than
@@ -52,10 +53,19 @@ class Resolution:
 
 
 def slices_of(index: ResourceIndex, namespace: str | None, name: str) -> list[Resource]:
-    """The EndpointSlices of Service namespace/name, by name (deterministic order)."""
-    out = [s for s in index.valid("EndpointSlice")
-           if s.namespace == namespace and s.labels.get(SERVICE_NAME_LABEL) == name]
-    return sorted(out, key=lambda s: s.name)
+    """The EndpointSlices of Service namespace/name, by name (deterministic order). The
+    grouping is built once per index: lint and compile ask for every Service."""
+    groups = getattr(index, "_slices_by_service", None)
+    if groups is None:
+        groups = {}
+        for s in index.valid("EndpointSlice"):
+            svc = s.labels.get(SERVICE_NAME_LABEL)
+            if isinstance(svc, str) and svc:
+                groups.setdefault((s.namespace, svc), []).append(s)
+        for v in groups.values():
+            v.sort(key=lambda s: s.name)
+        index._slices_by_service = groups
+    return groups.get((namespace, name), [])
 
 
 def service_port(svc: Resource, port: int, protocol: str = "TCP") -> dict | None:

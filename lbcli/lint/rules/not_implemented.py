@@ -235,15 +235,18 @@ def _refusals(ctx: Context) -> Iterator[Finding]:
         with_steps = [(r, r.steps) for r in refusals]  # split once, not per resource
         for res in ctx.index.valid(kind):
             for r, steps in with_steps:
-                if r.applies is not None and not r.applies(res, ctx.index):
+                hits = [(path, value) for path, value in _walk(res.body, steps, ())
+                        if r.when is None or r.when(value)]
+                # `applies` may look at the whole set (which Services LB-IPAM serves): only asked
+                # when the field is there
+                if not hits or (r.applies is not None and not r.applies(res, ctx.index)):
                     continue
-                for path, value in _walk(res.body, steps, ()):
-                    if r.when is None or r.when(value):
-                        what = r.names(value) if r.names else dotted(path)
-                        verb = "are" if r.names and "," in what else "is"
-                        yield Finding(res, path, f"{what} {verb} not implemented by cilium-lb: {r.why}; {r.fix}",
-                                      key=r.when is None or r.names is not None or isinstance(value, (dict, list)),
-                                      severity=r.severity)
+                for path, value in hits:
+                    what = r.names(value) if r.names else dotted(path)
+                    verb = "are" if r.names and "," in what else "is"
+                    yield Finding(res, path, f"{what} {verb} not implemented by cilium-lb: {r.why}; {r.fix}",
+                                  key=r.when is None or r.names is not None or isinstance(value, (dict, list)),
+                                  severity=r.severity)
 
 
 def _walk(node: Any, steps: tuple[str, ...], at: tuple) -> list[tuple[tuple, Any]]:

@@ -135,6 +135,7 @@ NOT_RENDERED = [
     (r"Service:spec\.(clusterIP|clusterIPs|loadBalancerClass|externalTrafficPolicy|internalTrafficPolicy"
      r"|ipFamilies|ipFamilyPolicy|loadBalancerIP|ports\.\[\]\.appProtocol)", "Kubernetes fields cilium-lb does not read"),
     (r"Service:metadata\.annotations\.service\.cilium\.io/no-advertisement", "an enum"),
+    (r"Service:spec\.sessionAffinity$", "an enum: picks the balance algorithm, never written"),
     (r"Secret:(binaryData|immutable)|ConfigMap:binaryData", "not read"),
     (r"IsovalentBGPAdvertisement:spec\.advertisements\.\[\]\.(advertisementType|service\.addresses)",
      "enums"),

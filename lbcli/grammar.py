@@ -204,3 +204,14 @@ def object_ref_problem(ref: object) -> str | None:
         return 'must be "namespace/name"'
     ns, name = ref.split("/")
     return K8S_NAMESPACE.problem(ns) or K8S_NAME.problem(name)
+
+
+def service_ref_problem(ref: object) -> str | None:
+    """A plan's service or pool key: "namespace/name" (an LBService, an LBBackendPool) or
+    "namespace/name:port" (one TCP port of a v1 Service of type LoadBalancer; Kubernetes names
+    hold no ':', so the two never collide)."""
+    if isinstance(ref, str) and ":" in ref:
+        ref, _, port = ref.rpartition(":")
+        if not (port.isdigit() and port[0] != "0" and 1 <= int(port) <= 65535 and port.isascii()):
+            return 'must be "namespace/name" or "namespace/name:port"'
+    return object_ref_problem(ref)

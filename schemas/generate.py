@@ -325,7 +325,7 @@ UPSTREAM: dict[str, dict] = {
     "CiliumLoadBalancerIPPool": {"repo": "cilium/cilium",
                                  "path": "pkg/k8s/apis/cilium.io/client/crds/v2/ciliumloadbalancerippools.yaml",
                                  "version": "main 2025 (v2 and deprecated v2alpha1)"},
-    "Service": _K8S, "Secret": _K8S, "Node": _K8S, "ConfigMap": _K8S, "Pod": _K8S,
+    "Service": _K8S, "Secret": _K8S, "Node": _K8S, "ConfigMap": _K8S, "Pod": _K8S, "Endpoints": _K8S,
 }
 
 # ---------------------------------------------------------------- LB kinds
@@ -1112,12 +1112,90 @@ def service() -> dict:
             "clusterIPs": array({"type": "string"}),
             "ipFamilies": array(string(enum=["IPv4", "IPv6"])),
             "ipFamilyPolicy": string(enum=["SingleStack", "PreferDualStack", "RequireDualStack"]),
+            "sessionAffinity": string(enum=["None", "ClientIP"], default="None"),
+            "sessionAffinityConfig": obj({"clientIP": obj({"timeoutSeconds": integer(1, 86400, default=10800)})}),
         },
         open_=True,
         desc="Fields cilium-lb reads are checked; other ServiceSpec fields pass through.",
     )
     return document("Service", V1, spec=spec, status={"type": "object"}, metadata=meta,
                     description="Kubernetes Service: the parts LB-IPAM and BGP read.")
+
+
+def _endpoint_port(name_desc: str) -> dict:
+    return obj(
+        {
+            "name": string(grammar=G.DNS_LABEL, desc=name_desc),
+            "protocol": string(enum=["TCP", "UDP", "SCTP"], default="TCP"),
+            "port": {"anyOf": [ref("port"), {"type": "null"}],
+                     "description": "The port on the endpoints (the Service's targetPort, resolved)."},
+            "appProtocol": {"type": "string"},
+        },
+        open_=True,
+    )
+
+
+def endpoint_slice() -> dict:
+    conditions = obj(
+        {
+            "ready": {"type": ["boolean", "null"], "description": "Unset means ready."},
+            "serving": {"type": ["boolean", "null"], "description": "Unset means as ready."},
+            "terminating": {"type": ["boolean", "null"], "description": "Unset means not terminating."},
+        },
+        open_=True,
+    )
+    endpoint = obj(
+        {
+            "addresses": array(string(grammar=G.TEXT), min_items=1, max_items=100),
+            "conditions": conditions,
+            "nodeName": {"type": "string"},
+            "hostname": {"type": "string"},
+            "zone": {"type": "string"},
+            "targetRef": {"type": "object"},
+        },
+        ["addresses"],
+        open_=True,
+        desc="addresses and conditions are read; hints, targetRef, ... pass through.",
+    )
+    schema = document(
+        "EndpointSlice", ["discovery.k8s.io/v1"], spec=None, status=None,
+        extra_props={
+            "addressType": string(enum=["IPv4", "IPv6", "FQDN"],
+                                  desc="FQDN slices are skipped, as kube-proxy does."),
+            "endpoints": array(endpoint, max_items=1000),
+            "ports": array(_endpoint_port("Matches the Service port of the same name (\"\" when unnamed)."),
+                           max_items=100),
+        },
+        extra_required=("addressType",),
+        description="Kubernetes EndpointSlice: a Service's endpoints (label kubernetes.io/service-name), "
+                    "read as kube-proxy reads them for K8sService pools and LoadBalancer Services.",
+        upstream={"repo": "kubernetes/api", "path": "discovery/v1/types.go", "version": "v0.31"},
+    )
+    # IP slices hold IP addresses (FQDN ones host names, never dialled)
+    schema["allOf"] = [{"if": {"properties": {"addressType": {"enum": ["IPv4", "IPv6"]}}, "required": ["addressType"]},
+                        "then": {"properties": {"endpoints": {"items": {"properties": {
+                            "addresses": {"items": ref("ip")}}}}}}}]
+    defs = {**schema.get("$defs", {}), "ip": copy.deepcopy(COMMON["ip"])}
+    schema["$defs"] = {k: defs[k] for k in sorted(defs)}
+    return schema
+
+
+def endpoints_v1() -> dict:
+    address = obj({"ip": ref("ip"), "hostname": {"type": "string"}, "nodeName": {"type": "string"},
+                   "targetRef": {"type": "object"}}, ["ip"], open_=True)
+    subset = obj(
+        {
+            "addresses": array(address, desc="Ready addresses (the only ones used)."),
+            "notReadyAddresses": array(address, desc="Never used."),
+            "ports": array(_endpoint_port("Matches the Service port of the same name.")),
+        },
+        open_=True,
+    )
+    return document(
+        "Endpoints", V1, spec=None, status=None,
+        extra_props={"subsets": array(subset)},
+        description="Kubernetes Endpoints: read for a Service only when it has no EndpointSlice in the set.",
+    )
 
 
 def secret() -> dict:
@@ -1215,6 +1293,8 @@ BUILDERS = {
     "Node": node,
     "Pod": pod,
     "ConfigMap": config_map,
+    "EndpointSlice": endpoint_slice,
+    "Endpoints": endpoints_v1,
 }
 
 

@@ -167,6 +167,13 @@ def base_docs() -> list[dict]:
          "spec": {"type": "LoadBalancer", "ports": [{"name": "http", "port": 80, "targetPort": "http",
                                                      "protocol": "TCP"}],
                   "selector": {"app": "legacy"}}},
+        # their endpoints: the slice's port name and addresses, the Endpoints' address and port
+        {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+         "metadata": _meta("legacy-abcde", labels={"kubernetes.io/service-name": "legacy"}),
+         "addressType": "IPv4", "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+         "endpoints": [{"addresses": ["10.1.0.5"], "conditions": {"ready": True}, "nodeName": "lb-t2-1"}]},
+        {"apiVersion": "v1", "kind": "Endpoints", "metadata": _meta("legacy-deprecated"),
+         "subsets": [{"addresses": [{"ip": "10.1.0.6"}], "ports": [{"port": 8080}]}]},
     ]
     return docs
 

@@ -32,7 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 CORE = [("v1", "Node", "nodes", False), ("v1", "Secret", "secrets", True), ("v1", "Service", "services", True),
-        ("v1", "ConfigMap", "configmaps", True), ("v1", "Pod", "pods", True)]
+        ("v1", "ConfigMap", "configmaps", True), ("v1", "Pod", "pods", True), ("v1", "Endpoints", "endpoints", True)]
 
 
 class FakeApiServer:
@@ -44,6 +44,7 @@ class FakeApiServer:
         for v, k, p, ns in CORE:
             self.types.setdefault(("", v, p), (k, ns))
         self.types.setdefault(("coordination.k8s.io", "v1", "leases"), ("Lease", True))
+        self.types.setdefault(("discovery.k8s.io", "v1", "endpointslices"), ("EndpointSlice", True))
         self.token = token
         self.lock = threading.Condition()
         self.rv = 100

@@ -71,6 +71,11 @@ T_SHARING = "tests/test_model.py::test_cross_namespace_sharing_needs_permission_
 T_REBEL = "tests/e2e/test_rebel_base.py::test_router_learns_the_vip_from_both_tier1_nodes"
 T_PODNET = "tests/e2e/test_podnet.py::test_tunnel_mode_encapsulates"
 T_SHAPE = "tests/e2e/test_podnet.py::test_bandwidth_annotations_shape"
+T_K8S_POOL = "tests/e2e/test_k8s_services.py::test_k8s_service_pool_serves_ready_endpoints"
+T_SHARED = "tests/e2e/test_k8s_services.py::test_shared_key_services_serve_both_ports"
+T_ENDPOINTS = "tests/test_endpoints.py::test_ip_families_follow_the_service"
+T_LB_BGP = "tests/test_endpoints.py::test_lb_services_compile_to_tier1_listeners_and_prefixes"
+T_AFFINITY = "tests/e2e/test_k8s_services.py::test_client_ip_affinity_keeps_a_client_on_one_endpoint"
 
 VIP = Carried("tier1.services.[].vip", DATAPATH, T_DSR)  # an address decides the VIP programmed
 IPAM = Carried("tier1.services.[].vip", DATAPATH, T_IPAM)  # LB-IPAM's result is the VIP programmed
@@ -209,6 +214,7 @@ REGISTRY: dict[str, dict[str, object]] = {
         "spec.backends": Carried("tier2.backendPools.[].backends", L7_SERVER, T_HEALTH),
         "spec.backends.[].weight": Carried("tier2.backendPools.[].backends.[].weight", L7_SERVER, T_HEALTH),
         "spec.backends.[].status": Carried("tier2.backendPools.[].backends.[].status", L7_SERVER, T_HEALTH),
+        "spec.backends.[].k8sServiceRef": Carried("tier2.backendPools.[].backends", L7_SERVER, T_K8S_POOL),
         "spec.dnsResolverConfig": Carried("tier2.backendPools.[].resolvers", L7_RESOLVERS, T_RESOLVER),
         "spec.healthCheck": Carried("tier2.backendPools.[].healthCheck", L7_CHECK, T_HEALTH),
         "spec.healthCheck.http": Carried("tier2.backendPools.[].healthCheck.http", L7_CHECK, T_HEALTH),
@@ -240,13 +246,65 @@ REGISTRY: dict[str, dict[str, object]] = {
         "spec": IPAM,
     },
     "Service": {
-        # a LoadBalancer Service LB-IPAM serves is refused at spec.type; any other Service is
-        # no load-balancer object. Only its address fields reach a plan (IPAM).
-        "metadata.name": Refused("spec.type"), "metadata.namespace": Refused("spec.type"),
-        "metadata.labels": Refused("spec.type"), "metadata.annotations": Refused("spec.type"),
-        "metadata.creationTimestamp": Refused("spec.type"),
-        "spec": Refused("spec.type"),
-        "spec.type": Refused("spec.type"),
+        # LoadBalancer Services LB-IPAM serves: each TCP port like an LBService (UDP/SCTP ports
+        # refused); any Service: the endpoints of a K8sService pool's reference
+        "metadata.name": Carried("tier2.listeners.[].service", L7, T_SHARED),
+        "metadata.namespace": Carried("tier2.listeners.[].service", L7, T_SHARED),
+        "metadata.labels": Carried(PREFIXES.plan, BGP_FILTER, T_LB_BGP),  # advertisement selectors
+        "metadata.annotations": IPAM,  # ips, sharing-key, sharing-cross-namespace, no-advertisement
+        "metadata.creationTimestamp": IPAM,  # LB-IPAM's order
+        "spec": Carried("tier2.listeners.[].port", L7, T_SHARED),
+        "spec.type": Carried("tier1.services.[].service", DATAPATH, T_SHARED),
+        "spec.ports": Carried("tier1.services.[].port", DATAPATH, T_SHARED),
+        "spec.ports.[].port": Carried("tier1.services.[].port", DATAPATH, T_SHARED),
+        "spec.ports.[].protocol": Carried("tier1.services.[].protocol", DATAPATH, T_SHARED),  # TCP
+        "spec.ports.[].name": Carried("tier2.backendPools.[].backends.[].port", L7_SERVER, T_K8S_POOL),
+        "spec.ports.[].targetPort": Inert("resolved by the EndpointSlice controller into the slice's port, "
+                                          "which is read (as kube-proxy reads it)"),
+        "spec.ports.[].nodePort": Inert("kube-proxy's node ports; tier 2 dials the endpoints directly"),
+        "spec.ports.[].appProtocol": Inert("a hint for L7 proxies; the port is passed through as TCP"),
+        "spec.selector": Inert("the EndpointSlice controller's input; the slices it writes are read"),
+        "spec.loadBalancerIP": IPAM,
+        "spec.loadBalancerClass": IPAM,  # a foreign class: neither allocated nor served
+        "spec.externalTrafficPolicy": Inert("Cluster is what tier 2 does (every ready endpoint); Local is "
+                                            "refused by not-implemented"),
+        "spec.internalTrafficPolicy": Inert("traffic from inside the cluster, which the load balancer never sees"),
+        "spec.clusterIP": Inert("the in-cluster address kube-proxy serves; tier 2 dials endpoints"),
+        "spec.clusterIPs": Inert("the in-cluster addresses kube-proxy serves; tier 2 dials endpoints"),
+        "spec.ipFamilies": Carried("tier2.backendPools.[].backends.[].address", L7_SERVER, T_ENDPOINTS),
+        "spec.ipFamilyPolicy": Inert("how the API server picks ipFamilies, which are read"),
+        "spec.sessionAffinity": Carried("tier2.listeners.[].routes.[].persistence", L7_BALANCE, T_AFFINITY),
+        "spec.sessionAffinityConfig": Carried("tier2.listeners.[].routes.[].persistence", L7_BALANCE, T_AFFINITY),
+        # 10800 (the default) is what the hash gives; other values are refused (warning)
+        "spec.sessionAffinityConfig.clientIP.timeoutSeconds": Inert("10800, Kubernetes' default, is carried "
+                                                                    "out as a hash without timeout"),
+    },
+    "EndpointSlice": {
+        "metadata.name": Inert("slices are found by their kubernetes.io/service-name label"),
+        "metadata.namespace": Carried("tier2.backendPools.[].backends", L7_SERVER, T_K8S_POOL),
+        "metadata.labels": Carried("tier2.backendPools.[].backends", L7_SERVER, T_K8S_POOL),
+        "addressType": Carried("tier2.backendPools.[].backends.[].address", L7_SERVER, T_ENDPOINTS),
+        "endpoints": Carried("tier2.backendPools.[].backends", L7_SERVER, T_K8S_POOL),
+        "endpoints.[].addresses": Carried("tier2.backendPools.[].backends.[].address", L7_SERVER, T_K8S_POOL),
+        "endpoints.[].conditions": Carried("tier2.backendPools.[].backends", L7_SERVER, T_K8S_POOL),
+        "endpoints.[].nodeName": Inert("endpoints are chosen by readiness, not topology"),
+        "endpoints.[].hostname": Inert("endpoints are dialled by address"),
+        "endpoints.[].zone": Inert("endpoints are chosen by readiness, not topology"),
+        "endpoints.[].targetRef": Inert("names the Pod behind the endpoint; its address is what is dialled"),
+        "ports": Carried("tier2.backendPools.[].backends.[].port", L7_SERVER, T_K8S_POOL),
+        "ports.[].appProtocol": Inert("a hint for L7 proxies; tier 2's protocol is the LBService's"),
+    },
+    "Endpoints": {
+        "metadata.name": Carried("tier2.backendPools.[].backends", L7_SERVER, T_SHARED),  # the Service's name
+        "metadata.namespace": Carried("tier2.backendPools.[].backends", L7_SERVER, T_SHARED),
+        "subsets": Carried("tier2.backendPools.[].backends", L7_SERVER, T_SHARED),
+        "subsets.[].addresses": Carried("tier2.backendPools.[].backends.[].address", L7_SERVER, T_SHARED),
+        "subsets.[].addresses.[].hostname": Inert("endpoints are dialled by address"),
+        "subsets.[].addresses.[].nodeName": Inert("endpoints are chosen by readiness, not topology"),
+        "subsets.[].addresses.[].targetRef": Inert("names the Pod behind the address"),
+        "subsets.[].notReadyAddresses": Inert("not ready: never used (kube-proxy does not use them either)"),
+        "subsets.[].ports": Carried("tier2.backendPools.[].backends.[].port", L7_SERVER, T_SHARED),
+        "subsets.[].ports.[].appProtocol": Inert("a hint for L7 proxies; the port is passed through as TCP"),
     },
     "Secret": {
         "metadata.name": Carried("tier2.listeners.[].tls.certificates.[].secretRef", L7_TLS, T_HTTPS),

@@ -30,6 +30,7 @@ from .kube_fake import FakeApiServer
 
 ROOT = Path(__file__).resolve().parent.parent
 REBEL = ROOT / "examples" / "rebel-base"
+K8S = ROOT / "examples" / "k8s-services"
 pytestmark = pytest.mark.timeout(120)
 
 
@@ -80,6 +81,46 @@ def test_only_referenced_secrets_are_read(api):
     assert not any(v == "list" and r == "secrets" for v, g, r in api.verbs_used())
     got = [n for v, g, r, ns, n in api.requests if r == "secrets"]
     assert sorted(got) == sorted(names)
+
+
+def _obj(kind, ns, name, **body):
+    api_version = "discovery.k8s.io/v1" if kind == "EndpointSlice" else "v1"
+    labels = body.pop("labels", None)
+    meta = {"namespace": ns, "name": name, **({"labels": labels} if labels else {})}
+    return {"apiVersion": api_version, "kind": kind, "metadata": meta, **body}
+
+
+def test_services_the_set_uses_come_with_their_endpoints_only(api):
+    strangers = [
+        _obj("Service", "default", "unused", spec={"type": "ClusterIP", "ports": [{"port": 80}]}),
+        _obj("EndpointSlice", "default", "unused-1", labels={"kubernetes.io/service-name": "unused"},
+             addressType="IPv4", endpoints=[{"addresses": ["10.9.9.9"]}]),
+        _obj("EndpointSlice", "other", "echo-1", labels={"kubernetes.io/service-name": "echo"},
+             addressType="IPv4", endpoints=[{"addresses": ["10.9.9.8"]}]),  # another namespace's echo
+        _obj("Endpoints", "default", "web", subsets=[{"addresses": [{"ip": "10.9.9.7"}]}]),  # web has a slice
+    ]
+    _fill(api, K8S, extra=strangers)
+    cs = read_cluster(connect(api.kc))
+    got = sorted(r.ref for r in cs.load.resources if r.kind in ("Service", "EndpointSlice", "Endpoints"))
+    # echo: ClusterIP, referenced by the K8sService pool; web and api: LoadBalancer; api has no
+    # slice, so its Endpoints are read by name (and only its)
+    assert got == ["EndpointSlice/default/echo-abc12", "EndpointSlice/default/web-x7k2p", "Endpoints/default/api",
+                   "Service/default/api", "Service/default/echo", "Service/default/web"]
+    assert [(v, r, n) for v, g, r, ns, n in api.requests if r == "endpoints"] == [("get", "endpoints", "api")]
+    assert lint(cs.load).summary["errors"] == 0
+
+
+def test_compile_from_the_cluster_serves_k8s_services_like_the_files(api, tmp_path):
+    _fill(api, K8S)
+    files_out, kube_out = tmp_path / "f", tmp_path / "k"
+    assert _cli("compile", str(K8S), "-o", str(files_out)).returncode == 0
+    r = _cli("compile", "--kube", "--kubeconfig", api.kc, "-o", str(kube_out))
+    assert r.returncode == 0, r.stderr
+    for p in files_out.iterdir():
+        assert (kube_out / p.name).read_bytes() == p.read_bytes(), p.name
+    plan = json.loads((kube_out / "lb-t2-1.json").read_text())
+    assert sorted(lst["service"] for lst in plan["tier2"]["listeners"]) == [
+        "default/api:8443", "default/echo", "default/web:80"]
 
 
 def test_pages_are_followed(api):
@@ -432,7 +473,8 @@ def test_rbac_is_exactly_what_the_code_calls(api, tmp_path):
             ns = obj["metadata"].get("namespace")
             rules += [{**r, "namespace": ns} for r in obj["rules"]]
     api.rbac = rules
-    _fill(api)
+    # a LoadBalancer Service without an EndpointSlice: its Endpoints are read by name
+    _fill(api, extra=[_obj("Service", "default", "bare", spec={"type": "LoadBalancer", "ports": [{"port": 8080}]})])
     # everything the code does: read (validate/compile), status write-back, the Lease, watches
     r = _cli("compile", "--kube", "--kubeconfig", api.kc, "-o", str(tmp_path / "p"), "--write-status")
     assert r.returncode == 0, r.stderr
@@ -448,9 +490,9 @@ def test_rbac_is_exactly_what_the_code_calls(api, tmp_path):
     api.delete(api.get("ConfigMap", "kube-system", CILIUM_CONFIG))
     cilium_config(kube)  # not in kube-system: listed by name in any namespace
     targets = [vs[0] for _, vs in lb_resources()] + [NODE, CONFIGMAP]
-    from lbcli.kube.resources import SERVICE
+    from lbcli.kube.resources import ENDPOINT_SLICE, SERVICE
 
-    for res in targets + [SERVICE]:
+    for res in targets + [SERVICE, ENDPOINT_SLICE]:
         stop = threading.Event()
         refl = Reflector(kube, res, lambda *a: None, lambda *a: stop.set(), watch_timeout=1)
         t = _run(refl, stop)

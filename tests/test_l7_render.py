@@ -199,6 +199,22 @@ CASES: dict[str, dict] = {
                                                 "serverName": "pp.acme.io"})),
         ],
     },
+    # v1 Services of type LoadBalancer sharing a VIP (one listener per port, key ns/name:port)
+    # and a K8sService pool: endpoint addresses from EndpointSlices, IPv6 ones included
+    "k8s-services": {
+        "listeners": [
+            _listener("default/web:80", 80, "tcpProxy", [_route([], "default/web:80")]),
+            _listener("default/api:8443", 8443, "tcpProxy", [_route([], "default/api:8443")]),
+            _listener("default/echo", 8080, "httpProxy", [_route([], "default/echo")]),
+        ],
+        "backendPools": [
+            _pool("default/web:80", [{"address": "10.244.3.20", "port": 8080},
+                                     {"address": "fd00:10:244::20", "port": 8080}], backendType="K8sService"),
+            _pool("default/api:8443", [{"address": "10.244.4.30", "port": 9443}], backendType="K8sService"),
+            _pool("default/echo", [{"address": "10.244.3.10", "port": 8080}, {"address": "10.244.4.11", "port": 8080}],
+                  backendType="K8sService", healthCheck=HC_HTTP),
+        ],
+    },
     "missing-secrets": {
         "listeners": [
             _listener("default/nocert", 443, "httpsProxy", [_route(["a.io"], "default/p")], tls=_tls("default/absent")),

@@ -79,10 +79,10 @@ spec: {{type: LoadBalancer, ports: [{{port: {port}}}]}}
     pool = POOL.replace("  serviceSelector: SELECTOR\n", "")
     denied = lint_texts({"p.yaml": pool, "a.yaml": svc("a", 80), "b.yaml": svc("b", 81)})
     errors = [p.rule for p in _errors(denied)]
-    assert sorted(errors) == ["not-implemented", "not-implemented", "vip-double-booked"]  # v1 Services: address only
+    assert sorted(errors) == ["vip-double-booked"]
     assert [c["reason"] for c in allocate(denied.index).conditions] == ["AddressAlreadyInUse"]
     allowed = lint_texts({"p.yaml": pool, "a.yaml": svc("a", 80, "b"), "b.yaml": svc("b", 81, "a")})
-    assert [p.rule for p in _errors(allowed)] == ["not-implemented"] * 2 and allocate(allowed.index).conditions == []
+    assert [p.rule for p in _errors(allowed)] == [] and allocate(allowed.index).conditions == []
 
 
 @pytest.mark.parametrize("text,expected", [

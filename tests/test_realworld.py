@@ -21,7 +21,7 @@ _NOT_IMPL = "not-implemented"
 EXPECTED: dict[str, list[tuple[str, int, str, str]]] = {
     "cilium-bgp-cplane-dev-v4": [
         ("bgpp.yaml", 5, "INFO", "not-carried-out"),
-        ("service-advertisement-resources.yaml", 34, "ERROR", _NOT_IMPL),  # v1 LB Service: addressed, not served
+        ("service-advertisement-resources.yaml", 40, "WARNING", "lb-service-endpoints"),  # served; no slices in the set
     ],
     "cilium-bgpv2-auto-discovery": [
         ("bgp.yaml", 29, "WARNING", _NOT_IMPL),  # autoDiscovery
@@ -45,7 +45,9 @@ EXPECTED: dict[str, list[tuple[str, int, str, str]]] = {
         ("bgp.yaml", 71, "WARNING", _NOT_IMPL), ("bgp.yaml", 72, "WARNING", _NOT_IMPL),
         ("bgp.yaml", 83, "WARNING", _NOT_IMPL), ("bgp.yaml", 84, "WARNING", _NOT_IMPL),
         ("lb-ip.yaml", 13, "WARNING", _NOT_IMPL), ("lb-ip.yaml", 28, "WARNING", _NOT_IMPL),  # IPv6 pool blocks
-        ("lb-ip.yaml", 42, "ERROR", _NOT_IMPL), ("lb-ip.yaml", 56, "ERROR", _NOT_IMPL),  # v1 LB Services
+        # v1 LB Services: served, but their endpoints are not in the set; one asks for Local
+        ("lb-ip.yaml", 44, "WARNING", "lb-service-endpoints"), ("lb-ip.yaml", 45, "WARNING", _NOT_IMPL),
+        ("lb-ip.yaml", 58, "WARNING", "lb-service-endpoints"),
     ],
     "cilium-egress-gateway": [("egress-gateway-policy.yaml", 4, "INFO", "not-carried-out")],
     "cilium-lb-ipam-gateway-api": [],
@@ -54,7 +56,7 @@ EXPECTED: dict[str, list[tuple[str, int, str, str]]] = {
     "ilb-labs-03-auth": [("auth.yaml", 7, "INFO", "vip-in-pool"), ("auth.yaml", 17, "INFO", "tier-nodes"),
                          ("auth.yaml", 36, "INFO", "ref-secret")],
     "ilb-labs-gui": [
-        ("lbservice.yaml", 9, "ERROR", _NOT_IMPL), ("lbservice.yaml", 11, "ERROR", _NOT_IMPL),  # K8sService backends
+        ("lbservice.yaml", 12, "WARNING", "ref-k8s-service"),  # the Service is kept with the application
         ("lbservice.yaml", 25, "INFO", "vip-in-pool"), ("lbservice.yaml", 33, "INFO", "tier-nodes"),
     ],
 }

@@ -114,7 +114,14 @@ NOT_RENDERED = [
     (r"LBBackendPool:spec\.(tlsConfig|healthCheck\.tlsConfig)\.", "backend TLS is not compiled"),
     (r"LBBackendPool:spec\.healthCheck\.(http|tcp)\.(send|receive)", "payload checks are not compiled"),
     (r"LBBackendPool:spec\.healthCheck\.http\.method", "an enum; compiled and checked by the renderer"),
-    (r"LBBackendPool:spec\.backends\.\[\]\.(k8sServiceRef|status)", "K8sService pools are not served; status is an enum"),
+    (r"LBBackendPool:spec\.backends\.\[\]\.(k8sServiceRef|status)",
+     "k8sServiceRef names a Service (its endpoints' addresses are written); status is an enum"),
+    (r"EndpointSlice:(endpoints\.\[\]\.(hostname|zone|nodeName)|ports\.\[\]\.appProtocol)",
+     "topology and hints: never read"),
+    (r"Endpoints:subsets\.\[\]\.(addresses|notReadyAddresses)\.\[\]\.(hostname|nodeName)", "never read"),
+    (r"Endpoints:subsets\.\[\]\.notReadyAddresses\.", "not ready: never read"),
+    (r"Endpoints:subsets\.\[\]\.ports\.\[\]\.(appProtocol|name|protocol)",
+     "matched against the Service port (name, protocol enum), never written"),
     (r"LBService:spec\.applications\.(udpProxy|tcpProxy)\.forceDeploymentMode", "an enum that only picks tiers"),
     (r"LBService:spec\.applications\.udpProxy\.", "UDP is not served by tier 2; tier 1 reads the port only"),
     (r"LBDeployment:", "selectors only pick nodes (label keys/values, never written)"),
@@ -128,6 +135,7 @@ NOT_RENDERED = [
     (r"Service:spec\.(clusterIP|clusterIPs|loadBalancerClass|externalTrafficPolicy|internalTrafficPolicy"
      r"|ipFamilies|ipFamilyPolicy|loadBalancerIP|ports\.\[\]\.appProtocol)", "Kubernetes fields cilium-lb does not read"),
     (r"Service:metadata\.annotations\.service\.cilium\.io/no-advertisement", "an enum"),
+    (r"Service:spec\.sessionAffinity$", "an enum: picks the balance algorithm, never written"),
     (r"Secret:(binaryData|immutable)|ConfigMap:binaryData", "not read"),
     (r"IsovalentBGPAdvertisement:spec\.advertisements\.\[\]\.(advertisementType|service\.addresses)",
      "enums"),
@@ -236,15 +244,12 @@ def base_dir() -> str:
     return tempfile.mkdtemp(prefix="cilium-lb-injection-")
 
 
-V1_SERVICES = ("Service/default/legacy", "Service/default/legacy-deprecated")
-
-
 @functools.lru_cache(maxsize=None)
 def base_output() -> tuple[Output, dict, dict]:
     report = lint_texts({FILE: dump(base_docs())})
-    # the v1 Services are refused (not-implemented: only their address is carried out), but their
-    # strings still reach the plan's IPAM section, so they stay in the set this test injects into
-    assert sorted(p.resource for p in report.problems if p.severity >= Severity.ERROR) == sorted(V1_SERVICES)
+    # the v1 LoadBalancer Services are served (tier 1, a tcpProxy listener, the pool of their
+    # endpoints): their strings reach every section of the plan
+    assert [p for p in report.problems if p.severity >= Severity.ERROR] == []
     compiled = compiled_json(report.index)
     return render_plans(compiled.plans, compiled.secrets, base_dir()), compiled.plans, compiled.secrets
 
@@ -299,12 +304,6 @@ def _exercised() -> list[tuple[str, tuple]]:
     return [(k, p) for k, p in string_fields() if next(instances(docs, k, p), None) is not None]
 
 
-def _new(p) -> bool:
-    """Not the base set's own refusals of its v1 Services (see base_output)."""
-    return not (p.rule == "not-implemented" and p.resource in V1_SERVICES
-                and p.message.startswith("spec.type "))
-
-
 # what rules check where a Secret is used (they point at the reference, not at the Secret)
 AT_REFERENCE = re.compile(r"^Secret:((data|stringData)\.\*|type)$")
 
@@ -322,7 +321,7 @@ def test_hostile_value_fails_validation_or_renders_safely(kind, path):
         mutated = clone(docs)
         _set(mutated[doc], where, value)
         report = lint_texts({FILE: dump(mutated, cache, doc)})
-        errors = [p for p in report.problems if p.severity >= Severity.ERROR and _new(p)]
+        errors = [p for p in report.problems if p.severity >= Severity.ERROR]
         if errors:
             if not AT_REFERENCE.match(fid):
                 assert any(p.line == line for p in errors), (

@@ -193,3 +193,33 @@ def test_diff_shows_t1_only_services_and_backend_changes():
     gone = lines(before, none)
     assert any(f == f"service {VIP2}:53/UDP" and act == "delete" for _, f, act, _ in gone), gone
     assert lines(before, before) == []
+
+
+def test_t1_only_over_a_k8s_service_pool_dispatches_to_its_ready_endpoints():
+    backends = "[{k8sServiceRef: {name: dns-svc}, port: 53}]"
+    extra = _extra(backends=backends, app="tcpProxy")  # pools resolve TCP Service ports
+    extra["t1only.yaml"] = extra["t1only.yaml"].replace("backendType: IP", "backendType: K8sService") + """
+---
+apiVersion: v1
+kind: Service
+metadata: {namespace: default, name: dns-svc}
+spec:
+  ports: [{name: dns, port: 53, targetPort: dns}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {namespace: default, name: dns-svc-1, labels: {kubernetes.io/service-name: dns-svc}}
+addressType: IPv4
+ports: [{name: dns, port: 5353}]
+endpoints:
+  - addresses: [10.1.0.7]
+  - addresses: [10.1.0.8]
+    conditions: {ready: false}
+"""
+    rep = lint_example("rebel-base", extra)
+    errors = [p for p in rep.problems if p.severity >= 2]
+    assert errors == [], [(p.rule, p.message) for p in errors]
+    t1 = compiled_json(rep.index).plans["lb-t1-1"]["tier1"]
+    [svc] = t1["directServices"]
+    assert svc["vip"] == VIP2
+    assert {(b["ip"], b["port"]) for b in t1["backends"]} == {("10.1.0.7", 5353)}

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from ..manifest.index import ResourceIndex
 from ..manifest.selectors import matches
+from ..model import lbservices
 from ..model.apps import T1_ONLY, deployment_mode
 from ..model.maglev import t1_table_size
 from ..model.tunnel import tunnel_mac
@@ -26,7 +27,7 @@ from .nodes import NodeInfo, node_infos
 from .secrets import SecretStore
 from .t1only import add_direct, service_backends
 from .tier1 import tier1_section
-from .tier2 import listener, pools_for, protocol_of
+from .tier2 import listener, pools_for, protocol_of, service_listener
 
 class PlanBuildError(RuntimeError):
     """The compiler built a plan its own types refuse: a bug in cilium-lb, never the input's
@@ -62,13 +63,15 @@ def compile_plans(index: ResourceIndex, locked: dict[str, str] | None = None,
             conditions.append(_vip_condition(svc, vip_name, index, ipam.conditions))
             continue
         t1, t2 = _tier_nodes(svc, deployments, index, nodes)
-        entry = {"res": svc, "vip": vip, "t1": t1, "t2": t2}
+        entry = {"res": svc, "key": svc.key, "vip": vip, "port": svc.spec.get("port"),
+                 "protocol": protocol_of(svc), "t1": t1, "t2": t2}
         if deployment_mode(svc) == T1_ONLY:  # straight to the backends: no tier-2 node serves it
             entry.update(t2=[], direct=service_backends(svc, index))
         services.append(entry)
-    services.sort(key=lambda s: (int(ipaddress.IPv4Address(s["vip"])), s["res"].spec.get("port") or 0, protocol_of(s["res"]), s["res"].key))
+    services += _v1_services(index, ipam, nodes)
+    services.sort(key=lambda s: (int(ipaddress.IPv4Address(s["vip"])), s["port"] or 0, s["protocol"], s["key"]))
 
-    announced = [{"service": s["res"].key, "vip": s["vip"], "labels": index.service_labels(s["res"]),
+    announced = [{"service": s["key"], "vip": s["vip"], "labels": index.service_labels(s["res"]),
                   "noAdvertisement": no_advertisement(s["res"])} for s in services if _serves(s)]
     plans, secrets = {}, {}
     pool_cache: dict = {}
@@ -87,8 +90,8 @@ def compile_plans(index: ResourceIndex, locked: dict[str, str] | None = None,
             "tier1": None, "tier2": None, "bgp": None,
         }
         if "t1" in node.tiers:
-            entries = [{"service": s["res"].key, "vip": s["vip"], "port": s["res"].spec.get("port"),
-                        "protocol": protocol_of(s["res"]), "t2Nodes": s["t2"]}
+            entries = [{"service": s["key"], "vip": s["vip"], "port": s["port"],
+                        "protocol": s["protocol"], "t2Nodes": s["t2"]}
                        for s in services if node.name in s["t1"] and "direct" not in s]
             plan["tier1"] = tier1_section(entries, [n for n in nodes if "t2" in n.tiers], t1_size, cache)
             add_direct(plan["tier1"], _direct_entries(services, node.name), t1_size, cache)
@@ -98,7 +101,8 @@ def compile_plans(index: ResourceIndex, locked: dict[str, str] | None = None,
             plan["bgp"] = bgp_section(node, index, [], store, pod_cidr_only=True)
         if "t2" in node.tiers:
             mine = [s for s in services if node.name in s["t2"]]
-            listeners = [listener(s["res"], s["vip"], store) for s in mine]
+            listeners = [listener(s["res"], s["vip"], store) if s["res"].kind == "LBService"
+                         else service_listener(s["res"], s["port"], s["vip"]) for s in mine]
             plan["tier2"] = {
                 "dispatch": {"mode": "vxlan", "device": "lb2vx", "vni": 1, "port": 4789, "tunnelMac": tunnel_mac(node.name)},
                 "vips": sorted({s["vip"] for s in mine}, key=lambda v: int(ipaddress.IPv4Address(v))),
@@ -124,8 +128,8 @@ def _serves(s: dict) -> bool:
 
 def _direct_entries(services: list[dict], node: str) -> list[dict]:
     """The t1-only services `node` dispatches, with their backends (compile/t1only.py)."""
-    return [{"service": s["res"].key, "vip": s["vip"], "port": s["res"].spec.get("port"),
-             "protocol": protocol_of(s["res"]), "backends": s["direct"][0], "size": s["direct"][1],
+    return [{"service": s["key"], "vip": s["vip"], "port": s["port"],
+             "protocol": s["protocol"], "backends": s["direct"][0], "size": s["direct"][1],
              "hash": s["direct"][2]}
             for s in services if "direct" in s and s["direct"][0] and node in s["t1"]]
 
@@ -145,6 +149,23 @@ def _typed(plan: dict, typed_pools: dict, ipam: Ipam) -> NodePlan:
         pools.append(hit[1])
     typed = NodePlan.from_json({**plan, "tier2": {**t2, "backendPools": []}})
     return replace(typed, ipam=ipam, tier2=replace(typed.tier2, backend_pools=tuple(pools)))
+
+
+def _v1_services(index: ResourceIndex, ipam, nodes: list[NodeInfo]) -> list[dict]:
+    """Each TCP port of each v1 Service of type LoadBalancer that LB-IPAM gave an address
+    (lbcli/model/lbservices.py), served by every tier node; a Service without an address
+    (sharing refused, no pool, ...) has its IPAM condition already and is not served."""
+    t1 = [n.name for n in nodes if "t1" in n.tiers]
+    t2 = [n.name for n in nodes if "t2" in n.tiers]
+    out = []
+    for svc in sorted(lbservices.served(index), key=lambda r: r.ref):
+        vip = ipam.address(svc.ref)
+        if vip is None:
+            continue
+        for port in lbservices.ports(svc):
+            out.append({"res": svc, "key": lbservices.key(svc, port), "vip": vip, "port": port,
+                        "protocol": "TCP", "t1": t1, "t2": t2})
+    return out
 
 
 def _vip_condition(svc, vip_name, index: ResourceIndex, ipam_conditions: list[dict]) -> dict:

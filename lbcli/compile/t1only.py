@@ -15,7 +15,7 @@ import hashlib
 import ipaddress
 
 from ..manifest.index import ResourceIndex
-from ..model import apps
+from ..model import apps, endpoints
 from ..model.maglev import POOL_DEFAULT
 from .maglev import build_table
 from .tier1 import _u16le
@@ -39,11 +39,13 @@ def service_backends(svc, index: ResourceIndex) -> tuple[list[tuple[str, int, in
     name = (route.get("backendRef") or {}).get("name")
     pool = index.get("LBBackendPool", svc.namespace, name) if name else None
     hash_kind = "sourceIP" if (route.get("persistentBackend") or {}).get("sourceIP") else "flow"
-    if pool is None or not pool.valid or pool.spec.get("backendType", "IP") != "IP":
+    if pool is None or not pool.valid or pool.spec.get("backendType", "IP") not in ("IP", "K8sService"):
         return [], None, hash_kind
     out, seen = [], set()
-    for b in pool.spec.get("backends") or []:
+    for b in _pool_backends(pool, index):
         if b.get("status") == "Draining" or not b.get("ip") or not b.get("port") or (b["ip"], b["port"]) in seen:
+            continue
+        if ":" in b["ip"]:  # tier 1 NATs IPv4 only (docs/t1-only.md)
             continue
         seen.add((b["ip"], b["port"]))
         out.append((b["ip"], int(b["port"]), int(b.get("weight", 1))))
@@ -54,6 +56,21 @@ def service_backends(svc, index: ResourceIndex) -> tuple[list[tuple[str, int, in
             or POOL_DEFAULT
     out.sort(key=lambda b: (int(ipaddress.IPv4Address(b[0])), b[1]))
     return out, size, hash_kind
+
+
+def _pool_backends(pool, index: ResourceIndex) -> list[dict]:
+    """The pool's backends as {ip, port, weight, status}: IP pools as written, K8sService pools
+    resolved to the ready endpoints of their Services (lbcli/model/endpoints.py)."""
+    if pool.spec.get("backendType", "IP") == "IP":
+        return [b for b in pool.spec.get("backends") or [] if isinstance(b, dict)]
+    backends = pool.spec.get("backends") or []
+    out = []
+    for i, name, port in endpoints.pool_refs(pool):
+        b = backends[i]
+        for ep in endpoints.resolve(index, pool.namespace, name, port).endpoints:
+            out.append({"ip": ep.address, "port": ep.port, "weight": b.get("weight", 1),
+                        "status": b.get("status", "Active")})
+    return out
 
 
 def add_direct(section: dict, entries: list[dict], t1_size: int, cache: dict) -> None:

@@ -8,7 +8,8 @@ import functools
 from ..manifest.index import ResourceIndex
 from ..manifest.kinds import default_of
 from ..manifest.resource import Resource
-from ..model import apps, l7policy, tls as tls_model
+from ..model import apps, endpoints, l7policy, tls as tls_model
+from ..model import lbservices
 from ..model.maglev import POOL_DEFAULT
 from .secrets import SecretStore, secret_data
 
@@ -100,7 +101,7 @@ def _pool_defaults() -> dict:
     }
 
 
-def backend_pool(pool: Resource, secrets: SecretStore | None = None) -> dict:
+def backend_pool(pool: Resource, secrets: SecretStore | None = None, index: ResourceIndex | None = None) -> dict:
     spec = pool.spec
     dflt = _pool_defaults()
     algo = spec.get("loadbalancing", {}).get("algorithm") or {}
@@ -122,9 +123,12 @@ def backend_pool(pool: Resource, secrets: SecretStore | None = None) -> dict:
         if hc.get("tlsConfig") is not None:
             health["tls"] = _backend_tls(pool, hc["tlsConfig"], secrets)
     weight = dflt["weight"]
-    backends = [{"address": b.get("ip") or b.get("host"), "port": b.get("port"),
-                 "weight": b.get("weight", weight), "status": b.get("status", "Active")}
-                for b in spec.get("backends") or []]
+    if spec.get("backendType") == "K8sService":
+        backends = _service_backends(pool, index, weight)
+    else:
+        backends = [{"address": b.get("ip") or b.get("host"), "port": b.get("port"),
+                     "weight": b.get("weight", weight), "status": b.get("status", "Active")}
+                    for b in spec.get("backends") or []]
     backends.sort(key=lambda b: (str(b["address"]), b["port"] or 0))
     out = {
         "name": pool.key, "backendType": spec.get("backendType", "IP"), "algorithm": name, "tableSize": table,
@@ -140,6 +144,50 @@ def backend_pool(pool: Resource, secrets: SecretStore | None = None) -> dict:
     if versions is not None:
         out["httpVersions"] = versions
     return out
+
+
+def _service_backends(pool: Resource, index: ResourceIndex | None, weight: int) -> list[dict]:
+    """A K8sService pool's backends: each referenced Service port resolved to its ready endpoints
+    (lbcli/model/endpoints.py), with the backend entry's weight and status; an address:port
+    reached through two references is kept once, with the first reference's weight."""
+    out: dict[tuple[str, int], dict] = {}
+    if index is None:
+        return []
+    backends = pool.spec.get("backends") or []
+    for i, name, port in endpoints.pool_refs(pool):
+        b = backends[i]
+        for ep in endpoints.resolve(index, pool.namespace, name, port).endpoints:
+            out.setdefault((ep.address, ep.port), {"address": ep.address, "port": ep.port,
+                                                   "weight": b.get("weight", weight),
+                                                   "status": b.get("status", "Active")})
+    return list(out.values())
+
+
+def service_listener(svc: Resource, port: int, vip: str) -> dict:
+    """The tier-2 listener of one TCP port of a v1 Service of type LoadBalancer: TCP passthrough
+    to the pool of its endpoints (the same key names both)."""
+    key = lbservices.key(svc, port)
+    sticky = {"sourceIP": True, "cookies": [], "headers": []} if lbservices.client_ip_affinity(svc) else None
+    return {"service": key, "vip": vip, "port": port, "protocol": "TCP", "type": "tcpProxy",
+            "proxyProtocol": None, "tls": None, "auth": None,
+            "routes": [{"hostNames": [], "path": None, "backendPool": key, "persistence": sticky}]}
+
+
+def service_pool(index: ResourceIndex, key: str) -> dict | None:
+    """The pool of a v1 Service port key "ns/name:port": its ready endpoints, round robin (or
+    hashed on the client address with `sessionAffinity: ClientIP`), the LBBackendPool defaults
+    for everything else (kube-proxy has no health checks: readiness is)."""
+    ns, _, rest = key.partition("/")
+    name, _, port = rest.rpartition(":")
+    dflt = _pool_defaults()
+    res = endpoints.resolve(index, ns, name, int(port))
+    backends = [{"address": e.address, "port": e.port, "weight": dflt["weight"], "status": "Active"}
+                for e in res.endpoints]
+    sticky = res.service is not None and lbservices.client_ip_affinity(res.service)
+    return {"name": key, "backendType": "K8sService", "algorithm": "consistentHashing" if sticky else "roundRobin",
+            "tableSize": dflt["tableSize"] if sticky else None,
+            "backends": backends, "healthCheck": None, "resolvers": [],
+            "connectTimeoutSeconds": dflt["connectTimeoutSeconds"]}
 
 
 def _backend_tls(pool: Resource, cfg: dict, secrets: SecretStore | None) -> dict:
@@ -172,8 +220,11 @@ def pools_for(listeners: list[dict], index: ResourceIndex, cache: dict | None = 
     for n in names:
         if n not in cache:
             ns, _, name = n.partition("/")
-            pool = index.get("LBBackendPool", ns, name)
-            cache[n] = backend_pool(pool, secrets) if pool is not None and pool.valid else None
+            if ":" in name:  # a v1 Service port: the pool of its endpoints
+                cache[n] = service_pool(index, n)
+            else:
+                pool = index.get("LBBackendPool", ns, name)
+                cache[n] = backend_pool(pool, secrets, index) if pool is not None and pool.valid else None
         if cache[n] is not None:
             out.append(cache[n])
             if secrets is not None:

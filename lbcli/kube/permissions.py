@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .resources import CONFIGMAP, LEASE, NODE, SECRET, SERVICE, lb_resources
+from .resources import CONFIGMAP, ENDPOINT_SLICE, ENDPOINTS, LEASE, NODE, SECRET, SERVICE, lb_resources
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,8 @@ def permissions() -> list[Permission]:
             grant(res.group, f"{res.plural}/status", ("update",))
     grant(NODE.group, NODE.plural, READ)
     grant(SERVICE.group, SERVICE.plural, READ)
+    grant(ENDPOINT_SLICE.group, ENDPOINT_SLICE.plural, READ)  # of the Services the set uses
+    grant(ENDPOINTS.group, ENDPOINTS.plural, ("get",))  # by name: a used Service without a slice
     grant(SECRET.group, SECRET.plural, ("get",))  # by name: only the Secrets the set references
     grant(CONFIGMAP.group, CONFIGMAP.plural, ("get", "list", "watch"))  # cilium-config, any namespace
     grant(LEASE.group, LEASE.plural, ("get", "create", "update"), namespaced=True)

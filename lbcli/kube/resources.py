@@ -78,9 +78,20 @@ def lb_resources() -> list[tuple[str, list[ApiResource]]]:
 NODE = ApiResource("", "v1", "Node", "nodes", False)
 SECRET = ApiResource("", "v1", "Secret", "secrets", True)
 SERVICE = ApiResource("", "v1", "Service", "services", True)
+ENDPOINT_SLICE = ApiResource("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", True)
+ENDPOINTS = ApiResource("", "v1", "Endpoints", "endpoints", True)
 CONFIGMAP = ApiResource("", "v1", "ConfigMap", "configmaps", True)
 LEASE = ApiResource("coordination.k8s.io", "v1", "Lease", "leases", True)
 CRD = ApiResource("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", False)
+
+# The core kinds the source reads, and how (lbcli/kube/source.py; permissions.py grants them):
+# - listed across all namespaces, so a watcher can list+watch them the same way: Nodes,
+#   Services (kept: type LoadBalancer, or referenced by a K8sService LBBackendPool) and
+#   EndpointSlices (kept: those of the kept Services, by label kubernetes.io/service-name);
+# - read by name only: Secrets the set references, the `cilium-config` ConfigMap (listed by
+#   name when not in kube-system), the v1 Endpoints of a kept Service that has no slice.
+LISTED = (NODE, SERVICE, ENDPOINT_SLICE)
+BY_NAME = (SECRET, CONFIGMAP, ENDPOINTS)
 
 CILIUM_CONFIG = "cilium-config"
 CILIUM_CONFIG_NAMESPACES = ("kube-system", "cilium")  # looked up by name first, then listed

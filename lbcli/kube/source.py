@@ -2,11 +2,14 @@
 compile, diff, apply and status run unchanged on it.
 
 Read: every LB kind with a schema of ours (isovalent.com, cilium.io; the best version the
-server serves), Nodes, Services of type LoadBalancer (LB-IPAM claimants), the `cilium-config`
-ConfigMap (kube-system first, then any namespace) and, by name, only the Secrets the set
-references. Not read: Pods and EndpointSlices — nothing in the pipeline carries them out
-(K8sService backends and per-pod bandwidth are not compiled), so reading them would only widen
-the RBAC.
+server serves), Nodes, the Services the set uses (type LoadBalancer: LB-IPAM claimants served
+on their TCP ports; any type a K8sService LBBackendPool references) with their EndpointSlices
+(one list across namespaces, kept for those Services only), the v1 Endpoints of such a Service
+by name when it has no slice (clusters without the EndpointSlice controller), the
+`cilium-config` ConfigMap (kube-system first, then any namespace) and, by name, only the
+Secrets the set references. Not read: Pods — per-pod bandwidth is not compiled from a cluster
+yet, so reading them would only widen the RBAC. The kinds and how each is read are listed in
+lbcli/kube/resources.py (LISTED, BY_NAME).
 
 Cluster objects have no file: their Document has an empty file name and no positions, and
 findings on them name the object and the field path (`LBService/ns/name spec.port`).
@@ -19,7 +22,8 @@ from dataclasses import dataclass, field
 from ..manifest.loader import LoadResult, add_object
 from ..manifest.resource import Document
 from .client import Kube, KubeError
-from .resources import CILIUM_CONFIG, CONFIGMAP, NODE, SECRET, SERVICE, ApiResource, lb_resources
+from .resources import (CILIUM_CONFIG, CONFIGMAP, ENDPOINT_SLICE, ENDPOINTS, NODE, SECRET, SERVICE, ApiResource,
+                        lb_resources)
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
@@ -63,7 +67,11 @@ def read_cluster(kube: Kube) -> ClusterSet:
     objects.extend(page.items)
     page = kube.list(SERVICE)
     out.resource_versions["Service"] = page.resource_version
-    objects.extend(s for s in page.items if (s.get("spec") or {}).get("type") == "LoadBalancer")
+    wanted = pool_services(objects)
+    services = [s for s in page.items if (s.get("spec") or {}).get("type") == "LoadBalancer"
+                or _ns_name(s) in wanted]
+    objects.extend(services)
+    objects.extend(service_endpoints(kube, services, out))
     cfg = cilium_config(kube)
     if cfg is not None:
         objects.append(cfg)
@@ -78,6 +86,53 @@ def read_cluster(kube: Kube) -> ClusterSet:
             if e.status != 404:  # a missing Secret is the ref-secret rule's finding
                 raise
     return out
+
+
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+
+
+def _ns_name(obj: dict) -> tuple[str, str]:
+    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    return (meta.get("namespace") or "default", meta.get("name") or "")
+
+
+def pool_services(objects: list[dict]) -> set[tuple[str, str]]:
+    """(namespace, name) of every Service a K8sService LBBackendPool references."""
+    out = set()
+    for obj in objects:
+        spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+        if obj.get("kind") != "LBBackendPool" or spec.get("backendType") != "K8sService":
+            continue
+        ns = _ns_name(obj)[0]
+        for b in spec.get("backends") or []:
+            ref = b.get("k8sServiceRef") if isinstance(b, dict) else None
+            if isinstance(ref, dict) and isinstance(ref.get("name"), str) and ref["name"]:
+                out.add((ns, ref["name"]))
+    return out
+
+
+def service_endpoints(kube: Kube, services: list[dict], out: ClusterSet) -> list[dict]:
+    """The EndpointSlices of `services` (one list across namespaces, filtered by the
+    kubernetes.io/service-name label) and, for a Service without any slice, its v1 Endpoints
+    by name (404: it has none; the lint rules say what that means)."""
+    wanted = {_ns_name(s) for s in services}
+    page = kube.list(ENDPOINT_SLICE)
+    out.resource_versions["EndpointSlice"] = page.resource_version
+    found = []
+    for sl in page.items:
+        labels = (sl.get("metadata") or {}).get("labels") or {}
+        key = (_ns_name(sl)[0], labels.get(SERVICE_NAME_LABEL))
+        if key in wanted:
+            found.append(sl)
+    with_slices = {(_ns_name(sl)[0], ((sl.get("metadata") or {}).get("labels") or {}).get(SERVICE_NAME_LABEL))
+                   for sl in found}
+    for ns, name in sorted(wanted - with_slices):
+        try:
+            found.append(kube.get(ENDPOINTS, ns, name))
+        except KubeError as e:
+            if e.status != 404:
+                raise
+    return found
 
 
 def cilium_config(kube: Kube) -> dict | None:
@@ -99,7 +154,7 @@ def referenced_secrets(index) -> set[tuple[str, str]]:
     namespace). Only these are fetched: RBAC grants `get` on Secrets, never `list`."""
     out: set[tuple[str, str]] = set()
     for r in index.resources:
-        if r.kind in ("Secret", "Node", "ConfigMap", "Service") or r.namespace is None:
+        if r.kind in ("Secret", "Node", "ConfigMap", "Service", "EndpointSlice", "Endpoints") or r.namespace is None:
             continue
         for name in _secret_refs(r.body.get("spec")):
             out.add((r.namespace, name))

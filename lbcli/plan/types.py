@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..grammar import IPV4_RE
+from ..grammar import IPV4_RE, U16_RE
 from .names import node_name_problem
 from .spec import (Bool, Const, Enum, Int, ListOf, Nullable, Obj, OpaqueObject, PlanFormatError, PlanObject, Str,
                    StrMap, f)
@@ -29,6 +29,9 @@ PROTOCOL = Enum("TCP", "UDP", ref="protocol")
 NODE_NAME = Str(min_len=1, max_len=253, ref="nodeName")
 OBJECT_KEY = Str("^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", ref="objectKey",
                  desc="namespace/name")
+SERVICE_KEY = Str("^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:" + U16_RE + ")?$",
+                  ref="serviceKey", desc="namespace/name (an LBService or LBBackendPool), or namespace/name:port "
+                  "(one TCP port of a v1 Service of type LoadBalancer, and the pool of its endpoints).")
 SHA256 = Str("^[0-9a-f]{64}$", ref="sha256", desc="Lower-case hex SHA-256.")
 MAC = Str("^[0-9a-f]{2}(:[0-9a-f]{2}){5}$", ref="mac")
 TLS_VERSION = Enum("TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3", ref="tlsVersion")
@@ -150,7 +153,7 @@ class MaglevTable(PlanObject):
 
 @_t
 class T1Service(PlanObject):
-    service: str = f(OBJECT_KEY)
+    service: str = f(SERVICE_KEY)
     vip: str = f(IPV4)
     port: int = f(PORT)
     protocol: str = f(PROTOCOL)
@@ -325,7 +328,7 @@ class HttpVersions(PlanObject):
 class Route(PlanObject):
     host_names: tuple = f(ListOf(Str(min_len=1)))
     path: RoutePath | None = f(Nullable(Obj(RoutePath)))
-    backend_pool: str = f(OBJECT_KEY)
+    backend_pool: str = f(SERVICE_KEY)
     persistence: Persistence | None = f(Nullable(Obj(Persistence)))
     auth_disabled: bool = f(Const(True), omit_if=False, desc="Only present when the route turns basic auth off.")
     rate_limit: RateLimit | None = f(Nullable(Obj(RateLimit)), omit_if=None)
@@ -335,7 +338,7 @@ class Route(PlanObject):
 @_t
 class Listener(PlanObject):
     SCHEMA_DEF = "listener"
-    service: str = f(OBJECT_KEY)
+    service: str = f(SERVICE_KEY)
     vip: str = f(IPV4)
     port: int = f(PORT)
     protocol: str = f(PROTOCOL)
@@ -398,7 +401,7 @@ class Resolver(PlanObject):
 @_t
 class BackendPool(PlanObject):
     SCHEMA_DEF = "backendPool"
-    name: str = f(OBJECT_KEY)
+    name: str = f(SERVICE_KEY)
     backend_type: str = f(Enum("IP", "Hostname", "K8sService"))
     algorithm: str = f(Enum("roundRobin", "leastRequest", "consistentHashing"))
     table_size: int | None = f(Nullable(Int(2)))
@@ -466,7 +469,7 @@ class Family(PlanObject):
 @_t
 class Prefix(PlanObject):
     prefix: str = f(IPV4_CIDR, desc="A VIP as /32, or this node's PodCIDR (advertisementType PodCIDR).")
-    services: tuple = f(ListOf(OBJECT_KEY, unique=True), desc="The services behind a VIP; empty for a PodCIDR.")
+    services: tuple = f(ListOf(SERVICE_KEY, unique=True), desc="The services behind a VIP; empty for a PodCIDR.")
     communities: tuple = f(STRINGS)
     large_communities: tuple = f(STRINGS)
     local_preference: int | None = f(Nullable(Int(0, U32)))

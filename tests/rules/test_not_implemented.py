@@ -98,14 +98,6 @@ SAMPLES: dict[tuple[str, str], tuple[str, str]] = {
         POOL.replace("SPEC", "  healthCheck:\n    tcp:\n      send: {text: \"50494e47\"}\n      receive: [{text: \"504f4e47\"}]"), "send:"),
     ("LBBackendPool", "spec.healthCheck.tcp.receive"): (
         POOL.replace("SPEC", "  healthCheck:\n    tcp:\n      send: {text: \"50494e47\"}\n      receive: [{text: \"504f4e47\"}]"), "receive:"),
-    ("LBBackendPool", "spec.backendType"): (
-        POOL.replace("  backendType: IP\n  backends: [{ip: 10.0.0.1, port: 80}]\nSPEC",
-                     TCP_CHECK + "  backendType: K8sService\n  backends: [{k8sServiceRef: {name: web}, port: 80}]"),
-        "backendType:"),
-    ("LBBackendPool", "spec.backends[].k8sServiceRef"): (
-        POOL.replace("  backendType: IP\n  backends: [{ip: 10.0.0.1, port: 80}]\nSPEC",
-                     TCP_CHECK + "  backendType: K8sService\n  backends:\n    - k8sServiceRef: {name: web}\n      port: 80"),
-        "k8sServiceRef:"),
     ("IsovalentBFDProfile", "spec.echoFunction"): ("""
 apiVersion: isovalent.com/v1alpha1
 kind: IsovalentBFDProfile
@@ -145,17 +137,39 @@ spec:
           wellKnown: [no-export, blackhole]
 """, "wellKnown:"),
     }.items()},
-    ("Service", "spec.type"): ("""
+    ("Service", "spec.ports[].protocol"): ("""
 apiVersion: v1
 kind: Service
 metadata:
   namespace: default
-  name: legacy
+  name: dns
   annotations: {lbipam.cilium.io/sharing-key: shared}
 spec:
   type: LoadBalancer
+  ports:
+    - {name: tcp, port: 53}
+    - {name: udp, port: 53, protocol: UDP}
+""", "protocol: UDP"),
+    ("Service", "spec.externalTrafficPolicy"): ("""
+apiVersion: v1
+kind: Service
+metadata: {namespace: default, name: local}
+spec:
+  type: LoadBalancer
+  externalTrafficPolicy: Local
   ports: [{port: 80}]
-""", "type: LoadBalancer"),
+""", "externalTrafficPolicy: Local"),
+    ("Service", "spec.sessionAffinityConfig.clientIP.timeoutSeconds"): ("""
+apiVersion: v1
+kind: Service
+metadata: {namespace: default, name: sticky}
+spec:
+  type: LoadBalancer
+  sessionAffinity: ClientIP
+  sessionAffinityConfig:
+    clientIP: {timeoutSeconds: 60}
+  ports: [{port: 80}]
+""", "timeoutSeconds: 60"),
     ("CiliumLoadBalancerIPPool", "spec.blocks[].cidr"): ("""
 apiVersion: cilium.io/v2
 kind: CiliumLoadBalancerIPPool
@@ -212,6 +226,21 @@ data:
 
 # fields carried out since issue 14: what used to be refused lints without a not-implemented finding
 CARRIED: dict[tuple[str, str], tuple[str, str]] = {
+    ("LBBackendPool", "spec.backendType"): (
+        POOL.replace("  backendType: IP\n  backends: [{ip: 10.0.0.1, port: 80}]\nSPEC",
+                     TCP_CHECK + "  backendType: K8sService\n  backends: [{k8sServiceRef: {name: web}, port: 80}]"),
+        "backendType:"),
+    ("Service", "spec.type"): ("""
+apiVersion: v1
+kind: Service
+metadata:
+  namespace: default
+  name: legacy
+  annotations: {lbipam.cilium.io/sharing-key: shared}
+spec:
+  type: LoadBalancer
+  ports: [{port: 80}, {port: 443, protocol: TCP}]
+""", "type: LoadBalancer"),
     ("LBService", "spec.applications.*.rateLimits"): (
         _svc("    httpProxy:\n" + ROUTE + "        rateLimits: {connections: {limit: 5, timePeriodSeconds: 1}}\n"),
         "rateLimits:"),

@@ -141,7 +141,7 @@ class HealthCheck:
 
 @dataclass(frozen=True)
 class Backend:
-    address: str  # IPv4 address, or a host name for Hostname pools
+    address: str  # IP address (IPv6 for some endpoints), or a host name for Hostname pools
     port: int
     weight: int = 1
     status: str = "Active"  # or "Draining"
@@ -166,7 +166,7 @@ class Resolver:
 @dataclass(frozen=True)
 class BackendPool:
     name: str  # "ns/name"
-    backend_type: str  # "IP" | "Hostname"
+    backend_type: str  # "IP" | "Hostname" | "K8sService" (endpoint addresses, served like IP)
     algorithm: str  # roundRobin | leastRequest | consistentHashing
     backends: tuple[Backend, ...]
     health_check: HealthCheck | None

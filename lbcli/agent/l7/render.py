@@ -111,6 +111,12 @@ def _need_ref(value: object, where: str) -> None:
         raise L7RenderError(f"{where} {_show(value)}: {problem}")
 
 
+def _need_service_ref(value: object, where: str) -> None:
+    problem = G.service_ref_problem(value)
+    if problem:
+        raise L7RenderError(f"{where} {_show(value)}: {problem}")
+
+
 def _need_ip(value: object, where: str) -> None:
     try:
         ipaddress.ip_address(value)  # type: ignore[arg-type]
@@ -137,7 +143,7 @@ def check_model(model: L7Model, node: str, base: PurePosixPath) -> None:
         raise L7RenderError(f"HAProxy directory {_show(str(base))}: use letters, digits and ._/+@:=~- "
                             "(it is written into crt-lists and map() arguments)")
     for listener in model.listeners:
-        _need_ref(listener.service, "listener service")
+        _need_service_ref(listener.service, "listener service")
         w = f"service {listener.service}"
         _need_ip(listener.vip, f"{w} vip")
         _need_int(listener.port, f"{w} port", 1, 65535)
@@ -158,7 +164,7 @@ def check_model(model: L7Model, node: str, base: PurePosixPath) -> None:
             _need_ref(listener.basic_auth.ref, f"{w} basic-auth users")
         for i, route in enumerate(listener.routes):
             rw = f"{w} routes[{i}]"
-            _need_ref(route.backend_pool, f"{rw} backend pool")
+            _need_service_ref(route.backend_pool, f"{rw} backend pool")
             for j, host in enumerate(route.host_names):
                 if host != "":  # "" is the catch-all, like "*"
                     _need(G.ROUTE_HOST, host.lower() if isinstance(host, str) else host, f"{rw} hostNames[{j}]")
@@ -176,9 +182,10 @@ def check_model(model: L7Model, node: str, base: PurePosixPath) -> None:
         _check_rate(listener.rate_limit, f"{w} rateLimits")
         _check_filtering(listener.connection_filtering, f"{w} connectionFiltering")
     for pool in model.pools:
-        _need_ref(pool.name, "backend pool")
+        _need_service_ref(pool.name, "backend pool")
         w = f"backend pool {pool.name}"
-        if pool.backend_type not in ("IP", "Hostname"):
+        # K8sService pools hold the endpoint addresses compile resolved: served like IP pools
+        if pool.backend_type not in ("IP", "Hostname", "K8sService"):
             raise L7RenderError(f"{w}: backendType {_show(pool.backend_type)} is not served by tier 2")
         _need_seconds(pool.connect_timeout_seconds, f"{w} connectTimeoutSeconds")
         for i, b in enumerate(pool.backends):

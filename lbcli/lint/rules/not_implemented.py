@@ -29,12 +29,13 @@ Refused (error unless marked):
   pool one of them uses: `healthCheck`, a `roundRobin` or `leastRequest` algorithm (tier 1 is
   Maglev), Hostname backends, `tlsConfig`, `proxyProtocolConfig`, and (warning) `tcpConfig`,
   `httpConfig` (lbcli/lint/rules/_t1only.py, docs/t1-only.md).
-- LBBackendPool: `backendType: K8sService` and `backends[].k8sServiceRef`, health checks'
-  `send` and `receive`; `proxyProtocolConfig.passthroughTLVs`, `tlsConfig` and
+- LBBackendPool: health checks' `send` and `receive`; `proxyProtocolConfig.passthroughTLVs`, `tlsConfig` and
   `healthCheck.tlsConfig` `allowedECDHCurves` / `allowedSignatureAlgorithms` (warning).
 - IsovalentBFDProfile `echoFunction` (warning).
-- v1 Service of type LoadBalancer that LB-IPAM serves: it gets an address, but no tier-1
-  entry, listener or BGP prefix (serve it with an LBVIP and LBServices).
+- v1 Service of type LoadBalancer that LB-IPAM serves: its UDP and SCTP ports (its TCP ports
+  are served like LBServices: lbcli/model/lbservices.py); `externalTrafficPolicy: Local`
+  (warning: every ready endpoint is used and the client address is not kept), a ClientIP
+  affinity timeout other than the default 10800 s (warning: the hash has no timeout).
 - CiliumLoadBalancerIPPool IPv6 blocks (warning: plans hold IPv4 only).
 - cilium-config `tunnel-protocol: geneve` with routing-mode tunnel (the node's network
   component builds VXLAN tunnels only; kernels of this machine kind have no GENEVE at all). The
@@ -172,14 +173,16 @@ REFUSALS: tuple[Refusal, ...] = BGP_REFUSALS + (
     Refusal("LBBackendPool", "spec.healthCheck.http.receive", E, "the check does not look for this text"),
     Refusal("LBBackendPool", "spec.healthCheck.tcp.send", E, "the check only opens a connection"),
     Refusal("LBBackendPool", "spec.healthCheck.tcp.receive", E, "the check does not look for this text"),
-    Refusal("LBBackendPool", "spec.backendType", E, "K8sService backends are not resolved, so the pool "
-            "would have no servers", when=lambda v: v == "K8sService"),
-    Refusal("LBBackendPool", "spec.backends[].k8sServiceRef", E, "Kubernetes Services are not resolved to "
-            "backends"),
     Refusal("IsovalentBFDProfile", "spec.echoFunction", W, "BFD runs without echo"),
-    Refusal("Service", "spec.type", E, "LB-IPAM gives it an address but nothing serves or announces it; "
-            "serve it with an LBVIP and LBServices", when=lambda v: v == "LoadBalancer",
-            applies=_served_lb_service),
+    Refusal("Service", "spec.ports[].protocol", E, "tier 2 proxies TCP only, so this port of the "
+            "LoadBalancer Service is not served", when=lambda v: v in ("UDP", "SCTP"),
+            applies=_served_lb_service, names=lambda v: f"protocol {v}", fix="serve it with a TCP port"),
+    Refusal("Service", "spec.sessionAffinityConfig.clientIP.timeoutSeconds", W, "ClientIP affinity hashes the "
+            "client address: it holds while the endpoints do not change, with no timeout",
+            when=lambda v: v != 10800, applies=_served_lb_service, fix="leave it at 10800 (the default) or remove it"),
+    Refusal("Service", "spec.externalTrafficPolicy", W, "tier 2 proxies to every ready endpoint of the "
+            "cluster (as with Cluster) and the backend sees tier 2's address, not the client's",
+            when=lambda v: v == "Local", applies=_served_lb_service, fix="use Cluster"),
     Refusal("CiliumLoadBalancerIPPool", "spec.blocks[].cidr", W, "plans hold IPv4 only: no address is "
             "allocated from it", when=_ipv6),
     Refusal("CiliumLoadBalancerIPPool", "spec.blocks[].start", W, "plans hold IPv4 only: no address is "
@@ -236,15 +239,18 @@ def _refusals(ctx: Context) -> Iterator[Finding]:
         with_steps = [(r, r.steps) for r in refusals]  # split once, not per resource
         for res in ctx.index.valid(kind):
             for r, steps in with_steps:
-                if r.applies is not None and not r.applies(res, ctx.index):
+                hits = [(path, value) for path, value in _walk(res.body, steps, ())
+                        if r.when is None or r.when(value)]
+                # `applies` may look at the whole set (which Services LB-IPAM serves): only asked
+                # when the field is there
+                if not hits or (r.applies is not None and not r.applies(res, ctx.index)):
                     continue
-                for path, value in _walk(res.body, steps, ()):
-                    if r.when is None or r.when(value):
-                        what = r.names(value) if r.names else dotted(path)
-                        verb = "are" if r.names and "," in what else "is"
-                        yield Finding(res, path, f"{what} {verb} not implemented by cilium-lb: {r.why}; {r.fix}",
-                                      key=r.when is None or r.names is not None or isinstance(value, (dict, list)),
-                                      severity=r.severity)
+                for path, value in hits:
+                    what = r.names(value) if r.names else dotted(path)
+                    verb = "are" if r.names and "," in what else "is"
+                    yield Finding(res, path, f"{what} {verb} not implemented by cilium-lb: {r.why}; {r.fix}",
+                                  key=r.when is None or r.names is not None or isinstance(value, (dict, list)),
+                                  severity=r.severity)
 
 
 def _walk(node: Any, steps: tuple[str, ...], at: tuple) -> list[tuple[tuple, Any]]:

@@ -65,7 +65,7 @@ SAMPLES: dict[tuple[str, str], tuple[str, str]] = {
     ("LBBackendPool", "spec.backendType"): (
         T1_SVC + "---" + POOL.replace("  backendType: IP\n  backends: [{ip: 10.0.0.1, port: 80}]\nSPEC",
                               TCP_CHECK + "  backendType: Hostname\n  backends: [{host: web.example, port: 80}]\n"
-                              "  dnsResolverConfig: {resolvers: [{ip: 10.0.0.53}]}"), "backendType:"),
+                              "  dnsResolverConfig: {resolvers: [{ip: 10.0.0.53, port: 53}]}"), "backendType:"),
     ("LBBackendPool", "spec.tlsConfig"): (T1_SVC + "---" + POOL.replace("SPEC", TCP_CHECK + "  tlsConfig: {minTLSVersion: TLSv1_2}"),
                                           "tlsConfig:"),
     ("LBBackendPool", "spec.proxyProtocolConfig"): (

@@ -336,10 +336,15 @@ def test_state_kept_outside_git_is_skipped_at_info_not_reported_missing():
 
 
 def test_tightened_grammar_says_so():
-    text = CILIUM_BGP.replace("name: peer0,", 'name: "peer 0",')
+    text = CILIUM_BGP.replace("name: peer0,", 'name: "peer{0}",')
     rep = lint_example("rebel-base", {str(BGP): text})
     [p] = by_rule(rep, "schema")
     assert "stricter than upstream: cilium-lb writes this value into bird.conf" in p.message
+    # a space inside, as in Cilium's own examples ("ipv6 65000"), is accepted and carried out
+    rep = lint_example("rebel-base", {str(BGP): CILIUM_BGP.replace("name: peer0,", 'name: "peer 0",')})
+    assert by_rule(rep, "schema") == []
+    peers = bgp_model(compiled_json(rep.index).plans["lb-t1-1"]).peers
+    assert any(p.name == "peer 0" for p in peers)
 
 
 def test_validate_nodes_option_runs_node_checks(tmp_path):

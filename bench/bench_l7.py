@@ -148,7 +148,7 @@ def main() -> int:
         (work / "hand.cfg").write_text(HAND_WRITTEN.format(**fmt))
 
         def tls(ref: str) -> dict:
-            return {"certificates": [{"secretRef": ref, "sha256": ""}], "minVersion": "TLSv1.2", "maxVersion": "TLSv1.3",
+            return {"certificates": [{"secretRef": ref, "sha256": "0" * 64}], "minVersion": "TLSv1.2", "maxVersion": "TLSv1.3",
                     "cipherSuites": [], "clientValidation": None}  # fmt: skip
 
         p = plan("bench", [

@@ -164,9 +164,12 @@ STANDARD_COMMUNITY = _g("standard-community", rf"([0-9]{{1,10}}|{U16_RE}:{U16_RE
                         'a BGP community ("65000:100" or a 32-bit number)', 11)
 LARGE_COMMUNITY = _g("large-community", r"[0-9]{1,10}:[0-9]{1,10}:[0-9]{1,10}",
                      'a BGP large community ("a:b:c", three 32-bit numbers)', 32)
-# BGP instance and peer names: they name BIRD protocols and appear in descriptions
-BGP_NAME = _g("bgp-name", r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?",
-              "a name (letters, digits, '-', '_' and '.'; starts and ends with a letter or digit)", 255)
+# BGP instance/peer names (upstream takes any string): they name BIRD protocols (mapped to
+# symbols) and appear quoted in descriptions; spaces inside are fine ("ipv6 65000" in Cilium's
+# own examples), quotes, braces, '#' and the like are refused
+BGP_NAME = _g("bgp-name", r"[A-Za-z0-9]([-A-Za-z0-9_. ]*[A-Za-z0-9])?",
+              "a name (letters, digits, spaces, '-', '_' and '.'; starts and ends with a letter or digit)",
+              255)
 # TCP-MD5 (RFC 2385) password: BIRD strings have no escapes, the kernel takes 80 bytes at most
 BGP_PASSWORD = _g("bgp-password", r"[ !#-&(-\[\]-~]+",
                   "a BGP password (1-80 printable ASCII characters without quotes or backslashes)", 80)

@@ -1261,11 +1261,16 @@ def pod() -> dict:
 
 
 def config_map() -> dict:
+    from lbcli.model.cilium_config import UPSTREAM as CILIUM_CONFIG  # (importable: _grammar's path)
+
+    data = string_map(desc="String values only (quote true/false and numbers). "
+                           "cilium-config keys are checked by a lint rule.")
+    # the kind follows Kubernetes; cilium-config's option names and values follow Cilium
+    data["x-upstream"] = {"for": "cilium-config options (the cilium-config lint rule)", **CILIUM_CONFIG}
     return document(
         "ConfigMap", V1, spec=None, status=None,
         extra_props={
-            "data": string_map(desc="String values only (quote true/false and numbers). "
-                                    "cilium-config keys are checked by a lint rule."),
+            "data": data,
             "binaryData": string_map(key_grammar=G.SECRET_KEY, value=string(grammar=G.BASE64)),
             "immutable": boolean(),
         },

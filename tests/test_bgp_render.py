@@ -28,6 +28,9 @@ from lbcli.agent.bgp.status import (BgpObserved, DaemonState, advertised_to, liv
                                     peers_column, routes_column, session_problem)
 from lbcli.agent.reconciler import NodeContext
 
+from lbcli.plan.spec import PlanFormatError
+from tests.plankit import compiled_plan, plan_with
+
 GOLDEN = Path(__file__).parent / "golden" / "bgp"
 LOG = "/var/lib/cilium-lb/{node}/bird/bird.log"
 SECRET_REF = "kube-system/bgp-auth"
@@ -50,10 +53,9 @@ def pfx(prefix, service="default/https-proxy", communities=(), large=(), lp=None
             "largeCommunities": list(large), "localPreference": lp}
 
 
-def plan(instances, node="t1-a", ip="192.168.121.11") -> dict:
-    return {"apiVersion": "cilium-lb.io/v1", "kind": "NodePlan",
-            "node": {"name": node, "tiers": ["t1"], "internalIP": ip, "podCIDRs": [], "labels": {}},
-            "bgp": {"instances": instances}}
+def plan(instances, node="t1-a") -> dict:
+    """Compile's plan for lab node `node` with the case's bgp section (tests/plankit.py)."""
+    return plan_with(node, bgp={"instances": instances})
 
 
 BFD = {"profile": "router-bfd", "receiveIntervalMs": 300, "transmitIntervalMs": 300,
@@ -164,12 +166,10 @@ def test_prefixes_are_exported_only_to_their_peer():
 @pytest.mark.parametrize("mutate, message", [
     (lambda p: p["prefixes"].append(pfx("100.64.0.9/32", communities=["70000:1"])), "not a standard community"),
     (lambda p: p["prefixes"].append(pfx("100.64.0.9/32", large=["1:2"])), "not a large community"),
-    (lambda p: p["prefixes"].append(pfx("100.64.0.0/16x")), "prefix"),
-    (lambda p: p.update(auth={"secretRef": "ns/absent", "sha256": "x"}), "'ns/absent'"),
-    (lambda p: p.update(families=[{"afi": "l2vpn", "safi": "evpn"}]), "l2vpn/evpn is not supported"),
+    (lambda p: p.update(auth={"secretRef": "ns/absent", "sha256": "0" * 64}), "'ns/absent'"),
     (lambda p: p.update(timers={"connectRetrySeconds": 1, "holdTimeSeconds": 3, "keepAliveSeconds": 5}),
      "exceeds holdTime"),
-    (lambda p: p.update(address="not-an-ip"), "address"),
+    (lambda p: p["prefixes"].append(pfx("100.64.0.1/24")), "prefix: 100.64.0.1/24 has host bits set"),
 ])
 def test_model_errors_name_the_field(mutate, message):
     pl = copy.deepcopy(CASES["seed_ibgp_bfd_md5"])
@@ -177,6 +177,20 @@ def test_model_errors_name_the_field(mutate, message):
     with pytest.raises(BgpModelError, match=message.replace("(", r"\(")) as e:
         model_from_plan(pl, SECRETS)
     assert "bgp.instances[instance0].peers[peer0]" in str(e.value)
+
+
+@pytest.mark.parametrize("mutate, where", [
+    (lambda p: p["prefixes"].append(pfx("100.64.0.0/16x")), "prefixes[1].prefix"),
+    (lambda p: p.update(families=[{"afi": "l2vpn", "safi": "evpn"}]), "families[0].afi"),
+    (lambda p: p.update(address="not-an-ip"), "peers[0].address"),
+])
+def test_what_the_plan_types_refuse_never_reaches_the_model(mutate, where):
+    # the reader reads the typed plan: a plan in JSON form goes through the plan types first
+    pl = copy.deepcopy(CASES["seed_ibgp_bfd_md5"])
+    mutate(pl["bgp"]["instances"][0]["peers"][0])
+    with pytest.raises(PlanFormatError) as e:
+        model_from_plan(pl, SECRETS)
+    assert where in str(e.value)
 
 
 @pytest.mark.parametrize("bad", ['with"quote', "two\nlines", "x" * 81])
@@ -187,7 +201,7 @@ def test_passwords_bird_cannot_quote_are_refused_without_echo(bad):
 
 
 def test_plan_without_bgp_has_no_model():
-    assert model_from_plan({"node": {"name": "t2-a"}, "bgp": None}) is None
+    assert compiled_plan("t2-a")["bgp"] is None and model_from_plan(compiled_plan("t2-a")) is None
 
 
 # ---- birdc output (captured from BIRD 2.0.12 against FRR 8.4.4)
@@ -243,7 +257,7 @@ def test_status_columns_and_live_findings():
     assert routes_column(observed) == "2 routes"
     assert advertised_to(observed, "100.64.0.101/32") == ["bgp_instance0_peer0"]
     model = model_from_plan(plan([{"name": "instance0", "localASN": 64512, "routerId": "192.168.121.11",
-                                   "peers": [peer(bfd=BFD, prefixes=[pfx("100.64.0.101/32")])]}]))
+                                   "localPort": 179, "peers": [peer(bfd=BFD, prefixes=[pfx("100.64.0.101/32")])]}]))
     assert peers_column(observed, model) == "1/1 established"
     [f] = live_findings(model, observed)
     assert f.object == "bgp peer instance0/peer0 192.168.121.201"

@@ -41,3 +41,13 @@ def test_bandwidth_only_for_this_nodes_pods_and_only_with_the_manager():
     assert plans["node-c"]["network"]["bandwidth"] == []
     off = _plans({}, {"pod-a": {EG: "10M"}})
     assert off["node-a"]["network"]["bandwidth"] == []
+
+
+def test_options_read_as_cilium_reads_them():
+    # tunnel-port 0 is the protocol's default (cilium pkg/datapath/tunnel), Go integers and
+    # booleans as lint reads them (lbcli/model/cilium_config.py): one meaning for both
+    assert _plans({"tunnel-port": "0"})["node-a"]["network"]["tunnelPort"] == 8472
+    assert _plans({"tunnel-port": "0x2000"})["node-a"]["network"]["tunnelPort"] == 8192
+    net = _plans({"routing-mode": "native", "ipv4-native-routing-cidr": "10.244.0.0/16",
+                  "auto-direct-node-routes": "1", "enable-ipv4-masquerade": "F"})["node-a"]["network"]
+    assert net["autoDirectNodeRoutes"] is True and net["masquerade"] is False

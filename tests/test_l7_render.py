@@ -17,6 +17,7 @@ from lbcli.agent.l7.model import model_from_plan
 from lbcli.agent.l7.render import render, skeleton
 from lbcli.agent.l7.runtime import parse_servers_state, parse_show_proc, parse_show_stat, split_backend
 from lbcli.agent.l7.secrets import parse_htpasswd
+from tests.plankit import plan_with
 
 GOLDEN = Path(__file__).parent / "golden" / "l7"
 BASE = "/var/lib/cilium-lb/t2-a/haproxy"
@@ -36,6 +37,7 @@ def _pool(name, backends, **kw):
         "backendType": "IP",
         "algorithm": "roundRobin",
         "backends": [dict({"weight": 1, "status": "Active"}, **b) for b in backends],
+        "tableSize": None,
         "healthCheck": None,
         "resolvers": [],
         "connectTimeoutSeconds": 5,
@@ -240,8 +242,8 @@ def fake_secrets() -> dict:
 
 
 def plan_for(case: str) -> dict:
-    return {"apiVersion": "cilium-lb.io/v1", "kind": "NodePlan", "node": {"name": "t2-a", "tiers": ["t2"]},
-            "tier2": copy.deepcopy(CASES[case])}  # fmt: skip
+    """Compile's plan for t2-a with the case's listeners and pools (tests/plankit.py)."""
+    return plan_with("t2-a", tier2=copy.deepcopy(CASES[case]))
 
 
 def _golden_text(case: str) -> str:

@@ -23,11 +23,29 @@ EXPECTED: dict[str, list[tuple[str, int, str, str]]] = {
         ("bgpp.yaml", 5, "INFO", "not-carried-out"),
         ("service-advertisement-resources.yaml", 40, "WARNING", "lb-service-endpoints"),  # served; no slices in the set
     ],
+    "cilium-ad-multi-homing": [
+        ("bgp.yaml", 18, "WARNING", _NOT_IMPL),  # autoDiscovery
+        ("bgp.yaml", 30, "INFO", "ref-secret"),
+    ],
+    "cilium-ad-service": [
+        ("bgp.yaml", 29, "WARNING", _NOT_IMPL),  # autoDiscovery
+        ("bgp.yaml", 41, "INFO", "ref-secret"),
+        ("bgp.yaml", 73, "WARNING", _NOT_IMPL), ("bgp.yaml", 74, "WARNING", _NOT_IMPL),  # ClusterIP, ExternalIP
+        ("bgp.yaml", 85, "WARNING", _NOT_IMPL), ("bgp.yaml", 86, "WARNING", _NOT_IMPL),
+    ],
+    "cilium-bgp-cplane-dev-dual": [("bgpp.yaml", 5, "INFO", "not-carried-out")],
+    "cilium-bgp-cplane-dev-v6": [("bgpp.yaml", 5, "INFO", "not-carried-out")],
+    "cilium-bgpv2-ad-multi-homing": [
+        ("bgp.yaml", 18, "WARNING", _NOT_IMPL),  # autoDiscovery (its name "ipv6 65000" is valid)
+        ("bgp.yaml", 30, "INFO", "ref-secret"),
+    ],
     "cilium-bgpv2-auto-discovery": [
         ("bgp.yaml", 29, "WARNING", _NOT_IMPL),  # autoDiscovery
         ("bgp.yaml", 41, "INFO", "ref-secret"),  # no Secret in the set (line 66: PodCIDR, carried out)
         ("bgp.yaml", 73, "WARNING", _NOT_IMPL), ("bgp.yaml", 74, "WARNING", _NOT_IMPL),  # ClusterIP, ExternalIP
         ("bgp.yaml", 85, "WARNING", _NOT_IMPL), ("bgp.yaml", 86, "WARNING", _NOT_IMPL),
+        ("lb-ip.yaml", 13, "WARNING", _NOT_IMPL), ("lb-ip.yaml", 28, "WARNING", _NOT_IMPL),  # IPv6 pool blocks
+        ("lb-ip.yaml", 42, "ERROR", _NOT_IMPL), ("lb-ip.yaml", 59, "ERROR", _NOT_IMPL),  # v1 LB Services
     ],
     "cilium-bgpv2-multi-homing": [
         ("bgp.yaml", 33, "INFO", "ref-secret"),  # (line 58: a PodCIDR advertisement, carried out)
@@ -50,7 +68,21 @@ EXPECTED: dict[str, list[tuple[str, int, str, str]]] = {
         ("lb-ip.yaml", 58, "WARNING", "lb-service-endpoints"),
     ],
     "cilium-egress-gateway": [("egress-gateway-policy.yaml", 4, "INFO", "not-carried-out")],
+    # a cilium-config of Cilium 1.10: only the `tunnel` key, removed in 1.15, is worth saying
+    "cilium-examples-1.10": [("cilium-cm.yaml", 112, "WARNING", "cilium-config")],
     "cilium-lb-ipam-gateway-api": [],
+    "cilium-multi-homing": [("bgp.yaml", 33, "INFO", "ref-secret")],  # (line 62: PodCIDR, carried out)
+    "cilium-pod-ip-pool": [
+        ("bgp.yaml", 4, "INFO", "not-carried-out"),
+        ("bgp.yaml", 59, "INFO", "ref-secret"),
+        ("bgp.yaml", 84, "WARNING", _NOT_IMPL), ("bgp.yaml", 91, "WARNING", _NOT_IMPL),  # CiliumPodIPPool ads
+    ],
+    "cilium-service": [
+        ("bgp.yaml", 39, "INFO", "ref-secret"),
+        ("bgp.yaml", 71, "WARNING", _NOT_IMPL), ("bgp.yaml", 72, "WARNING", _NOT_IMPL),  # ClusterIP, ExternalIP
+        ("bgp.yaml", 83, "WARNING", _NOT_IMPL), ("bgp.yaml", 84, "WARNING", _NOT_IMPL),
+    ],
+    "ilb-labs-00-prep": [],
     "ilb-labs-01-basics": [("basics.yaml", 7, "INFO", "vip-in-pool"), ("basics.yaml", 17, "INFO", "tier-nodes")],
     "ilb-labs-02-routing": [("routing.yaml", 7, "INFO", "vip-in-pool"), ("routing.yaml", 17, "INFO", "tier-nodes")],
     "ilb-labs-03-auth": [("auth.yaml", 7, "INFO", "vip-in-pool"), ("auth.yaml", 17, "INFO", "tier-nodes"),

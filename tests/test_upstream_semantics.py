@@ -3,11 +3,11 @@ Isovalent's, node overrides, t1-t2 nodes, deprecated LB-IPAM annotations, known 
 
 from __future__ import annotations
 
-import pytest
+import json
 
 from lbcli.agent.bgp.model import model_from_plan as bgp_model
 from lbcli.agent.bgp.render import render_bird_conf
-from lbcli.agent.datapath.reconciler import DatapathError, desired_from_plan
+from lbcli.agent.datapath.reconciler import desired_from_plan
 from lbcli.plan.types import NodePlan
 
 
@@ -215,21 +215,28 @@ def test_pod_cidr_advertisements_announce_each_nodes_own_pod_cidr():
     assert [x["prefix"] for x in _peer(c.plans["lb-t2-1"])["prefixes"]] == ["10.244.3.0/24"]
 
 
-def test_t1_t2_node_gets_both_sections_and_the_datapath_refuses_clearly():
+def test_t1_t2_node_gets_both_sections_and_one_shared_tunnel_device():
     nodes = NODES.read_text().replace("service.cilium.io/node: t2", "service.cilium.io/node: t1-t2", 1)
     rep = lint_example("rebel-base", {str(NODES): nodes})
-    assert [p.severity.name for p in by_rule(rep, "tier-nodes")] == ["WARNING"]
+    assert by_rule(rep, "tier-nodes") == []
     c = compiled_json(rep.index)
     both = c.plans["lb-t2-1"]
     assert both["node"]["tiers"] == ["t1", "t2"]
     assert both["tier1"] is not None and both["tier2"] is not None
     # it is a T2 node of the services and announces them as a T1 node
     assert "lb-t2-1" in both["tier1"]["services"][0]["t2Nodes"]
-    with pytest.raises(DatapathError) as e:
-        desired_from_plan(NodePlan.from_json(both))
-    assert "in both tiers" in str(e.value) and "not implemented" in str(e.value)
-    # a T1-only node's plan is unaffected
-    assert desired_from_plan(NodePlan.from_json(c.plans["lb-t1-1"])) is not None
+    # the kernel allows one external VXLAN device per UDP port: tier 1 sends through tier 2's
+    want = desired_from_plan(NodePlan.from_json(both))
+    t2d = both["tier2"]["dispatch"]
+    assert (want.device, want.port, want.mac) == (t2d["device"], t2d["port"], t2d["tunnelMac"].lower())
+    assert not want.owned and want.device != both["tier1"]["dispatch"]["device"]
+    # a T1-only node's plan is unaffected: a device of its own
+    alone = desired_from_plan(NodePlan.from_json(c.plans["lb-t1-1"]))
+    assert alone.owned and alone.device == c.plans["lb-t1-1"]["tier1"]["dispatch"]["device"]
+    # tier 1 and tier 2 on different ports do not share
+    other = json.loads(json.dumps(both))
+    other["tier1"]["dispatch"]["port"] = 4790
+    assert desired_from_plan(NodePlan.from_json(other)).owned
 
 
 SVC = """\
@@ -329,10 +336,15 @@ def test_state_kept_outside_git_is_skipped_at_info_not_reported_missing():
 
 
 def test_tightened_grammar_says_so():
-    text = CILIUM_BGP.replace("name: peer0,", 'name: "peer 0",')
+    text = CILIUM_BGP.replace("name: peer0,", 'name: "peer{0}",')
     rep = lint_example("rebel-base", {str(BGP): text})
     [p] = by_rule(rep, "schema")
     assert "stricter than upstream: cilium-lb writes this value into bird.conf" in p.message
+    # a space inside, as in Cilium's own examples ("ipv6 65000"), is accepted and carried out
+    rep = lint_example("rebel-base", {str(BGP): CILIUM_BGP.replace("name: peer0,", 'name: "peer 0",')})
+    assert by_rule(rep, "schema") == []
+    peers = bgp_model(compiled_json(rep.index).plans["lb-t1-1"]).peers
+    assert any(p.name == "peer 0" for p in peers)
 
 
 def test_validate_nodes_option_runs_node_checks(tmp_path):

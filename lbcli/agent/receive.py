@@ -6,7 +6,10 @@ Objects (in the network namespace it runs in):
   `tier2.dispatch.tunnelMac` (tier 1 writes it as the inner destination, so packets are
   PACKET_HOST here), rp_filter off on it (the client's address is not routed via it; the
   effective value is max(all, device), so a non-zero `all.rp_filter` is set to 0 as well and
-  restored by reset(): other links keep their own setting);
+  restored by reset(): other links keep their own setting); on a node in both tiers tier 1
+  sends through this device too (the kernel allows one external VXLAN device per UDP port;
+  lbcli/agent/datapath/reconciler.py `shared_device`), and when it is created here, tier 1's
+  own device of an earlier plan, which holds the port, is removed first (`Device.displaces`);
 * each VIP as a /32 on `lo`;
 * `arp_ignore=1`, `arp_announce=2` on `all` and the uplink, so the node never answers ARP for a
   VIP nor uses one as an ARP source. Original values are recorded in `<state-dir>/<node>/receive.json`
@@ -23,7 +26,7 @@ from lbcli.plan.types import NodePlan
 from lbcli.agent import state as st
 from lbcli.agent.host import netlink as nl
 from lbcli.agent.host import sysctl
-from lbcli.agent.datapath.reconciler import DatapathError, check_dispatch
+from lbcli.agent.datapath.reconciler import DatapathError, check_dispatch, shared_device
 from lbcli.agent.reconciler import Change, ComponentResult, NodeContext, record_step
 
 COMPONENT = "receive"
@@ -43,6 +46,7 @@ class ReceiveDesired:
     port: int
     vips: list[str]
     sysctls: dict[str, str]  # sysctl path -> value
+    displaces: str | None = None  # tier 1's own device name, when tier 1 shares this one
 
 
 # -- the objects it changes (Change.spec) ----------------------------------------------------
@@ -56,6 +60,7 @@ class Device:
     name: str
     mac: str = ""
     port: int = 0
+    displaces: str | None = None  # an external vxlan device on the same port to remove first
 
 
 @dataclass(frozen=True)
@@ -98,9 +103,12 @@ def desired_from_plan(plan: NodePlan) -> ReceiveDesired | None:
     for dev in ("all", uplink):
         for name, value in ARP_SYSCTLS.items():
             sysctls[f"net.ipv4.conf.{dev}.{name}"] = value
+    shared = shared_device(plan)
+    t1_device = plan.tier1.dispatch.device if shared is not None else None
     return ReceiveDesired(
         device=d.device, mac=d.tunnel_mac.lower(), vni=d.vni, port=d.port,
         vips=sorted(set(t2.vips)), sysctls=dict(sorted(sysctls.items())),
+        displaces=t1_device if t1_device != d.device else None,
     )
 
 
@@ -164,7 +172,12 @@ class ReceiveReconciler:
         if dev is None:
             # the state file may be gone while the device stays: look it up by its plan name
             dev = _device(want.device)
-        spec = Device(want.device, want.mac, want.port)
+        displaced = None
+        if want.displaces:
+            other = _device(want.displaces)
+            if other and other["external"] and other["port"] == want.port:
+                displaced = want.displaces
+        spec = Device(want.device, want.mac, want.port, displaced)
         if dev is None:
             c(spec, "create", f"device {want.device}", f"vxlan external dstport {want.port} mac {want.mac}")
         elif (not dev["external"] or dev["port"] != want.port or dev["mac"] != want.mac or not dev["up"]
@@ -214,6 +227,8 @@ class ReceiveReconciler:
                                                           for r in res.results if not r.ok))
         elif isinstance(spec, Device):
             nl.link_delete(spec.name)  # (also one left by an interrupted apply)
+            if spec.displaces:  # tier 1's own device holds the port: tier 1 moves onto this one
+                nl.link_delete(spec.displaces)
             if ch.action != "delete":
                 nl.vxlan_add(spec.name, spec.port, mac=spec.mac)
                 sysctl.write(sysctl.conf_key(spec.name, "rp_filter"), RP_FILTER_OFF)

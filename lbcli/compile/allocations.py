@@ -121,8 +121,3 @@ def write_lock(path: Path, assignments: dict[str, str]) -> bool:
     except OSError as e:
         raise LockError(f"{path}: cannot write the allocation lock: {e.strerror or e}") from None
     return True
-
-
-def assignments_of(ipam_assignments: dict[str, dict]) -> dict[str, str]:
-    """ref -> IPv4 of an IPAM result (what the lock keeps)."""
-    return {ref: a["ipv4"] for ref, a in ipam_assignments.items()}

@@ -7,11 +7,11 @@ from __future__ import annotations
 import ipaddress
 
 from ..manifest.index import ResourceIndex
+from ..model.cilium_config import option_bool, tunnel_port
 from ..model.quantity import bits_per_second
 from ..model.tunnel import pod_tunnel_mac
 from .nodes import NodeInfo
 
-TUNNEL_PORTS = {"vxlan": 8472, "geneve": 6081}  # Cilium's defaults
 TUNNEL_DEVICE = "lbpod_vxlan"  # not Cilium's cilium_vxlan: both may exist on one host
 TUNNEL_VNI = 2  # one VNI for all pod traffic (Cilium puts the source identity there)
 EGRESS, INGRESS = "kubernetes.io/egress-bandwidth", "kubernetes.io/ingress-bandwidth"
@@ -23,17 +23,13 @@ def options(index: ResourceIndex) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items()}
 
 
-def _bool(v: str | None, default: bool) -> bool:
-    return default if v is None else v.strip().lower() == "true"
-
-
 def network_section(node: NodeInfo, nodes: list[NodeInfo], opts: dict[str, str],
                     index: ResourceIndex | None = None) -> dict:
     mode = opts.get("routing-mode", "tunnel")
     tunnel = mode == "tunnel"
     proto = opts.get("tunnel-protocol", "vxlan") if tunnel else None
-    port = int(opts["tunnel-port"]) if opts.get("tunnel-port", "").isdigit() else TUNNEL_PORTS.get(proto or "", None)
-    bandwidth_manager = _bool(opts.get("enable-bandwidth-manager"), False)
+    port = tunnel_port(opts, proto)
+    bandwidth_manager = option_bool(opts, "enable-bandwidth-manager", False)
     return {
         "routingMode": mode,
         "tunnelProtocol": proto,
@@ -41,9 +37,9 @@ def network_section(node: NodeInfo, nodes: list[NodeInfo], opts: dict[str, str],
         "tunnelDevice": TUNNEL_DEVICE if tunnel else None,
         "tunnelVNI": TUNNEL_VNI if tunnel else None,
         "tunnelMac": pod_tunnel_mac(node.name) if tunnel else None,
-        "autoDirectNodeRoutes": _bool(opts.get("auto-direct-node-routes"), False),
+        "autoDirectNodeRoutes": option_bool(opts, "auto-direct-node-routes", False),
         "nativeRoutingCIDR": opts.get("ipv4-native-routing-cidr") or None,
-        "masquerade": _bool(opts.get("enable-ipv4-masquerade"), True),
+        "masquerade": option_bool(opts, "enable-ipv4-masquerade", True),
         "bandwidthManager": bandwidth_manager,
         "peers": [{"node": n.name, "ip": n.internal_ip, "podCIDRs": list(n.pod_cidrs),
                    "tunnelMac": pod_tunnel_mac(n.name)}

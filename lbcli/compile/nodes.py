@@ -7,7 +7,6 @@ otherwise (then a node is in a tier when any deployment's selector matches it).
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 
 from ..manifest.index import TIER_LABEL, TIER_VALUES, ResourceIndex
@@ -51,10 +50,3 @@ def node_infos(index: ResourceIndex) -> list[NodeInfo]:
         cidrs = spec.get("podCIDRs") or ([spec["podCIDR"]] if spec.get("podCIDR") else [])
         out.append(NodeInfo(n.name, ip, tuple(cidrs), labels, tuple(tiers)))
     return out
-
-
-def ip_key(ip: str | None):
-    try:
-        return (0, int(ipaddress.ip_address(ip or "")))
-    except ValueError:
-        return (1, ip or "")

@@ -73,9 +73,6 @@ class ResourceIndex:
         """Schema-valid BGP objects of both families (Isovalent first), e.g. "ClusterConfig"."""
         return [r for kind in bgp_kinds(suffix) for r in self.valid(kind)]
 
-    def has_nodes(self) -> bool:
-        return bool(self._by_kind.get("Node"))
-
     def get(self, kind: str, namespace: str | None, name: str) -> Resource | None:
         return self._by_key.get((kind, namespace, name))
 

@@ -97,11 +97,6 @@ class PositionIndex:
             pos = self._error or 0
         return self._line0 + (pos >> _SHIFT) + 1, (pos & ((1 << _SHIFT) - 1)) + 1
 
-    def line_text(self, line: int) -> str:
-        lines = self.text.splitlines()
-        i = line - self._line0 - 1
-        return lines[i] if 0 <= i < len(lines) else ""
-
     # -- one lookup: stream and stop -------------------------------------------------------
 
     def _stream_locate(self, target: Path, key: bool) -> int:

@@ -138,6 +138,26 @@ class Int(Spec):
         return _def(defs, self.ref, s)
 
 
+class Num(Spec):
+    """A number (integer or not) of at least `lo`: durations a node carries out below a second."""
+
+    noun = "a number"
+
+    def __init__(self, lo: float) -> None:
+        self.lo = lo
+
+    def is_type(self, v):
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    def check(self, v, path):
+        if v < self.lo:
+            raise PlanFormatError(path, f"is below the minimum {self.lo}")
+        return v
+
+    def schema(self, defs):
+        return {"type": "number", "minimum": self.lo}
+
+
 class Bool(Spec):
     noun = "true or false"
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..grammar import IPV4_RE, U16_RE
 from .names import node_name_problem
-from .spec import (Bool, Const, Enum, Int, ListOf, Nullable, Obj, OpaqueObject, PlanFormatError, PlanObject, Str,
+from .spec import (Bool, Const, Enum, Int, ListOf, Nullable, Num, Obj, OpaqueObject, PlanFormatError, PlanObject, Str,
                    StrMap, f)
 
 API_VERSION = "cilium-lb.io/v1"
@@ -24,6 +24,8 @@ KIND = "NodePlan"
 IPV4 = Str(f"^{IPV4_RE}$", ref="ipv4")
 IPV4_CIDR = Str(f"^{IPV4_RE}/(3[0-2]|[12]?[0-9])$", ref="ipv4Cidr")
 CIDR = Str("^[0-9A-Fa-f:.]+/[0-9]{1,3}$", ref="cidr", desc="IPv4 or IPv6 CIDR (node PodCIDRs).")
+PREFIX = Str(f"^({IPV4_RE}/(3[0-2]|[12]?[0-9])|[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*/(12[0-8]|1[01][0-9]|[1-9]?[0-9]))$",
+             ref="prefix", desc="An IPv4 or IPv6 prefix.")
 PORT = Int(1, 65535, ref="port")
 PROTOCOL = Enum("TCP", "UDP", ref="protocol")
 NODE_NAME = Str(min_len=1, max_len=253, ref="nodeName")
@@ -383,8 +385,9 @@ class BackendTls(PlanObject):
 
 @_t
 class HealthCheck(PlanObject):
-    interval_seconds: int = f(Int(1))
-    timeout_seconds: int = f(Int(1))
+    # compile writes whole seconds (the LBBackendPool schema's integers); HAProxy takes less
+    interval_seconds: float = f(Num(0.1))
+    timeout_seconds: float = f(Num(0.1))
     healthy_threshold: int = f(Int(1))
     unhealthy_threshold: int = f(Int(1))
     http: HttpCheck | None = f(Nullable(Obj(HttpCheck)))
@@ -468,7 +471,8 @@ class Family(PlanObject):
 
 @_t
 class Prefix(PlanObject):
-    prefix: str = f(IPV4_CIDR, desc="A VIP as /32, or this node's PodCIDR (advertisementType PodCIDR).")
+    prefix: str = f(PREFIX, desc="A VIP as /32, or this node's PodCIDR (advertisementType PodCIDR); "
+                               "IPv6 prefixes go out over an ipv6 family.")
     services: tuple = f(ListOf(SERVICE_KEY, unique=True), desc="The services behind a VIP; empty for a PodCIDR.")
     communities: tuple = f(STRINGS)
     large_communities: tuple = f(STRINGS)
@@ -548,8 +552,3 @@ class NodePlan(PlanObject):
                     if p.auth is not None:
                         out[p.auth.secret_ref] = p.auth.sha256
         return dict(sorted(out.items()))
-
-
-def load_plan(doc: Any) -> NodePlan:
-    """`doc` (parsed JSON) as a NodePlan; PlanFormatError naming the JSON path otherwise."""
-    return NodePlan.from_json(doc)

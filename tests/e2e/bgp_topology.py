@@ -57,22 +57,86 @@ def in_netns(name: str) -> Iterator[None]:
 
 def plan_for(node: str, prefixes: list[dict], *, bfd: dict | None = None, hold: int = 9,
              keepalive: int = 3, connect_retry: int = 1, auth: bool = True) -> dict:
-    """A plan as `cilium-lb compile` writes it, with only the parts BGP reads."""
-    addr = NODE_IPS[node]
-    peer = {
-        "name": "peer0", "address": ROUTER_IP, "asn": ASN, "port": 179,
-        "timers": {"connectRetrySeconds": connect_retry, "holdTimeSeconds": hold, "keepAliveSeconds": keepalive},
-        "gracefulRestart": {"enabled": False, "restartTimeSeconds": 120},
-        "ebgpMultihop": None,
-        "auth": {"secretRef": AUTH_REF, "sha256": "0" * 64} if auth else None,
-        "bfd": bfd,
-        "families": [{"afi": "ipv4", "safi": "unicast"}],
-        "prefixes": prefixes,
+    """`node`'s plan as `cilium-lb compile` makes it from a manifest set (bgp_manifests): the
+    lab's Nodes and services (lbcli/lab/plans.py) plus the BGP resources for these prefixes,
+    timers, authentication and BFD profile."""
+    import yaml
+
+    from lbcli.compile.plan import compile_plans
+    from lbcli.lint.engine import lint
+    from lbcli.lint.problem import Severity
+    from lbcli.manifest.loader import LoadResult, load_text
+
+    text = yaml.safe_dump_all(bgp_manifests(prefixes, bfd=bfd, hold=hold, keepalive=keepalive,
+                                            connect_retry=connect_retry, auth=auth), sort_keys=False)
+    loaded = LoadResult()
+    loaded.files.append("bgp-lab.yaml")
+    loaded.texts["bgp-lab.yaml"] = text
+    load_text("bgp-lab.yaml", text, loaded)
+    report = lint(loaded)
+    errors = [f"{p.line}:{p.column} {p.rule} {p.message}" for p in report.problems if p.severity >= Severity.ERROR]
+    if errors:
+        raise ValueError("the BGP lab's manifest set has errors:\n" + "\n".join(errors))
+    return compile_plans(report.index).plans[node].to_json()
+
+
+def bgp_manifests(prefixes: list[dict], *, bfd: dict | None, hold: int, keepalive: int, connect_retry: int,
+                  auth: bool) -> list[dict]:
+    """One LBVIP and TCP LBService per prefix (label `bgp-vip: <n>`), an advertisement per
+    prefix with its attributes (communities, large communities, local preference), the peer
+    (the FRR router, iBGP) with its timers, MD5 Secret and BFD profile."""
+    import base64
+
+    from lbcli.lab.plans import LabService, manifests
+    from lbcli.lab.topology import DEFAULT, LabNode
+
+    nodes = tuple(LabNode(n, a, ("t1",)) for n, a in NODE_IPS.items()) + (LabNode("t2-a", "192.168.121.21", ("t2",)),)
+    topo = DEFAULT.__class__(**{**DEFAULT.__dict__, "nodes": nodes})
+    services = [LabService(f"default/svc{i}", p["prefix"].split("/")[0], 80) for i, p in enumerate(prefixes)]
+    docs = manifests(topo, services)
+    for i, _ in enumerate(prefixes):  # label each LBService so one advertisement selects it
+        svc = next(d for d in docs if d["kind"] == "LBService" and d["metadata"]["name"] == f"svc{i}")
+        svc["metadata"]["labels"]["bgp-vip"] = str(i)
+    peer_cfg: dict = {
+        "timers": {"connectRetryTimeSeconds": connect_retry, "holdTimeSeconds": hold, "keepAliveTimeSeconds": keepalive},
+        "families": [{"afi": "ipv4", "safi": "unicast", "advertisements": {"matchLabels": {"advertisement": "lab"}}}],
     }
-    return {"apiVersion": "cilium-lb.io/v1", "kind": "NodePlan",
-            "node": {"name": node, "tiers": ["t1"], "internalIP": addr, "podCIDRs": [], "labels": {}},
-            "bgp": {"instances": [{"name": "instance0", "localASN": ASN, "routerId": addr,
-                                   "localPort": 179, "peers": [peer]}]}}
+    if auth:
+        peer_cfg["authSecretRef"] = AUTH_REF.split("/")[1]
+        docs.append({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                     "metadata": {"namespace": AUTH_REF.split("/")[0], "name": AUTH_REF.split("/")[1]},
+                     "data": {"password": base64.b64encode(PASSWORD.encode()).decode()}})
+    if bfd is not None:
+        peer_cfg["bfdProfileRef"] = bfd["profile"]
+        docs.append({"apiVersion": "isovalent.com/v1alpha1", "kind": "IsovalentBFDProfile",
+                     "metadata": {"name": bfd["profile"]},
+                     "spec": {"receiveIntervalMilliseconds": bfd["receiveIntervalMs"],
+                              "transmitIntervalMilliseconds": bfd["transmitIntervalMs"],
+                              "detectMultiplier": bfd["detectMultiplier"], "minimumTTL": bfd["minimumTTL"]}})
+    docs.append({"apiVersion": "isovalent.com/v1", "kind": "IsovalentBGPClusterConfig", "metadata": {"name": "lab"},
+                 "spec": {"nodeSelector": {"matchLabels": {"service.cilium.io/node": "t1"}},
+                          "bgpInstances": [{"name": "instance0", "localASN": ASN, "peers": [
+                              {"name": "peer0", "peerAddress": ROUTER_IP, "peerASN": ASN,
+                               "peerConfigRef": {"name": "lab-peer"}}]}]}})
+    docs.append({"apiVersion": "isovalent.com/v1", "kind": "IsovalentBGPPeerConfig", "metadata": {"name": "lab-peer"},
+                 "spec": peer_cfg})
+    for i, p in enumerate(prefixes):
+        wk = [c for c in p.get("communities") or () if ":" not in c]
+        communities = {k: v for k, v in (("standard", [c for c in p.get("communities") or () if ":" in c]),
+                                         ("wellKnown", wk), ("large", list(p.get("largeCommunities") or ()))) if v}
+        attributes: dict = {}
+        if communities:
+            attributes["communities"] = communities
+        if p.get("localPreference") is not None:
+            attributes["localPreference"] = p["localPreference"]
+        ad = {"advertisementType": "Service", "service": {"addresses": ["LoadBalancerIP"]},
+              "selector": {"matchLabels": {"bgp-vip": str(i)}}}
+        if attributes:
+            ad["attributes"] = attributes
+        docs.append({"apiVersion": "isovalent.com/v1", "kind": "IsovalentBGPAdvertisement",
+                     "metadata": {"name": f"lab-{i}", "labels": {"advertisement": "lab"}},
+                     "spec": {"advertisements": [ad]}})
+    return docs
 
 
 BFD_300x3 = {"profile": "router-bfd", "receiveIntervalMs": 300, "transmitIntervalMs": 300,

@@ -209,7 +209,7 @@ def pool(name: str, backends: list[tuple[str, int, int]], **kw) -> dict:
     d = {
         "name": name, "backendType": "IP", "algorithm": "roundRobin",
         "backends": [{"address": a, "port": p, "weight": w, "status": "Active"} for a, p, w in backends],
-        "healthCheck": None, "resolvers": [], "connectTimeoutSeconds": 5,
+        "tableSize": None, "healthCheck": None, "resolvers": [], "connectTimeoutSeconds": 5,
     }  # fmt: skip
     d.update(kw)
     return d
@@ -225,12 +225,11 @@ def route(hosts: list[str], pool_name: str, persistence: dict | None = None, pat
 
 
 def plan(node: str, listeners: list[dict], pools: list[dict]) -> dict:
-    return {
-        "apiVersion": "cilium-lb.io/v1", "kind": "NodePlan",
-        "node": {"name": node, "tiers": ["t2"], "internalIP": "127.0.0.1", "podCIDRs": [], "labels": {}},
-        "tier1": None, "bgp": None,
-        "tier2": {"dispatch": None, "vips": [VIP], "listeners": listeners, "backendPools": pools},
-    }  # fmt: skip
+    """Compile's plan for lab node `node` (t2-a) with these listeners and pools in its tier2
+    section (tests/plankit.py): what the L7 reconciler reads through the plan types."""
+    from tests.plankit import plan_with
+
+    return plan_with(node, tier2={"vips": [VIP], "listeners": listeners, "backendPools": pools})
 
 
 def health_check(interval: float = 0.5, fall: int = 2, rise: int = 1) -> dict:

@@ -117,12 +117,12 @@ def test_https_proxy_tls_sni_auth_sticky() -> None:
             "default/other": {"tls.crt": other.cert_pem, "tls.key": other.key_pem},
             "default/base-users": {"users": USERS},
         }
-        tls = {"certificates": [{"secretRef": "default/https-proxy", "sha256": ""}, {"secretRef": "default/other", "sha256": ""}],
+        tls = {"certificates": [{"secretRef": "default/https-proxy", "sha256": "0" * 64}, {"secretRef": "default/other", "sha256": "0" * 64}],
                "minVersion": "TLSv1.2", "maxVersion": "TLSv1.3", "cipherSuites": [], "clientValidation": None}  # fmt: skip
         p = plan("t2-a", [listener("default/https-proxy", 443, "httpsProxy", [
             route(["https-proxy.acme.io", "other.acme.io"], "default/https-proxy",
                   persistence={"sourceIP": False, "cookies": [], "headers": ["sticky"]})],
-            tls=tls, auth={"basic": {"secretRef": "default/base-users", "sha256": ""}})],
+            tls=tls, auth={"basic": {"secretRef": "default/base-users", "sha256": "0" * 64}})],
             [pool("default/https-proxy", [("127.0.1.1", 8080, 1), ("127.0.1.2", 8080, 1), ("127.0.1.3", 8080, 1)],
                   algorithm="consistentHashing", healthCheck=health_check())])  # fmt: skip
         with backends(work, [("b1", "127.0.1.1", 8080), ("b2", "127.0.1.2", 8080), ("b3", "127.0.1.3", 8080)]):
@@ -182,7 +182,7 @@ def test_tls_passthrough_tls_proxy_tcp_http() -> None:
         backend_leaf = make_leaf(ca, ["deathstar.empire.galaxy"])
         front = make_leaf(ca, ["db.acme.io"])
         secrets = {"default/front": {"tls.crt": front.cert_pem, "tls.key": front.key_pem}}
-        tls = {"certificates": [{"secretRef": "default/front", "sha256": ""}], "minVersion": None, "maxVersion": None,
+        tls = {"certificates": [{"secretRef": "default/front", "sha256": "0" * 64}], "minVersion": "TLSv1.2", "maxVersion": "TLSv1.3",
                "cipherSuites": [], "clientValidation": None}  # fmt: skip
         p = plan("t2-a", [
             listener("default/deathstar", 443, "tlsPassthrough", [route(["deathstar.empire.galaxy"], "default/tls-be")]),
@@ -448,7 +448,7 @@ def test_backend_tls_proxy_protocol_and_http_versions() -> None:
         secrets = {"default/backend-ca": {"ca.crt": ca.cert_pem}}
         def tls(name: str) -> dict:
             return {"minVersion": "TLSv1.2", "maxVersion": None, "cipherSuites": [],
-                    "ca": {"secretRef": "default/backend-ca", "sha256": ""}, "serverName": name}
+                    "ca": {"secretRef": "default/backend-ca", "sha256": "0" * 64}, "serverName": name}
         hc = dict(health_check(), tls=None)
         p = plan("t2-a", [
             dict(listener("default/good", 80, "httpProxy", [route(["*"], "default/good")]),

@@ -65,7 +65,7 @@ def test_number_and_cidr():
                            'routing-mode: native\nipv4-native-routing-cidr: 10.244.0.0')
     assert [p.line for p in probs] == [line_of(text, "bpf-lb-maglev-table-size"),
                                        line_of(text, "ipv4-native-routing-cidr")]
-    assert "'16k' is not a number" in probs[0].message
+    assert "'16k' is not an integer" in probs[0].message
     assert "has '10.244.0.0', which is not an IPv4 CIDR" in probs[1].message
 
 
@@ -132,3 +132,38 @@ def test_tunnel_port_of_the_tier_dispatch_is_refused():
     assert "collides with cilium-lb's tier-1 -> tier-2 dispatch" in p.message
     assert findings('routing-mode: tunnel\ntunnel-port: "8472"')[1] == []
     assert findings('routing-mode: native\ntunnel-port: "4789"\nipv4-native-routing-cidr: 10.0.0.0/8')[1] == []
+
+
+def test_values_upstream_accepts_are_clean():
+    # what Cilium's own Helm chart renders (install/kubernetes/cilium/templates/cilium-configmap.yaml)
+    # and what its option parsing accepts (lbcli/model/cilium_config.py UPSTREAM)
+    _, probs = findings('write-cni-conf-when-ready: /host/etc/cni/net.d/05-cilium.conflist\n'
+                        'kube-proxy-replacement: "true"\nbpf-lb-acceleration: testing-only\n'
+                        'enable-policy: Default\nk8s-client-qps: "10.5"\nk8s-client-burst: "20"\n'
+                        'tunnel-port: "0"\nunderlay-protocol: ipv4\nbpf-lb-mode-annotation: "false"\n'
+                        'bpf-ct-global-tcp-max: "0x80000"\nbpf-lb-map-max: "65_536"\nmtu: "1500.0"\n'
+                        'bpf-map-dynamic-size-ratio: "0.0025"\nbpf-lb-sock-hostns-only: "true"')
+    assert probs == []
+
+
+def test_kube_proxy_replacement_is_a_boolean_with_the_old_values_named():
+    _, [p] = findings('kube-proxy-replacement: strict')
+    assert p.severity == Severity.ERROR
+    assert p.message == ("kube-proxy-replacement 'strict' is not a boolean (the 'strict' of Cilium "
+                         "before 1.15 is now \"true\")")
+    _, [p] = findings('kube-proxy-replacement: "1"')
+    assert p.severity == Severity.WARNING and "read as true" in p.message
+
+
+def test_empty_boolean_and_integer_are_read_as_false_and_0():
+    _, probs = findings('enable-ipv4: ""\nbpf-lb-map-max: ""')
+    assert [(p.severity, p.message) for p in probs] == [
+        (Severity.WARNING, 'enable-ipv4 empty is read as false; write "false"'),
+        (Severity.WARNING, "bpf-lb-map-max is empty: read as 0")]
+
+
+def test_ranges_and_floats():
+    _, probs = findings('tunnel-port: "70000"\ncluster-id: "-1"\nk8s-client-qps: fast')
+    assert sorted(p.message for p in probs) == [
+        "cluster-id -1 is out of range (0-511)", "k8s-client-qps 'fast' is not a number",
+        "tunnel-port 70000 is out of range (0-65535; 0: the protocol's default)"]

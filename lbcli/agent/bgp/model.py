@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from lbcli import grammar as G
+from lbcli.plan import types as T
 from lbcli.model.bgp import CHANNELS, WELL_KNOWN_COMMUNITIES  # noqa: F401  (render imports CHANNELS)
 
 SECRET_PASSWORD_KEY = "password"  # key of the auth Secret holding the TCP-MD5 password
@@ -132,9 +133,6 @@ class BgpModel:
         nets = {a.prefix for p in self.peers for a in p.advertisements}
         return tuple(sorted(nets, key=net_key))
 
-    def peer_by_protocol(self) -> dict[str, Peer]:
-        return {p.protocol: p for p in self.peers}
-
     def summary(self) -> dict[str, Any]:
         return {"node": self.node, "routerId": self.router_id, "localAddress": self.local_address,
                 "peers": {p.key: p.summary() for p in self.peers}}
@@ -212,101 +210,99 @@ def _name(value: Any, what: str) -> str:
     return value
 
 
-def _advertisement(raw: Mapping[str, Any], what: str) -> Advertisement:
+def _advertisement(raw: T.Prefix, what: str) -> Advertisement:
     try:
-        net = ipaddress.ip_network(raw["prefix"], strict=True)
-    except (KeyError, ValueError) as e:
+        net = ipaddress.ip_network(raw.prefix, strict=True)
+    except ValueError as e:
         raise BgpModelError(f"{what}.prefix: {e}") from None
-    lp = raw.get("localPreference")
+    lp = raw.local_preference
     return Advertisement(
         prefix=str(net),
-        services=tuple(str(x) for x in raw.get("services") or ()),
-        communities=tuple(sorted({_community(c, f"{what}.communities")
-                                  for c in raw.get("communities") or []})),
+        services=tuple(str(x) for x in raw.services),
+        communities=tuple(sorted({_community(c, f"{what}.communities") for c in raw.communities})),
         large_communities=tuple(sorted({_large_community(c, f"{what}.largeCommunities")
-                                        for c in raw.get("largeCommunities") or []})),
+                                        for c in raw.large_communities})),
         local_preference=None if lp is None else _int(lp, f"{what}.localPreference", 0, 2**32 - 1),
     )
 
 
-def model_from_plan(plan: Mapping[str, Any], secrets: Mapping[str, Mapping[str, Any]] | None = None
+def model_from_plan(plan: T.NodePlan | Mapping[str, Any], secrets: Mapping[str, Mapping[str, Any]] | None = None
                     ) -> BgpModel | None:
-    """The node's BGP model, or None when the plan has no bgp section (nothing to announce)."""
-    bgp = plan.get("bgp")
-    if not bgp:
+    """The node's BGP model from the typed plan, or None when the plan has no bgp section
+    (nothing to announce). A plan in its JSON form is read through the plan types first
+    (PlanFormatError when it is not a plan); the values BIRD gets are checked again here."""
+    if not isinstance(plan, T.NodePlan):
+        plan = T.NodePlan.from_json(plan)
+    bgp = plan.bgp
+    if bgp is None:
         return None
     secrets = secrets or {}
-    node = plan.get("node") or {}
-    node_name = str(node.get("name") or "node")
+    node_name = str(plan.node.name)
     if not G.K8S_NAME.match(node_name):
         raise BgpModelError(f"node.name: {G.K8S_NAME.problem(node_name)}")
-    local_address = node.get("internalIP")
+    local_address = plan.node.internal_ip
     if local_address is not None:
         local_address = _address(local_address, "node.internalIP")
     peers: list[Peer] = []
     passwords: dict[str, str] = {}
     taken: set[str] = set()
-    instances = sorted(bgp.get("instances") or [], key=lambda i: str(i.get("name")))
-    for i, inst in enumerate(instances):
-        iw = f"bgp.instances[{inst.get('name', i)!r}]" if not G.BGP_NAME.match(inst.get("name")) \
-            else f"bgp.instances[{inst.get('name')}]"
-        _name(inst.get("name"), iw)
-        local_asn = _int(inst.get("localASN"), f"{iw}.localASN", 1, 2**32 - 1)
-        router_id = _address(inst.get("routerId") or local_address, f"{iw}.routerId")
-        local_port = _int(inst.get("localPort", 179), f"{iw}.localPort", 1, 65535)
-        for raw in sorted(inst.get("peers") or [], key=lambda p: str(p.get("name"))):
-            pw_ = f"{iw}.peers[{raw.get('name')!r}]" if not G.BGP_NAME.match(raw.get("name")) \
-                else f"{iw}.peers[{raw.get('name')}]"
-            _name(raw.get("name"), pw_)
-            t = raw.get("timers") or {}
+    instances = sorted(bgp.instances, key=lambda i: str(i.name))
+    for inst in instances:
+        iw = f"bgp.instances[{inst.name}]" if G.BGP_NAME.match(inst.name) else f"bgp.instances[{inst.name!r}]"
+        _name(inst.name, iw)
+        local_asn = _int(inst.local_asn, f"{iw}.localASN", 1, 2**32 - 1)
+        router_id = _address(inst.router_id or local_address, f"{iw}.routerId")
+        local_port = _int(inst.local_port, f"{iw}.localPort", 1, 65535)
+        for raw in sorted(inst.peers, key=lambda p: str(p.name)):
+            pw_ = f"{iw}.peers[{raw.name}]" if G.BGP_NAME.match(raw.name) else f"{iw}.peers[{raw.name!r}]"
+            _name(raw.name, pw_)
+            t = raw.timers
             timers = Timers(
-                connect_retry=_int(t.get("connectRetrySeconds", 120), f"{pw_}.timers.connectRetrySeconds", 1, 65535),
-                hold=_int(t.get("holdTimeSeconds", 90), f"{pw_}.timers.holdTimeSeconds", 3, 65535),
-                keepalive=_int(t.get("keepAliveSeconds", 30), f"{pw_}.timers.keepAliveSeconds", 1, 65535),
+                connect_retry=_int(t.connect_retry_seconds, f"{pw_}.timers.connectRetrySeconds", 1, 65535),
+                hold=_int(t.hold_time_seconds, f"{pw_}.timers.holdTimeSeconds", 3, 65535),
+                keepalive=_int(t.keep_alive_seconds, f"{pw_}.timers.keepAliveSeconds", 1, 65535),
             )
             if timers.keepalive > timers.hold:
                 raise BgpModelError(f"{pw_}.timers: keepAlive {timers.keepalive}s exceeds holdTime {timers.hold}s")
-            g = raw.get("gracefulRestart") or {}
-            gr = GracefulRestart(bool(g.get("enabled", False)),
-                                 _int(g.get("restartTimeSeconds", 120), f"{pw_}.gracefulRestart.restartTimeSeconds", 1, 4095))
-            mh = raw.get("ebgpMultihop")
+            g = raw.graceful_restart
+            gr = GracefulRestart(bool(g.enabled),
+                                 _int(g.restart_time_seconds, f"{pw_}.gracefulRestart.restartTimeSeconds", 1, 4095))
+            mh = raw.ebgp_multihop
             mh = None if mh is None else _int(mh, f"{pw_}.ebgpMultihop", 1, 255)
-            auth = raw.get("auth")
             auth_ref = auth_sha = None
-            if auth:
-                auth_ref, auth_sha = str(auth.get("secretRef")), auth.get("sha256")
+            if raw.auth is not None:
+                auth_ref, auth_sha = str(raw.auth.secret_ref), raw.auth.sha256
                 passwords[auth_ref] = _password(auth_ref, secrets, f"{pw_}.auth")
-            b = raw.get("bfd")
+            b = raw.bfd
             bfd = None
-            if b:
-                profile = str(b.get("profile") or "default")
+            if b is not None:
+                profile = str(b.profile or "default")
                 if not G.K8S_NAME.match(profile):
                     raise BgpModelError(f"{pw_}.bfd.profile: {G.K8S_NAME.problem(profile)}")
                 bfd = Bfd(profile=profile,
-                          receive_ms=_int(b.get("receiveIntervalMs", 300), f"{pw_}.bfd.receiveIntervalMs", 10, 60000),
-                          transmit_ms=_int(b.get("transmitIntervalMs", 300), f"{pw_}.bfd.transmitIntervalMs", 10, 60000),
-                          multiplier=_int(b.get("detectMultiplier", 3), f"{pw_}.bfd.detectMultiplier", 2, 255),
-                          minimum_ttl=_int(b.get("minimumTTL", 255), f"{pw_}.bfd.minimumTTL", 1, 255))
-            fams = raw.get("families") or [{"afi": "ipv4", "safi": "unicast"}]
+                          receive_ms=_int(b.receive_interval_ms, f"{pw_}.bfd.receiveIntervalMs", 10, 60000),
+                          transmit_ms=_int(b.transmit_interval_ms, f"{pw_}.bfd.transmitIntervalMs", 10, 60000),
+                          multiplier=_int(b.detect_multiplier, f"{pw_}.bfd.detectMultiplier", 2, 255),
+                          minimum_ttl=_int(b.minimum_ttl, f"{pw_}.bfd.minimumTTL", 1, 255))
             channels = set()
-            for f in fams:
-                ch = CHANNELS.get((str(f.get("afi")), str(f.get("safi"))))
+            for fam in raw.families or (T.Family(afi="ipv4", safi="unicast"),):
+                ch = CHANNELS.get((str(fam.afi), str(fam.safi)))
                 if ch is None:
-                    raise BgpModelError(f"{pw_}.families: {f.get('afi')}/{f.get('safi')} is not "
+                    raise BgpModelError(f"{pw_}.families: {fam.afi}/{fam.safi} is not "
                                         "supported (ipv4/unicast, ipv6/unicast)")
                 channels.add(ch)
             ads: dict[str, Advertisement] = {}
-            for j, a in enumerate(raw.get("prefixes") or []):
+            for j, a in enumerate(raw.prefixes):
                 ad = _advertisement(a, f"{pw_}.prefixes[{j}]")
                 if ad.prefix in ads and ads[ad.prefix] != ad:
                     raise BgpModelError(f"{pw_}.prefixes: {ad.prefix} listed twice with different attributes")
                 ads[ad.prefix] = ad
             peers.append(Peer(
-                instance=str(inst.get("name")), name=str(raw.get("name")),
-                protocol=_symbol(str(inst.get("name")), str(raw.get("name")), taken=taken),
-                address=_address(raw.get("address"), f"{pw_}.address"),
-                asn=_int(raw.get("asn"), f"{pw_}.asn", 1, 2**32 - 1),
-                port=_int(raw.get("port", 179), f"{pw_}.port", 1, 65535),
+                instance=str(inst.name), name=str(raw.name),
+                protocol=_symbol(str(inst.name), str(raw.name), taken=taken),
+                address=_address(raw.address, f"{pw_}.address"),
+                asn=_int(raw.asn, f"{pw_}.asn", 1, 2**32 - 1),
+                port=_int(raw.port, f"{pw_}.port", 1, 65535),
                 local_asn=local_asn, local_port=local_port, router_id=router_id,
                 timers=timers, graceful_restart=gr, ebgp_multihop=mh,
                 auth_ref=auth_ref, auth_sha256=auth_sha, bfd=bfd,
@@ -314,6 +310,6 @@ def model_from_plan(plan: Mapping[str, Any], secrets: Mapping[str, Mapping[str, 
                 advertisements=tuple(sorted(ads.values(), key=lambda a: net_key(a.prefix))),
             ))
     router_id = peers[0].router_id if peers else _address(
-        (instances[0].get("routerId") if instances else None) or local_address or "0.0.0.0", "routerId")
+        (instances[0].router_id if instances else None) or local_address or "0.0.0.0", "routerId")
     return BgpModel(node=node_name, local_address=local_address, router_id=router_id,
                     peers=tuple(peers), passwords=passwords)

@@ -23,6 +23,7 @@ from lbcli.agent.bgp.render import render_bird_conf
 from lbcli.agent.bgp.status import (BgpObserved, DaemonState, parse_bfd_sessions,
                                     parse_protocols_all, parse_route_prefixes, session_problem)
 from lbcli.agent.reconciler import Change, ComponentResult, Degraded, NodeContext, ObjectResult
+from lbcli.plan.spec import PlanFormatError
 from lbcli.plan.types import NodePlan
 
 COMPONENT = "bgp"
@@ -82,13 +83,9 @@ class BgpReconciler:
     def desired(self, plan: NodePlan | Mapping[str, Any],
                 secrets: Mapping[str, Mapping[str, Any]] | None = None) -> BgpDesired | None:
         """What the plan asks for; None when it has no bgp section."""
-        if isinstance(plan, NodePlan):
-            # the BGP model still reads the plan's JSON form (every key present: compile
-            # resolved the defaults)
-            plan = plan.to_json()
         try:
             model = model_from_plan(plan, secrets)
-        except BgpModelError as e:
+        except (BgpModelError, PlanFormatError) as e:
             return BgpDesired(model=None, error=f"invalid bgp plan: {e}")
         if model is None:
             return None

@@ -2,7 +2,11 @@
 
 Objects it owns (in the network namespace it runs in):
 
-* the external (collect-metadata) tunnel device `tier1.dispatch.device`;
+* the external (collect-metadata) tunnel device `tier1.dispatch.device`; on a node in both
+  tiers (`t1-t2`) whose dispatch ports are the same, the kernel allows only one external VXLAN
+  device per UDP port, so tier 1 sends through the tier-2 receive device (`shared_device`):
+  either component creates it with the receive side's attributes (MAC, rp_filter off), the
+  receive side owns it (records and removes it), and the datapath only points its config at it;
 * the BPF program and maps, pinned under `<bpf-root>/<node>/`;
 * the clsact qdisc and the direct-action filter (prio 1, handle 1) on the uplink, the link that
   holds `node.internalIP`;
@@ -101,6 +105,13 @@ class Desired:
     backends: dict[int, tuple[str, int]] = field(default_factory=dict)
     flags: dict[SvcKey, int] = field(default_factory=dict)
     nat: tuple[str, int, int] | None = None  # (snat ip, port min, port count); None: no t1-only service
+    # set when the device is the tier-2 receive device (shared_device): its MAC, and the
+    # receive side owns it (the datapath creates it only when it runs first, never records it)
+    mac: str | None = None
+
+    @property
+    def owned(self) -> bool:
+        return self.mac is None
 
 
 @dataclass
@@ -176,6 +187,18 @@ def check_dispatch(mode: str) -> None:
     raise DatapathError(f"dispatch mode {mode!r} is not supported by the tier-1 datapath (supported: vxlan)")
 
 
+def shared_device(plan: NodePlan):
+    """The tier-2 dispatch (`T2Dispatch`) whose device tier 1 sends through, on a node in both
+    tiers with one dispatch port; else None (tier 1 has a device of its own)."""
+    t1, t2 = plan.tier1, plan.tier2
+    if t1 is None or t2 is None or t2.dispatch.port != t1.dispatch.port:
+        return None
+    if t2.dispatch.mode != t1.dispatch.mode:
+        raise DatapathError(f"node {plan.node.name} is in both tiers with dispatch modes {t1.dispatch.mode!r} "
+                            f"and {t2.dispatch.mode!r} on one UDP port {t1.dispatch.port}")
+    return t2.dispatch
+
+
 def desired_from_plan(plan: NodePlan, known_digests: dict[str, str] | None = None) -> Desired | None:
     """The datapath's desired state, or None when the node has no tier-1 role.
 
@@ -186,15 +209,7 @@ def desired_from_plan(plan: NodePlan, known_digests: dict[str, str] | None = Non
         return None
     dispatch = t1.dispatch
     check_dispatch(dispatch.mode)
-    t2 = plan.tier2
-    if t2 is not None and t2.dispatch.port == dispatch.port:
-        # the kernel allows one external (collect-metadata) VXLAN device per UDP port, and the
-        # receive side already holds it: say so instead of the kernel's "VNI already exists"
-        raise DatapathError(
-            f"node {plan.node.name} is in both tiers: the tier-1 datapath and the tier-2 receive "
-            f"side each need an external VXLAN device on UDP port {dispatch.port}, and the kernel "
-            "allows one per port; a node serving both tiers is not implemented by cilium-lb "
-            "(label it service.cilium.io/node=t1 or t2)")
+    shared = shared_device(plan)
     t2_nodes = {n.name: n for n in t1.t2_nodes}
     t2_ips = {name: n.ip for name, n in t2_nodes.items()}
     plan_tables = {tbl.id: tbl for tbl in t1.maglev_tables}  # every service's table exists (plan types)
@@ -222,9 +237,10 @@ def desired_from_plan(plan: NodePlan, known_digests: dict[str, str] | None = Non
     t2_addrs = {t2_nodes[n].ip: t2_nodes[n].tunnel_mac.lower() for n in sorted(used)}
     want = Desired(
         uplink_ip=plan.node.internal_ip,
-        device=dispatch.device,
+        device=shared.device if shared else dispatch.device,
         vni=dispatch.vni,
         port=dispatch.port,
+        mac=shared.tunnel_mac.lower() if shared else None,
         t2=t2_addrs,
         tables=tables,
         services=services,
@@ -304,6 +320,7 @@ class Teardown:
 class DeviceSpec:
     name: str
     port: int = 0
+    mac: str | None = None  # the shared tier-2 device: its MAC (and rp_filter off, as receive sets it)
 
 
 @dataclass(frozen=True)
@@ -322,6 +339,7 @@ class FilterSpec:
 class ConfigSpec:
     device: str
     vni: int
+    src_link: str = ""  # whose MAC is the inner source (default: the device's)
 
 
 @dataclass(frozen=True)
@@ -364,7 +382,7 @@ class NatSpec:
 
 @dataclass(frozen=True)
 class RecordSpec:
-    device: str
+    device: str | None
     uplink: str
     services: dict
     tables: dict
@@ -424,13 +442,23 @@ class DatapathReconciler:
             except Exception:  # unreadable pins: nothing to learn from them
                 ifindex = None
         known = nl.links()
+        receive_dev = self._receive_device()
         for dev in known:
-            if ifindex and dev.index == ifindex:
+            if ifindex and dev.index == ifindex and dev.name != receive_dev:  # (a shared one is receive's)
                 out["device"] = dev.name
         for flt in nl.all_filters(known=known):
             if _ours(flt):
                 out["uplink"] = flt.link
         return out
+
+    def _receive_device(self) -> str | None:
+        """The tunnel device the tier-2 receive side records (lbcli/agent/receive.py)."""
+        try:
+            rec = st.load(Path(self.ctx.state_dir) / self.ctx.node / "receive.json", "receive",
+                          st.shape(device=(str, type(None))), [], repair=False) or {}
+        except st.StateCorrupt:
+            return None
+        return rec.get("device")
 
     # -- build ------------------------------------------------------------------------------
     def object(self) -> tuple[Path, str]:
@@ -508,14 +536,18 @@ class DatapathReconciler:
         dev = observed.vxlan.get(want.device)
         old_dev = observed.state.get("device")
         if old_dev and old_dev != want.device and old_dev in observed.vxlan:
-            c(DeviceSpec(old_dev), "delete", f"device {old_dev}", "renamed in plan")
-        if dev is None:
-            c(DeviceSpec(want.device, want.port), "create", f"device {want.device}",
-              f"vxlan external dstport {want.port}", critical=True)
-        elif not dev["external"] or dev["port"] != want.port or not dev["up"]:
-            c(DeviceSpec(want.device, want.port), "update", f"device {want.device}",
-              f"external={dev['external']} port={dev['port']} up={dev['up']}", critical=True)
+            c(DeviceSpec(old_dev), "delete", f"device {old_dev}",
+              "renamed in plan" if want.owned else "tier 1 sends through the tier-2 device")
         device_changed = dev is None or not dev["external"] or dev["port"] != want.port or not dev["up"]
+        if not want.owned and dev is not None:  # shared: the receive side's attributes too
+            device_changed = device_changed or dev["mac"] != want.mac or _rp_filter(want.device) != "0"
+        spec = DeviceSpec(want.device, want.port, want.mac)
+        shared = "" if want.owned else " (shared with tier 2)"
+        if dev is None:
+            c(spec, "create", f"device {want.device}", f"vxlan external dstport {want.port}{shared}", critical=True)
+        elif device_changed:
+            c(spec, "update", f"device {want.device}",
+              f"external={dev['external']} port={dev['port']} up={dev['up']}{shared}", critical=True)
 
         # program and maps
         obj_path, digest = self.object()
@@ -543,12 +575,19 @@ class DatapathReconciler:
             c(FilterSpec(uplink, digest), "create" if uplink not in observed.filters else "update",
               f"filter {uplink} ingress", "tc clsact ingress bpf da")
 
-        # config
+        # config. The inner source MAC is the device's own, except on a shared device: a packet
+        # tier 1 dispatches to this node itself comes back in on that device, and vxlan drops
+        # one whose source is the device's MAC as a loop; there it is the uplink's.
         cfg = observed.cfg
+        src_link = want.device if want.owned else uplink
+        if want.owned:
+            src_mac = dev["mac"] if dev is not None else None
+        else:
+            src_mac = _mac(uplink)
         if (device_changed or cfg is None or dev is None or cfg["tun_ifindex"] != dev["ifindex"]
-                or cfg["vni"] != want.vni or cfg["hash_seed"] != HASH_SEED or cfg["src_mac"] != dev["mac"]):
-            c(ConfigSpec(want.device, want.vni), "update" if cfg and cfg["tun_ifindex"] else "create", "config",
-              f"device {want.device} vni {want.vni}")
+                or cfg["vni"] != want.vni or cfg["hash_seed"] != HASH_SEED or cfg["src_mac"] != src_mac):
+            c(ConfigSpec(want.device, want.vni, src_link), "update" if cfg and cfg["tun_ifindex"] else "create",
+              "config", f"device {want.device} vni {want.vni}")
 
         # T2 nodes
         for ip, mac in sorted(want.t2.items()):
@@ -624,9 +663,10 @@ class DatapathReconciler:
         names = {svc_id(k): v[0] for k, v in want.services.items()}
         cached = observed.state.get("tables") or {}
         drift = sum(1 for k in want.table_digests if k not in cached) + sum(1 for k in cached if k not in want.table_digests)
-        if observed.state.get("services") != names or observed.state.get("device") != want.device \
+        recorded = want.device if want.owned else None  # the shared device is the receive side's
+        if observed.state.get("services") != names or observed.state.get("device") != recorded \
                 or observed.state.get("uplink") != uplink or drift > TABLE_CACHE_SLACK:
-            c(RecordSpec(want.device, uplink, names, want.table_digests), "update", "state", "last applied",
+            c(RecordSpec(recorded, uplink, names, want.table_digests), "update", "state", "last applied",
               vips=())  # the record, not the datapath: serving is unaffected
         return sorted(changes, key=_rank)
 
@@ -641,8 +681,8 @@ class DatapathReconciler:
         """Record the device and uplink names first, so an interrupted apply can still be reset."""
         names = {}
         for ch in changes:
-            if isinstance(ch.spec, DeviceSpec) and ch.action != "delete":
-                names["device"] = ch.spec.name
+            if isinstance(ch.spec, DeviceSpec) and ch.action != "delete" and ch.spec.mac is None:
+                names["device"] = ch.spec.name  # (not the shared one: the receive side removes it)
             if isinstance(ch.spec, FilterSpec) and ch.action != "delete":
                 names["uplink"] = ch.spec.link
         if names:
@@ -672,7 +712,11 @@ class DatapathReconciler:
         elif isinstance(spec, DeviceSpec):
             nl.link_delete(spec.name)  # (on create: one left by an interrupted apply)
             if ch.action in ("create", "update"):
-                nl.vxlan_add(spec.name, spec.port)
+                nl.vxlan_add(spec.name, spec.port, mac=spec.mac)
+                if spec.mac is not None:  # as the receive side makes it (lbcli/agent/receive.py)
+                    from lbcli.agent.host import sysctl
+
+                    sysctl.write(sysctl.conf_key(spec.name, "rp_filter"), "0")
                 nl.link_up(spec.name)
         elif isinstance(spec, ProgramSpec):
             self._load_program(spec)
@@ -686,7 +730,10 @@ class DatapathReconciler:
             dev = nl.link(spec.device)
             if dev is None:
                 raise RuntimeError(f"device {spec.device} missing")
-            self._maps().write_cfg(dev.index, spec.vni, HASH_SEED, dev.mac)
+            src = dev if spec.src_link in ("", spec.device) else nl.link(spec.src_link)
+            if src is None:
+                raise RuntimeError(f"link {spec.src_link} missing")
+            self._maps().write_cfg(dev.index, spec.vni, HASH_SEED, src.mac)
         elif isinstance(spec, T2Spec):
             if ch.action == "delete":
                 self._maps().delete_t2(spec.ip)
@@ -803,6 +850,16 @@ def apply_direct(maps, ch: Change) -> None:
         maps.delete_backend(spec.id)
     else:
         maps.put_backends([(spec.id, spec.ip, spec.port)])
+
+def _mac(link: str) -> str | None:
+    dev = nl.link(link)
+    return dev.mac if dev is not None else None
+
+
+def _rp_filter(device: str) -> str | None:
+    from lbcli.agent.host import sysctl
+
+    return sysctl.read(sysctl.conf_key(device, "rp_filter"))
 
 
 def _ours(flt: nl.Filter) -> bool:

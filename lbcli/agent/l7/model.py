@@ -1,4 +1,5 @@
-"""Typed view of a plan's `tier2` section: what this node's HAProxy must serve.
+"""What this node's HAProxy must serve, read from the typed plan's `tier2` section
+(lbcli/plan/types.py; compile resolved every default, the types checked every value).
 
 Only the fields the L7 tier needs are kept; everything is a frozen dataclass so the renderer
 works on values and two models compare equal exactly when they render the same.
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from lbcli.model.apps import APPLICATION_TYPES as APP_TYPES  # noqa: F401  (a plain module)
+from lbcli.plan import types as T
 
 
 @dataclass(frozen=True)
@@ -187,161 +189,148 @@ class L7Model:
         return next((p for p in self.pools if p.name == name), None)
 
 
-def _secret(d: Mapping[str, Any] | None) -> SecretRef | None:
-    if not d:
+def _secret(ref: T.SecretRef | None) -> SecretRef | None:
+    if ref is None:
         return None
-    return SecretRef(ref=str(d["secretRef"]), sha256=str(d.get("sha256") or ""))
+    return SecretRef(ref=str(ref.secret_ref), sha256=str(ref.sha256 or ""))
 
 
-def _tls(d: Mapping[str, Any] | None) -> TlsConfig | None:
-    if not d:
+def _tls(t: T.Tls | None) -> TlsConfig | None:
+    if t is None:
         return None
-    cv = d.get("clientValidation")
+    cv = t.client_validation
     return TlsConfig(
-        certificates=tuple(_secret(c) for c in d.get("certificates") or ()),  # type: ignore[misc]
-        min_version=d.get("minVersion"),
-        max_version=d.get("maxVersion"),
-        cipher_suites=tuple(d.get("cipherSuites") or ()),
+        certificates=tuple(_secret(c) for c in t.certificates),  # type: ignore[misc]
+        min_version=t.min_version,
+        max_version=t.max_version,
+        cipher_suites=tuple(t.cipher_suites),
         client_validation=(
             ClientValidation(
-                ca=SecretRef(ref=str(cv["caSecretRef"]), sha256=str(cv.get("sha256") or "")),
-                subject_alt_names=tuple(cv.get("subjectAlternativeNames") or ()),
+                ca=SecretRef(ref=str(cv.ca_secret_ref), sha256=str(cv.sha256 or "")),
+                subject_alt_names=tuple(cv.subject_alternative_names),
             )
-            if cv
+            if cv is not None
             else None
         ),
     )
 
 
-def _rate(d: Mapping[str, Any] | None) -> RateLimit | None:
-    return RateLimit(limit=d["limit"], period_seconds=d["periodSeconds"]) if d else None
+def _rate(r: T.RateLimit | None) -> RateLimit | None:
+    return RateLimit(limit=r.limit, period_seconds=r.period_seconds) if r is not None else None
 
 
-def _path(d: Mapping[str, Any] | None) -> PathMatch | None:
-    return PathMatch(type=str(d["type"]), value=str(d["value"])) if d else None
+def _path(p: T.RoutePath | None) -> PathMatch | None:
+    return PathMatch(type=str(p.type), value=str(p.value)) if p is not None else None
 
 
-def _filtering(d: Mapping[str, Any] | None) -> Filtering | None:
-    if not d:
+def _filtering(f: T.Filtering | None) -> Filtering | None:
+    if f is None:
         return None
-    return Filtering(rule_type=str(d["ruleType"]), rules=tuple(
+    return Filtering(rule_type=str(f.rule_type), rules=tuple(
         FilterRule(
-            source_cidr=r.get("sourceCIDR"),
-            host_name=NameMatch(str(r["hostName"]["type"]), str(r["hostName"]["value"])) if r.get("hostName") else None,
-            path=_path(r.get("path")),
-            headers=tuple(HeaderMatch(str(h["name"]), str(h["type"]), str(h["value"])) for h in r.get("headers") or ()),
+            source_cidr=r.source_cidr,
+            host_name=NameMatch(str(r.host_name.type), str(r.host_name.value)) if r.host_name is not None else None,
+            path=_path(r.path),
+            headers=tuple(HeaderMatch(str(h.name), str(h.type), str(h.value)) for h in r.headers),
         )
-        for r in d.get("rules") or ()))
+        for r in f.rules))
 
 
-def _versions(d: Mapping[str, Any] | None) -> HttpVersions | None:
-    return HttpVersions(http11=bool(d.get("http11", True)), http2=bool(d.get("http2", True))) if d else None
+def _versions(v: T.HttpVersions | None) -> HttpVersions | None:
+    return HttpVersions(http11=bool(v.http11), http2=bool(v.http2)) if v is not None else None
 
 
-def _backend_tls(d: Mapping[str, Any] | None) -> BackendTls | None:
-    if d is None:
+def _backend_tls(t: T.BackendTls | None) -> BackendTls | None:
+    if t is None:
         return None
-    ca = d.get("ca")
     return BackendTls(
-        min_version=d.get("minVersion"), max_version=d.get("maxVersion"),
-        cipher_suites=tuple(d.get("cipherSuites") or ()),
-        ca=SecretRef(ref=str(ca["secretRef"]), sha256=str(ca.get("sha256") or "")) if ca else None,
-        server_name=d.get("serverName"),
+        min_version=t.min_version, max_version=t.max_version,
+        cipher_suites=tuple(t.cipher_suites),
+        ca=_secret(t.ca),
+        server_name=t.server_name,
     )
 
 
-def _route(d: Mapping[str, Any]) -> Route:
-    path = d.get("path")
-    pers = d.get("persistence")
+def _route(r: T.Route) -> Route:
+    pers = r.persistence
     return Route(
-        host_names=tuple(d.get("hostNames") or ()),
-        path=PathMatch(type=str(path["type"]), value=str(path["value"])) if path else None,
-        backend_pool=str(d["backendPool"]),
+        host_names=tuple(r.host_names),
+        path=_path(r.path),
+        backend_pool=str(r.backend_pool),
         persistence=(
-            Persistence(
-                source_ip=bool(pers.get("sourceIP")),
-                cookies=tuple(pers.get("cookies") or ()),
-                headers=tuple(pers.get("headers") or ()),
-            )
-            if pers
+            Persistence(source_ip=bool(pers.source_ip), cookies=tuple(pers.cookies), headers=tuple(pers.headers))
+            if pers is not None
             else None
         ),
-        rate_limit=_rate(d.get("rateLimit")),
-        filtering=_filtering(d.get("filtering")),
+        rate_limit=_rate(r.rate_limit),
+        filtering=_filtering(r.filtering),
     )
 
 
-def _listener(d: Mapping[str, Any]) -> Listener:
-    auth = d.get("auth") or {}
+def _listener(lst: T.Listener) -> Listener:
     return Listener(
-        service=str(d["service"]),
-        vip=str(d["vip"]),
-        port=int(d["port"]),
-        protocol=str(d.get("protocol") or "TCP"),
-        type=str(d["type"]),
-        proxy_protocol=bool(d.get("proxyProtocol")),
-        tls=_tls(d.get("tls")),
-        basic_auth=_secret(auth.get("basic")),
-        routes=tuple(_route(r) for r in d.get("routes") or ()),
-        rate_limit=_rate(d.get("rateLimit")),
-        connection_filtering=_filtering(d.get("connectionFiltering")),
-        http_versions=_versions(d.get("httpVersions")),
+        service=str(lst.service),
+        vip=str(lst.vip),
+        port=int(lst.port),
+        protocol=str(lst.protocol or "TCP"),
+        type=str(lst.type),
+        proxy_protocol=bool(lst.proxy_protocol),
+        tls=_tls(lst.tls),
+        basic_auth=_secret(lst.auth.basic) if lst.auth is not None else None,
+        routes=tuple(_route(r) for r in lst.routes),
+        rate_limit=_rate(lst.rate_limit),
+        connection_filtering=_filtering(lst.connection_filtering),
+        http_versions=_versions(lst.http_versions),
     )
 
 
-def _health(d: Mapping[str, Any] | None) -> HealthCheck | None:
-    if not d:
+def _health(h: T.HealthCheck | None) -> HealthCheck | None:
+    if h is None:
         return None
-    http = d.get("http")
+    http = h.http
     return HealthCheck(
-        interval_seconds=d.get("intervalSeconds") or 5,
-        timeout_seconds=d.get("timeoutSeconds") or 5,
-        healthy_threshold=int(d.get("healthyThreshold") or 1),
-        unhealthy_threshold=int(d.get("unhealthyThreshold") or 3),
+        interval_seconds=h.interval_seconds,
+        timeout_seconds=h.timeout_seconds,
+        healthy_threshold=int(h.healthy_threshold),
+        unhealthy_threshold=int(h.unhealthy_threshold),
         http=(
-            HttpCheck(
-                path=str(http.get("path") or "/"),
-                method=str(http.get("method") or "GET"),
-                host=http.get("host"),
-                expected_status_codes=tuple(int(c) for c in http.get("expectedStatusCodes") or (200,)),
-            )
+            HttpCheck(path=str(http.path), method=str(http.method), host=http.host,
+                      expected_status_codes=tuple(int(c) for c in http.expected_status_codes))
             if http is not None
             else None
         ),
-        tcp=bool(d.get("tcp")),
-        tls=_backend_tls(d.get("tls")),
+        tcp=bool(h.tcp),
+        tls=_backend_tls(h.tls),
     )
 
 
-def _pool(d: Mapping[str, Any]) -> BackendPool:
+def _pool(p: T.BackendPool) -> BackendPool:
     return BackendPool(
-        name=str(d["name"]),
-        backend_type=str(d.get("backendType") or "IP"),
-        algorithm=str(d.get("algorithm") or "roundRobin"),
+        name=str(p.name),
+        backend_type=str(p.backend_type),
+        algorithm=str(p.algorithm),
         backends=tuple(
-            Backend(
-                address=str(b["address"]),
-                port=int(b["port"]),
-                weight=int(b.get("weight", 1)),
-                status=str(b.get("status") or "Active"),
-            )
-            for b in d.get("backends") or ()
+            Backend(address=str(b.address), port=int(b.port), weight=int(b.weight), status=str(b.status))
+            for b in p.backends
         ),
-        health_check=_health(d.get("healthCheck")),
-        resolvers=tuple(Resolver(ip=str(r["ip"]), port=int(r.get("port") or 53)) for r in d.get("resolvers") or ()),
-        connect_timeout_seconds=d.get("connectTimeoutSeconds") or 5,
-        table_size=d.get("tableSize"),
-        tls=_backend_tls(d.get("tls")),
-        proxy_protocol_version=d.get("proxyProtocolVersion"),
-        http_versions=_versions(d.get("httpVersions")),
+        health_check=_health(p.health_check),
+        resolvers=tuple(Resolver(ip=str(r.ip), port=int(r.port)) for r in p.resolvers),
+        connect_timeout_seconds=p.connect_timeout_seconds,
+        table_size=p.table_size,
+        tls=_backend_tls(p.tls),
+        proxy_protocol_version=p.proxy_protocol_version,
+        http_versions=_versions(p.http_versions),
     )
 
 
-def model_from_plan(plan: Mapping[str, Any]) -> L7Model | None:
-    """The L7 model of a NodePlan (dict), or None when the node is not a tier-2 node."""
-    tier2 = plan.get("tier2")
-    if not tier2:
+def model_from_plan(plan: T.NodePlan | Mapping[str, Any]) -> L7Model | None:
+    """The L7 model of a node plan, or None when the node is not a tier-2 node. A plan in its
+    JSON form is read through the plan types first (PlanFormatError when it is not a plan)."""
+    if not isinstance(plan, T.NodePlan):
+        plan = T.NodePlan.from_json(plan)
+    tier2 = plan.tier2
+    if tier2 is None:
         return None
-    listeners = sorted((_listener(x) for x in tier2.get("listeners") or ()), key=lambda l: (l.service, l.vip, l.port))
-    pools = sorted((_pool(x) for x in tier2.get("backendPools") or ()), key=lambda p: p.name)
+    listeners = sorted((_listener(x) for x in tier2.listeners), key=lambda l: (l.service, l.vip, l.port))
+    pools = sorted((_pool(x) for x in tier2.backend_pools), key=lambda p: p.name)
     return L7Model(listeners=tuple(listeners), pools=tuple(pools))

@@ -145,9 +145,7 @@ class L7Reconciler:
 
     # -- desired --------------------------------------------------------------------------
     def desired(self, plan: NodePlan | Mapping[str, Any], secrets: Secrets) -> L7Desired:
-        # the L7 model still reads the plan's JSON form (every key present: compile resolved
-        # the defaults); a typed reader is the next step
-        model = model_from_plan(plan.to_json() if isinstance(plan, NodePlan) else plan)
+        model = model_from_plan(plan)  # the typed plan (a JSON form is read through the types)
         if model is None:
             return L7Desired(None, secrets, None)
         rendered = self._render(model, secrets, self.paths.dir)

@@ -6,13 +6,19 @@ Cilium reads its options from this ConfigMap as strings. A misspelt key is silen
 (the default applies), a boolean spelt `yes` is not a boolean, and some combinations make
 the agent refuse to start, which on a load balancer node means no datapath at all.
 
+Values are read as Cilium reads them (lbcli/model/cilium_config.py); the option names and
+values follow cilium/cilium (`UPSTREAM` there, recorded in the ConfigMap schema's x-upstream).
 Checked, each at its data key:
 
-- enumerations: routing-mode tunnel|native, tunnel-protocol vxlan|geneve, bpf-lb-mode
-  snat|dsr|hybrid, bpf-lb-algorithm maglev|random, bpf-lb-dsr-dispatch opt|ipip|geneve,
-  bpf-lb-acceleration, ipam, enable-policy, kube-proxy-replacement (error);
-- booleans (enable-*, auto-direct-node-routes, ...) are strings Go's ParseBool accepts (error),
-  spelt "true"/"false" (warning otherwise); numbers and CIDRs parse (error);
+- enumerations: routing-mode tunnel|native, tunnel-protocol vxlan|geneve, underlay-protocol
+  ipv4|ipv6, bpf-lb-mode snat|dsr|hybrid, bpf-lb-algorithm maglev|random, bpf-lb-dsr-dispatch
+  opt|ipip|geneve, bpf-lb-acceleration disabled|native|best-effort|testing-only, ipam,
+  enable-policy (any case, as Cilium lower-cases it), identity-allocation-mode (error);
+- booleans (enable-*, auto-direct-node-routes, kube-proxy-replacement, ...) are strings Go's
+  ParseBool accepts (error; kube-proxy-replacement's pre-1.15 strict/partial/probe/disabled
+  named), spelt "true"/"false" (warning otherwise: also an empty value, read as false);
+  integers parse as Go does (`0x`, `_`, "" is 0: a warning) and floats (k8s-client-qps) too,
+  tunnel-port 0-65535 (0: the protocol's default), CIDRs parse (error);
 - routing-mode native with IPv4 masquerading needs ipv4-native-routing-cidr (error);
   auto-direct-node-routes only with routing-mode native (error); tunnel-protocol is
   ignored with native routing (warning); bpf-lb-mode dsr/hybrid with tunnelling needs
@@ -37,6 +43,7 @@ from __future__ import annotations
 import difflib
 from typing import Iterator
 
+from ...model.cilium_config import go_bool, go_float, go_int
 from ..finding import Context, Finding
 from ..problem import Severity
 
@@ -46,18 +53,19 @@ SEVERITY = Severity.ERROR
 ENUMS: dict[str, tuple[str, ...]] = {
     "routing-mode": ("tunnel", "native"),
     "tunnel-protocol": ("vxlan", "geneve"),
+    "underlay-protocol": ("ipv4", "ipv6"),
     "bpf-lb-mode": ("snat", "dsr", "hybrid"),
     "bpf-lb-algorithm": ("maglev", "random"),
     "bpf-lb-dsr-dispatch": ("opt", "ipip", "geneve"),
-    "bpf-lb-acceleration": ("disabled", "native", "best-effort"),
+    "bpf-lb-acceleration": ("disabled", "native", "best-effort", "testing-only"),  # pkg/datapath/xdp
     "ipam": ("kubernetes", "cluster-pool", "multi-pool", "eni", "azure", "alibabacloud", "crd",
              "delegated-plugin"),
-    "enable-policy": ("default", "always", "never"),
-    "kube-proxy-replacement": ("true", "false"),
+    "enable-policy": ("default", "always", "never"),  # compared lower-cased, as Cilium does
     "identity-allocation-mode": ("crd", "kvstore", "doublewrite-readkvstore", "doublewrite-readcrd"),
 }
 BOOLEANS = frozenset({
-    "auto-direct-node-routes", "bpf-lb-external-clusterip", "bpf-lb-sock", "cni-exclusive", "debug",
+    "auto-direct-node-routes", "bpf-lb-algorithm-annotation", "bpf-lb-external-clusterip",
+    "bpf-lb-mode-annotation", "bpf-lb-sock", "bpf-lb-sock-hostns-only", "cni-exclusive", "debug",
     "direct-routing-skip-unreachable", "enable-auto-protect-node-port-range", "enable-bandwidth-manager",
     "enable-bbr", "enable-bgp-control-plane", "enable-bpf-clock-probe", "enable-bpf-masquerade",
     "enable-bpf-tproxy", "enable-cilium-endpoint-slice", "enable-endpoint-health-checking",
@@ -74,21 +82,25 @@ BOOLEANS = frozenset({
     "enable-service-topology", "enable-session-affinity", "enable-svc-source-range-check", "enable-tcx",
     "enable-vtep", "enable-well-known-identities", "enable-wireguard", "enable-xt-socket-fallback",
     "encrypt-node", "external-envoy-proxy", "hubble-disable-tls", "install-no-conntrack-iptables-rules",
-    "k8s-require-ipv4-pod-cidr", "k8s-require-ipv6-pod-cidr", "mesh-auth-enabled", "node-port-bind-protection",
+    "k8s-require-ipv4-pod-cidr", "k8s-require-ipv6-pod-cidr", "kube-proxy-replacement", "mesh-auth-enabled",
+    "node-port-bind-protection",
     "policy-audit-mode", "preallocate-bpf-maps", "remove-cilium-node-taints", "set-cilium-is-up-condition",
-    "set-cilium-node-taints", "synchronize-k8s-nodes", "write-cni-conf-when-ready",
+    "set-cilium-node-taints", "synchronize-k8s-nodes",
 })
+# kube-proxy-replacement before Cilium 1.15 (then a boolean): what each value now is
+KPR_LEGACY = {"strict": "true", "partial": "false", "probe": "false", "disabled": "false"}
 NUMBERS = frozenset({
     "bpf-ct-global-any-max", "bpf-ct-global-tcp-max", "bpf-lb-map-max", "bpf-lb-maglev-table-size",
     "bpf-nat-global-max", "bpf-neigh-global-max", "bpf-policy-map-max", "cluster-id",
     "cluster-pool-ipv4-mask-size", "cluster-pool-ipv6-mask-size", "mtu", "tunnel-port",
-    "max-connected-clusters", "k8s-client-qps", "k8s-client-burst",
+    "max-connected-clusters", "k8s-client-burst",
 })
+FLOATS = frozenset({"k8s-client-qps", "operator-k8s-client-qps", "bpf-map-dynamic-size-ratio"})
 CIDRS = {"ipv4-native-routing-cidr": 4, "ipv6-native-routing-cidr": 6, "cluster-pool-ipv4-cidr": 4,
          "cluster-pool-ipv6-cidr": 6}
 OTHER_KNOWN = frozenset({
     "agent-health-port", "arping-refresh-period", "bgp-secrets-namespace", "bpf-lb-dsr-l4-xlate",
-    "bpf-lb-maglev-hash-seed", "bpf-lb-sock-terminate-pod-connections", "bpf-map-dynamic-size-ratio",
+    "bpf-lb-maglev-hash-seed", "bpf-lb-sock-terminate-pod-connections",
     "bpf-root", "cgroup-root", "cilium-endpoint-gc-interval", "cluster-name", "custom-cni-conf",
     "debug-verbose", "default-lb-service-ipam", "devices", "direct-routing-device",
     "egress-masquerade-interfaces", "hubble-listen-address", "hubble-metrics", "hubble-metrics-server",
@@ -101,11 +113,10 @@ OTHER_KNOWN = frozenset({
     "proxy-max-connection-duration-seconds", "proxy-max-requests-per-connection",
     "service-no-backend-response", "sidecar-istio-proxy-image", "tofqdns-dns-reject-response-code",
     "tofqdns-enable-dns-compression", "tofqdns-endpoint-max-ip-per-hostname", "tofqdns-proxy-response-max-delay",
-    "tunnel", "vtep-cidr", "vtep-endpoint", "vtep-mac", "vtep-mask",
+    "tunnel", "tunnel-source-port-range", "vtep-cidr", "vtep-endpoint", "vtep-mac", "vtep-mask",
+    "write-cni-conf-when-ready",  # the path of the CNI config to write (Helm: .../05-cilium.conflist)
 })
-KNOWN = sorted(set(ENUMS) | BOOLEANS | NUMBERS | set(CIDRS) | OTHER_KNOWN)
-GO_BOOLS = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True,
-            "0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False}
+KNOWN = sorted(set(ENUMS) | BOOLEANS | NUMBERS | FLOATS | set(CIDRS) | OTHER_KNOWN)
 TYPO_CUTOFF = 0.85
 DISPATCH_PORT = 4789  # the tier dispatch VXLAN port (lbcli/compile/plan.py)
 
@@ -131,23 +142,34 @@ def check(ctx: Context) -> Iterator[Finding]:
 
 def _value_problems(key: str, v: str) -> Iterator[tuple[str, bool, Severity | None]]:
     if key in ENUMS:
-        if v not in ENUMS[key]:
+        if (v.lower() if key == "enable-policy" else v) not in ENUMS[key]:
             close = difflib.get_close_matches(v.lower(), ENUMS[key], n=1, cutoff=0.6)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             yield f"{key} {v!r} is not one of {', '.join(ENUMS[key])}{hint}", False, None
     elif key in BOOLEANS:
-        if v not in GO_BOOLS:
-            yield f"{key} {v!r} is not a boolean; use \"true\" or \"false\"", False, None
+        got = go_bool(v)
+        if got is None:
+            legacy = KPR_LEGACY.get(v.lower()) if key == "kube-proxy-replacement" else None
+            hint = (f" (the {v!r} of Cilium before 1.15 is now \"{legacy}\")" if legacy
+                    else "; use \"true\" or \"false\"")
+            yield f"{key} {v!r} is not a boolean{hint}", False, None
         elif v not in ("true", "false"):
-            yield (f"{key} {v!r} is read as {str(GO_BOOLS[v]).lower()}; write "
-                   f"\"{str(GO_BOOLS[v]).lower()}\"", False, Severity.WARNING)
+            spelt = "empty" if v == "" else repr(v)
+            yield (f"{key} {spelt} is read as {str(got).lower()}; write "
+                   f"\"{str(got).lower()}\"", False, Severity.WARNING)
     elif key in NUMBERS:
-        if not v.isdigit():
-            yield f"{key} {v!r} is not a number", False, None
-        elif key == "cluster-id" and int(v) > 511:
+        n = go_int(v)
+        if n is None:
+            yield f"{key} {v!r} is not an integer", False, None
+        elif v == "":
+            yield f"{key} is empty: read as 0", False, Severity.WARNING
+        elif key == "cluster-id" and not 0 <= n <= 511:
             yield f"cluster-id {v} is out of range (0-511)", False, None
-        elif key == "tunnel-port" and not 1 <= int(v) <= 65535:
-            yield f"tunnel-port {v} is out of range (1-65535)", False, None
+        elif key == "tunnel-port" and not 0 <= n <= 65535:
+            yield f"tunnel-port {v} is out of range (0-65535; 0: the protocol's default)", False, None
+    elif key in FLOATS:
+        if go_float(v) is None:
+            yield f"{key} {v!r} is not a number", False, None
     elif key in CIDRS:
         problem = _cidrs_problem(v, CIDRS[key])
         if problem:
@@ -179,7 +201,7 @@ def _cidrs_problem(v: str, version: int) -> str | None:
 
 
 def _bool(opts: dict[str, str], key: str, default: bool) -> bool:
-    return GO_BOOLS.get(opts.get(key, ""), default)
+    return bool(go_bool(opts[key])) if key in opts else default
 
 
 def _combinations(opts: dict[str, str]) -> Iterator[tuple[str, str, Severity | None]]:
@@ -198,7 +220,7 @@ def _combinations(opts: dict[str, str]) -> Iterator[tuple[str, str, Severity | N
             and not opts.get("ipv4-native-routing-cidr")):
         yield ("routing-mode", "routing-mode native with IPv4 masquerading needs ipv4-native-routing-cidr "
                "(the CIDR routed without masquerading, usually the pod CIDR)", None)
-    if tunnel and opts.get("tunnel-port") == str(DISPATCH_PORT):
+    if tunnel and go_int(opts.get("tunnel-port", "")) == DISPATCH_PORT:
         yield ("tunnel-port", f"tunnel-port {DISPATCH_PORT} collides with cilium-lb's tier-1 -> tier-2 dispatch "
                "(a VXLAN device on that port on every load-balancer node; one VXLAN device per port): use "
                "another port (Cilium's default is 8472)", None)

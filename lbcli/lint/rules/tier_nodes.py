@@ -14,9 +14,9 @@ Most repositories do not keep their Nodes in git: when the set has no v1 Node (a
 with `--nodes`), the node-dependent checks (this rule, selector-match on node selectors and
 maglev-prime's tier-2 count) are skipped, said once at info.
 
-A node in both tiers is a warning: one node cannot run cilium-lb's tier-1 datapath and tier-2
-receive side at once (both need the external VXLAN device on UDP port 4789, and the kernel
-allows one per port), so its tier-1 part fails at apply; give it t1 or t2.
+A node in both tiers dispatches to itself as to any other tier-2 node (its tier-1 program
+sends through its tier-2 receive device: the kernel allows one external VXLAN device per UDP
+port).
 
 Example of a finding:
 
@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from ...manifest.index import BOTH_TIERS, TIER_LABEL, TIER_VALUES
+from ...manifest.index import TIER_LABEL, TIER_VALUES
 from ...manifest.resource import Resource, get_in
 from ...manifest.selectors import describe, matches
 from ..finding import Context, Finding
@@ -53,7 +53,6 @@ def check(ctx: Context) -> Iterator[Finding]:
                           "skipped (tier-nodes, selector-match on node selectors, maglev-prime's "
                           "tier-2 count)", severity=Severity.INFO)
         return
-    yield from _both_tiers(ctx)
     needs: dict[tuple[str, str], list] = {}  # (tier, selectors) -> [selectors, services]
     for svc in services:
         for tier in TIERS:
@@ -74,16 +73,6 @@ def check(ctx: Context) -> Iterator[Finding]:
 
 def _default(tier: str) -> dict:
     return {"matchExpressions": [{"key": TIER_LABEL, "operator": "In", "values": list(TIER_VALUES[tier])}]}
-
-
-def _both_tiers(ctx: Context) -> Iterator[Finding]:
-    for n in ctx.index.of_kind("Node"):
-        if n.labels.get(TIER_LABEL) == BOTH_TIERS:
-            yield Finding(n, ("metadata", "labels", TIER_LABEL),
-                          f"node {n.name} is in both tiers ({TIER_LABEL}={BOTH_TIERS}): one node running "
-                          "tier 1 and tier 2 is not implemented by cilium-lb (both need the external "
-                          "VXLAN device on UDP 4789); its tier-1 part fails at apply, label it t1 or t2",
-                          severity=Severity.WARNING)
 
 
 def _selectors(svc: Resource, tier: str, deployments: list[Resource]) -> list[dict]:

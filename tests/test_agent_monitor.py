@@ -138,7 +138,10 @@ def test_an_event_runs_its_components_and_bgp_unless_the_last_run_failed():
         calls.append(only)
         return results.pop(0)
 
-    a = Agent(NodeContext("n1", Path("/nonexistent"), Path("/nonexistent")), lambda: ("p", {}),
+    from types import SimpleNamespace
+
+    plan = SimpleNamespace(bgp=object())  # a plan with a bgp section: BGP joins every event run
+    a = Agent(NodeContext("n1", Path("/nonexistent"), Path("/nonexistent")), lambda: (plan, {}),
               EventLog("n1", "json", io.StringIO()), [], interval=3600, apply=apply)
     a.start()
     t = threading.Thread(target=a.run, kwargs={"install_signals": False})

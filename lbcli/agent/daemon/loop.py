@@ -169,7 +169,10 @@ class Agent:
         for full in ("reload", "source", "period", "start"):
             if full in pending:
                 return full, None
-        return pending[0], (scope | {"bgp"}) if pending[0] == "event" else None
+        if pending[0] != "event":
+            return pending[0], None
+        # BGP gates announcements on the components just run (engine.gate_announcements)
+        return "event", scope | ({"bgp"} if getattr(self.plan, "bgp", None) is not None else set())
 
     def reconcile(self, trigger: str, only: set[str] | None = None) -> RunInfo:
         if trigger in ("source", "reload"):

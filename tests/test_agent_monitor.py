@@ -86,6 +86,7 @@ from lbcli.agent.daemon.monitor import Monitor
 seen = []
 m = Monitor(lambda comps, why: seen.append([sorted(comps), why]), lambda: {}, debounce=0.1)
 m.start()
+assert m.ready.wait(30)
 time.sleep(0.3)
 quiet = list(seen)
 subprocess.run(["ip", "addr", "add", "100.64.9.9/32", "dev", "lo"], check=True)

@@ -70,6 +70,7 @@ class Monitor(threading.Thread):
         self._refresh.set()
         self._kinds: queue.SimpleQueue[list[str]] = queue.SimpleQueue()
         self._ipr = None
+        self.ready = threading.Event()  # set once netlink is subscribed (or known unavailable)
         self.error: str | None = None  # why event detection is off (the safety net remains)
         self.events = 0  # events seen (netlink messages and daemon exits)
 
@@ -102,6 +103,8 @@ class Monitor(threading.Thread):
         except Exception as e:  # no netlink here: the periodic reconcile still runs
             self.error = f"netlink events unavailable: {e}"
             return
+        finally:
+            self.ready.set()
         if self._halt.is_set():
             ipr.close()
             return
@@ -124,6 +127,8 @@ class Monitor(threading.Thread):
         try:
             if self._use_netlink:
                 threading.Thread(target=self._reader, name="cilium-lb-netlink", daemon=True).start()
+            else:
+                self.ready.set()
             pending: set[str] = set()
             why: list[str] = []
             deadline: float | None = None

@@ -172,3 +172,35 @@ def test_merge_reports_replaces_only_what_ran():
     assert [(c["name"], c["ok"]) for c in m["components"]] == [("network", True), ("l7", False), ("bgp", True)]
     assert m["ok"] is False and m["withheld"] == part["withheld"]
     assert merge_reports(None, part) is part
+
+
+def test_event_runs_that_keep_changing_things_back_off():
+    times: list[float] = []
+
+    def apply(ctx, plan, secrets, only=None):
+        times.append(time.monotonic())
+        return _Changes()
+
+    a = Agent(NodeContext("n1", Path("/nonexistent"), Path("/nonexistent")), lambda: (None, {}),
+              EventLog("n1", "json", io.StringIO()), [], interval=3600, apply=apply)
+    a.start()
+    t = threading.Thread(target=a.run, kwargs={"install_signals": False})
+    t.start()
+    try:
+        for n in range(2, 8):  # something fights the agent: every run changes, every change is an event
+            assert _wait(lambda: len(times) >= n - 1)
+            a.request("event", {"datapath"})
+        assert _wait(lambda: len(times) >= 7, timeout=10)
+    finally:
+        a.stop()
+        t.join(5)
+    gaps = [b - a_ for a_, b in zip(times, times[1:])]
+    assert gaps[-1] >= 0.35 and gaps[-1] > 2 * min(gaps[:3])  # waits 0.1, 0.2, 0.4 s after three in a row
+    assert not t.is_alive()
+
+
+class _Changes:
+    def to_dict(self):
+        return {"ok": True, "changes": 1, "withheld": [], "components": [
+            {"name": "datapath", "ok": True, "degraded": None, "error": None,
+             "changes": [{"action": "update", "object": "x", "detail": "", "ok": True, "error": None}]}]}

@@ -77,6 +77,10 @@ def status(
     output: Format = typer.Option(Format.text, "-o", "--output", help="text or json."),
 ) -> None:
     """What runs in the lab. Exit 0 when it is up and serving, 1 otherwise."""
+    import os
+
+    if os.geteuid() != 0:
+        _refused(Exception("must run as root (the processes in the lab's namespaces)"))
     st = _lab(directory, prefix).status()
     if output == Format.json:
         typer.echo(json.dumps(st.to_dict(), indent=2, sort_keys=True))

@@ -12,7 +12,9 @@ only ask for a run. Triggers:
 
 Every change an `event` or `period` run makes is a drift repair: the sources did not change,
 the host did. An event run widens to a full run when the last run did not converge (a
-component that failed then is not known to be fine now).
+component that failed then is not known to be fine now). Event runs that keep changing things
+(something fights the agent, or a change that never reads back as converged) back off
+exponentially up to the period, so a fight costs a bounded share of a core, not all of it.
 
 A source that no longer loads (a manifest with errors, a Secret that does not match the plan)
 is logged and the plan in force stays: the node keeps serving and keeps being repaired.
@@ -32,6 +34,7 @@ from ..reconciler import NodeContext
 from .events import EventLog, change_records
 
 
+EVENT_STREAK = 3  # event runs in a row with changes before the next one waits
 BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)  # run durations (s)
 
 
@@ -85,6 +88,7 @@ class Agent:
         self.events, self.event_debounce = events, event_debounce
         self.monitor: Any = None
         self._last_full = time.monotonic()
+        self._streak = 0  # consecutive event runs that changed something
         self.started = time.time()
 
     # -- asking for a run (any thread, signal handlers) -------------------------------------
@@ -171,8 +175,16 @@ class Agent:
                 return full, None
         if pending[0] != "event":
             return pending[0], None
+        if self._streak >= EVENT_STREAK:
+            with self._cond:  # back off, still responsive to stop and to the full triggers
+                self._cond.wait_for(lambda: self._stopping, timeout=self._backoff())
+            if self._stopping:
+                return None, None
         # BGP gates announcements on the components just run (engine.gate_announcements)
         return "event", scope | ({"bgp"} if getattr(self.plan, "bgp", None) is not None else set())
+
+    def _backoff(self) -> float:
+        return min(0.1 * 2 ** (self._streak - EVENT_STREAK), self.interval)
 
     def reconcile(self, trigger: str, only: set[str] | None = None) -> RunInfo:
         if trigger in ("source", "reload"):
@@ -204,6 +216,8 @@ class Agent:
         dt = time.monotonic() - t0
         records = change_records(doc, trigger) if doc else []
         info = RunInfo(trigger, wall, dt, bool(doc.get("ok")) and error is None, int(doc.get("changes", 0)), error)
+        if trigger == "event":
+            self._streak = self._streak + 1 if info.changes else 0
         with self.lock:
             s = self.stats
             s.runs[trigger] = s.runs.get(trigger, 0) + 1

@@ -30,6 +30,8 @@ import threading
 import time
 from typing import Callable, Iterable
 
+LOST = "events-lost"
+
 # rtnetlink message type -> the components whose objects it concerns (sets: a link carries the
 # pod network's VXLAN device, the VIPs on lo and the tc hooks)
 COMPONENTS_BY_EVENT: dict[str, frozenset[str]] = {
@@ -43,6 +45,8 @@ COMPONENTS_BY_EVENT: dict[str, frozenset[str]] = {
     "RTM_DELQDISC": frozenset({"datapath"}),
     "RTM_NEWTFILTER": frozenset({"datapath"}),
     "RTM_DELTFILTER": frozenset({"datapath"}),
+    # the socket overflowed or broke (ENOBUFS under a burst): what was lost is unknown
+    LOST: frozenset({"network", "receive", "datapath"}),
 }
 
 
@@ -97,28 +101,32 @@ class Monitor(threading.Thread):
 
     # -- the thread -----------------------------------------------------------------------
     def _reader(self) -> None:
-        # pyroute2 keeps its queue per thread: the socket is opened where it is read
-        try:
-            ipr = self._ipr = _subscribe()
-        except Exception as e:  # no netlink here: the periodic reconcile still runs
-            self.error = f"netlink events unavailable: {e}"
-            return
-        finally:
-            self.ready.set()
-        if self._halt.is_set():
-            ipr.close()
-            return
         while not self._halt.is_set():
+            # pyroute2 keeps its queue per thread: the socket is opened where it is read
             try:
-                kinds = [m.get("event") or "" for m in ipr.get()]
-            except Exception as e:  # closed by stop(), or the socket broke
-                if not self._halt.is_set():
-                    self.error = f"netlink events stopped: {e}"
-                    self._wake()
+                ipr = self._ipr = _subscribe()
+            except Exception as e:  # no netlink here: the periodic reconcile still runs
+                self.error = f"netlink events unavailable: {e}"
                 return
-            if kinds:
-                self._kinds.put(kinds)
+            finally:
+                self.ready.set()
+            try:
+                while not self._halt.is_set():
+                    kinds = [m.get("event") or "" for m in ipr.get()]
+                    if kinds:
+                        self._kinds.put(kinds)
+                        self._wake()
+            except Exception as e:  # closed by stop(), or the socket overflowed / broke
+                if self._halt.is_set():
+                    return
+                self.error = f"netlink events lost ({type(e).__name__}: {e}); subscribed again"
+                self._kinds.put([LOST])  # a run of everything netlink covers
                 self._wake()
+                try:
+                    ipr.close()
+                except Exception:
+                    pass
+                self._halt.wait(0.5)
 
     def run(self) -> None:
         pidfds: dict[int, tuple[str, int]] = {}  # fd -> (component, pid)

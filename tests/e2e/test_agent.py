@@ -30,6 +30,7 @@ AGENTS = ("lb-t1-1", "lb-t2-1")
 EVENT_AGENTS = ("lb-t1-2", "lb-t2-2")  # --interval 3600: only events make them act
 PORT = 9965
 WAIT = 20.0  # bounded waits: the agents run every 0.5 s
+START_WAIT = 180.0
 
 
 def _need() -> None:
@@ -78,14 +79,14 @@ class AgentLab:
         text = self.get(node, "/status")
         return json.loads(text) if text else {}
 
-    def wait_runs(self, node: str, trigger: str, more_than: int = 0) -> dict:
-        deadline = time.monotonic() + WAIT
+    def wait_runs(self, node: str, trigger: str, more_than: int = 0, timeout: float = WAIT) -> dict:
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             st = self.status(node)
             if st.get("runs", {}).get(trigger, 0) > more_than:
                 return st
             time.sleep(0.1)
-        raise AssertionError(f"{node}: no {trigger} run within {WAIT} s: {self.status(node)}")
+        raise AssertionError(f"{node}: no {trigger} run within {timeout} s: {self.status(node)}")
 
     def filters(self, node: str) -> list:
         return json.loads(self.lab.run_in(node, [sys.executable, "-c", FILTER]).stdout)
@@ -127,10 +128,10 @@ def agents(tmp_path_factory):
         }
         for node in AGENTS + EVENT_AGENTS:
             al.start(node)
-        for node in AGENTS:
-            al.wait_runs(node, "period")
+        for node in AGENTS:  # four agents compile and adopt at once: slow on a busy machine
+            al.wait_runs(node, "period", timeout=START_WAIT)
         for node in EVENT_AGENTS:
-            al.wait_runs(node, "start")
+            al.wait_runs(node, "start", timeout=START_WAIT)
         al.before = before
         yield al
         for p in al.procs.values():

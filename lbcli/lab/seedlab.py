@@ -44,15 +44,18 @@ MADE = ("manifests", "state", "logs", "run", "ca.pem", "netrc", "lab.json")  # r
 
 # A request loop run in the client namespace: one new TLS connection per request to the VIP for
 # `seconds`; prints {"ok", "failed", "errors", "longestGapSeconds"} (the longest time between two
-# successful answers) as JSON. argv: seconds ca-file host vip user password
+# successful answers) as JSON; SIGTERM ends it early (the summary is still printed).
+# argv: seconds ca-file host vip user password
 REQUEST_LOOP = r"""
-import base64, http.client, json, socket, ssl, sys, time
+import base64, http.client, json, signal, socket, ssl, sys, time
 seconds, ca, host, vip, user, pw = float(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
+stop = []
+signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
 ctx = ssl.create_default_context(cafile=ca)
 auth = "Basic " + base64.b64encode(f"{user}:{pw}".encode()).decode()
 ok = failed = 0; errors = {}; last = time.monotonic(); gap = 0.0
 end = time.monotonic() + seconds
-while time.monotonic() < end:
+while time.monotonic() < end and not stop:
     try:
         raw = socket.create_connection((vip, 443), timeout=2)
         c = http.client.HTTPSConnection(host, 443, context=ctx, timeout=2)
@@ -246,6 +249,12 @@ class SeedLab:
 
     def agent_pid(self, node: str) -> int | None:
         return self._alive(f"agent-{node}", node)
+
+    def agent_status(self, node: str) -> dict | None:
+        """The agent's /status, asked from the client namespace (None: no answer)."""
+        p = self.lab.run_in(CLIENT, ["curl", "-sf", "--max-time", "2",
+                                     f"http://{TOPOLOGY.node(node).ip}:{AGENT_PORT}/status"], check=False)
+        return json.loads(p.stdout) if p.returncode == 0 and p.stdout.strip() else None
 
     def _spawn(self, name: str, node: str, argv: list[str]) -> None:
         """Start `argv` detached in the node's namespace unless it runs already."""

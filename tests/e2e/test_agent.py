@@ -267,8 +267,8 @@ def test_a_frontend_disabled_and_a_server_in_maint_through_haproxys_socket_are_r
         return not st[(server.backend, server.server)].admin_state & ADMIN_FORCED_MAINT
 
     _until("the server is ready again", ready)
-    objects = {r["object"] for r in _changes(agents, node, "l7")}
-    assert f"frontend {fe}" in objects and f"server {server.backend}/{server.server}" in objects
+    want = {f"frontend {fe}", f"server {server.backend}/{server.server}"}  # the runtime API, no reload
+    _until("the repairs are logged", lambda: want <= {r["object"] for r in _changes(agents, node, "l7")})
     _until("the VIP answers", agents.curl_ok)
 
 
@@ -283,7 +283,7 @@ def test_a_bgp_protocol_disabled_through_birds_socket_is_enabled(agents):
     ctl.check(f"disable {static}")  # the VIP's route is gone from BIRD: withdrawn from the router
     _until("the protocol is up again",
            lambda: protocol_states(list(ctl.check("show protocols").lines))[static] == "up")
-    assert any(r["object"] == f"protocol {static}" for r in _changes(agents, node, "bgp"))
+    _until("the repair is logged", lambda: any(r["object"] == f"protocol {static}" for r in _changes(agents, node, "bgp")))
     assert agents.rl.wait_for_nexthops(len(T1), timeout=30)
 
 

@@ -103,7 +103,7 @@ def test_an_agent_restarted_under_load_fails_no_request_and_keeps_bgp(lab):
     sl = SeedLab(workdir, prefix)
     router: FrrRouter = sl.router()
     established = {a: n["connectionsEstablished"] for a, n in router.bgp_neighbors().items()}
-    loop = sl.request_loop(8.0)
+    loop = sl.request_loop(300.0)  # ended below, once the new agent has adopted what runs
     time.sleep(2)
     pid = sl.agent_pid("lb-t1-1")
     log = workdir / "logs" / "lb-t1-1.log"
@@ -113,6 +113,12 @@ def test_an_agent_restarted_under_load_fails_no_request_and_keeps_bgp(lab):
     while sl.agent_pid("lb-t1-1") is not None and time.monotonic() < deadline:
         time.sleep(0.05)
     cli("up", *args)  # starts the missing agent
+    deadline = time.monotonic() + 180
+    while not ((sl.agent_status("lb-t1-1") or {}).get("lastRun")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert sl.agent_status("lb-t1-1")["lastRun"]["trigger"] == "start"
+    time.sleep(1)
+    loop.terminate()
     out, err = loop.communicate(timeout=60)
     summary = json.loads(out)
     assert summary["ok"] > 0 and summary["failed"] == 0, summary

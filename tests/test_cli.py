@@ -174,3 +174,19 @@ def test_status_compiles_manifest_paths():
     assert "100.64.0.101" in r.stdout and json.loads(r.stdout)
     r = run("lb", "status", str(ROOT / "examples" / "rebel-base"), "--plan", "x")
     assert r.exit_code == 2 and "not both" in r.output
+
+
+def test_lab_refuses_without_root_or_tools(monkeypatch, tmp_path):
+    from lbcli.lab.seedlab import preflight
+
+    assert "must run as root" in preflight(lambda t: "/bin/" + t, euid=1000)[0]
+    problems = preflight(lambda t: None if t == "bird" else "/bin/" + t, euid=0)
+    assert any("missing: bird" in p for p in problems)
+    from lbcli.cli.main import app
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # nothing to run
+    r = CliRunner().invoke(app, ["lab", "up", "--dir", str(tmp_path / "lab")])
+    assert r.exit_code == 2 and "missing: ip" in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "lab").exists()
+    r = CliRunner().invoke(app, ["lab", "down", "--prefix", "Bad prefix"])
+    assert r.exit_code == 2

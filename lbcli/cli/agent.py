@@ -27,14 +27,17 @@ def agent(
     nodes: Optional[List[str]] = typer.Option(None, "--nodes", help="Extra file(s) with v1 Nodes."),
     state_dir: str = typer.Option("/var/lib/cilium-lb", "--state-dir", help="State directory (last applied plan, rendered configs, pid files, sockets)."),
     bpf_root: str = typer.Option("/sys/fs/bpf/cilium-lb", "--bpf-root", help="bpffs directory for pinned maps and programs."),
-    interval: float = typer.Option(5.0, "--interval", min=0.2, max=3600, help="Seconds between drift-repair runs."),
+    interval: float = typer.Option(30.0, "--interval", min=0.2, max=3600, help="Seconds between full reconcile runs: the safety net for drift no event reports (with --no-events, the only drift detection)."),
+    events: bool = typer.Option(True, "--events/--no-events", help="Repair drift as the kernel (netlink: links, addresses, routes, tc) and the daemons (BIRD's and HAProxy's exit) report it."),
+    event_debounce: int = typer.Option(100, "--event-debounce", min=0, max=10000, help="Milliseconds a burst of kernel/daemon events is collected before one targeted reconcile."),
     debounce: int = typer.Option(300, "--debounce", min=10, max=60000, help="Milliseconds a burst of source changes is collected before one reconcile."),
     log_format: LogFormat = typer.Option(LogFormat.text, "--log-format", help="text or json (one object per line)."),
     listen: Optional[str] = typer.Option(None, "--listen", metavar="HOST:PORT", help="Serve /status, /facts, /plan and /metrics over HTTP here (off unless given)."),
 ) -> None:
     """Keep this node converged: apply at start (adopting what runs), when the sources change,
-    on SIGHUP, and every --interval seconds (drift repair). One log line per change on stdout.
-    SIGTERM stops the agent and leaves everything serving."""
+    on SIGHUP, when the kernel or a daemon reports drift (netlink, pidfd), and every --interval
+    seconds (full drift repair). One log line per change on stdout. SIGTERM stops the agent and
+    leaves everything serving."""
     from pathlib import Path
 
     from ..agent.daemon.events import EventLog
@@ -63,7 +66,8 @@ def agent(
     watch = [Path(p) for p in (paths or [])] + ([Path(plan_source)] if plan_source else [])
     watch += [Path(p) for p in (secrets_paths or []) + (nodes or []) + ([lock] if lock else [])]
     ctx = NodeContext(node, Path(state_dir), Path(bpf_root))
-    runner = Agent(ctx, load, EventLog(node, log_format.value, sys.stdout), watch, interval, debounce)
+    runner = Agent(ctx, load, EventLog(node, log_format.value, sys.stdout), watch, interval, debounce,
+                   events=events, event_debounce=event_debounce / 1000)
     try:
         runner.start()
     except SourceError as e:

@@ -50,7 +50,7 @@ def main(
 
 def _register() -> None:
     """One module per command group; each only parses options and calls the core."""
-    from . import agent, apply, compile, completion, diff, fix, kube, observe, rules, status, validate
+    from . import agent, apply, compile, completion, diff, fix, kube, lab, observe, rules, status, validate
 
     app.command()(validate.validate)
     app.command("compile")(compile.compile_cmd)
@@ -65,6 +65,7 @@ def _register() -> None:
     app.command()(completion.completion)
     kube.register(app)  # crds, manifests
     fix.register(app)
+    app.add_typer(lab.lab_app, name="lab")
 
 
 _register()

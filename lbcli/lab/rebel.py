@@ -88,7 +88,8 @@ class RebelLab:
         return False
 
     # -- lifecycle ----------------------------------------------------------------------------
-    def _prepare(self) -> None:
+    def prepare(self) -> None:
+        """The manifests (a copy of the example, backends on the lab segment) and the CA file."""
         import yaml
 
         shutil.copytree(self.examples, self.manifests)
@@ -108,7 +109,7 @@ class RebelLab:
 
     @contextlib.contextmanager
     def running(self) -> Iterator["RebelLab"]:
-        self._prepare()
+        self.prepare()
         with Lab(TOPOLOGY) as lab:
             self.lab = lab
             try:

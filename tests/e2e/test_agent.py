@@ -1,8 +1,12 @@
 """`cilium-lb agent` on the rebel-base lab (real kernel, BIRD, FRR, HAProxy): it adopts what a
 one-shot apply programmed without a flap, repairs drift made behind its back (a Maglev slot, the
-tc filter, a VIP on a T2's lo, HAProxy and BIRD killed), reloads on SIGHUP and on a source
-change, serves status/facts/metrics that `lb status --agent` reads, and leaves everything
-serving when it stops. Timings are the benchmarks' business (bench/bench_agent.py)."""
+tc filter, a VIP on a T2's lo, HAProxy and BIRD killed, a frontend disabled or a server put in
+maint through HAProxy's socket, a BGP protocol disabled through BIRD's), reloads on SIGHUP and
+on a source change, serves status/facts/metrics that `lb status --agent` reads, and leaves
+everything serving when it stops. Two kinds of agents: on lb-t1-1/lb-t2-1 polling only
+(`--no-events`, a full run every 0.5 s), on lb-t1-2/lb-t2-2 event-driven with a period of an
+hour, so what they repair was reported by netlink or a pidfd. Timings are the benchmarks'
+business (bench/bench_agent.py)."""
 
 from __future__ import annotations
 
@@ -23,8 +27,10 @@ pytestmark = [pytest.mark.netns, pytest.mark.daemons]
 
 ROOT = Path(__file__).resolve().parents[2]
 AGENTS = ("lb-t1-1", "lb-t2-1")
+EVENT_AGENTS = ("lb-t1-2", "lb-t2-2")  # --interval 3600: only events make them act
 PORT = 9965
 WAIT = 20.0  # bounded waits: the agents run every 0.5 s
+START_WAIT = 180.0
 
 
 def _need() -> None:
@@ -53,10 +59,11 @@ class AgentLab:
 
     def start(self, node: str) -> None:
         log = open(self.logdir / f"{node}.log", "a")
+        mode = ["--interval", "3600"] if node in EVENT_AGENTS else ["--interval", "0.5", "--no-events"]
         self.procs[node] = self.lab.popen(node, [
             sys.executable, "-m", "lbcli", "agent", str(self.rl.manifests), "--node", node,
             "--state-dir", str(self.lab.state_dir(node)), "--bpf-root", str(self.lab.bpf_root),
-            "--interval", "0.5", "--log-format", "json", "--listen", f"{self.lab.ip_of(node)}:{PORT}"],
+            *mode, "--log-format", "json", "--listen", f"{self.lab.ip_of(node)}:{PORT}"],
             stdout=log, stderr=subprocess.STDOUT)
 
     def records(self, node: str) -> list[dict]:
@@ -72,14 +79,14 @@ class AgentLab:
         text = self.get(node, "/status")
         return json.loads(text) if text else {}
 
-    def wait_runs(self, node: str, trigger: str, more_than: int = 0) -> dict:
-        deadline = time.monotonic() + WAIT
+    def wait_runs(self, node: str, trigger: str, more_than: int = 0, timeout: float = WAIT) -> dict:
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             st = self.status(node)
             if st.get("runs", {}).get(trigger, 0) > more_than:
                 return st
             time.sleep(0.1)
-        raise AssertionError(f"{node}: no {trigger} run within {WAIT} s: {self.status(node)}")
+        raise AssertionError(f"{node}: no {trigger} run within {timeout} s: {self.status(node)}")
 
     def filters(self, node: str) -> list:
         return json.loads(self.lab.run_in(node, [sys.executable, "-c", FILTER]).stdout)
@@ -119,10 +126,12 @@ def agents(tmp_path_factory):
             "haproxy": _pid(lab.state_dir("lb-t2-1") / "lb-t2-1" / "haproxy" / "haproxy.pid"),
             "bird": _pid(lab.state_dir("lb-t1-1") / "lb-t1-1" / "bird" / "bird.pid"),
         }
-        for node in AGENTS:
+        for node in AGENTS + EVENT_AGENTS:
             al.start(node)
-        for node in AGENTS:
-            al.wait_runs(node, "period")
+        for node in AGENTS:  # four agents compile and adopt at once: slow on a busy machine
+            al.wait_runs(node, "period", timeout=START_WAIT)
+        for node in EVENT_AGENTS:
+            al.wait_runs(node, "start", timeout=START_WAIT)
         al.before = before
         yield al
         for p in al.procs.values():
@@ -227,6 +236,85 @@ def test_killed_bird_is_started_again_and_announces(agents):
     assert agents.rl.wait_for_nexthops(len(T1), timeout=30)
 
 
+def _stats_cmd(agents, node: str, command: str) -> str:
+    from lbcli.agent.l7.runtime import send_command
+
+    return send_command(agents.lab.state_dir(node) / node / "haproxy" / "stats.sock", command)
+
+
+def _frontend_status(agents, node: str, fe: str) -> str:
+    from lbcli.agent.l7.runtime import parse_stat_rows
+
+    rows = parse_stat_rows(_stats_cmd(agents, node, "show stat"))
+    return next(r.status for r in rows if r.kind == "frontend" and r.proxy == fe)
+
+
+def test_a_frontend_disabled_and_a_server_in_maint_through_haproxys_socket_are_repaired(agents):
+    from lbcli.agent.l7.runtime import ADMIN_FORCED_MAINT, parse_servers_state
+
+    node = "lb-t2-1"
+    from lbcli.agent.l7.render import frontend_name
+
+    fe = frontend_name("default/https-proxy")
+    assert _frontend_status(agents, node, fe) == "OPEN"
+    server = parse_servers_state(_stats_cmd(agents, node, "show servers state"))[0]
+    _stats_cmd(agents, node, f"disable frontend {fe}")
+    _stats_cmd(agents, node, f"set server {server.backend}/{server.server} state maint")
+    _until("the frontend is open again", lambda: _frontend_status(agents, node, fe) == "OPEN")
+
+    def ready() -> bool:
+        st = {(s.backend, s.server): s for s in parse_servers_state(_stats_cmd(agents, node, "show servers state"))}
+        return not st[(server.backend, server.server)].admin_state & ADMIN_FORCED_MAINT
+
+    _until("the server is ready again", ready)
+    want = {f"frontend {fe}", f"server {server.backend}/{server.server}"}  # the runtime API, no reload
+    _until("the repairs are logged", lambda: want <= {r["object"] for r in _changes(agents, node, "l7")})
+    _until("the VIP answers", agents.curl_ok)
+
+
+def test_a_bgp_protocol_disabled_through_birds_socket_is_enabled(agents):
+    from lbcli.agent.bgp.control import BirdControl
+    from lbcli.agent.bgp.status import protocol_states
+
+    node = "lb-t1-1"
+    ctl = BirdControl(agents.lab.state_dir(node) / node / "bird" / "bird.ctl")
+    states = protocol_states(list(ctl.check("show protocols").lines))
+    static = next(p for p in states if p.startswith("lb_vips"))
+    ctl.check(f"disable {static}")  # the VIP's route is gone from BIRD: withdrawn from the router
+    _until("the protocol is up again",
+           lambda: protocol_states(list(ctl.check("show protocols").lines))[static] == "up")
+    _until("the repair is logged", lambda: any(r["object"] == f"protocol {static}" for r in _changes(agents, node, "bgp")))
+    assert agents.rl.wait_for_nexthops(len(T1), timeout=30)
+
+
+def test_event_driven_agents_repair_what_netlink_and_pidfds_report(agents):
+    """lb-t1-2 and lb-t2-2 run a full reconcile once an hour: a repair is an `event` run."""
+    lab = agents.lab
+    for node in EVENT_AGENTS:
+        st = agents.status(node)
+        assert st["events"]["enabled"] and st["events"]["error"] is None, st
+    # tc filter deleted on a T1
+    lab.run_in("lb-t1-2", ["tc", "filter", "del", "dev", "eth0", "ingress"])
+    _until("the filter is attached again by an event run",
+           lambda: any(r["object"].startswith("filter eth0") for r in _changes(agents, "lb-t1-2", "datapath", "event")))
+    assert agents.filters("lb-t1-2")
+    # the VIP removed from a T2's lo
+    lab.run_in("lb-t2-2", ["ip", "addr", "del", f"{VIP}/32", "dev", "lo"])
+    _until("the VIP is back on lo by an event run", lambda: _changes(agents, "lb-t2-2", "receive", "event"))
+    assert f"{VIP}/32" in lab.run_in("lb-t2-2", ["ip", "-o", "addr", "show", "dev", "lo"]).stdout
+    # HAProxy killed on the T2, BIRD killed on the T1
+    hap = lab.state_dir("lb-t2-2") / "lb-t2-2" / "haproxy" / "haproxy.pid"
+    os.kill(_pid(hap), signal.SIGKILL)
+    _until("HAProxy is started again by an event run", lambda: _changes(agents, "lb-t2-2", "l7", "event"))
+    bird = lab.state_dir("lb-t1-2") / "lb-t1-2" / "bird" / "bird.pid"
+    os.kill(_pid(bird), signal.SIGKILL)
+    _until("BIRD is started again by an event run", lambda: _changes(agents, "lb-t1-2", "bgp", "event"), timeout=40)
+    for node in EVENT_AGENTS:
+        assert agents.status(node)["runs"].get("period", 0) == 0  # none of it was the safety net
+    assert agents.rl.wait_for_nexthops(len(T1), timeout=30)
+    _until("the VIP answers", agents.curl_ok)
+
+
 def test_sighup_and_a_source_change_reload(agents):
     node = "lb-t2-1"
     proc = agents.procs[node]
@@ -261,9 +349,9 @@ def test_sigterm_stops_and_leaves_everything_serving(agents):
     lab = agents.lab
     haproxy = _pid(lab.state_dir("lb-t2-1") / "lb-t2-1" / "haproxy" / "haproxy.pid")
     established = agents.established("lb-t1-1")
-    for node in AGENTS:
+    for node in AGENTS + EVENT_AGENTS:
         agents.procs[node].send_signal(signal.SIGTERM)
-    for node in AGENTS:
+    for node in AGENTS + EVENT_AGENTS:
         assert agents.procs[node].wait(timeout=15) == 0
         assert agents.records(node)[-1]["event"] == "stop"
     time.sleep(1.0)

@@ -5,6 +5,11 @@ options and the prefixes it gets) and the config file itself when only its text 
 All changes are carried out together by one checked write of bird.conf plus one start or
 `configure`; each object still gets its own result. Peers that do not come up are reported
 as `degraded`, never raised.
+
+Observe also reads what the running BIRD does (its control socket, by reply code): a protocol
+of ours missing from it takes a `configure`; one that is `down` (disabled behind our back:
+`birdc disable`) is enabled again; a peer that is established but exports other prefixes than
+the plan asks gets `reload out` (BIRD re-evaluates its export filter, the session stays up).
 """
 
 from __future__ import annotations
@@ -19,9 +24,9 @@ from lbcli.agent import state as st
 from lbcli.agent.bgp import daemon
 from lbcli.agent.bgp.control import BirdControl, BirdControlError
 from lbcli.agent.bgp.model import BgpModel, BgpModelError, model_from_plan
-from lbcli.agent.bgp.render import render_bird_conf
-from lbcli.agent.bgp.status import (BgpObserved, DaemonState, parse_bfd_sessions,
-                                    parse_protocols_all, parse_route_prefixes, session_problem)
+from lbcli.agent.bgp.render import protocol_names, render_bird_conf
+from lbcli.agent.bgp.status import (BgpObserved, DaemonState, parse_bfd_sessions, parse_protocols_all,
+                                    parse_route_prefixes, protocol_states, session_problem)
 from lbcli.agent.reconciler import Change, ComponentResult, Degraded, NodeContext, ObjectResult
 from lbcli.plan.spec import PlanFormatError
 from lbcli.plan.types import NodePlan
@@ -60,6 +65,20 @@ class Configure:
 @dataclass(frozen=True)
 class Stop:
     """Stop BIRD and remove its files."""
+
+
+@dataclass(frozen=True)
+class Enable:
+    """`enable <protocol>` on the control socket (it was disabled behind our back)."""
+
+    protocol: str
+
+
+@dataclass(frozen=True)
+class ReloadOut:
+    """`reload out <protocol>`: export to the peer again (the session stays up)."""
+
+    protocol: str
 
 
 class BirdFailed(RuntimeError):
@@ -137,11 +156,21 @@ class BgpReconciler:
                 changes.append(Change(COMPONENT, "update", CONFIG_OBJECT,
                                       "rendered config differs from the file on disk", Configure(desired),
                                       batch=BATCH, critical=True))
+        if not changes:
+            changes = _running_changes(desired, observed)
         return changes
 
     # ---- apply
 
     def apply(self, change: Change) -> None:
+        spec = change.spec
+        if isinstance(spec, (Enable, ReloadOut)):
+            verb = "enable" if isinstance(spec, Enable) else "reload out"
+            try:
+                BirdControl(self.paths.ctl, timeout=10.0).check(f"{verb} {spec.protocol}")
+            except BirdControlError as e:
+                raise BirdFailed(str(e)) from None
+            return
         self.apply_batch([change])
 
     def apply_batch(self, changes: list[Change]) -> None:
@@ -247,6 +276,33 @@ class BgpReconciler:
         return result
 
 
+def _running_changes(desired: BgpDesired, observed: BgpObserved) -> list[Change]:
+    """What the running BIRD does differently from the config it was given (the file is right)."""
+    if observed.protocols is None or desired.model is None:
+        return []
+    want = protocol_names(desired.model)
+    missing = [p for p in want if p not in observed.protocols]
+    if missing:
+        return [Change(COMPONENT, "update", CONFIG_OBJECT, "running BIRD lacks protocol " + ", ".join(missing),
+                       Configure(desired), batch=BATCH, critical=True)]
+    out = [Change(COMPONENT, "update", f"protocol {p}", "down -> enabled (control socket)", Enable(p))
+           for p in want if observed.protocols[p] == "down"]
+    if out:
+        return out
+    for peer in desired.model.peers:
+        s = observed.peer(peer.protocol)
+        if s is None or not s.established:
+            continue
+        have, wanted = set(observed.exported.get(peer.protocol, ())), set(peer.prefixes)
+        if have != wanted:
+            gone, extra = sorted(wanted - have), sorted(have - wanted)
+            detail = "; ".join(x for x in (("not exported: " + ", ".join(gone)) if gone else "",
+                                           ("exported but not in plan: " + ", ".join(extra)) if extra else "") if x)
+            out.append(Change(COMPONENT, "update", f"bgp peer {peer.key} {peer.address}",
+                              detail + " -> reload out (control socket)", ReloadOut(peer.protocol)))
+    return out
+
+
 def _fail(result: ComponentResult, changes: list[Change], msg: str, *, error: bool) -> ComponentResult:
     result.results = [ObjectResult(c, ok=False, error=msg) for c in changes]
     if error:
@@ -301,7 +357,8 @@ def query_bird(paths: daemon.BirdPaths, pid: int, config_sha256: str | None = No
     try:
         status = ctl.check("show status")
         version = next((t for c, t in status.lines if c == 1000), None)
-        peers = parse_protocols_all(ctl.check("show protocols all").text())
+        protocols = ctl.check("show protocols all")
+        peers = parse_protocols_all(protocols.text())
         bfd_reply = ctl.command("show bfd sessions")  # error when no BFD protocol is configured
         bfd = parse_bfd_sessions(bfd_reply.text()) if bfd_reply.ok else []
         exported: dict[str, tuple[str, ...]] = {}
@@ -316,4 +373,5 @@ def query_bird(paths: daemon.BirdPaths, pid: int, config_sha256: str | None = No
         return BgpObserved(DaemonState(running=True, pid=pid, error=str(e)),
                            config_sha256=config_sha256, applied=applied)
     return BgpObserved(DaemonState(running=True, pid=pid, version=version), config_sha256=config_sha256,
-                       applied=applied, peers=tuple(peers), bfd=tuple(bfd), exported=exported)
+                       applied=applied, peers=tuple(peers), bfd=tuple(bfd), exported=exported,
+                       protocols=protocol_states(list(protocols.lines)))

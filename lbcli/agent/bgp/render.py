@@ -203,3 +203,12 @@ def render_bird_conf(model: BgpModel, log_file: str | None = None) -> str:
         pw = model.passwords.get(peer.auth_ref) if peer.auth_ref else None
         parts.append(render_peer(peer, model.local_address, pw))
     return "\n".join(parts)
+
+
+def protocol_names(model: BgpModel) -> list[str]:
+    """The protocols render_bird_conf gives BIRD besides `device` (what observe expects to find
+    running and up): BFD when a peer uses it, one static per family announced, one BGP per peer."""
+    names = [BFD_PROTOCOL] if any(p.bfd for p in model.peers) else []
+    fams = {"ipv6" if ":" in prefix else "ipv4" for prefix in model.prefixes}
+    names += [STATIC_PROTOCOL[f] for f in ("ipv4", "ipv6") if f in fams]
+    return names + [p.protocol for p in model.peers]

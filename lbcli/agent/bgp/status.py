@@ -73,6 +73,8 @@ class BgpObserved:
     peers: tuple[PeerStatus, ...] = ()
     bfd: tuple[BfdSession, ...] = ()
     exported: dict[str, tuple[str, ...]] = field(default_factory=dict)  # protocol -> prefixes
+    # every protocol of the running BIRD -> its state (up, start, down, ...); None: not read
+    protocols: dict[str, str] | None = None
 
     def peer(self, protocol: str) -> PeerStatus | None:
         return next((p for p in self.peers if p.protocol == protocol), None)
@@ -82,6 +84,20 @@ class BgpObserved:
 
 
 _INT = re.compile(r"(\d+)")
+
+# BIRD's reply codes (doc/reply_codes in its source): table rows and completions acted upon
+CODE_PROTOCOL_ROW = 1002  # a row of `show protocols [all]`: Name Proto Table State Since Info
+
+
+def protocol_states(lines: list[tuple[int, str]]) -> dict[str, str]:
+    """Protocol name -> state from the 1002 rows of a `show protocols [all]` reply."""
+    out: dict[str, str] = {}
+    for code, text in lines:
+        if code == CODE_PROTOCOL_ROW:
+            parts = text.split()
+            if len(parts) >= 4:
+                out[parts[0]] = parts[3]
+    return out
 
 
 def parse_protocols_all(lines: list[str]) -> list[PeerStatus]:

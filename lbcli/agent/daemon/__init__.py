@@ -2,7 +2,10 @@
 
     events.py  what a run changed, as one structured log line per change (json or text)
     watch.py   the sources (manifests or plans, Secrets) watched with watchfiles, debounced
-    loop.py    the loop: reconcile at start, on a source change, on SIGHUP, every period
+    monitor.py event-driven drift detection: netlink (links, addresses, routes, tc) and the
+               daemons' exits (pidfd), debounced into targeted runs
+    loop.py    the loop: reconcile at start, on a source change, on SIGHUP, on drift events,
+               every period (the full run, the safety net)
     server.py  the local HTTP endpoint: /status, /facts, /plan (JSON) and /metrics (Prometheus)
 
 The agent carries out plans only through `lbcli.agent.engine.apply_plan` (the same observe/diff/

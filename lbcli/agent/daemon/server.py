@@ -37,6 +37,9 @@ def status_doc(agent: Agent) -> dict[str, Any]:
             "converged": bool(report.get("ok")),
             "runs": dict(sorted(s.runs.items())), "errors": s.errors,
             "driftRepairs": dict(sorted(s.drift_repairs.items())),
+            "events": {"enabled": agent.monitor is not None,
+                       "error": getattr(agent.monitor, "error", None),
+                       "seen": getattr(agent.monitor, "events", 0), "last": s.last_event},
             "sourceErrors": s.source_errors, "lastSourceError": s.last_source_error,
             "withheld": report.get("withheld", []),
             "components": [{"name": c["name"], "ok": c["ok"], "degraded": c["degraded"], "error": c["error"]}
@@ -88,7 +91,7 @@ class _Collector:
         yield m
         yield CounterMetricFamily("cilium_lb_reconcile_errors", "Reconcile runs that did not converge.",
                                   value=errors, labels=None)
-        m = CounterMetricFamily("cilium_lb_drift_repairs", "Changes made by periodic runs (the host drifted).",
+        m = CounterMetricFamily("cilium_lb_drift_repairs", "Changes made by event and periodic runs (the host drifted).",
                                 labels=["node", "component"])
         for comp, n in sorted(drift.items()):
             m.add_metric([node, comp], n)

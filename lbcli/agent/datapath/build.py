@@ -52,11 +52,26 @@ def source_digest(clang_version: str = "") -> str:
     return h.hexdigest()
 
 
+_VERSIONS: dict[tuple[str, int, int], str] = {}
+
+
+def _clang_version(clang: str) -> str:
+    """`clang --version`, asked once per binary (path, inode, mtime) in a process: the agent
+    checks the object on every run, and the subprocess was most of a targeted run's time."""
+    try:
+        st = Path(clang).resolve().stat()
+        key = (clang, st.st_ino, st.st_mtime_ns)
+    except OSError:
+        key = (clang, 0, 0)
+    if key not in _VERSIONS:
+        _VERSIONS[key] = subprocess.run([clang, "--version"], capture_output=True, text=True, check=False).stdout
+    return _VERSIONS[key]
+
+
 def object_path(cache_dir: Path | None = None) -> tuple[Path, str]:
     """Path of the compiled object (building it if not cached) and its cache key."""
     clang = _clang()
-    version = subprocess.run([clang, "--version"], capture_output=True, text=True, check=False).stdout
-    digest = source_digest(version)
+    digest = source_digest(_clang_version(clang))
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
     out = cache / f"lb_tc-{digest[:16]}.o"
     if out.exists():

@@ -3,6 +3,13 @@
 Changes are applied without dropping connections and never by a restart: server weights,
 drain and maintenance through the runtime API; anything structural (listeners, routes,
 certificates, users, new or removed servers) by a checked, seamless master-worker reload.
+
+Observe reads what runs, not only what was written: besides the files, the running process's
+frontends, backends and servers (`show stat`, HAProxy's CSV) and each server's address, port,
+weight and admin state (`show servers state`). A frontend paused through the socket (`disable
+frontend`) is enabled again, a server moved (`set server ... addr`) is set back, one put in
+maint or drain is made ready; a frontend, backend or server missing from the running process (or
+one stopped for good: `shutdown frontend`) takes a seamless reload.
 """
 
 from __future__ import annotations
@@ -24,6 +31,11 @@ from lbcli.agent.l7.runtime import (
     RuntimeError_,
     ServerStat,
 )
+
+# `show stat` status of a frontend: OPEN serves, PAUSED (`disable frontend`) can be enabled
+# again through the socket, STOP (`shutdown frontend`) only by a reload
+FRONTEND_PAUSED = "PAUSED"
+FRONTEND_OPEN = "OPEN"
 from lbcli.agent.l7.secrets import Secrets
 from lbcli.agent.reconciler import Change, ComponentResult, NodeContext, ObjectResult
 from lbcli.plan.types import NodePlan
@@ -66,6 +78,19 @@ class ServerReady:
 
 
 @dataclass(frozen=True)
+class ServerAddr:
+    backend: str
+    server: str
+    address: str
+    port: int
+
+
+@dataclass(frozen=True)
+class FrontendEnable:
+    frontend: str
+
+
+@dataclass(frozen=True)
 class ConfigText:
     """haproxy.cfg rewritten with the runtime weights (no reload)."""
 
@@ -82,6 +107,11 @@ class L7Observed:
     # runtime server state: (backend, server) -> (user weight, admin state bits)
     servers: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
     runtime_error: str | None = None
+    # what the running process has (None: not read): frontend -> status, backends, and
+    # (backend, server) -> (address, port)
+    frontends: dict[str, str] | None = None
+    backends: frozenset[str] = frozenset()
+    addresses: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -116,6 +146,37 @@ def _write(path: Path, content: bytes, mode: int) -> None:
 
 def _sections(config: str) -> set[str]:
     return {l for l in config.splitlines() if l and not l[0].isspace() and not l.startswith("#")}
+
+
+def _names(config: str, kind: str) -> set[str]:
+    """Names of the `kind` sections (frontend, backend) of a configuration we rendered."""
+    return {line.split()[1] for line in _sections(config) if line.startswith(kind + " ") and len(line.split()) > 1}
+
+
+def _missing_from_process(r: Rendered, observed: L7Observed) -> list[str]:
+    """What the rendered configuration has that the running process lacks (or holds stopped
+    for good): only a reload brings it back. Empty when the process was not read."""
+    if observed.frontends is None:
+        return []
+    out = []
+    fes = _names(r.config, "frontend")
+    missing = sorted(fes - set(observed.frontends))
+    stopped = sorted(f for f in fes & set(observed.frontends)
+                     if observed.frontends[f] not in (FRONTEND_OPEN, FRONTEND_PAUSED))
+    bes = sorted(_names(r.config, "backend") - observed.backends)
+    want = set(r.weights)
+    ours = {k for k in observed.addresses if k[0] in _names(r.config, "backend")}
+    if missing:
+        out.append("running process lacks frontend " + ", ".join(missing))
+    if stopped:
+        out.append("frontend " + ", ".join(f"{f} {observed.frontends[f]}" for f in stopped))
+    if bes:
+        out.append("running process lacks backend " + ", ".join(bes))
+    if want - ours:
+        out.append("running process lacks server " + ", ".join(f"{b}/{s}" for b, s in sorted(want - ours)))
+    if ours - want:
+        out.append("running process has extra server " + ", ".join(f"{b}/{s}" for b, s in sorted(ours - want)))
+    return out
 
 
 def _changed_sections(old: str, new: str) -> list[str]:
@@ -170,6 +231,10 @@ class L7Reconciler:
             try:
                 for s in self.proc.runtime.show_servers_state():
                     obs.servers[(s.backend, s.server)] = (s.user_weight, s.admin_state)
+                    obs.addresses[(s.backend, s.server)] = (s.address, s.port)
+                rows = self.proc.runtime.show_stat_rows()
+                obs.frontends = {r.proxy: r.status for r in rows if r.kind == "frontend"}
+                obs.backends = frozenset(r.proxy for r in rows if r.kind == "backend")
             except RuntimeError_ as e:
                 obs.runtime_error = str(e)
         return obs
@@ -198,10 +263,22 @@ class L7Reconciler:
         if observed.files != want_files:
             differ = sorted(set(observed.files.items()) ^ set(want_files.items()))
             reasons.append("files " + ", ".join(sorted({k.split("/", 1)[1] for k, _ in differ})))
+        if not reasons and not observed.runtime_error:
+            reasons = _missing_from_process(r, observed)
         if reasons or observed.runtime_error:
             detail = "seamless reload: " + "; ".join(reasons or [f"runtime API unreachable ({observed.runtime_error})"])
             return [Change(COMPONENT, "update", node, detail, Install(desired, start=False), critical=True)]
         changes: list[Change] = []
+        for fe, status in sorted((observed.frontends or {}).items()):
+            if status == FRONTEND_PAUSED and fe in _names(r.config, "frontend"):
+                changes.append(Change(COMPONENT, "update", f"frontend {fe}", "paused -> enabled (runtime API)",
+                                      FrontendEnable(fe)))
+        for (be, srv), (addr, port) in sorted(r.addresses.items()):
+            have_addr = observed.addresses.get((be, srv))
+            if have_addr is not None and have_addr != (addr, port):
+                changes.append(Change(COMPONENT, "update", f"server {be}/{srv}",
+                                      f"address {have_addr[0]}:{have_addr[1]} -> {addr}:{port} (runtime API)",
+                                      ServerAddr(be, srv, addr, port)))
         for (be, srv), weight in sorted(r.weights.items()):
             have = observed.servers.get((be, srv))
             if have is None:
@@ -231,6 +308,10 @@ class L7Reconciler:
             self.proc.runtime.set_weight(spec.backend, spec.server, spec.weight)
         elif isinstance(spec, ServerReady):
             self.proc.runtime.set_state(spec.backend, spec.server, "ready")
+        elif isinstance(spec, ServerAddr):
+            self.proc.runtime.set_addr(spec.backend, spec.server, spec.address, spec.port)
+        elif isinstance(spec, FrontendEnable):
+            self.proc.runtime.enable_frontend(spec.frontend)
         elif isinstance(spec, ConfigText):
             _write(self.paths.config, spec.config.encode(), 0o644)
         else:

@@ -59,6 +59,9 @@ class Rendered:
     weights: dict[tuple[str, str], int] = field(default_factory=dict)
     # service "ns/name" -> its HAProxy backends (for the health endpoint and status)
     service_backends: dict[str, list[str]] = field(default_factory=dict)
+    # (backend, server) -> (address, port) of servers with a fixed address (IP pools; a
+    # Hostname pool's address is whatever its resolvers say), compared with the running process
+    addresses: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
 
 
 def _slug(ref: str) -> str:
@@ -480,6 +483,8 @@ def _backend_section(
     for b in sorted(pool.backends, key=lambda b: (b.address, b.port)):
         out.append("    " + _server_line(pool, b, check_opts, r.warnings, base))
         r.weights[(name, b.server_name)] = min(b.effective_weight, MAX_WEIGHT)
+        if pool.backend_type != "Hostname":
+            r.addresses[(name, b.server_name)] = (b.address, b.port)
     return out
 
 

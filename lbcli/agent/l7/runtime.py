@@ -122,6 +122,31 @@ def parse_show_stat(text: str) -> list[ServerStat]:
     return sorted(out, key=lambda s: (s.backend, s.server))
 
 
+@dataclass(frozen=True)
+class ProxyStat:
+    """One row of `show stat` (HAProxy's CSV, management guide section 9.1): a frontend, a
+    backend or a server of the running process."""
+
+    proxy: str  # pxname
+    name: str  # svname: FRONTEND, BACKEND or the server's name
+    kind: str  # frontend | backend | server | listener
+    status: str  # OPEN / PAUSED / STOP for frontends; UP / DOWN / MAINT ... for the others
+
+
+_STAT_TYPES = {"0": "frontend", "1": "backend", "2": "server", "3": "listener"}
+
+
+def parse_stat_rows(text: str) -> list[ProxyStat]:
+    """Every proxy and server `show stat` lists, by the CSV's `type` column."""
+    lines = text.strip().splitlines()
+    if not lines or not lines[0].startswith("# "):
+        raise RuntimeError_("unexpected `show stat` answer")
+    reader = csv.DictReader(io.StringIO("\n".join([lines[0][2:]] + lines[1:])))
+    out = [ProxyStat(row.get("pxname") or "", row.get("svname") or "", _STAT_TYPES.get(row.get("type") or "", "?"),
+                     row.get("status") or "") for row in reader]
+    return sorted(out, key=lambda r: (r.kind, r.proxy, r.name))
+
+
 def parse_servers_state(text: str) -> list[ServerState]:
     lines = [l for l in text.splitlines() if l.strip()]
     header = next((l for l in lines if l.startswith("# be_id")), None)
@@ -196,6 +221,12 @@ class RuntimeClient:
 
     def show_servers_state(self) -> list[ServerState]:
         return parse_servers_state(self.command("show servers state"))
+
+    def show_stat_rows(self) -> list[ProxyStat]:
+        return parse_stat_rows(self.command("show stat"))
+
+    def enable_frontend(self, frontend: str) -> None:
+        self._checked(f"enable frontend {frontend}")
 
     def set_weight(self, backend: str, server: str, weight: int) -> None:
         self._checked(f"set server {backend}/{server} weight {weight}")

@@ -45,7 +45,9 @@ EXPECTED: dict[str, list[tuple[str, int, str, str]]] = {
         ("bgp.yaml", 73, "WARNING", _NOT_IMPL), ("bgp.yaml", 74, "WARNING", _NOT_IMPL),  # ClusterIP, ExternalIP
         ("bgp.yaml", 85, "WARNING", _NOT_IMPL), ("bgp.yaml", 86, "WARNING", _NOT_IMPL),
         ("lb-ip.yaml", 13, "WARNING", _NOT_IMPL), ("lb-ip.yaml", 28, "WARNING", _NOT_IMPL),  # IPv6 pool blocks
-        ("lb-ip.yaml", 42, "ERROR", _NOT_IMPL), ("lb-ip.yaml", 59, "ERROR", _NOT_IMPL),  # v1 LB Services
+        # v1 LB Services, served: their endpoints are kept with the applications; eTP Local
+        ("lb-ip.yaml", 47, "WARNING", "lb-service-endpoints"), ("lb-ip.yaml", 48, "WARNING", _NOT_IMPL),
+        ("lb-ip.yaml", 64, "WARNING", "lb-service-endpoints"),
     ],
     "cilium-bgpv2-multi-homing": [
         ("bgp.yaml", 33, "INFO", "ref-secret"),  # (line 58: a PodCIDR advertisement, carried out)

@@ -6,7 +6,7 @@ server on 127.0.0.1 that speaks the REST protocol the client and cilium-lb use:
 
 - discovery (/api, /apis, /api/v1, /apis/GROUP/VERSION) for the kinds it is given;
 - list with resourceVersion and `limit`/`continue` pages, labelSelector (equality) and
-  fieldSelector (metadata.name / metadata.namespace);
+  fieldSelector (metadata.name / metadata.namespace / spec.nodeName, comma-joined);
 - watch: JSON lines ADDED/MODIFIED/DELETED from a resourceVersion, BOOKMARK events when
   asked (allowWatchBookmarks), an ERROR event with a 410 Status for a resourceVersion older
   than the compaction point, timeoutSeconds;
@@ -285,7 +285,9 @@ def _handler(server: FakeApiServer):
                     return False
             for sel in filter(None, (q.get("fieldSelector") or "").split(",")):
                 k, _, v = sel.partition("=")
-                if {"metadata.name": meta.get("name"), "metadata.namespace": meta.get("namespace")}.get(k) != v:
+                fields = {"metadata.name": meta.get("name"), "metadata.namespace": meta.get("namespace"),
+                          "spec.nodeName": (obj.get("spec") or {}).get("nodeName")}  # as the Pod field selectors
+                if fields.get(k) != v:
                     return False
             return True
 

@@ -79,8 +79,28 @@ NODE = ApiResource("", "v1", "Node", "nodes", False)
 SECRET = ApiResource("", "v1", "Secret", "secrets", True)
 SERVICE = ApiResource("", "v1", "Service", "services", True)
 CONFIGMAP = ApiResource("", "v1", "ConfigMap", "configmaps", True)
+POD = ApiResource("", "v1", "Pod", "pods", True)
 LEASE = ApiResource("coordination.k8s.io", "v1", "Lease", "leases", True)
 CRD = ApiResource("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", False)
 
 CILIUM_CONFIG = "cilium-config"
 CILIUM_CONFIG_NAMESPACES = ("kube-system", "cilium")  # looked up by name first, then listed
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A core kind the source lists besides the LB kinds. The one-shot commands list it, the
+    agent runs one reflector (list + watch) per entry: add a kind here and both read it.
+    Which of the listed objects the pipeline keeps is source.keep()."""
+
+    res: ApiResource
+    field_selector: str | None = None  # always applied (least data over the wire)
+    node_field: str | None = None  # with a node given: only objects whose field is that node
+
+
+LISTED = (
+    Listed(NODE),
+    Listed(SERVICE),  # type LoadBalancer kept (LB-IPAM claimants)
+    Listed(CONFIGMAP, field_selector=f"metadata.name={CILIUM_CONFIG}"),  # in any namespace, kube-system wins
+    Listed(POD, node_field="spec.nodeName"),  # bandwidth-annotated Pods kept (the bandwidth manager)
+)

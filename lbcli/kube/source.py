@@ -2,11 +2,10 @@
 compile, diff, apply and status run unchanged on it.
 
 Read: every LB kind with a schema of ours (isovalent.com, cilium.io; the best version the
-server serves), Nodes, Services of type LoadBalancer (LB-IPAM claimants), the `cilium-config`
-ConfigMap (kube-system first, then any namespace) and, by name, only the Secrets the set
-references. Not read: Pods and EndpointSlices — nothing in the pipeline carries them out
-(K8sService backends and per-pod bandwidth are not compiled), so reading them would only widen
-the RBAC.
+server serves) and the core kinds resources.LISTED names — Nodes, Services of type
+LoadBalancer (LB-IPAM claimants), the `cilium-config` ConfigMap (kube-system first, then any
+namespace), Pods with a bandwidth annotation (only the given node's when there is one) — and,
+by name, only the Secrets the set references.
 
 Cluster objects have no file: their Document has an empty file name and no positions, and
 findings on them name the object and the field path (`LBService/ns/name spec.port`).
@@ -15,13 +14,15 @@ findings on them name the object and the field path (`LBService/ns/name spec.por
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 from ..manifest.loader import LoadResult, add_object
 from ..manifest.resource import Document
 from .client import Kube, KubeError
-from .resources import CILIUM_CONFIG, CONFIGMAP, NODE, SECRET, SERVICE, ApiResource, lb_resources
+from .resources import CILIUM_CONFIG, LISTED, SECRET, ApiResource, Listed, lb_resources
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+BANDWIDTH_ANNOTATIONS = ("kubernetes.io/egress-bandwidth", "kubernetes.io/ingress-bandwidth")
 
 
 class NoPositions:
@@ -39,9 +40,10 @@ class ClusterSet:
     resource_versions: dict[str, str] = field(default_factory=dict)  # kind -> list resourceVersion
 
 
-def read_cluster(kube: Kube) -> ClusterSet:
-    """Everything the pipeline needs, as one LoadResult. KubeError on any failed call other
-    than a CRD that is not installed (404: that kind is simply absent)."""
+def read_cluster(kube: Kube, node: str | None = None) -> ClusterSet:
+    """Everything the pipeline needs, as one LoadResult (with `node`: only that node's Pods).
+    KubeError on any failed call other than a CRD that is not installed (404: that kind is
+    simply absent)."""
     out = ClusterSet(LoadResult())
     objects: list[dict] = []
     for kind, versions in lb_resources():
@@ -58,39 +60,76 @@ def read_cluster(kube: Kube) -> ClusterSet:
             break
         else:
             out.missing.append(kind)
-    page = kube.list(NODE)
-    out.resource_versions["Node"] = page.resource_version
-    objects.extend(page.items)
-    page = kube.list(SERVICE)
-    out.resource_versions["Service"] = page.resource_version
-    objects.extend(s for s in page.items if (s.get("spec") or {}).get("type") == "LoadBalancer")
-    cfg = cilium_config(kube)
-    if cfg is not None:
-        objects.append(cfg)
-    for obj in objects:
-        _add(obj, out.load)
-    from ..manifest.index import ResourceIndex
+    for listed in LISTED:
+        page = kube.list(listed.res, field_selector=field_selector(listed, node))
+        out.resource_versions[listed.res.kind] = page.resource_version
+        objects.extend(kept(listed.res.kind, page.items))
 
-    for ns, name in sorted(referenced_secrets(ResourceIndex(out.load.resources))):
+    def secret(ns: str, name: str) -> dict | None:
         try:
-            _add(kube.get(SECRET, ns, name), out.load)
+            return kube.get(SECRET, ns, name)
         except KubeError as e:
             if e.status != 404:  # a missing Secret is the ref-secret rule's finding
                 raise
+            return None
+
+    out.load = load_of(objects, secret)
     return out
 
 
-def cilium_config(kube: Kube) -> dict | None:
-    """The `cilium-config` ConfigMap: kube-system first (where Cilium installs it), else the
-    first namespace (sorted) that has one."""
-    try:
-        return kube.get(CONFIGMAP, "kube-system", CILIUM_CONFIG)
-    except KubeError as e:
-        if e.status != 404:
-            raise
-    found = kube.list(CONFIGMAP, field_selector=f"metadata.name={CILIUM_CONFIG}").items
-    found.sort(key=lambda o: (o.get("metadata") or {}).get("namespace") or "")
-    return found[0] if found else None
+def field_selector(listed: Listed, node: str | None) -> str | None:
+    parts = [listed.field_selector] if listed.field_selector else []
+    if listed.node_field and node:
+        parts.append(f"{listed.node_field}={node}")
+    return ",".join(parts) or None
+
+
+def kept(kind: str, items: list[dict]) -> list[dict]:
+    """The listed objects of `kind` the pipeline uses, as it uses them: Services of type
+    LoadBalancer; Pods with a bandwidth annotation, cut down to what the bandwidth manager reads
+    (Pods churn: the rest of a Pod must not look like a change to the agent); one
+    `cilium-config` (kube-system first, else the first namespace in order)."""
+    if kind == "Service":
+        return [s for s in items if (s.get("spec") or {}).get("type") == "LoadBalancer"]
+    if kind == "Pod":
+        return [_slim_pod(p) for p in items if set(_annotations(p)) & set(BANDWIDTH_ANNOTATIONS)]
+    if kind == "ConfigMap":
+        cms = [c for c in items if (c.get("metadata") or {}).get("name") == CILIUM_CONFIG]
+        cms.sort(key=lambda c: ((c.get("metadata") or {}).get("namespace") != "kube-system",
+                                (c.get("metadata") or {}).get("namespace") or ""))
+        return cms[:1]
+    return list(items)
+
+
+def _annotations(obj: dict) -> dict:
+    ann = (obj.get("metadata") or {}).get("annotations")
+    return ann if isinstance(ann, dict) else {}
+
+
+def _slim_pod(pod: dict) -> dict:
+    meta = pod.get("metadata") or {}
+    ann = {k: v for k, v in _annotations(pod).items() if k in BANDWIDTH_ANNOTATIONS}
+    status = pod.get("status") or {}
+    out = {"apiVersion": pod.get("apiVersion", "v1"), "kind": "Pod",
+           "metadata": {k: meta[k] for k in ("name", "namespace", "uid") if k in meta} | {"annotations": ann},
+           "spec": {k: v for k, v in (pod.get("spec") or {}).items() if k == "nodeName"},
+           "status": {k: v for k, v in status.items() if k in ("podIP", "podIPs")}}
+    return out
+
+
+def load_of(objects: list[dict], secret: Callable[[str, str], dict | None]) -> LoadResult:
+    """One LoadResult of cluster `objects` and the Secrets they reference, read one by one
+    through `secret(namespace, name)` (None: not there)."""
+    load = LoadResult()
+    for obj in objects:
+        _add(obj, load)
+    from ..manifest.index import ResourceIndex
+
+    for ns, name in sorted(referenced_secrets(ResourceIndex(load.resources))):
+        found = secret(ns, name)
+        if found is not None:
+            _add(found, load)
+    return load
 
 
 def referenced_secrets(index) -> set[tuple[str, str]]:

@@ -13,7 +13,8 @@ server on 127.0.0.1 that speaks the REST protocol the client and cilium-lb use:
 - get / create / update (PUT) of objects and of the status subresource: 404 for missing
   objects, 409 Conflict for a stale metadata.resourceVersion or an existing name;
 - RBAC: given the rules `cilium-lb manifests` renders, anything they do not grant is 403;
-- faults on demand: slow answers, a watch connection dropped mid-stream, 500s.
+- faults on demand: slow answers, a watch connection dropped mid-stream, 500s, injected 409s,
+  and another writer's change racing a status update (its resourceVersion goes stale: 409).
 Every request is recorded as (verb, group, resource[/sub], namespace, name).
 
 Not covered (a real API server does these; cilium-lb does not rely on them here): admission,
@@ -57,6 +58,7 @@ class FakeApiServer:
         self.drop_watch_after: int | None = None  # close the next watch after N events
         self.fail_next: list[int] = []  # answer the next requests with these codes
         self.conflicts_to_inject = 0  # PUTs answered 409 although the version matches
+        self.races_on_status = 0  # status PUTs preceded by another writer's change (a real 409)
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -222,6 +224,13 @@ def _handler(server: FakeApiServer):
                     cur = server.store.get(key)
                     if cur is None:
                         return self._status(404, "NotFound", f'{plural} "{name}" not found')
+                    if sub == "status" and server.races_on_status:
+                        # someone else changed the object since the client read it: its
+                        # resourceVersion is stale now, and the check below answers 409
+                        server.races_on_status -= 1
+                        raced = json.loads(json.dumps(cur))
+                        raced["metadata"].setdefault("labels", {})["raced"] = str(server.races_on_status)
+                        cur = server.put(raced)
                     want = (body.get("metadata") or {}).get("resourceVersion")
                     if server.conflicts_to_inject or (want and want != cur["metadata"]["resourceVersion"]):
                         server.conflicts_to_inject = max(0, server.conflicts_to_inject - 1)

@@ -58,13 +58,16 @@ class Stats:
 class Agent:
     def __init__(self, ctx: NodeContext, load: Callable[[], tuple[Any, dict]], log: EventLog,
                  watch: list[Path] | None = None, interval: float = 5.0, debounce_ms: int = 300,
-                 apply: Callable | None = None) -> None:
+                 apply: Callable | None = None, feeds: list | None = None) -> None:
         if interval <= 0:
             raise ValueError("the reconcile interval must be positive")
         self.ctx, self.load, self.log = ctx, load, log
         self.watch_paths = list(watch or [])
         self.interval, self.debounce_ms = interval, debounce_ms
         self._apply = apply
+        # other sources of change (the cluster watch): attach(request) once the loop runs,
+        # stop() when it ends; they ask for runs with request("source")
+        self.feeds = list(feeds or [])
         self.plan: Any = None
         self.secrets: dict = {}
         self.report: dict | None = None
@@ -101,6 +104,8 @@ class Agent:
             signal.signal(signal.SIGHUP, lambda *_: self.request("reload"))
         watcher = Watcher(self.watch_paths, lambda paths: self.request("source"), self.debounce_ms)
         watcher.start()
+        for feed in self.feeds:
+            feed.attach(self.request)
         try:
             trigger: str | None = "start"
             runs = 0
@@ -112,6 +117,8 @@ class Agent:
                 trigger = self._next()
         finally:
             watcher.stop()
+            for feed in self.feeds:
+                feed.stop()
             self.log.emit({"event": "stop", "detail": "the datapath, BIRD and HAProxy keep serving"})
 
     def _next(self) -> str | None:

@@ -424,3 +424,25 @@ def test_agent_kube_usage_errors_exit_2(api, tmp_path):
     r = _cli("agent", "--kube", "--kubeconfig", api.kc, "--node", T1, "--sync-timeout", "2")
     assert r.returncode == 2 and "could not list" in r.stderr and "403" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_status_echo_and_node_heartbeats_do_not_reconcile(api):
+    node = _Node(api, node="lb-t2-1")
+    try:
+        assert _until(lambda: node.cluster.writer.writes >= 2, 5)
+        time.sleep(0.5)
+        n, gen = len(node.runs), node.cluster.feed.generation
+        vip = copy.deepcopy(api.get("LBVIP", "default", "https-proxy"))
+        vip["status"]["conditions"][0]["message"] = "someone else's words"
+        api.put(vip)  # a conditions-only change: what the status writer itself makes
+        kn = copy.deepcopy(api.get("Node", None, "lb-t2-2"))
+        kn.setdefault("status", {})["conditions"] = [{"type": "Ready", "status": "True", "lastHeartbeatTime": "now"}]
+        api.put(kn)  # kubelet's heartbeat
+        time.sleep(0.6)
+        assert node.cluster.feed.generation == gen and len(node.runs) == n
+        kn["metadata"]["labels"]["service.cilium.io/node"] = "t1"
+        kn["metadata"].pop("resourceVersion")
+        api.put(kn)  # a label the pipeline reads
+        assert _until(lambda: len(node.runs) > n, 2)
+    finally:
+        node.stop()

@@ -152,7 +152,7 @@ class ClusterFeed:
                 self.missing.discard(kind)
                 first = kind not in self._synced
                 self._synced.add(kind)
-                changed = self._objects.get(kind) != new
+                changed = _fingerprint(self._objects.get(kind, {})) != _fingerprint(new)
                 self._objects[kind] = new
                 self._lock.notify_all()
             if self._last_error.pop(kind, None) is not None:
@@ -172,9 +172,9 @@ class ClusterFeed:
                 old = objs.get(key)
                 if keep:
                     new = keep[0]
-                    if old == new:
+                    objs[key] = new  # the newest copy, even when nothing the pipeline reads changed
+                    if old is not None and _fingerprint({key: old}) == _fingerprint({key: new}):
                         return
-                    objs[key] = new
                 elif old is None:
                     return  # not one the pipeline keeps, and never was
                 else:
@@ -302,6 +302,24 @@ class ClusterFeed:
                          "events": s.events, "bookmarks": s.bookmarks, "gone": s.gone,
                          "lastError": self._last_error.get(kind)}
         return {"kinds": out, "secrets": len(self._refs), "generation": self.generation}
+
+
+def _fingerprint(objs: dict) -> dict:
+    """What of the objects the pipeline reads: without the bookkeeping that every write moves
+    (resourceVersion, generation) and without status conditions — those are the status writer's
+    own output, and a reconcile for its echo would change nothing (status.addresses stays: it
+    is the cluster's allocation record, an input of compile). Of a Node's status only its
+    addresses count (kubelet rewrites the rest: heartbeats, images, allocatable)."""
+    out = {}
+    for key, obj in objs.items():
+        meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in ("resourceVersion", "generation")}
+        status = obj.get("status")
+        if isinstance(status, dict) and obj.get("kind") == "Node":
+            status = {"addresses": status.get("addresses")}
+        elif isinstance(status, dict) and "conditions" in status:
+            status = {k: v for k, v in status.items() if k != "conditions"}
+        out[key] = {**obj, "metadata": meta, "status": status}
+    return out
 
 
 def _each_kept(kind: str, items: list[dict]) -> list[dict]:

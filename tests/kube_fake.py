@@ -59,6 +59,7 @@ class FakeApiServer:
         self.fail_next: list[int] = []  # answer the next requests with these codes
         self.conflicts_to_inject = 0  # PUTs answered 409 although the version matches
         self.races_on_status = 0  # status PUTs preceded by another writer's change (a real 409)
+        self.extra: list[ThreadingHTTPServer] = []  # listeners in other network namespaces
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -76,12 +77,45 @@ class FakeApiServer:
         with self.lock:
             self.stopped = True
             self.lock.notify_all()
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        for httpd in [self.httpd, *self.extra]:
+            httpd.shutdown()
+            httpd.server_close()
 
-    def kubeconfig(self, path, context: str = "fake") -> str:
+    def listen_in_netns(self, netns: str) -> str:
+        """One more listener on 127.0.0.1 inside network namespace `netns` (/run/netns/NAME),
+        serving the same store: agents in a namespace lab reach it on their own loopback. The
+        socket is made by a thread that entered the namespace (setns is per thread), so this
+        process stays where it is. Returns the listener's URL."""
+        import ctypes
+        import os
+
+        out: dict = {}
+
+        def bind() -> None:
+            libc = ctypes.CDLL(None, use_errno=True)
+            fd = os.open(f"/run/netns/{netns}", os.O_RDONLY)
+            try:
+                if libc.setns(fd, 0x40000000) != 0:  # CLONE_NEWNET
+                    out["error"] = OSError(ctypes.get_errno(), f"setns {netns}")
+                    return
+                out["httpd"] = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+            finally:
+                os.close(fd)
+
+        t = threading.Thread(target=bind)
+        t.start()
+        t.join()
+        if "error" in out:
+            raise out["error"]
+        httpd = out["httpd"]
+        httpd.daemon_threads = True
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        self.extra.append(httpd)
+        return f"http://127.0.0.1:{httpd.server_address[1]}"
+
+    def kubeconfig(self, path, context: str = "fake", url: str | None = None) -> str:
         doc = {"apiVersion": "v1", "kind": "Config", "current-context": context,
-               "clusters": [{"name": "fake", "cluster": {"server": self.url}}],
+               "clusters": [{"name": "fake", "cluster": {"server": url or self.url}}],
                "users": [{"name": "u", "user": {"token": self.token}}],
                "contexts": [{"name": context, "context": {"cluster": "fake", "user": "u"}}]}
         path.write_text(json.dumps(doc))

@@ -78,6 +78,7 @@ class ClusterFeed:
         self.loaded_generation = -1
         self._notify: Callable[[str], None] | None = None
         self._dirty = threading.Event()
+        self._changed_kinds: set[str] = set()  # since the last notification
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._last_error: dict[str, str] = {}
@@ -137,8 +138,9 @@ class ClusterFeed:
         self._dirty.set()
         with self._lock:
             self._lock.notify_all()
+        end = time.monotonic() + 0.5  # one short budget for all of them
         for t in self._threads:
-            t.join(0.2)
+            t.join(max(0.0, end - time.monotonic()))
 
     # -- the copy --------------------------------------------------------------------------
     def _syncer(self, kind: str):
@@ -154,6 +156,8 @@ class ClusterFeed:
                 self._synced.add(kind)
                 changed = _fingerprint(self._objects.get(kind, {})) != _fingerprint(new)
                 self._objects[kind] = new
+                if changed:
+                    self._changed_kinds.add(kind)
                 self._lock.notify_all()
             if self._last_error.pop(kind, None) is not None:
                 self.log({"event": "kube-recovered", "kind": kind, "resourceVersion": rv})
@@ -175,16 +179,20 @@ class ClusterFeed:
                     objs[key] = new  # the newest copy, even when nothing the pipeline reads changed
                     if old is not None and _fingerprint({key: old}) == _fingerprint({key: new}):
                         return
+                    self._changed_kinds.add(kind)
                 elif old is None:
                     return  # not one the pipeline keeps, and never was
                 else:
                     del objs[key]
+                    self._changed_kinds.add(kind)
             self._changed()
         return on_event
 
     def _mark_missing(self, kind: str) -> None:
         with self._lock:
             changed = bool(self._objects.get(kind))
+            if changed:
+                self._changed_kinds.add(kind)
             self._objects[kind] = {}
             self.served.pop(kind, None)
             self.missing.add(kind)
@@ -221,6 +229,9 @@ class ClusterFeed:
                     break
             notify = self._notify
             if notify is not None and not self._stop.is_set():
+                with self._lock:
+                    kinds, self._changed_kinds = sorted(self._changed_kinds), set()
+                self.log({"event": "kube-changed", "kinds": kinds, "generation": self.generation})
                 notify("source")
 
     # -- Secrets, by name ------------------------------------------------------------------
@@ -260,6 +271,7 @@ class ClusterFeed:
             with self._lock:
                 if self._secrets.get((ns, name), "absent") != obj:
                     self._secrets[(ns, name)] = obj
+                    self._changed_kinds.add("Secret")
                     changed = True
         if changed:
             self._changed()

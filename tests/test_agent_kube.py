@@ -446,3 +446,37 @@ def test_status_echo_and_node_heartbeats_do_not_reconcile(api):
         assert _until(lambda: len(node.runs) > n, 2)
     finally:
         node.stop()
+
+
+def test_a_set_that_does_not_load_at_start_is_waited_out(api):
+    vip = {"apiVersion": "isovalent.com/v1alpha1", "kind": "LBVIP", "metadata": {"name": "nopool", "namespace": "other"},
+           "spec": {"ipv4Request": "203.0.113.9"}}
+    api.put(vip)  # an error finding: the set does not load
+    out = io.StringIO()
+    log = EventLog(T1, "json", out)
+    cluster = agent_kube.start(api.kc, None, T1, log.emit, "kube-system", True, 300, 5, 0.05, sync_timeout=20,
+                               writer_timing=LEASE, feed_options=FAST)
+    runs = []
+
+    def apply(ctx, plan, secrets):
+        runs.append(plan)
+        return _Report()
+
+    agent = Agent(NodeContext(T1, Path("/nonexistent"), Path("/nonexistent")), agent_kube.loader(cluster, T1, None, None),
+                  log, [], interval=3600, apply=apply, feeds=[cluster])
+    t = threading.Thread(target=agent_kube.first_load, args=(agent, cluster, log.emit, 0.05), daemon=True)
+    t.start()
+    try:
+        assert _until(lambda: any(json.loads(x)["event"] == "source-rejected" for x in out.getvalue().splitlines()), 10)
+        # meanwhile the status writer marks the broken object
+        assert _until(lambda: ((api.get("LBVIP", "other", "nopool").get("status") or {}).get("conditions") or [{}])[0]
+                      .get("reason") == "NoPool", 5)
+        assert "addresses" not in (api.get("LBVIP", "default", "https-proxy").get("status") or {})  # not flagged: untouched
+        assert t.is_alive() and agent.plan is None
+        api.delete(api.get("LBVIP", "other", "nopool"))
+        t.join(10)
+        assert not t.is_alive() and agent.plan is not None
+        rejected = [json.loads(x) for x in out.getvalue().splitlines() if '"source-rejected"' in x]
+        assert len(rejected) == 1 and "vip-in-pool" in rejected[0]["error"]
+    finally:
+        cluster.stop()

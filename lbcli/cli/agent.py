@@ -88,7 +88,10 @@ def agent(
         load, watch, feeds = agent_kube.loader(cluster, node, nodes, lock), [], [cluster]
     runner = Agent(ctx, load, log, watch, interval, debounce, feeds=feeds)
     try:
-        runner.start()
+        if kube:
+            agent_kube.first_load(runner, cluster, log.emit)
+        else:
+            runner.start()
     except SourceError as e:
         for feed in feeds:
             feed.stop()

@@ -6,6 +6,8 @@ Lease)."""
 
 from __future__ import annotations
 
+import time
+
 import typer
 
 from ..report.console import error
@@ -36,8 +38,6 @@ class AgentCluster:
         self.feed, self.writer = feed, writer
 
     def attach(self, request) -> None:
-        if self.writer is not None:
-            self.writer.start()
         self.feed.attach(request)
 
     def stop(self) -> None:
@@ -82,7 +82,31 @@ def start(kubeconfig: str | None, context: str | None, node: str, log, lease_nam
         error(f"--kube: could not list {', '.join(pending)} from {kube.host} within {sync_timeout:.0f} s ({why})")
         raise typer.Exit(2)
     writer = StatusWriter(kube, node, lease_namespace, log, **(writer_timing or {})) if write_status else None
+    if writer is not None:
+        writer.start()  # already while a first set with errors is waited out: its conditions count
     return AgentCluster(feed, writer)
+
+
+def first_load(runner, cluster: AgentCluster, log, poll: float = 0.2) -> None:
+    """The agent's first load, from the cluster: a set that does not load (findings, a missing
+    node) is logged and waited out — loaded again at each change — instead of exiting, so a
+    DaemonSet pod does not crash-loop on someone else's broken object. The status writer runs
+    meanwhile (the flagged objects get their conditions)."""
+    from ..agent.daemon.loop import SourceError
+
+    last = None
+    while True:
+        gen = cluster.feed.generation
+        try:
+            runner.start()
+            return
+        except SourceError as e:
+            if str(e) != last:
+                last = str(e)
+                log({"event": "source-rejected", "trigger": "start", "error": last,
+                     "detail": "no plan yet: waiting for the cluster's set to change"}, level="error")
+        while cluster.feed.generation == gen:
+            time.sleep(poll)
 
 
 def loader(cluster: AgentCluster, node: str, nodes, lock):

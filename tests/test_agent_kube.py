@@ -418,6 +418,8 @@ def test_manifests_run_the_agent_with_kube():
 def test_agent_kube_usage_errors_exit_2(api, tmp_path):
     r = _cli("agent", "--kube", "examples/rebel-base", "--node", T1)
     assert r.returncode == 2 and "one source" in r.stderr and "Traceback" not in r.stderr
+    r = _cli("agent", "--kube", "--lease-namespace", "a/../b", "--node", T1)
+    assert r.returncode == 2 and "not a namespace name" in r.stderr
     r = _cli("agent", "--kube", "--kubeconfig", str(tmp_path / "nope"), "--node", T1)
     assert r.returncode == 2 and "no kubeconfig" in r.stderr and "Traceback" not in r.stderr
     api.rbac = []  # everything forbidden
@@ -480,3 +482,17 @@ def test_a_set_that_does_not_load_at_start_is_waited_out(api):
         assert len(rejected) == 1 and "vip-in-pool" in rejected[0]["error"]
     finally:
         cluster.stop()
+
+
+def test_one_shot_read_keeps_bandwidth_pods_of_the_node_or_of_all(api):
+    from lbcli.kube.source import read_cluster
+
+    bw = {"kubernetes.io/ingress-bandwidth": "5M", "other": "x"}
+    api.put(_pod("here", T1, bw))
+    api.put(_pod("there", "lb-t2-1", bw, ip="10.0.2.5"))
+    api.put(_pod("plain", T1))
+    kube = connect(api.kc)
+    mine = [r for r in read_cluster(kube, T1).load.resources if r.kind == "Pod"]
+    every = [r for r in read_cluster(kube).load.resources if r.kind == "Pod"]
+    assert [p.name for p in mine] == ["here"] and sorted(p.name for p in every) == ["here", "there"]
+    assert mine[0].body["metadata"]["annotations"] == {"kubernetes.io/ingress-bandwidth": "5M"}

@@ -3,6 +3,7 @@ the source loader from the same loading code `apply` uses, and hands both to the
 
 from __future__ import annotations
 
+import re
 import sys
 from enum import Enum
 from typing import List, Optional
@@ -11,6 +12,9 @@ import typer
 
 from ..report.console import error
 from .common import node_name
+
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
 class LogFormat(str, Enum):
@@ -55,6 +59,9 @@ def agent(
     kube = kube or bool(kubeconfig or context)
     if kube and (paths or plan_source or secrets_paths):
         error("give manifests (PATH...), --plan, or --kube: one source")
+        raise typer.Exit(2)
+    if lease_namespace is not None and not _DNS_LABEL.match(lease_namespace):
+        error(f"--lease-namespace {lease_namespace!r}: not a namespace name (lower-case letters, digits, '-', at most 63)")
         raise typer.Exit(2)
     address = _listen_address(listen) if listen else None
 

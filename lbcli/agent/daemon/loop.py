@@ -2,7 +2,8 @@
 only ask for a run. Triggers:
 
     start   the first run: adopts what runs (a converged host changes nothing)
-    source  the watched sources changed (debounced): reload them, then reconcile
+    source  the watched sources changed (debounced): reload them, then reconcile (files are
+            watched here; a feed such as the cluster watch of `agent --kube` asks the same)
     reload  SIGHUP: the same, on demand
     period  every `interval` seconds since the last run: drift repair (every change it makes
             is a drift repair: the sources did not change, the host did)

@@ -495,3 +495,20 @@ def test_one_shot_read_keeps_bandwidth_pods_of_the_node_or_of_all(api):
     every = [r for r in read_cluster(kube).load.resources if r.kind == "Pod"]
     assert [p.name for p in mine] == ["here"] and sorted(p.name for p in every) == ["here", "there"]
     assert mine[0].body["metadata"]["annotations"] == {"kubernetes.io/ingress-bandwidth": "5M"}
+
+
+def test_status_endpoint_shows_the_watches_and_the_writer(api):
+    from lbcli.agent.daemon.server import status_doc
+
+    node = _Node(api, node="lb-t2-1")
+    try:
+        assert _until(lambda: node.cluster.writer.writes >= 2, 5)
+        doc = status_doc(node.agent)
+        kinds = doc["kube"]["kinds"]
+        assert set(kinds) == {k for k, _ in lb_resources()} | {listed.res.kind for listed in LISTED}
+        assert kinds["LBService"]["objects"] == 1 and kinds["LBService"]["lists"] >= 1 and kinds["Node"]["objects"] == 4
+        assert doc["kube"]["secrets"] == 2
+        assert doc["statusWriter"]["leader"] is True and doc["statusWriter"]["identity"] == "lb-t2-1"
+        json.dumps(doc)  # served as JSON
+    finally:
+        node.stop()

@@ -205,10 +205,12 @@ def _handler(server: FakeApiServer):
                               "message": message, "reason": reason, "code": code})
 
         def _body(self) -> dict:
-            n = int(self.headers.get("Content-Length") or 0)
-            return json.loads(self.rfile.read(n) or b"{}")
+            return json.loads(self._raw or b"{}")
 
         def _serve(self, method: str) -> None:
+            # read the body first, always: an answer that does not (a 403 to a PUT) would leave
+            # it on the kept-alive connection, to be parsed as the next request
+            self._raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             if server.delay:
                 time.sleep(server.delay)
             if self.headers.get("Authorization") != f"Bearer {server.token}":

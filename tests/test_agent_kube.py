@@ -512,3 +512,21 @@ def test_status_endpoint_shows_the_watches_and_the_writer(api):
         json.dumps(doc)  # served as JSON
     finally:
         node.stop()
+
+
+def test_a_status_write_that_keeps_failing_backs_off_and_logs_once(api):
+    rules = [{**r, "namespace": o["metadata"].get("namespace")} for o in rbac("kube-system")
+             if o["kind"] in ("ClusterRole", "Role") for r in o["rules"]]
+    api.rbac = [r for r in rules if not r["resources"][0].endswith("/status")]  # status updates forbidden
+    node = _Node(api, node="lb-t2-1")
+    try:
+        time.sleep(2.5)
+        puts = sum(1 for v, g, res, *_ in api.requests if res.endswith("/status"))
+        failed = [e for e in node.events() if e["event"] == "status-failed"]
+        assert failed and all("403" in e["error"] for e in failed), [e["error"] for e in failed]
+        assert len(failed) == 2  # one per object, not one per retry
+        assert puts <= 2 * 4  # retries after 0.4, 0.8, 1.6 s: bounded, not a busy loop
+        api.rbac = rules
+        assert _until(lambda: node.cluster.writer.writes >= 2, 10)  # and it gets through once allowed
+    finally:
+        node.stop()

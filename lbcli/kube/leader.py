@@ -24,6 +24,7 @@ from .resources import ApiResource
 from .status import StatusResult, write_status
 
 Log = Callable[..., None]
+MAX_RETRY_WAIT = 60.0  # seconds between retries of a write that keeps failing (403, 5xx)
 
 
 class StatusWriter:
@@ -44,6 +45,8 @@ class StatusWriter:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.results: list[StatusResult] = []  # the last few write rounds (for /status and tests)
+        self._failing = 0  # rounds in a row with a failed write: the retry backs off
+        self._last_failed: list[str] = []
         self.writes = 0  # objects written since start
 
     # -- asked by the agent ----------------------------------------------------------------
@@ -120,13 +123,15 @@ class StatusWriter:
             result = StatusResult(failed=[str(e)])
         self.results = self.results[-9:] + [result]
         self.writes += len(result.written)
-        if result.written or result.failed or result.conflicts:
+        if result.written or result.conflicts or (result.failed and result.failed != self._last_failed):
             self.log({"event": "status", "written": len(result.written), "unchanged": len(result.unchanged),
                       "conflicts": result.conflicts, "failed": len(result.failed)},
                      level="error" if result.failed else None)
-        for f in result.failed:
-            self.log({"event": "status-failed", "error": f}, level="error")
+            for f in result.failed if result.failed != self._last_failed else ():
+                self.log({"event": "status-failed", "error": f}, level="error")  # once, not per retry
+        self._last_failed = result.failed
+        self._failing = self._failing + 1 if result.failed else 0
         if result.failed or result.skipped:
             with self._cond:
-                self._dirty = True  # try again at the next round (after `retry`/`renew`)
-            self._stop.wait(self.retry)
+                self._dirty = True  # try again (a new submission replaces what is retried)
+            self._stop.wait(min(MAX_RETRY_WAIT, self.retry * 2 ** min(self._failing, 10)))

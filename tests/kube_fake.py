@@ -6,14 +6,15 @@ server on 127.0.0.1 that speaks the REST protocol the client and cilium-lb use:
 
 - discovery (/api, /apis, /api/v1, /apis/GROUP/VERSION) for the kinds it is given;
 - list with resourceVersion and `limit`/`continue` pages, labelSelector (equality) and
-  fieldSelector (metadata.name / metadata.namespace);
+  fieldSelector (metadata.name / metadata.namespace / spec.nodeName, comma-joined);
 - watch: JSON lines ADDED/MODIFIED/DELETED from a resourceVersion, BOOKMARK events when
   asked (allowWatchBookmarks), an ERROR event with a 410 Status for a resourceVersion older
   than the compaction point, timeoutSeconds;
 - get / create / update (PUT) of objects and of the status subresource: 404 for missing
   objects, 409 Conflict for a stale metadata.resourceVersion or an existing name;
 - RBAC: given the rules `cilium-lb manifests` renders, anything they do not grant is 403;
-- faults on demand: slow answers, a watch connection dropped mid-stream, 500s.
+- faults on demand: slow answers, a watch connection dropped mid-stream, 500s, injected 409s,
+  and another writer's change racing a status update (its resourceVersion goes stale: 409).
 Every request is recorded as (verb, group, resource[/sub], namespace, name).
 
 Not covered (a real API server does these; cilium-lb does not rely on them here): admission,
@@ -58,6 +59,8 @@ class FakeApiServer:
         self.drop_watch_after: int | None = None  # close the next watch after N events
         self.fail_next: list[int] = []  # answer the next requests with these codes
         self.conflicts_to_inject = 0  # PUTs answered 409 although the version matches
+        self.races_on_status = 0  # status PUTs preceded by another writer's change (a real 409)
+        self.extra: list[ThreadingHTTPServer] = []  # listeners in other network namespaces
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -75,12 +78,45 @@ class FakeApiServer:
         with self.lock:
             self.stopped = True
             self.lock.notify_all()
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        for httpd in [self.httpd, *self.extra]:
+            httpd.shutdown()
+            httpd.server_close()
 
-    def kubeconfig(self, path, context: str = "fake") -> str:
+    def listen_in_netns(self, netns: str) -> str:
+        """One more listener on 127.0.0.1 inside network namespace `netns` (/run/netns/NAME),
+        serving the same store: agents in a namespace lab reach it on their own loopback. The
+        socket is made by a thread that entered the namespace (setns is per thread), so this
+        process stays where it is. Returns the listener's URL."""
+        import ctypes
+        import os
+
+        out: dict = {}
+
+        def bind() -> None:
+            libc = ctypes.CDLL(None, use_errno=True)
+            fd = os.open(f"/run/netns/{netns}", os.O_RDONLY)
+            try:
+                if libc.setns(fd, 0x40000000) != 0:  # CLONE_NEWNET
+                    out["error"] = OSError(ctypes.get_errno(), f"setns {netns}")
+                    return
+                out["httpd"] = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+            finally:
+                os.close(fd)
+
+        t = threading.Thread(target=bind)
+        t.start()
+        t.join()
+        if "error" in out:
+            raise out["error"]
+        httpd = out["httpd"]
+        httpd.daemon_threads = True
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        self.extra.append(httpd)
+        return f"http://127.0.0.1:{httpd.server_address[1]}"
+
+    def kubeconfig(self, path, context: str = "fake", url: str | None = None) -> str:
         doc = {"apiVersion": "v1", "kind": "Config", "current-context": context,
-               "clusters": [{"name": "fake", "cluster": {"server": self.url}}],
+               "clusters": [{"name": "fake", "cluster": {"server": url or self.url}}],
                "users": [{"name": "u", "user": {"token": self.token}}],
                "contexts": [{"name": context, "context": {"cluster": "fake", "user": "u"}}]}
         path.write_text(json.dumps(doc))
@@ -170,10 +206,12 @@ def _handler(server: FakeApiServer):
                               "message": message, "reason": reason, "code": code})
 
         def _body(self) -> dict:
-            n = int(self.headers.get("Content-Length") or 0)
-            return json.loads(self.rfile.read(n) or b"{}")
+            return json.loads(self._raw or b"{}")
 
         def _serve(self, method: str) -> None:
+            # read the body first, always: an answer that does not (a 403 to a PUT) would leave
+            # it on the kept-alive connection, to be parsed as the next request
+            self._raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             if server.delay:
                 time.sleep(server.delay)
             if self.headers.get("Authorization") != f"Bearer {server.token}":
@@ -223,6 +261,13 @@ def _handler(server: FakeApiServer):
                     cur = server.store.get(key)
                     if cur is None:
                         return self._status(404, "NotFound", f'{plural} "{name}" not found')
+                    if sub == "status" and server.races_on_status:
+                        # someone else changed the object since the client read it: its
+                        # resourceVersion is stale now, and the check below answers 409
+                        server.races_on_status -= 1
+                        raced = json.loads(json.dumps(cur))
+                        raced["metadata"].setdefault("labels", {})["raced"] = str(server.races_on_status)
+                        cur = server.put(raced)
                     want = (body.get("metadata") or {}).get("resourceVersion")
                     if server.conflicts_to_inject or (want and want != cur["metadata"]["resourceVersion"]):
                         server.conflicts_to_inject = max(0, server.conflicts_to_inject - 1)
@@ -286,7 +331,9 @@ def _handler(server: FakeApiServer):
                     return False
             for sel in filter(None, (q.get("fieldSelector") or "").split(",")):
                 k, _, v = sel.partition("=")
-                if {"metadata.name": meta.get("name"), "metadata.namespace": meta.get("namespace")}.get(k) != v:
+                fields = {"metadata.name": meta.get("name"), "metadata.namespace": meta.get("namespace"),
+                          "spec.nodeName": (obj.get("spec") or {}).get("nodeName")}  # as the Pod field selectors
+                if fields.get(k) != v:
                     return False
             return True
 

@@ -484,15 +484,10 @@ def test_rbac_is_exactly_what_the_code_calls(api, tmp_path):
     for ref in want:
         want[ref]["conditions"][0]["message"] += " (again)"
     assert not write_status(kube, cs.served, want).failed
-    from lbcli.kube.resources import CILIUM_CONFIG, CONFIGMAP
-    from lbcli.kube.source import cilium_config
+    from lbcli.kube.resources import LISTED
 
-    api.delete(api.get("ConfigMap", "kube-system", CILIUM_CONFIG))
-    cilium_config(kube)  # not in kube-system: listed by name in any namespace
-    targets = [vs[0] for _, vs in lb_resources()] + [NODE, CONFIGMAP]
-    from lbcli.kube.resources import ENDPOINT_SLICE, SERVICE
-
-    for res in targets + [SERVICE, ENDPOINT_SLICE]:
+    targets = [vs[0] for _, vs in lb_resources()] + [listed.res for listed in LISTED]
+    for res in targets:
         stop = threading.Event()
         refl = Reflector(kube, res, lambda *a: None, lambda *a: stop.set(), watch_timeout=1)
         t = _run(refl, stop)
@@ -507,9 +502,10 @@ def test_rbac_is_exactly_what_the_code_calls(api, tmp_path):
 
 
 def test_the_client_refuses_a_call_rbac_does_not_grant(api):
-    from lbcli.kube.resources import ApiResource
+    from lbcli.kube.resources import SECRET
 
-    pods = ApiResource("", "v1", "Pod", "pods", True)
     with pytest.raises(RuntimeError, match="not in lbcli/kube/permissions.py"):
-        connect(api.kc).list(pods)
+        connect(api.kc).list(SECRET)  # Secrets are read by name only
+    with pytest.raises(RuntimeError, match="not in lbcli/kube/permissions.py"):
+        list(connect(api.kc).watch(SECRET, "1", 1))
     assert api.requests == []

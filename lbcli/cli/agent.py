@@ -3,6 +3,7 @@ the source loader from the same loading code `apply` uses, and hands both to the
 
 from __future__ import annotations
 
+import re
 import sys
 from enum import Enum
 from typing import List, Optional
@@ -11,6 +12,9 @@ import typer
 
 from ..report.console import error
 from .common import node_name
+
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
 class LogFormat(str, Enum):
@@ -33,6 +37,14 @@ def agent(
     debounce: int = typer.Option(300, "--debounce", min=10, max=60000, help="Milliseconds a burst of source changes is collected before one reconcile."),
     log_format: LogFormat = typer.Option(LogFormat.text, "--log-format", help="text or json (one object per line)."),
     listen: Optional[str] = typer.Option(None, "--listen", metavar="HOST:PORT", help="Serve /status, /facts, /plan and /metrics over HTTP here (off unless given)."),
+    kube: bool = typer.Option(False, "--kube", help="Watch the manifest set in a Kubernetes cluster (list + watch per kind) instead of files; write status back while holding the status Lease."),
+    kubeconfig: Optional[str] = typer.Option(None, "--kubeconfig", metavar="FILE", help="With --kube: the kubeconfig file (default: $KUBECONFIG, ~/.kube/config; in a pod: in-cluster)."),
+    context: Optional[str] = typer.Option(None, "--context", metavar="NAME", help="With --kube: the kubeconfig context."),
+    write_status: bool = typer.Option(True, "--write-status/--no-write-status", help="With --kube: take part in the status Lease election; the holder writes LBVIP addresses and LBVIP/LBService conditions."),
+    lease_namespace: Optional[str] = typer.Option(None, "--lease-namespace", metavar="NAMESPACE", help="With --kube: namespace of the status Lease (default: $POD_NAMESPACE, else kube-system)."),
+    resync: float = typer.Option(300.0, "--resync", min=5, max=86400, help="With --kube: seconds between full relists of each kind (a missed event lives at most this long)."),
+    secret_poll: float = typer.Option(10.0, "--secret-poll", min=1, max=3600, help="With --kube: seconds between re-reads of the referenced Secrets (read by name: RBAC grants no watch on Secrets)."),
+    sync_timeout: float = typer.Option(60.0, "--sync-timeout", min=1, max=3600, help="With --kube: seconds to wait for the first list of every kind before giving up (exit 2)."),
 ) -> None:
     """Keep this node converged: apply at start (adopting what runs), when the sources change,
     on SIGHUP, when the kernel or a daemon reports drift (netlink, pidfd), and every --interval
@@ -46,6 +58,13 @@ def agent(
 
     if paths and any(p == "-" for p in paths):
         error("the agent watches its sources: give files or directories, not -")
+        raise typer.Exit(2)
+    kube = kube or bool(kubeconfig or context)
+    if kube and (paths or plan_source or secrets_paths):
+        error("give manifests (PATH...), --plan, or --kube: one source")
+        raise typer.Exit(2)
+    if lease_namespace is not None and not _DNS_LABEL.match(lease_namespace):
+        error(f"--lease-namespace {lease_namespace!r}: not a namespace name (lower-case letters, digits, '-', at most 63)")
         raise typer.Exit(2)
     address = _listen_address(listen) if listen else None
 
@@ -66,11 +85,27 @@ def agent(
     watch = [Path(p) for p in (paths or [])] + ([Path(plan_source)] if plan_source else [])
     watch += [Path(p) for p in (secrets_paths or []) + (nodes or []) + ([lock] if lock else [])]
     ctx = NodeContext(node, Path(state_dir), Path(bpf_root))
-    runner = Agent(ctx, load, EventLog(node, log_format.value, sys.stdout), watch, interval, debounce,
-                   events=events, event_debounce=event_debounce / 1000)
+    log = EventLog(node, log_format.value, sys.stdout)
+    feeds = []
+    if kube:
+        import os
+
+        from . import agent_kube
+
+        cluster = agent_kube.start(kubeconfig, context, node, log.emit,
+                                   lease_namespace or os.environ.get("POD_NAMESPACE") or "kube-system",
+                                   write_status, resync, secret_poll, debounce / 1000, sync_timeout)
+        load, watch, feeds = agent_kube.loader(cluster, node, nodes, lock), [], [cluster]
+    runner = Agent(ctx, load, log, watch, interval, debounce, events=events,
+                   event_debounce=event_debounce / 1000, feeds=feeds)
     try:
-        runner.start()
+        if kube:
+            agent_kube.first_load(runner, cluster, log.emit)
+        else:
+            runner.start()
     except SourceError as e:
+        for feed in feeds:
+            feed.stop()
         error(str(e))
         raise typer.Exit(2)
     server = None

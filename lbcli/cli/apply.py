@@ -38,6 +38,8 @@ def apply(
     from .loading import node_plan
 
     src = source(kube, kubeconfig, context, paths)
+    if src is not None:
+        src.node = node
     plan, secrets = node_plan(paths, plan_source, secrets_paths, nodes, node, lock, kube=src)
     ctx = NodeContext(node, Path(state_dir), Path(bpf_root), dry_run)
     progress = None

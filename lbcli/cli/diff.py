@@ -34,6 +34,8 @@ def diff(
     from .kube import source
 
     src = source(kube, kubeconfig, context, paths)
+    if src is not None:
+        src.node = node
     if live:
         _diff_live(paths, nodes, node, state_dir, bpf_root, output, plan_source, secrets_paths, lock, src)
     if src is not None:

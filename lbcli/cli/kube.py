@@ -24,6 +24,7 @@ class KubeSource:
     client: object = None
     cluster: object = None  # lbcli.kube.source.ClusterSet once read
     notes: list[str] = field(default_factory=list)
+    node: str | None = None  # one node's plan only: only its Pods are read
 
     def read(self):
         """The cluster's LoadResult; connection and API errors exit 2 with the message."""
@@ -32,7 +33,7 @@ class KubeSource:
 
         try:
             self.client = connect(self.kubeconfig, self.context)
-            self.cluster = read_cluster(self.client)
+            self.cluster = read_cluster(self.client, self.node)
         except (ConfigError, KubeError) as e:
             error(f"--kube: {e}")
             raise typer.Exit(2)

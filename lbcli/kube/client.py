@@ -35,9 +35,10 @@ class ConfigError(Exception):
     """No usable cluster configuration (missing kubeconfig, unknown context): exit 2."""
 
 
-def connect(kubeconfig: str | None = None, context: str | None = None) -> "Kube":
+def connect(kubeconfig: str | None = None, context: str | None = None, connections: int = 0) -> "Kube":
     """A client for the cluster: `kubeconfig` (else $KUBECONFIG, else ~/.kube/config) and
-    `context`; in a pod with neither given, the in-cluster service account."""
+    `context`; in a pod with neither given, the in-cluster service account. `connections`:
+    the HTTP connections kept open (the agent holds one per watch: HTTP/1.1, no multiplexing)."""
     from kubernetes import client, config
     from kubernetes.config.config_exception import ConfigException
 
@@ -55,6 +56,8 @@ def connect(kubeconfig: str | None = None, context: str | None = None) -> "Kube"
         raise ConfigError(f"kubeconfig: {e}") from None
     except (OSError, ValueError) as e:  # unreadable or malformed kubeconfig
         raise ConfigError(f"kubeconfig: {type(e).__name__}: {e}") from None
+    if connections:
+        cfg.connection_pool_maxsize = max(cfg.connection_pool_maxsize or 0, connections)
     return Kube(client.ApiClient(cfg))
 
 

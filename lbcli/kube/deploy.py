@@ -9,8 +9,9 @@ privileged ports and BFD/ICMP), SYS_RESOURCE (memlock for maps on older kernels)
 dropped, and the host paths it writes: the bpffs (`--bpf-root` lives there), the state
 directory, and /proc/sys/net (sysctls: a container's /proc/sys is read-only otherwise).
 
-Until the long-running agent (issue 12) exists, the container converges with the one-shot
-`cilium-lb apply --kube` every 30 s; the agent replaces that loop with watches.
+The container runs `cilium-lb agent --kube --node $(NODE_NAME)`: it watches the cluster,
+keeps its node converged, and takes part in the election of the status writer (the Lease in
+the agent's namespace, $(POD_NAMESPACE)).
 """
 
 from __future__ import annotations
@@ -43,8 +44,8 @@ def rbac(namespace: str) -> list[dict]:
 
 
 def daemonset(namespace: str, image: str) -> dict:
-    loop = (f'while true; do cilium-lb apply --kube --node "$NODE_NAME" --state-dir {STATE_DIR} '
-            f'--bpf-root {BPF_FS}/cilium-lb -q; sleep 30; done')
+    command = ["cilium-lb", "agent", "--kube", "--node", "$(NODE_NAME)", "--lease-namespace", "$(POD_NAMESPACE)",
+               "--state-dir", STATE_DIR, "--bpf-root", f"{BPF_FS}/cilium-lb", "--log-format", "json"]
     host = [("bpffs", BPF_FS, "DirectoryOrCreate", "HostToContainer"),
             ("state", STATE_DIR, "DirectoryOrCreate", None),
             ("proc-sys-net", "/proc/sys/net", "Directory", None)]
@@ -65,8 +66,9 @@ def daemonset(namespace: str, image: str) -> dict:
                     "nodeSelector": {"kubernetes.io/os": "linux"},
                     "containers": [{
                         "name": NAME, "image": image, "imagePullPolicy": "IfNotPresent",
-                        "command": ["/bin/sh", "-c", loop],
-                        "env": [{"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}],
+                        "command": command,
+                        "env": [{"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
+                                {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}],
                         "securityContext": {"privileged": False, "runAsUser": 0,
                                             "capabilities": {"add": list(CAPABILITIES), "drop": ["ALL"]},
                                             "seLinuxOptions": {"type": "spc_t", "level": "s0"}},

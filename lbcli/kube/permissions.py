@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .resources import CONFIGMAP, ENDPOINT_SLICE, ENDPOINTS, LEASE, NODE, SECRET, SERVICE, lb_resources
+from .resources import ENDPOINTS, LEASE, LISTED, SECRET, lb_resources
 
 
 @dataclass(frozen=True)
@@ -36,12 +36,12 @@ def permissions() -> list[Permission]:
         if kind in STATUS_KINDS:
             grant(res.group, res.plural, ("get",))  # re-read after a 409
             grant(res.group, f"{res.plural}/status", ("update",))
-    grant(NODE.group, NODE.plural, READ)
-    grant(SERVICE.group, SERVICE.plural, READ)
-    grant(ENDPOINT_SLICE.group, ENDPOINT_SLICE.plural, READ)  # of the Services the set uses
+    for listed in LISTED:  # field selectors narrow what is sent, not what RBAC can express
+        grant(listed.res.group, listed.res.plural, READ)
+    # by name, only the Secrets the set references; never list/watch (either reads them all),
+    # so the agent re-reads them on a poll (kube_source.py) instead of watching
+    grant(SECRET.group, SECRET.plural, ("get",))
     grant(ENDPOINTS.group, ENDPOINTS.plural, ("get",))  # by name: a used Service without a slice
-    grant(SECRET.group, SECRET.plural, ("get",))  # by name: only the Secrets the set references
-    grant(CONFIGMAP.group, CONFIGMAP.plural, ("get", "list", "watch"))  # cilium-config, any namespace
     grant(LEASE.group, LEASE.plural, ("get", "create", "update"), namespaced=True)
     order = ("get", "list", "watch", "create", "update", "patch", "delete")
     return [Permission(g, r, tuple(v for v in order if v in verbs), ns)

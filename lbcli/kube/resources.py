@@ -79,19 +79,30 @@ NODE = ApiResource("", "v1", "Node", "nodes", False)
 SECRET = ApiResource("", "v1", "Secret", "secrets", True)
 SERVICE = ApiResource("", "v1", "Service", "services", True)
 ENDPOINT_SLICE = ApiResource("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", True)
-ENDPOINTS = ApiResource("", "v1", "Endpoints", "endpoints", True)
+ENDPOINTS = ApiResource("", "v1", "Endpoints", "endpoints", True)  # get by name only (source.load_of)
 CONFIGMAP = ApiResource("", "v1", "ConfigMap", "configmaps", True)
+POD = ApiResource("", "v1", "Pod", "pods", True)
 LEASE = ApiResource("coordination.k8s.io", "v1", "Lease", "leases", True)
 CRD = ApiResource("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", False)
 
-# The core kinds the source reads, and how (lbcli/kube/source.py; permissions.py grants them):
-# - listed across all namespaces, so a watcher can list+watch them the same way: Nodes,
-#   Services (kept: type LoadBalancer, or referenced by a K8sService LBBackendPool) and
-#   EndpointSlices (kept: those of the kept Services, by label kubernetes.io/service-name);
-# - read by name only: Secrets the set references, the `cilium-config` ConfigMap (listed by
-#   name when not in kube-system), the v1 Endpoints of a kept Service that has no slice.
-LISTED = (NODE, SERVICE, ENDPOINT_SLICE)
-BY_NAME = (SECRET, CONFIGMAP, ENDPOINTS)
-
 CILIUM_CONFIG = "cilium-config"
-CILIUM_CONFIG_NAMESPACES = ("kube-system", "cilium")  # looked up by name first, then listed
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A core kind the source lists besides the LB kinds. The one-shot commands list it, the
+    agent runs one reflector (list + watch) per entry: add a kind here and both read it.
+    Which of the listed objects the pipeline keeps is source.keep()."""
+
+    res: ApiResource
+    field_selector: str | None = None  # always applied (least data over the wire)
+    node_field: str | None = None  # with a node given: only objects whose field is that node
+
+
+LISTED = (
+    Listed(NODE),
+    Listed(SERVICE),  # kept: type LoadBalancer (LB-IPAM claimants) and those a K8sService pool names
+    Listed(ENDPOINT_SLICE),  # kept: the slices of the kept Services (label kubernetes.io/service-name)
+    Listed(CONFIGMAP, field_selector=f"metadata.name={CILIUM_CONFIG}"),  # in any namespace, kube-system wins
+    Listed(POD, node_field="spec.nodeName"),  # bandwidth-annotated Pods kept (the bandwidth manager)
+)

@@ -2,14 +2,12 @@
 compile, diff, apply and status run unchanged on it.
 
 Read: every LB kind with a schema of ours (isovalent.com, cilium.io; the best version the
-server serves), Nodes, the Services the set uses (type LoadBalancer: LB-IPAM claimants served
-on their TCP ports; any type a K8sService LBBackendPool references) with their EndpointSlices
-(one list across namespaces, kept for those Services only), the v1 Endpoints of such a Service
-by name when it has no slice (clusters without the EndpointSlice controller), the
-`cilium-config` ConfigMap (kube-system first, then any namespace) and, by name, only the
-Secrets the set references. Not read: Pods — per-pod bandwidth is not compiled from a cluster
-yet, so reading them would only widen the RBAC. The kinds and how each is read are listed in
-lbcli/kube/resources.py (LISTED, BY_NAME).
+server serves) and the core kinds resources.LISTED names — Nodes, the Services the set uses
+(type LoadBalancer: LB-IPAM claimants served on their TCP ports; any type a K8sService
+LBBackendPool references) with their EndpointSlices, the `cilium-config` ConfigMap
+(kube-system first, then any namespace), Pods with a bandwidth annotation (only the given
+node's when there is one) — and, by name, only the Secrets the set references and the v1
+Endpoints of a used Service that has no slice (clusters without the EndpointSlice controller).
 
 Cluster objects have no file: their Document has an empty file name and no positions, and
 findings on them name the object and the field path (`LBService/ns/name spec.port`).
@@ -18,14 +16,15 @@ findings on them name the object and the field path (`LBService/ns/name spec.por
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 from ..manifest.loader import LoadResult, add_object
 from ..manifest.resource import Document
 from .client import Kube, KubeError
-from .resources import (CILIUM_CONFIG, CONFIGMAP, ENDPOINT_SLICE, ENDPOINTS, NODE, SECRET, SERVICE, ApiResource,
-                        lb_resources)
+from .resources import CILIUM_CONFIG, ENDPOINTS, LISTED, SECRET, ApiResource, Listed, lb_resources
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+BANDWIDTH_ANNOTATIONS = ("kubernetes.io/egress-bandwidth", "kubernetes.io/ingress-bandwidth")
 
 
 class NoPositions:
@@ -43,9 +42,10 @@ class ClusterSet:
     resource_versions: dict[str, str] = field(default_factory=dict)  # kind -> list resourceVersion
 
 
-def read_cluster(kube: Kube) -> ClusterSet:
-    """Everything the pipeline needs, as one LoadResult. KubeError on any failed call other
-    than a CRD that is not installed (404: that kind is simply absent)."""
+def read_cluster(kube: Kube, node: str | None = None) -> ClusterSet:
+    """Everything the pipeline needs, as one LoadResult (with `node`: only that node's Pods).
+    KubeError on any failed call other than a CRD that is not installed (404: that kind is
+    simply absent)."""
     out = ClusterSet(LoadResult())
     objects: list[dict] = []
     for kind, versions in lb_resources():
@@ -62,30 +62,87 @@ def read_cluster(kube: Kube) -> ClusterSet:
             break
         else:
             out.missing.append(kind)
-    page = kube.list(NODE)
-    out.resource_versions["Node"] = page.resource_version
-    objects.extend(page.items)
-    page = kube.list(SERVICE)
-    out.resource_versions["Service"] = page.resource_version
-    wanted = pool_services(objects)
-    services = [s for s in page.items if (s.get("spec") or {}).get("type") == "LoadBalancer"
-                or _ns_name(s) in wanted]
-    objects.extend(services)
-    objects.extend(service_endpoints(kube, services, out))
-    cfg = cilium_config(kube)
-    if cfg is not None:
-        objects.append(cfg)
+    for listed in LISTED:
+        page = kube.list(listed.res, field_selector=field_selector(listed, node))
+        out.resource_versions[listed.res.kind] = page.resource_version
+        objects.extend(kept(listed.res.kind, page.items))
+
+    def by_name(res: ApiResource) -> Callable[[str, str], dict | None]:
+        def get(ns: str, name: str) -> dict | None:
+            try:
+                return kube.get(res, ns, name)
+            except KubeError as e:
+                if e.status != 404:  # a missing Secret is the ref-secret rule's finding
+                    raise
+                return None
+        return get
+
+    out.load = load_of(objects, by_name(SECRET), by_name(ENDPOINTS))
+    return out
+
+
+def field_selector(listed: Listed, node: str | None) -> str | None:
+    parts = [listed.field_selector] if listed.field_selector else []
+    if listed.node_field and node:
+        parts.append(f"{listed.node_field}={node}")
+    return ",".join(parts) or None
+
+
+def kept(kind: str, items: list[dict]) -> list[dict]:
+    """The listed objects of `kind` the pipeline uses, as it uses them (Services and
+    EndpointSlices all: load_of keeps those the set uses); Pods with a bandwidth annotation, cut down to what the bandwidth manager reads
+    (Pods churn: the rest of a Pod must not look like a change to the agent); one
+    `cilium-config` (kube-system first, else the first namespace in order)."""
+    if kind in ("Service", "EndpointSlice"):  # which are used is a set-wide question: used_services()
+        return list(items)
+    if kind == "Pod":
+        return [_slim_pod(p) for p in items if set(_annotations(p)) & set(BANDWIDTH_ANNOTATIONS)]
+    if kind == "ConfigMap":
+        cms = [c for c in items if (c.get("metadata") or {}).get("name") == CILIUM_CONFIG]
+        cms.sort(key=lambda c: ((c.get("metadata") or {}).get("namespace") != "kube-system",
+                                (c.get("metadata") or {}).get("namespace") or ""))
+        return cms[:1]
+    return list(items)
+
+
+def _annotations(obj: dict) -> dict:
+    ann = (obj.get("metadata") or {}).get("annotations")
+    return ann if isinstance(ann, dict) else {}
+
+
+def _slim_pod(pod: dict) -> dict:
+    meta = pod.get("metadata") or {}
+    ann = {k: v for k, v in _annotations(pod).items() if k in BANDWIDTH_ANNOTATIONS}
+    status = pod.get("status") or {}
+    out = {"apiVersion": pod.get("apiVersion", "v1"), "kind": "Pod",
+           "metadata": {k: meta[k] for k in ("name", "namespace", "uid") if k in meta} | {"annotations": ann},
+           "spec": {k: v for k, v in (pod.get("spec") or {}).items() if k == "nodeName"},
+           "status": {k: v for k, v in status.items() if k in ("podIP", "podIPs")}}
+    return out
+
+
+def load_of(objects: list[dict], secret: Callable[[str, str], dict | None],
+            endpoints: Callable[[str, str], dict | None] | None = None) -> LoadResult:
+    """One LoadResult of cluster `objects` (only the Services the set uses, with their
+    EndpointSlices: used_services) and the Secrets they reference, read one by one through
+    `secret(namespace, name)` (None: not there); with `endpoints`, the v1 Endpoints of a used
+    Service without any slice, by name the same way."""
+    load = LoadResult()
+    objects = used_services(objects)
+    if endpoints is not None:
+        with_slices = {(_ns_name(o)[0], _service_of(o)) for o in objects if o.get("kind") == "EndpointSlice"}
+        for ns, name in sorted(_ns_name(o) for o in objects if o.get("kind") == "Service"):
+            if (ns, name) not in with_slices and (found := endpoints(ns, name)) is not None:
+                objects.append(found)
     for obj in objects:
-        _add(obj, out.load)
+        _add(obj, load)
     from ..manifest.index import ResourceIndex
 
-    for ns, name in sorted(referenced_secrets(ResourceIndex(out.load.resources))):
-        try:
-            _add(kube.get(SECRET, ns, name), out.load)
-        except KubeError as e:
-            if e.status != 404:  # a missing Secret is the ref-secret rule's finding
-                raise
-    return out
+    for ns, name in sorted(referenced_secrets(ResourceIndex(load.resources))):
+        found = secret(ns, name)
+        if found is not None:
+            _add(found, load)
+    return load
 
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
@@ -94,6 +151,11 @@ SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 def _ns_name(obj: dict) -> tuple[str, str]:
     meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
     return (meta.get("namespace") or "default", meta.get("name") or "")
+
+
+def _service_of(sl: dict) -> str | None:
+    labels = (sl.get("metadata") or {}).get("labels")
+    return labels.get(SERVICE_NAME_LABEL) if isinstance(labels, dict) else None
 
 
 def pool_services(objects: list[dict]) -> set[tuple[str, str]]:
@@ -111,41 +173,15 @@ def pool_services(objects: list[dict]) -> set[tuple[str, str]]:
     return out
 
 
-def service_endpoints(kube: Kube, services: list[dict], out: ClusterSet) -> list[dict]:
-    """The EndpointSlices of `services` (one list across namespaces, filtered by the
-    kubernetes.io/service-name label) and, for a Service without any slice, its v1 Endpoints
-    by name (404: it has none; the lint rules say what that means)."""
-    wanted = {_ns_name(s) for s in services}
-    page = kube.list(ENDPOINT_SLICE)
-    out.resource_versions["EndpointSlice"] = page.resource_version
-    found = []
-    for sl in page.items:
-        labels = (sl.get("metadata") or {}).get("labels") or {}
-        key = (_ns_name(sl)[0], labels.get(SERVICE_NAME_LABEL))
-        if key in wanted:
-            found.append(sl)
-    with_slices = {(_ns_name(sl)[0], ((sl.get("metadata") or {}).get("labels") or {}).get(SERVICE_NAME_LABEL))
-                   for sl in found}
-    for ns, name in sorted(wanted - with_slices):
-        try:
-            found.append(kube.get(ENDPOINTS, ns, name))
-        except KubeError as e:
-            if e.status != 404:
-                raise
-    return found
-
-
-def cilium_config(kube: Kube) -> dict | None:
-    """The `cilium-config` ConfigMap: kube-system first (where Cilium installs it), else the
-    first namespace (sorted) that has one."""
-    try:
-        return kube.get(CONFIGMAP, "kube-system", CILIUM_CONFIG)
-    except KubeError as e:
-        if e.status != 404:
-            raise
-    found = kube.list(CONFIGMAP, field_selector=f"metadata.name={CILIUM_CONFIG}").items
-    found.sort(key=lambda o: (o.get("metadata") or {}).get("namespace") or "")
-    return found[0] if found else None
+def used_services(objects: list[dict]) -> list[dict]:
+    """`objects` without the Services the set does not use (used: type LoadBalancer, or named by
+    a K8sService LBBackendPool) and without the EndpointSlices of unused ones."""
+    wanted = pool_services(objects)
+    used = {_ns_name(o) for o in objects if o.get("kind") == "Service"
+            and ((o.get("spec") or {}).get("type") == "LoadBalancer" or _ns_name(o) in wanted)}
+    return [o for o in objects
+            if (o.get("kind") != "Service" or _ns_name(o) in used)
+            and (o.get("kind") != "EndpointSlice" or (_ns_name(o)[0], _service_of(o)) in used)]
 
 
 def referenced_secrets(index) -> set[tuple[str, str]]:
@@ -154,7 +190,7 @@ def referenced_secrets(index) -> set[tuple[str, str]]:
     namespace). Only these are fetched: RBAC grants `get` on Secrets, never `list`."""
     out: set[tuple[str, str]] = set()
     for r in index.resources:
-        if r.kind in ("Secret", "Node", "ConfigMap", "Service", "EndpointSlice", "Endpoints") or r.namespace is None:
+        if r.kind in ("Secret", "Node", "ConfigMap", "Service") or r.namespace is None:
             continue
         for name in _secret_refs(r.body.get("spec")):
             out.add((r.namespace, name))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Callable
 
 from .client import Kube, KubeError
 from .resources import ApiResource
@@ -32,6 +33,7 @@ class StatusResult:
     unchanged: list[str] = field(default_factory=list)
     conflicts: int = 0  # 409s retried
     failed: list[str] = field(default_factory=list)  # "ref: why"
+    skipped: list[str] = field(default_factory=list)  # not tried: the writer lost its lease
 
 
 def desired(compiled, index) -> dict[str, dict]:
@@ -80,8 +82,9 @@ def merged(current: dict, want: dict, generation, now: str) -> dict:
 
 
 def write_status(kube: Kube, served: dict[str, ApiResource], want: dict[str, dict],
-                 now: datetime | None = None) -> StatusResult:
-    """Write each object's status where it differs; 409 -> read again, retry."""
+                 now: datetime | None = None, still_leader: Callable[[], bool] | None = None) -> StatusResult:
+    """Write each object's status where it differs; 409 -> read again, retry. `still_leader`
+    is asked before each write: once False, the rest is skipped (another holder may write)."""
     stamp = (now or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
     result = StatusResult()
     for ref in sorted(want):
@@ -90,6 +93,9 @@ def write_status(kube: Kube, served: dict[str, ApiResource], want: dict[str, dic
         if res is None:
             continue
         for attempt in range(MAX_ATTEMPTS):
+            if still_leader is not None and not still_leader():
+                result.skipped.append(ref)
+                break
             try:
                 obj = kube.get(res, ns, name)
                 status = merged(obj, want[ref], (obj.get("metadata") or {}).get("generation"), stamp)

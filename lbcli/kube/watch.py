@@ -24,6 +24,8 @@ from typing import Callable
 from .client import Kube, KubeError
 from .resources import ApiResource
 
+MAX_ERRORS = 20  # errors kept in WatchStats (a long-running agent retries forever)
+
 
 @dataclass
 class Backoff:
@@ -82,7 +84,7 @@ class Reflector:
                 if e.status == 410:
                     self.stats.gone += 1
                     continue
-                self.stats.errors.append(str(e))
+                self.stats.errors = self.stats.errors[-(MAX_ERRORS - 1):] + [str(e)]  # a bounded record
                 if self.on_error:
                     self.on_error(e)
                 stop.wait(self.backoff.next())

@@ -2,7 +2,8 @@
 only ask for a run. Triggers:
 
     start   the first run: adopts what runs (a converged host changes nothing)
-    source  the watched sources changed (debounced): reload them, then reconcile
+    source  the watched sources changed (debounced): reload them, then reconcile (files are
+            watched here; a feed such as the cluster watch of `agent --kube` asks the same)
     reload  SIGHUP: the same, on demand
     event   the kernel (netlink) or a daemon's exit (pidfd) said something changed
             (lbcli/agent/daemon/monitor.py): a run of just the components concerned (plus
@@ -69,13 +70,17 @@ class Stats:
 class Agent:
     def __init__(self, ctx: NodeContext, load: Callable[[], tuple[Any, dict]], log: EventLog,
                  watch: list[Path] | None = None, interval: float = 5.0, debounce_ms: int = 300,
-                 apply: Callable | None = None, events: bool = False, event_debounce: float = 0.1) -> None:
+                 apply: Callable | None = None, events: bool = False, event_debounce: float = 0.1,
+                 feeds: list | None = None) -> None:
         if interval <= 0:
             raise ValueError("the reconcile interval must be positive")
         self.ctx, self.load, self.log = ctx, load, log
         self.watch_paths = list(watch or [])
         self.interval, self.debounce_ms = interval, debounce_ms
         self._apply = apply
+        # other sources of change (the cluster watch): attach(request) once the loop runs,
+        # stop() when it ends; they ask for runs with request("source")
+        self.feeds = list(feeds or [])
         self.plan: Any = None
         self.secrets: dict = {}
         self.report: dict | None = None
@@ -127,6 +132,8 @@ class Agent:
         watcher.start()
         if self.events:
             self._start_monitor()
+        for feed in self.feeds:
+            feed.attach(self.request)
         try:
             trigger: str | None = "start"
             only: set[str] | None = None
@@ -143,6 +150,8 @@ class Agent:
             watcher.stop()
             if self.monitor is not None:
                 self.monitor.stop()
+            for feed in self.feeds:
+                feed.stop()
             self.log.emit({"event": "stop", "detail": "the datapath, BIRD and HAProxy keep serving"})
 
     def _start_monitor(self) -> None:

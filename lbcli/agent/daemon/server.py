@@ -44,6 +44,7 @@ def status_doc(agent: Agent) -> dict[str, Any]:
             "withheld": report.get("withheld", []),
             "components": [{"name": c["name"], "ok": c["ok"], "degraded": c["degraded"], "error": c["error"]}
                            for c in report.get("components", [])],
+            **{k: v for f in agent.feeds if hasattr(f, "status") for k, v in f.status().items()},  # --kube
         }
 
 

@@ -8,6 +8,11 @@ wrk, HTTPS requests/s on keep-alive connections and new TLS handshakes/s (`Conne
 no session resumption: wrk does not resume) for ECDSA P-256 and RSA 2048 certificates.
 The backend is a static HAProxy responder (so the proxy, not the backend, is measured).
 Prints the median of --runs runs per cell; variants are interleaved within each run.
+
+With --directives it measures instead what each generated directive costs: copies of the
+generated configuration, each with one candidate changed (the `option forwardfor` header, the
+Host match, the `transparent` bind, the health checks), run side by side with the unchanged
+copy and the hand-written config; keep-alive CPU per request, medians of --runs.
 """
 
 from __future__ import annotations
@@ -68,6 +73,36 @@ backend be
 """
 
 
+# --directives: (name, what changes) -> transform of the generated haproxy.cfg text. Each copy
+# gets its own ports, stats socket and health port (_relocate) so all run at once.
+def _drop(pattern: str):
+    return lambda cfg: re.sub(pattern, "", cfg, flags=re.M)
+
+
+DIRECTIVES = {
+    "generated (copy)": lambda cfg: cfg,
+    "without option forwardfor": _drop(r"^\s*option forwardfor\n"),
+    "without the Host match": lambda cfg: re.sub(r"^(\s*)use_backend (\S+) if \{ req\.hdr\(host\)[^}]*\}\n"
+                                                 r"((?:.*\n)*?)\s*default_backend no_route\n",
+                                                 r"\1default_backend \2\n\3", cfg, flags=re.M),
+    "without transparent": lambda cfg: cfg.replace(" transparent", ""),
+    "without health checks": lambda cfg: re.sub(r" check inter \S+ rise \d+ fall \d+", "",
+                                                _drop(r"^\s*(option httpchk|http-check .*|timeout check .*)\n")(cfg)),
+}
+
+
+def _relocate(cfg: str, i: int, sock: Path) -> tuple[str, int]:
+    """A copy of the generated config that can run beside it: its own listener ports, stats
+    socket and health port, no master process (a plain daemon whose pid is the worker's: the
+    per-request work is the same). Returns (text, the ECDSA listener's port)."""
+    port = 11000 + i
+    cfg = cfg.replace("    master-worker\n", "")
+    cfg = re.sub(r"stats socket \S+", f"stats socket {sock}", cfg)
+    cfg = cfg.replace("bind :10901", f"bind :{12000 + i}")
+    cfg = cfg.replace(f"{VIP}:443 ", f"{VIP}:{port} ").replace(f"{VIP}:444 ", f"{VIP}:{13000 + i} ")
+    return cfg, port
+
+
 def _cpu_seconds(pids: list[int]) -> float:
     """utime+stime of processes (all their threads), from /proc."""
     import os
@@ -124,6 +159,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--duration", type=int, default=3, help="seconds per measurement")
     ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--directives", action="store_true", help="measure each candidate directive's cost instead")
     a = ap.parse_args()
     for tool in ("haproxy", "wrk"):
         if shutil.which(tool) is None:
@@ -165,6 +201,8 @@ def main() -> int:
                 if not res.ok:
                     print([r.error for r in res.results if not r.ok], file=sys.stderr)
                     return 1
+                if a.directives:
+                    return _directives(a, work, rec, be_ip)
                 for variant, key in PORTS:  # warm-up, and a check that every path answers
                     ip = be_ip if variant == "direct" else VIP
                     _wrk(f"https://{ip}:{PORTS[(variant, key)]}/", 1, 4, False)
@@ -212,6 +250,50 @@ def main() -> int:
     for measure, key in [("keep-alive req/s", "ecdsa"), ("handshakes/s", "ecdsa"), ("handshakes/s", "rsa")]:
         g, h, d = (statistics.median(cpu_us[(measure, v, key)]) for v in ("generated", "hand-written", "direct"))
         print(f"{measure.split()[0] + ' (CPU us/req)':<30} {key:<6} {g:>11,.1f} {h:>13,.1f} {d:>11,.1f} {g / h:>9.1%}")
+    return 0
+
+
+def _directives(a, work: Path, rec, be_ip: str) -> int:
+    """Keep-alive CPU per request of copies of the generated config, each with one directive
+    changed, beside the unchanged copy, the running generated config and the hand-written one."""
+    [cfg_path] = [p for p in (work / "state").rglob("haproxy.cfg")]
+    generated = cfg_path.read_text()
+    urls: dict[str, str] = {"hand-written": f"https://{VIP}:8443/",
+                            "generated (running)": f"https://{VIP}:443/"}
+    procs: dict[str, list[int]] = {
+        "hand-written": [int(x) for x in (work / "hand.pid").read_text().split()],
+        "generated (running)": [p.pid for p in rec.proc.master.show_proc() if p.kind == "worker" and not p.old],
+    }
+    started: list[Path] = []
+    try:
+        for i, (name, change) in enumerate(DIRECTIVES.items()):
+            text = change(generated)
+            if name != "generated (copy)" and text == generated:
+                raise SystemExit(f"{name}: the transform changed nothing (the renderer's output moved?)")
+            text, port = _relocate(text, i, work / f"v{i}.sock")
+            cfg, pid = work / f"v{i}.cfg", work / f"v{i}.pid"
+            cfg.write_text(text)
+            subprocess.run(["haproxy", "-c", "-q", "-f", str(cfg)], check=True, timeout=30)
+            _start_haproxy(cfg, pid)
+            started.append(pid)
+            urls[name] = f"https://{VIP}:{port}/"
+            procs[name] = [int(x) for x in pid.read_text().split()]
+        for url in urls.values():
+            _wrk(url, 1, 4, False)  # warm-up; raises when a path does not answer 2xx
+        cpu: dict[str, list[float]] = {}
+        for _ in range(a.runs):  # interleaved: each run measures every variant once
+            for name, url in urls.items():
+                cpu.setdefault(name, []).append(_measure(url, a.duration, a.connections, False, procs[name])[1])
+    finally:
+        for pid in started:
+            _stop_haproxy(pid)
+    hand = statistics.median(cpu["hand-written"])
+    base = statistics.median(cpu["generated (copy)"])
+    print(f"keep-alive HTTPS (ECDSA) CPU per request, median of {a.runs} runs x {a.duration:g}s, wrk -t1 -c{a.connections}")
+    print(f"{'config':<30} {'CPU us/req':>11} {'/ hand-written':>15} {'/ generated copy':>17}")
+    for name in urls:
+        m = statistics.median(cpu[name])
+        print(f"{name:<30} {m:>11.1f} {m / hand:>15.3f} {m / base:>17.3f}")
     return 0
 
 

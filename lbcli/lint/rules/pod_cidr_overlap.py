@@ -32,11 +32,12 @@ def check(ctx: Context) -> Iterator[Finding]:
     first: dict[tuple, int] = {}  # (version, prefixlen, network) -> first index in file order
     for i, (_, _, net) in enumerate(cidrs):
         first.setdefault((net.version, net.prefixlen, int(net.network_address)), i)
+    lengths = {4: sorted({p for v, p, _ in first if v == 4}), 6: sorted({p for v, p, _ in first if v == 6})}
     starts = sorted((net.version, int(net.network_address), i) for i, (_, _, net) in enumerate(cidrs))
     for i, (node, path, net) in enumerate(cidrs):
         v, lo, hi = net.version, int(net.network_address), int(net.broadcast_address)
         width = net.max_prefixlen
-        hits = [first.get((v, p, lo >> (width - p) << (width - p)), i) for p in range(net.prefixlen + 1)]
+        hits = [first.get((v, p, lo >> (width - p) << (width - p)), i) for p in lengths[v] if p <= net.prefixlen]
         a, b = bisect_left(starts, (v, lo, -1)), bisect_right(starts, (v, hi, len(cidrs)))
         hits += [j for _, _, j in starts[a:b]]
         j = min(hits, default=i)

@@ -281,6 +281,15 @@ def _directives(a, work: Path, rec, be_ip: str) -> int:
         configs[name] = _relocate(text, i, work / f"v{i}.sock")[0]
     hand = HAND_WRITTEN.format(vip=VIP, be_ip=be_ip, be_port=BACKEND[1], ecdsa=work / "ecdsa.pem", rsa=work / "rsa.pem")
     configs["hand-written"] = hand.replace(":8443 ", f":{11000 + len(DIRECTIVES)} ").replace(":8444 ", ":13999 ")
+    if not wanted or any(w in "hand-written, same guarantees" for w in wanted):
+        # the two guarantees the measured directives buy, written by hand: the client address
+        # to the backend, and only the listener's host names routed (others get 404)
+        same = configs["hand-written"].replace(":13999 ", ":13998 ").replace(
+            f":{11000 + len(DIRECTIVES)} ", f":{11001 + len(DIRECTIVES)} ").replace(
+            "    default_backend be\n",
+            f"    option forwardfor\n    use_backend be if {{ req.hdr(host),field(1,:),lower -m str {HOST} }}\n"
+            "    default_backend no_route\n") + "backend no_route\n    http-request return status 404\n"
+        configs["hand-written, same guarantees"] = same
     ports = {name: int(re.search(rf"{re.escape(VIP)}:(\d+) ", text).group(1)) for name, text in configs.items()}
     for i, (name, text) in enumerate(configs.items()):
         (work / f"v{i}.cfg").write_text(text)

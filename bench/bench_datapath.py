@@ -61,9 +61,9 @@ def big_plan(node_ip: str, variant: int = 0) -> dict:
     return {"apiVersion": "cilium-lb.io/v1", "kind": "NodePlan",
             "node": {"name": "bench", "tiers": ["t1"], "internalIP": node_ip, "podCIDRs": [], "labels": {}},
             "ipam": {"assignments": [], "conditions": []},
-            "network": {"routingMode": "tunnel", "tunnelProtocol": "vxlan", "tunnelPort": None,
-                        "autoDirectNodeRoutes": False, "nativeRoutingCIDR": None, "masquerade": False,
-                        "bandwidthManager": False, "peers": []},
+            "network": {"routingMode": "native", "tunnelProtocol": None, "tunnelPort": None, "tunnelDevice": None,
+                        "tunnelVNI": None, "tunnelMac": None, "autoDirectNodeRoutes": False, "nativeRoutingCIDR": None,
+                        "masquerade": False, "bandwidthManager": False, "peers": [], "bandwidth": []},
             "tier1": {"dispatch": {"mode": "vxlan", "device": "lb1vx", "vni": 1, "port": 4789},
                       "t2Nodes": t2, "maglevTables": tables, "services": services}, "tier2": None, "bgp": None}
 

@@ -5,6 +5,10 @@ plus Maglev table builds for M=65537 with 100 and 1,000 backends.
 
 Reports medians: loading+lint of the generated set, `compile_plans` for all nodes, serialising
 every plan, and the whole `cilium-lb compile` process.
+
+With --baseline DIR (another checkout), `compile_plans` runs from each checkout in turn, in
+fresh processes, interleaved; prints the CPU seconds of each (steadier than wall time on a
+shared machine) and whether both compiled byte-identical plans (a digest of all of them).
 """
 
 from __future__ import annotations
@@ -71,7 +75,10 @@ def median_time(fn, runs: int) -> tuple[float, object]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--baseline", metavar="DIR", help="another checkout to compare compile_plans with")
     args = ap.parse_args()
+    if args.baseline:
+        return baseline(args)
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp) / "set"
         generate(d)
@@ -93,6 +100,43 @@ def main() -> None:
         backends = [(f"10.0.{i // 256}.{i % 256}:8080", 1) for i in range(n)]
         t, _ = median_time(lambda: build_table(backends, 65537), 15)
         print(f"  M=65537, {n:>5} backends: {t * 1000:6.2f} ms")
+
+
+CHILD = r"""
+import hashlib, json, statistics, sys, time
+from lbcli.compile.plan import compile_plans, dumps
+from lbcli.lint.engine import lint
+from lbcli.manifest.loader import load
+report = lint(load([sys.argv[1]]))
+cpu = []
+for _ in range(3):
+    t = time.process_time()
+    out = compile_plans(report.index)
+    cpu.append(time.process_time() - t)
+digest = hashlib.sha256(b"".join(dumps(p) for _, p in sorted(out.plans.items()))).hexdigest()
+print(json.dumps({"cpu": statistics.median(cpu), "sha256": digest}))
+"""
+
+
+def baseline(args) -> None:
+    import json
+    import os
+
+    trees = {"baseline": Path(args.baseline).resolve(), "this": ROOT}
+    res: dict[str, list[dict]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp) / "set"
+        generate(d)
+        for _ in range(max(1, args.runs // 2)):
+            for name, tree in trees.items():
+                out = subprocess.run([sys.executable, "-c", CHILD, str(d)], cwd=tree, capture_output=True, text=True,
+                                     check=True, env={**os.environ, "PYTHONPATH": str(tree)}).stdout
+                res.setdefault(name, []).append(json.loads(out))
+    cpu = {name: statistics.median(r["cpu"] for r in v) for name, v in res.items()}
+    same = len({r["sha256"] for v in res.values() for r in v}) == 1
+    print(f"compile_plans CPU s (median of 3 in each of {len(res['this'])} processes per checkout): "
+          f"baseline {cpu['baseline']:.3f}, this {cpu['this']:.3f} ({cpu['this'] / cpu['baseline']:.2f}x); "
+          f"plans byte-identical: {same}")
 
 
 if __name__ == "__main__":

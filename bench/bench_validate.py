@@ -9,6 +9,10 @@ semantic, each located), which must not cost twice the all-valid run.
 
 check-jsonschema reads one document per file and one schema per run, so it gets the same
 documents split into one file each and is run once per kind (the times are summed).
+
+With --baseline DIR (another checkout of this repository, e.g. `git worktree add /tmp/base
+main`), the same three cases also run from that checkout, interleaved with this one, both as
+`python -m lbcli` byte-compiled, and the CPU ratios are printed: before/after on one machine.
 """
 
 from __future__ import annotations
@@ -63,7 +67,10 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=1000)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--peer-runs", type=int, default=3)
+    ap.add_argument("--baseline", metavar="DIR", help="another checkout to compare with, run interleaved")
     args = ap.parse_args()
+    if args.baseline:
+        return baseline(args)
     cli = str(BIN / "cilium-lb")
     peer = shutil.which("check-jsonschema", path=str(BIN)) or shutil.which("check-jsonschema")
     pkg = compile_bytecode()
@@ -102,6 +109,38 @@ def main() -> None:
         print(f"speed-up: {t / o:.1f}x wall, {peer_cpu / cpu['ours']:.1f}x CPU")
     print(f"one small file, incl. interpreter start: median {statistics.median(one) * 1000:.0f} ms wall, "
           f"{cpu['one'] * 1000:.0f} ms CPU")
+
+def baseline(args) -> None:
+    """CPU seconds of the three cases from this checkout and from --baseline, interleaved."""
+    trees = {"baseline": Path(args.baseline).resolve(), "this": ROOT}
+    for tree in trees.values():
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "lbcli")], check=True,
+                       stdout=subprocess.DEVNULL)
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus, bad = Path(tmp) / "corpus", Path(tmp) / "findings"
+        n = generate(corpus, args.files)
+        generate(bad, args.files, findings=True)
+        cases = {"valid set": ([str(corpus)], (0,)), "a third with findings": ([str(bad)], (1,)),
+                 "one small file": ([str(ROOT / "examples/rebel-base/vip-service.yaml")], (0, 1))}
+        for _ in range(args.runs):
+            for case, (paths, ok) in cases.items():
+                for name, tree in trees.items():
+                    label = f"{name}:{case}"
+                    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+                    p = subprocess.run([sys.executable, "-m", "lbcli", "validate", "-o", "json", *paths], cwd=tree,
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                       env={**os.environ, "PYTHONPATH": str(tree), "NO_COLOR": "1"})
+                    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+                    if p.returncode not in ok:
+                        raise SystemExit(f"{name} {case}: exit {p.returncode}: {p.stderr.decode()[-2000:]}")
+                    CPU.setdefault(label, []).append(r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime)
+    print(f"{n} resources; medians of {args.runs} interleaved runs; baseline {trees['baseline']}")
+    print(f"{'case':<24} {'baseline CPU s':>15} {'this CPU s':>11} {'ratio':>7} {'res/CPU-s':>10}")
+    for case in cases:
+        b, t = (statistics.median(CPU[f"{name}:{case}"]) for name in ("baseline", "this"))
+        rate = f"{n / t:>10.0f}" if case != "one small file" else f"{'':>10}"
+        print(f"{case:<24} {b:>15.3f} {t:>11.3f} {t / b:>7.2f} {rate}")
+
 
 if __name__ == "__main__":
     main()

@@ -67,7 +67,7 @@ metadata:
   labels:
     service.cilium.io/node: {tier}
 spec:
-  podCIDRs: ["10.244.{n}.0/24"]
+  podCIDRs: ["10.{m}.{n}.0/24"]
 status:
   addresses:
     - type: InternalIP
@@ -119,7 +119,7 @@ def generate(root: Path, files: int = 1000, single_docs: Path | None = None, fin
             if findings and j == f % 3:
                 triple = [(k, _fault(k, t, ip=ip, a=i // 256 % 256, b=i % 256)) for k, t in triple]
             parts += triple
-        node = NODE.format(f=f, tier="t1" if f % 2 else "t2", n=f % 256, h=f // 250, l=f % 250 + 1)
+        node = NODE.format(f=f, tier="t1" if f % 2 else "t2", m=244 + f // 256, n=f % 256, h=f // 250, l=f % 250 + 1)
         parts.append(("Node", _fault("Node", node) if findings and f % 3 == 0 else node))
         (root / f"set-{f:04d}.yaml").write_text("".join(p for _, p in parts))
         count += len(parts)

@@ -47,6 +47,17 @@ def test_typed_plans_round_trip_to_the_same_bytes(example):
         doc = plan.to_json()
         validator.validate(doc)
         assert dumps(NodePlan.from_json(doc)) == dumps(plan) == dumps(doc)
+        assert NodePlan.from_json(doc) == plan  # compile builds unchecked: the checked reader agrees
+
+
+def test_trusted_construction_still_names_a_missing_field():
+    """compile builds plans from its own JSON without re-checking values (PlanObject.trusted);
+    a key the compiler forgot is still refused with its JSON path, never left as a hole."""
+    doc = compiled_json(lint_example("rebel-base").index).plans["lb-t2-1"]
+    del doc["tier2"]["backendPools"][0]["backends"][1]["weight"]
+    with pytest.raises(PlanFormatError) as e:
+        NodePlan.trusted(doc, ("plan",))
+    assert str(e.value) == "plan.tier2.backendPools[0].backends[1]: missing field 'weight'"
 
 
 def test_types_and_schema_refuse_the_same_broken_plans():

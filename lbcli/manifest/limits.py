@@ -98,14 +98,20 @@ _RUNS: dict[int, re.Pattern] = {}
 def check_text(text: str, max_depth: int = MAX_DEPTH) -> LimitIssue | None:
     """A located issue when the document nests deeper than `max_depth` or its aliases expand
     beyond the budget; None when it is within bounds. Never recurses, never raises."""
+    if within_bounds(text, max_depth):
+        return None
+    return _walk(text, max_depth)
+
+
+def within_bounds(text: str, max_depth: int = MAX_DEPTH) -> bool:
+    """The cheap screen of check_text: no alias and few enough flow brackets and indentation
+    for `max_depth`. It is monotone: when a file's text passes, each of its documents does
+    (their counts and runs are parts of the file's), so a file is screened once."""
     flow = text.count("[") + text.count("{")
     aliased = ("*" in text and "&" in text and _ALIAS.search(text) is not None
                and _ANCHOR.search(text) is not None)
-    if not aliased and flow < max_depth:
-        # depth <= 2 * (run + 1) + flow must stay <= max_depth
-        if not _block_bound_exceeded(text, (max_depth - flow) // 2):
-            return None
-    return _walk(text, max_depth)
+    # depth <= 2 * (run + 1) + flow must stay <= max_depth
+    return not aliased and flow < max_depth and not _block_bound_exceeded(text, (max_depth - flow) // 2)
 
 
 def alias_budget(written: int) -> int:

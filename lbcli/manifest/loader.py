@@ -23,7 +23,7 @@ from typing import Iterable
 from .problem import Problem, Severity
 from .documents import split_documents
 from .kinds import is_own_group, known_kinds, schemas, upstream_kind
-from .limits import DEFAULT_MAX_FILE_SIZE, LimitIssue, Limits, alias_budget, check_text, human_size
+from .limits import DEFAULT_MAX_FILE_SIZE, LimitIssue, Limits, alias_budget, check_text, human_size, within_bounds
 from .positions import PositionIndex
 from .resource import CLUSTER_SCOPED, Document, Resource
 
@@ -282,12 +282,13 @@ def load_text(name: str, text: str, result: LoadResult, limits: Limits | None = 
             Problem(name, 1, 1, Severity.WARNING, "empty-file", "file holds no YAML document")
         )
         return
+    screened = len(chunks) > 1 and within_bounds(text, limits.max_depth)  # all documents at once
     for chunk in chunks:
         doc = Document(name, chunk.index, chunk.line, PositionIndex(chunk))
         result.documents.append(doc)
         body = chunk.text
         # depth and aliases first: yaml_rs and PyYAML's composer recurse per level
-        issue = check_text(body, limits.max_depth)
+        issue = None if screened else check_text(body, limits.max_depth)
         if issue is None:
             try:
                 value = yaml_rs.loads(body, parse_datetime=False, alias_limits=_alias_backstop(yaml_rs, len(body)))

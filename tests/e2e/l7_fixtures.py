@@ -71,6 +71,8 @@ class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path == "/health":
             return self._answer(503 if os.path.exists(down_file) else 200, "health\n")
+        if self.path.endswith("/xff"):  # what the proxy says about the client
+            return self._answer(200, ",".join(self.headers.get_all("X-Forwarded-For") or ["-"]) + "\n")
         self._answer(200, name + "\n")
     do_HEAD = do_GET
     def log_message(self, *a):

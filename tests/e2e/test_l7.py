@@ -204,6 +204,10 @@ def test_tls_passthrough_tls_proxy_tcp_http() -> None:
             assert https_get("db.acme.io", ca_file=ca_file, port=8443) == (200, "plain\n")
             assert http_get("x", port=9000) == (200, "plain\n")
             assert http_get("web.acme.io", "/app/x") == (200, "plain\n")
+            # the Host header matches without its port and in any case; the backend learns
+            # the client's address (here the VIP itself: the client runs on the node)
+            assert http_get("WEB.Acme.IO:80", "/app/x") == (200, "plain\n")
+            assert http_get("web.acme.io", "/app/xff") == (200, f"{VIP}\n")
             assert http_get("web.acme.io", "/apples")[0] == 404  # prefix matches whole segments
             assert http_get("other.acme.io", "/app")[0] == 404
             assert http_get("x", "/health/default/dns", addr="127.0.0.1", port=HEALTH_PORT)[0] == 503

@@ -134,3 +134,26 @@ def test_ipv6_request_against_ipv4_pool():
     text = _pool("p", "[{cidr: 100.64.0.0/24}]") + _service("2001:db8::1")
     [p] = _run(text)
     assert p.message.startswith("2001:db8::1 is in no enabled pool")
+
+
+def test_claimants_without_request_are_not_compared_pairwise(monkeypatch):
+    """The pool-exhaustion check counts earlier claimants per distinct pool set: its work does
+    not grow with the product of claimants (it took seconds for 3,000 pool-allocated LBVIPs)."""
+    from lbcli.model import ipam
+
+    calls = []
+    real = ipam.Pool.contains
+    monkeypatch.setattr(ipam.Pool, "contains", lambda self, ip: calls.append(ip) or real(self, ip))
+
+    def run(unrequested: int) -> int:
+        calls.clear()
+        docs = ["apiVersion: cilium.io/v2alpha1\nkind: CiliumLoadBalancerIPPool\nmetadata: {name: p}\n"
+                "spec:\n  blocks: [{cidr: 100.64.0.0/24}]\n"]
+        docs += [f"apiVersion: isovalent.com/v1alpha1\nkind: LBVIP\nmetadata: {{name: r{i}}}\n"
+                 f"spec: {{ipv4Request: 100.64.0.{i + 1}}}\n" for i in range(5)]
+        docs += [f"apiVersion: isovalent.com/v1alpha1\nkind: LBVIP\nmetadata: {{name: u{i}}}\nspec: {{}}\n"
+                 for i in range(unrequested)]
+        assert by_rule(lint_text("---\n".join(docs)), RULE) == []
+        return len(calls)
+
+    assert run(10) == run(80)

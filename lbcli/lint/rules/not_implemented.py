@@ -236,16 +236,22 @@ def _refusals(ctx: Context) -> Iterator[Finding]:
     for r in REFUSALS:
         by_kind.setdefault(r.kind, []).append(r)
     for kind, refusals in sorted(by_kind.items()):
-        with_steps = [(r, r.steps) for r in refusals]  # split once, not per resource
+        trie = _trie(refusals)
         for res in ctx.index.valid(kind):
-            for r, steps in with_steps:
-                hits = [(path, value) for path, value in _walk(res.body, steps, ())
-                        if r.when is None or r.when(value)]
-                # `applies` may look at the whole set (which Services LB-IPAM serves): only asked
-                # when the field is there
-                if not hits or (r.applies is not None and not r.applies(res, ctx.index)):
-                    continue
-                for path, value in hits:
+            hits: list = []
+            _reach(res.body, trie, (), hits)
+            if not hits:
+                continue  # the common case: one walk of the few keys any refusal names
+            hits.sort(key=lambda h: h[0])  # refusal by refusal, each in document order
+            applies: dict[int, bool] = {}
+            for n, path, value in hits:
+                r = refusals[n]
+                if r.applies is not None:
+                    if n not in applies:
+                        applies[n] = r.applies(res, ctx.index)
+                    if not applies[n]:
+                        continue
+                if r.when is None or r.when(value):
                     what = r.names(value) if r.names else dotted(path)
                     verb = "are" if r.names and "," in what else "is"
                     yield Finding(res, path, f"{what} {verb} not implemented by cilium-lb: {r.why}; {r.fix}",
@@ -253,25 +259,35 @@ def _refusals(ctx: Context) -> Iterator[Finding]:
                                   severity=r.severity)
 
 
-def _walk(node: Any, steps: tuple[str, ...], at: tuple) -> list[tuple[tuple, Any]]:
-    """(path, value) of every node `steps` reaches, in document order. Level by level, not
-    recursive: it runs for every refusal of every valid resource, and most paths reach nothing."""
-    level = [(at, node)]
-    for step in steps:
-        nxt = []
-        for path, n in level:
-            if step == "[]":
-                if isinstance(n, list):
-                    nxt.extend((path + (i,), item) for i, item in enumerate(n))
-            elif step == "*":
-                if isinstance(n, dict):
-                    nxt.extend((path + (key,), n[key]) for key in APPLICATION_TYPES if key in n)  # an application type
-            elif isinstance(n, dict) and step in n:
-                nxt.append((path + (step,), n[step]))
-        if not nxt:
-            return nxt
-        level = nxt
-    return level
+def _trie(refusals: list[Refusal]) -> dict:
+    """The refusals' paths as one tree of steps (`None` holds the indexes of the refusals that
+    end there), so each resource is walked once for all of them, not once per refusal."""
+    root: dict = {}
+    for n, r in enumerate(refusals):
+        node = root
+        for step in r.steps:
+            node = node.setdefault(step, {})
+        node.setdefault(None, []).append(n)
+    return root
+
+
+def _reach(node: Any, trie: dict, path: tuple, out: list) -> None:
+    """Append (refusal index, path, value) for every node of `trie` that `node` has, depth first
+    (so in document order)."""
+    for step, sub in trie.items():
+        if step is None:
+            out.extend((n, path, node) for n in sub)
+        elif step == "[]":
+            if isinstance(node, list):
+                for i, item in enumerate(node):
+                    _reach(item, sub, path + (i,), out)
+        elif step == "*":
+            if isinstance(node, dict):
+                for key in APPLICATION_TYPES:  # an application type
+                    if key in node:
+                        _reach(node[key], sub, path + (key,), out)
+        elif isinstance(node, dict) and step in node:
+            _reach(node[step], sub, path + (step,), out)
 
 
 def dotted(path: tuple) -> str:

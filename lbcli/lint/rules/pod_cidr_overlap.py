@@ -13,6 +13,7 @@ Example (error):
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from typing import Iterator
 
 from ..finding import Context, Finding
@@ -24,13 +25,24 @@ SEVERITY = Severity.ERROR
 
 
 def check(ctx: Context) -> Iterator[Finding]:
-    seen: list = []  # (node, path, network)
-    for node in ctx.index.of_kind("Node"):
-        for path, net in node_pod_cidrs(node):
-            for other, opath, onet in seen:
-                if onet.version == net.version and onet.overlaps(net):
-                    line, col = other.locate(opath)
-                    yield Finding(node, path, f"PodCIDR {net} of Node {node.name} overlaps {onet} of Node "
-                                  f"{other.name} ({other.doc.file}:{line}:{col})")
-                    break
-            seen.append((node, path, net))
+    # CIDRs either nest or are disjoint, so what overlaps a CIDR is a supernet (found by one
+    # lookup per shorter prefix length) or a CIDR starting inside it (a range of the sorted
+    # starts): no comparison of every pair, which took seconds for 1,000 Nodes
+    cidrs = [(node, path, net) for node in ctx.index.of_kind("Node") for path, net in node_pod_cidrs(node)]
+    first: dict[tuple, int] = {}  # (version, prefixlen, network) -> first index in file order
+    for i, (_, _, net) in enumerate(cidrs):
+        first.setdefault((net.version, net.prefixlen, int(net.network_address)), i)
+    lengths = {4: sorted({p for v, p, _ in first if v == 4}), 6: sorted({p for v, p, _ in first if v == 6})}
+    starts = sorted((net.version, int(net.network_address), i) for i, (_, _, net) in enumerate(cidrs))
+    for i, (node, path, net) in enumerate(cidrs):
+        v, lo, hi = net.version, int(net.network_address), int(net.broadcast_address)
+        width = net.max_prefixlen
+        hits = [first.get((v, p, lo >> (width - p) << (width - p)), i) for p in lengths[v] if p <= net.prefixlen]
+        a, b = bisect_left(starts, (v, lo, -1)), bisect_right(starts, (v, hi, len(cidrs)))
+        hits += [j for _, _, j in starts[a:b]]
+        j = min(hits, default=i)
+        if j < i:
+            other, opath, onet = cidrs[j]
+            line, col = other.locate(opath)
+            yield Finding(node, path, f"PodCIDR {net} of Node {node.name} overlaps {onet} of Node "
+                          f"{other.name} ({other.doc.file}:{line}:{col})")

@@ -56,8 +56,8 @@ def check(ctx: Context) -> Iterator[Finding]:
     needs: dict[tuple[str, str], list] = {}  # (tier, selectors) -> [selectors, services]
     for svc in services:
         for tier in TIERS:
-            sels = _selectors(svc, tier, deployments)
-            key = (tier, " | ".join(describe(s) for s in sels))
+            sels = _selectors(svc, tier, deployments) if deployments else [_default(tier)]
+            key = (tier, _describe_all(sels))
             needs.setdefault(key, [sels, []])[1].append(svc)
     for (tier, text), (sels, svcs) in needs.items():
         if any(matches(s, lab) for s in sels for lab in nodes):
@@ -69,6 +69,20 @@ def check(ctx: Context) -> Iterator[Finding]:
         yield Finding(first, ("metadata", "name"),
                       f"no Node matches the tier-{tier[1]} selector ({text}) of LBService "
                       f"{first.key}{others}; {fix}")
+
+
+_DESCRIBED: dict[str, str] = {}
+
+
+def _describe_all(sels: list[dict]) -> str:
+    """The selectors in words, worded once per distinct set (most services share one)."""
+    key = repr(sels)
+    text = _DESCRIBED.get(key)
+    if text is None:
+        if len(_DESCRIBED) > 1024:  # bounded: a long-running agent lints changing sets
+            _DESCRIBED.clear()
+        text = _DESCRIBED[key] = " | ".join(describe(s) for s in sels)
+    return text
 
 
 def _default(tier: str) -> dict:

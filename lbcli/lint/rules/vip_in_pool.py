@@ -89,12 +89,19 @@ def _exhausted(ctx: Context, enabled: list, unrequested: list) -> Iterator[Findi
         if req is not None and req.address is not None and req.address.version == 4:
             requested.add(int(req.address))
     ordered = sorted(unrequested, key=ipam.order)
-    for n, c in enumerate(ordered):
+    # claimants share few distinct pool sets: count per set, not per pair of claimants (that
+    # was quadratic: seconds for a few thousand LBVIPs allocated from pools)
+    seen: dict[frozenset, int] = {}  # pool names -> claimants so far eligible for exactly those
+    pinned_in: dict[frozenset, int] = {}
+    for c in ordered:
         mine = eligible[id(c)]
-        names = {p.name for p in mine}
+        names = frozenset(p.name for p in mine)
         size = sum(p.size for p in mine)
-        pinned = sum(1 for ip in requested if any(p.contains(ip) for p in mine))
-        before = sum(1 for o in ordered[:n] if names & {p.name for p in eligible[id(o)]})
+        pinned = pinned_in.get(names)
+        if pinned is None:
+            pinned = pinned_in[names] = sum(1 for ip in requested if any(p.contains(ip) for p in mine))
+        before = sum(n for other, n in seen.items() if names & other)
+        seen[names] = seen.get(names, 0) + 1
         if pinned + before >= size:
             yield Finding(c, ("metadata", "name"),
                           f"{c.kind} {c.key} may get no address (NoAvailableAddress): pool(s) "

@@ -142,20 +142,27 @@ class L7Reconciler:
         self.paths = HAProxyPaths.for_node(ctx.state_dir, ctx.node)
         self.proc = HAProxyProcess(self.paths, binary)
         self._warnings: list[str] = []
+        self._health_addr: str | None = None  # from the plan (desired)
+        self._plan_health_port: int | None = None
 
     # -- desired --------------------------------------------------------------------------
     def desired(self, plan: NodePlan | Mapping[str, Any], secrets: Secrets) -> L7Desired:
         # the L7 model still reads the plan's JSON form (every key present: compile resolved
         # the defaults); a typed reader is the next step
-        model = model_from_plan(plan.to_json() if isinstance(plan, NodePlan) else plan)
+        doc = plan.to_json() if isinstance(plan, NodePlan) else plan
+        model = model_from_plan(doc)
         if model is None:
             return L7Desired(None, secrets, None)
+        # the health endpoint tier 1 probes: on the underlay address, at the plan's port if set
+        self._health_addr = ((doc.get("node") or {}).get("internalIP")) or None
+        self._plan_health_port = (doc.get("tier2") or {}).get("healthPort")
         rendered = self._render(model, secrets, self.paths.dir)
         self._warnings = list(rendered.warnings)
         return L7Desired(model, secrets, rendered)
 
     def _render(self, model: L7Model, secrets: Secrets, base: Path) -> Rendered:
-        return render(model, secrets, base, self.ctx.node, self.health_port)
+        return render(model, secrets, base, self.ctx.node, self._plan_health_port or self.health_port,
+                      self._health_addr)
 
     # -- observe --------------------------------------------------------------------------
     def observe(self) -> L7Observed:

@@ -31,6 +31,12 @@ def agent(
     debounce: int = typer.Option(300, "--debounce", min=10, max=60000, help="Milliseconds a burst of source changes is collected before one reconcile."),
     log_format: LogFormat = typer.Option(LogFormat.text, "--log-format", help="text or json (one object per line)."),
     listen: Optional[str] = typer.Option(None, "--listen", metavar="HOST:PORT", help="Serve /status, /facts, /plan and /metrics over HTTP here (off unless given)."),
+    t2_health: bool = typer.Option(True, "--t2-health/--no-t2-health", help="Tier 1: check every tier-2 node per service and send new flows only to healthy ones; withdraw a VIP no tier-2 node serves."),
+    hc_port: Optional[int] = typer.Option(None, "--t2-health-port", min=1, max=65535, help="Tier-2 health endpoint port (default: the plan's tier1.healthCheck.port, else 10901)."),
+    hc_interval: Optional[int] = typer.Option(None, "--t2-health-interval-ms", min=10, max=60000, help="Milliseconds between probes of one tier-2 node (default 100)."),
+    hc_timeout: Optional[int] = typer.Option(None, "--t2-health-timeout-ms", min=10, max=60000, help="Milliseconds a probe may take (default 200)."),
+    hc_rise: Optional[int] = typer.Option(None, "--t2-health-rise", min=1, max=100, help="Passes in a row before a failed tier-2 node takes new flows again (default 3)."),
+    hc_fall: Optional[int] = typer.Option(None, "--t2-health-fall", min=1, max=100, help="Failures in a row before a tier-2 node stops taking new flows (default 3)."),
 ) -> None:
     """Keep this node converged: apply at start (adopting what runs), when the sources change,
     on SIGHUP, and every --interval seconds (drift repair). One log line per change on stdout.
@@ -63,7 +69,13 @@ def agent(
     watch = [Path(p) for p in (paths or [])] + ([Path(plan_source)] if plan_source else [])
     watch += [Path(p) for p in (secrets_paths or []) + (nodes or []) + ([lock] if lock else [])]
     ctx = NodeContext(node, Path(state_dir), Path(bpf_root))
-    runner = Agent(ctx, load, EventLog(node, log_format.value, sys.stdout), watch, interval, debounce)
+    log = EventLog(node, log_format.value, sys.stdout)
+    runner = Agent(ctx, load, log, watch, interval, debounce)
+    if t2_health:
+        from ..agent.health.monitor import HealthMonitor
+
+        runner.health = HealthMonitor(ctx, runner.request, log, {
+            "port": hc_port, "interval_ms": hc_interval, "timeout_ms": hc_timeout, "rise": hc_rise, "fall": hc_fall})
     try:
         runner.start()
     except SourceError as e:

@@ -6,6 +6,8 @@ only ask for a run. Triggers:
     reload  SIGHUP: the same, on demand
     period  every `interval` seconds since the last run: drift repair (every change it makes
             is a drift repair: the sources did not change, the host did)
+    health  a tier-2 node failed or recovered for a service (lbcli/agent/health/): every run
+            carries out the health-adjusted plan, so this one moves the tables or the VIP
 
 A source that no longer loads (a manifest with errors, a Secret that does not match the plan)
 is logged and the plan in force stays: the node keeps serving and keeps being repaired.
@@ -74,6 +76,7 @@ class Agent:
         self._pending: list[str] = []
         self._stopping = False
         self.started = time.time()
+        self.health: Any = None  # lbcli.agent.health.monitor.HealthMonitor, when tier 1 checks tier 2
 
     # -- asking for a run (any thread, signal handlers) -------------------------------------
     def request(self, trigger: str) -> None:
@@ -91,6 +94,8 @@ class Agent:
         """Load the sources (SourceError when they do not load: nothing was run yet)."""
         self.plan, self.secrets = self.load()
         self.log.emit({"event": "start", "interval": self.interval, "watching": len(self.watch_paths)})
+        if self.health is not None:
+            self.health.set_plan(self.plan, seed_from_host=True)
 
     def run(self, install_signals: bool = True, max_runs: int | None = None) -> None:
         from .watch import Watcher
@@ -112,6 +117,8 @@ class Agent:
                 trigger = self._next()
         finally:
             watcher.stop()
+            if self.health is not None:
+                self.health.stop()
             self.log.emit({"event": "stop", "detail": "the datapath, BIRD and HAProxy keep serving"})
 
     def _next(self) -> str | None:
@@ -142,6 +149,8 @@ class Agent:
             else:
                 if plan != self.plan or secrets != self.secrets:
                     self.log.emit({"event": "plan", "trigger": trigger, "detail": "new plan loaded"})
+                    if self.health is not None:
+                        self.health.set_plan(plan)
                 with self.lock:
                     self.plan, self.secrets = plan, secrets
         t0, wall = time.monotonic(), time.time()
@@ -177,8 +186,14 @@ class Agent:
         return info
 
     def _apply_plan(self, ctx, plan, secrets):
+        if self.health is not None:
+            plan = self.health.adjust(plan)
         if self._apply is not None:
-            return self._apply(ctx, plan, secrets)
-        from ..engine import apply_plan
+            report = self._apply(ctx, plan, secrets)
+        else:
+            from ..engine import apply_plan
 
-        return apply_plan(ctx, plan, secrets)
+            report = apply_plan(ctx, plan, secrets)
+        if self.health is not None:
+            self.health.after_apply(report)
+        return report

@@ -157,7 +157,7 @@ class Agent:
         error = None
         doc: dict = {}
         try:
-            report = self._apply_plan(self.ctx, self.plan, self.secrets)
+            report = self._apply_plan(self.ctx, self.plan, self.secrets, trigger)
             doc = report.to_dict()
         except Exception as e:  # a lock timeout, an unexpected bug: logged, the loop goes on
             error = f"{type(e).__name__}: {e}"
@@ -185,7 +185,7 @@ class Agent:
             self.log.emit({"event": "run-failed", "trigger": trigger, "error": error}, level="error")
         return info
 
-    def _apply_plan(self, ctx, plan, secrets):
+    def _apply_plan(self, ctx, plan, secrets, trigger: str = ""):
         if self.health is not None:
             plan = self.health.adjust(plan)
         if self._apply is not None:
@@ -193,7 +193,10 @@ class Agent:
         else:
             from ..engine import apply_plan
 
-            report = apply_plan(ctx, plan, secrets)
+            # a health transition changes tables and announcements only: run just those (the
+            # next period run still checks everything)
+            only = {"datapath", "bgp"} if trigger == "health" else None
+            report = apply_plan(ctx, plan, secrets, only=only)
         if self.health is not None:
             self.health.after_apply(report)
         return report

@@ -69,7 +69,8 @@ class HealthMonitor:
         if not self.enabled:
             return
         if self.prober is None:
-            self.prober = Prober(cfg.port, cfg.interval_ms / 1000, cfg.timeout_ms / 1000, self._on_result)
+            self.prober = Prober(cfg.port, cfg.interval_ms / 1000, cfg.timeout_ms / 1000, self._on_result,
+                                 lambda msg: self.log.emit({"event": "probe-failed", "error": msg}, level="error"))
             self.prober.set_targets(targets)
             self.prober.start()
         else:

@@ -121,9 +121,11 @@ class Prober:
     """Probes every target every `interval` seconds in a daemon thread; `on_result` runs in
     that thread for each finished probe."""
 
-    def __init__(self, port: int, interval: float, timeout: float, on_result: Callable[[Result], None]):
+    def __init__(self, port: int, interval: float, timeout: float, on_result: Callable[[Result], None],
+                 on_error: Callable[[str], None] | None = None):
         self.port, self.interval, self.timeout = port, interval, timeout
         self.on_result = on_result
+        self.on_error = on_error or (lambda msg: None)
         self._targets: dict[str, Target] = {}
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -186,9 +188,8 @@ class Prober:
             with self._lock:
                 current = self._targets.get(t.name)
             if current is not None:
-                try:
-                    self.on_result(res)
-                except Exception:  # a bug in the consumer must not end probing
-                    pass
+                self.on_result(res)
+        except Exception as e:  # a bug must not end probing: said, and the next tick probes again
+            self.on_error(f"probe of {t.name}: {type(e).__name__}: {e}")
         finally:
             inflight.pop(t.name, None)

@@ -52,10 +52,24 @@ def source_digest(clang_version: str = "") -> str:
     return h.hexdigest()
 
 
+_VERSIONS: dict[tuple, str] = {}
+
+
+def _clang_version(clang: str) -> str:
+    """`clang --version`, asked once per binary (path, size, mtime) in this process: running
+    clang costs ~0.15 s, and the agent asks on every run (a health failover waits for it)."""
+    real = os.path.realpath(clang)
+    st = os.stat(real)
+    key = (real, st.st_size, st.st_mtime_ns)
+    if key not in _VERSIONS:
+        _VERSIONS[key] = subprocess.run([clang, "--version"], capture_output=True, text=True, check=False).stdout
+    return _VERSIONS[key]
+
+
 def object_path(cache_dir: Path | None = None) -> tuple[Path, str]:
     """Path of the compiled object (building it if not cached) and its cache key."""
     clang = _clang()
-    version = subprocess.run([clang, "--version"], capture_output=True, text=True, check=False).stdout
+    version = _clang_version(clang)
     digest = source_digest(version)
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
     out = cache / f"lb_tc-{digest[:16]}.o"

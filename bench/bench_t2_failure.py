@@ -1,6 +1,6 @@
 """Benchmark: a tier-2 node fails under a steady HTTPS request loop in the rebel-base lab, with
 `cilium-lb agent` on both tier-1 nodes checking the tier-2 nodes (the agent's defaults: a probe
-every 100 ms per T2, 200 ms timeout, fall 3, rise 3).
+every 100 ms per T2, 200 ms timeout, fall 2, rise 3).
 
     python bench/bench_t2_failure.py [--runs 5]
 
@@ -151,7 +151,7 @@ def t2_run(b: Bench, how: str, health: bool) -> dict:
         if all(victim not in b.live_t2(n) for n in T1):
             stop = time.time() - t_fail
             break
-        time.sleep(0.005)
+        time.sleep(0.02)
     out, _ = proc.communicate(timeout=60)
     samples = json.loads(out)
     b.recover(how)

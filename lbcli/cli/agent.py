@@ -36,7 +36,7 @@ def agent(
     hc_interval: Optional[int] = typer.Option(None, "--t2-health-interval-ms", min=10, max=60000, help="Milliseconds between probes of one tier-2 node (default 100)."),
     hc_timeout: Optional[int] = typer.Option(None, "--t2-health-timeout-ms", min=10, max=60000, help="Milliseconds a probe may take (default 200)."),
     hc_rise: Optional[int] = typer.Option(None, "--t2-health-rise", min=1, max=100, help="Passes in a row before a failed tier-2 node takes new flows again (default 3)."),
-    hc_fall: Optional[int] = typer.Option(None, "--t2-health-fall", min=1, max=100, help="Failures in a row before a tier-2 node stops taking new flows (default 3)."),
+    hc_fall: Optional[int] = typer.Option(None, "--t2-health-fall", min=1, max=100, help="Failures in a row before a tier-2 node stops taking new flows (default 2)."),
 ) -> None:
     """Keep this node converged: apply at start (adopting what runs), when the sources change,
     on SIGHUP, and every --interval seconds (drift repair). One log line per change on stdout.

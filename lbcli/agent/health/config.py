@@ -2,9 +2,10 @@
 LBBackendPool.healthCheck is tier 2 -> backends), so the plan may carry them
 (`tier1.healthCheck`, `tier2.healthPort`) and the agent's options override the defaults below.
 
-Defaults are chosen for failover within a second: a refused connection (HAProxy gone) fails at
-once, so a dead T2 leaves the tables after FALL x INTERVAL = 300 ms plus one reconcile; a
-silent one (hung machine, dropped traffic) after FALL probes that each time out: ~3 x 200 ms.
+Defaults are chosen for failover within a second on a loaded machine: a refused connection
+(HAProxy gone) fails at once, so a dead T2 leaves the tables after FALL probes, 100-200 ms,
+plus one reconcile of the datapath and BGP (~0.1 s idle); a silent one (hung machine, dropped
+traffic) after FALL probes that each time out: ~2 x 200 ms. One lost probe is not a failure.
 A T2 comes back after RISE passes in a row (300 ms), so a flapping one is not taken back at the
 first answer.
 """
@@ -17,7 +18,7 @@ DEFAULT_PORT = 10901  # HAProxy's `frontend health` on every T2 (lbcli/agent/l7/
 DEFAULT_INTERVAL_MS = 100
 DEFAULT_TIMEOUT_MS = 200
 DEFAULT_RISE = 3
-DEFAULT_FALL = 3
+DEFAULT_FALL = 2
 
 
 @dataclass(frozen=True)

@@ -185,6 +185,8 @@ def test_page_parsing_and_judging():
     assert not verdict["default/b"][0] and "backend" in verdict["default/b"][1]
     assert not verdict["default/c"][0]
     assert not verdict["default/d"][0] and "not served" in verdict["default/d"][1]
+    udp = judge(Target("t2", "1.2.3.4", ("default/c", "default/d"), node_only=("default/d",)), seen)
+    assert udp["default/d"] == (True, None) and not udp["default/c"][0]  # UDP: the node's answer speaks
     with pytest.raises(Exception, match="not a cilium-lb"):
         parse_page("<html>hello</html>")
 
@@ -303,3 +305,34 @@ def test_status_shows_the_tier1_view_and_the_most_pessimistic_t1_wins(t1_plan):
     assert (f.t2_healthy_by_t1, f.t2_healthy) == (3, 2)
     row = next(r for r in build_status({"lb-t1-1": t1_plan}, obs).services if r.name == "https-proxy")
     assert row.hc_t1_t2.actual == 3
+
+
+def test_monitor_turns_probe_results_into_a_health_run_and_facts(t1_plan, tmp_path):
+    import io
+
+    from lbcli.agent.daemon.events import EventLog
+    from lbcli.agent.health.monitor import HealthMonitor
+    from lbcli.agent.health.probe import Result
+    from lbcli.agent.reconciler import NodeContext
+
+    asked, out = [], io.StringIO()
+    mon = HealthMonitor(NodeContext("lb-t1-1", tmp_path / "state", tmp_path / "bpf"), asked.append,
+                        EventLog("lb-t1-1", "json", out), {"fall": 2, "rise": 2}, enabled=False)
+    mon.set_plan(t1_plan, seed_from_host=True)  # nothing pinned: everything starts up
+    assert mon.adjust(t1_plan) is t1_plan
+    down = Result("lb-t2-3", False, {SVC: (False, "tier-2 node: refused")}, 0.001)
+    mon._on_result(down)
+    assert asked == [] and mon.facts()["services"][SVC]["t2HealthyByT1"] == 4
+    mon._on_result(down)
+    assert asked == ["health"] and mon.facts()["services"][SVC]["t2HealthyByT1"] == 3
+    adj = mon.adjust(t1_plan)
+    assert "lb-t2-3" not in set(_slots(_table_of(adj, SVC)))
+    ip = {n.name: n.ip for n in t1_plan.tier1.t2_nodes}["lb-t2-3"]
+    assert mon._purge_ready == {(t1_plan.tier1.services[0].vip, 443, "TCP", ip)}
+    events = [line for line in out.getvalue().splitlines() if '"t2-down"' in line]
+    assert len(events) == 1 and "refused" in events[0]
+    facts = mon.facts()["health"]
+    assert facts["services"][SVC]["lb-t2-3"]["up"] is False and facts["config"]["fall"] == 2
+    metrics = {m.name: m for m in mon.metrics("lb-t1-1")}
+    ups = {s.labels["t2"]: s.value for s in metrics["cilium_lb_t2_health_up"].samples}
+    assert ups["lb-t2-3"] == 0 and ups["lb-t2-1"] == 1

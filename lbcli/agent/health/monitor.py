@@ -50,9 +50,12 @@ class HealthMonitor:
         pairs: set[Pair] = set()
         by_t2: dict[str, list[str]] = {}
         ips: dict[str, str] = {}
+        node_only: set[str] = set()
         if t1 is not None:
             ips = {n.name: n.ip for n in t1.t2_nodes if n.ip}
             for s in t1.services:
+                if s.protocol == "UDP":  # HAProxy proxies no UDP: the T2 node's own health speaks
+                    node_only.add(s.service)
                 for t2 in s.t2_nodes:
                     pairs.add((s.service, t2))
                     by_t2.setdefault(t2, []).append(s.service)
@@ -62,7 +65,8 @@ class HealthMonitor:
             if (self.state.rise, self.state.fall) != (cfg.rise, cfg.fall):
                 self.state.rise, self.state.fall = cfg.rise, cfg.fall
             self.state.track(pairs, down)
-        targets = [Target(t2, ips[t2], tuple(sorted(set(svcs)))) for t2, svcs in sorted(by_t2.items()) if t2 in ips]
+        targets = [Target(t2, ips[t2], tuple(sorted(set(svcs))), tuple(sorted(set(svcs) & node_only)))
+                   for t2, svcs in sorted(by_t2.items()) if t2 in ips]
         if down:
             self.log.emit({"event": "health-adopted", "detail": "T2 nodes out of live tables stay out until they pass",
                            "down": [f"{s}@{t}" for s, t in sorted(down)]})
@@ -175,7 +179,11 @@ class HealthMonitor:
         with self.lock:
             ready, pairs = self._purge_ready, self._purge_pairs
             self._purge_ready, self._purge_pairs = set(), set()
-        if not ok or not ready:
+        if not ok:
+            return
+        if not ready:  # nothing to forget (no healthy T2 to re-dispatch to, or the pair left the plan)
+            with self.lock:
+                self._purge_pending -= pairs
             return
         from ..datapath.flows import purge
 

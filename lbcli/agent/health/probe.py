@@ -6,6 +6,7 @@ A probe is one HTTP/1.0 GET of /health/services/0 (then of the further pages it 
 the T2 node's underlay address: its answer is HAProxy's view of every service on that node. No
 answer (refused, reset, timeout, garbage) fails every service on the T2 node; a service that
 is missing from the answer, or whose backends all report 0 usable servers, fails on that node.
+A UDP service (HAProxy proxies none) is judged by the node's answer alone.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class Target:
     name: str      # T2 node
     ip: str        # its underlay address
     services: tuple[str, ...]  # services this T1 dispatches to it
+    node_only: tuple[str, ...] = ()  # of those, the ones HAProxy does not proxy (UDP): up while the node answers
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,9 @@ def judge(target: Target, seen: dict[str, list[int]]) -> dict[str, tuple[bool, s
     out = {}
     for svc in target.services:
         counts = seen.get(svc)
-        if counts is None:
+        if svc in target.node_only:
+            out[svc] = (True, None)
+        elif counts is None:
             out[svc] = (False, "not served on this tier-2 node")
         elif not any(c > 0 for c in counts):
             out[svc] = (False, "no usable backend server (HAProxy)")

@@ -327,12 +327,24 @@ def test_monitor_turns_probe_results_into_a_health_run_and_facts(t1_plan, tmp_pa
     assert asked == ["health"] and mon.facts()["services"][SVC]["t2HealthyByT1"] == 3
     adj = mon.adjust(t1_plan)
     assert "lb-t2-3" not in set(_slots(_table_of(adj, SVC)))
+    assert mon.components() == {"datapath"}  # the VIP stays announced: BGP is left to period runs
     ip = {n.name: n.ip for n in t1_plan.tier1.t2_nodes}["lb-t2-3"]
     assert mon._purge_ready == {(t1_plan.tier1.services[0].vip, 443, "TCP", ip)}
     events = [line for line in out.getvalue().splitlines() if '"t2-down"' in line]
     assert len(events) == 1 and "refused" in events[0]
     facts = mon.facts()["health"]
     assert facts["services"][SVC]["lb-t2-3"]["up"] is False and facts["config"]["fall"] == 2
+    for t2 in ("lb-t2-1", "lb-t2-2", "lb-t2-4"):
+        for _ in range(2):
+            mon._on_result(Result(t2, False, {SVC: (False, "tier-2 node: refused")}, 0.001))
+    gone = mon.adjust(t1_plan)
+    assert mon.components() == {"datapath", "bgp"} and [w["prefix"] for w in mon.facts()["health"]["withdrawn"]]
+    assert all(p.prefix != f"{t1_plan.tier1.services[0].vip}/32" for i in gone.bgp.instances for x in i.peers for p in x.prefixes)
+    mon.adjust(t1_plan)
+    assert mon.components() == {"datapath"}  # nothing moved since
     metrics = {m.name: m for m in mon.metrics("lb-t1-1")}
     ups = {s.labels["t2"]: s.value for s in metrics["cilium_lb_t2_health_up"].samples}
-    assert ups["lb-t2-3"] == 0 and ups["lb-t2-1"] == 1
+    assert ups == {"lb-t2-1": 0, "lb-t2-2": 0, "lb-t2-3": 0, "lb-t2-4": 0}
+    downs = {s.labels["t2"]: s.value for s in metrics["cilium_lb_t2_health_transitions"].samples
+             if s.labels["to"] == "down"}
+    assert downs == {"lb-t2-1": 1, "lb-t2-2": 1, "lb-t2-3": 1, "lb-t2-4": 1}

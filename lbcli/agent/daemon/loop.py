@@ -193,9 +193,9 @@ class Agent:
         else:
             from ..engine import apply_plan
 
-            # a health transition changes tables and announcements only: run just those (the
+            # a health transition changes tables (and announcements) only: run just those (the
             # next period run still checks everything)
-            only = {"datapath", "bgp"} if trigger == "health" else None
+            only = self.health.components() if trigger == "health" and self.health is not None else None
             report = apply_plan(ctx, plan, secrets, only=only)
         if self.health is not None:
             self.health.after_apply(report)

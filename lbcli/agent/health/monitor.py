@@ -40,6 +40,7 @@ class HealthMonitor:
         self._purge_pending: set[Pair] = set()
         self._purge_ready: set[tuple[str, int, str, str]] = set()
         self._purge_pairs: set[Pair] = set()
+        self._bgp_moved = False
         self.flows_purged = 0
         self.prober: Prober | None = None
 
@@ -169,8 +170,15 @@ class HealthMonitor:
             self.log.emit({"event": "vip-announced", "prefix": p, "detail": "a tier-2 node serves it again"})
         with self.lock:
             self.withdrawn = withdrawn
+            self._bgp_moved = now != prev
             self._purge_ready, self._purge_pairs = ready, pending
         return out
+
+    def components(self) -> set[str]:
+        """What a `health` run carries out: the datapath, and BGP when the last adjust moved a
+        VIP in or out (everything else is the period run's: a health run repairs no drift)."""
+        with self.lock:
+            return {"datapath", "bgp"} if self._bgp_moved else {"datapath"}
 
     def after_apply(self, report) -> None:
         """After a run: forget flows pinned to the T2 nodes that failed (once the datapath

@@ -132,6 +132,18 @@ def _changed_sections(old: str, new: str) -> list[str]:
     return sorted(out)
 
 
+def _local(ip: str | None) -> str | None:
+    """`ip` when a link in this namespace holds it (HAProxy can bind it), else None."""
+    if not ip:
+        return None
+    from lbcli.agent.host import netlink as nl
+
+    try:
+        return ip if nl.link_by_address(ip) else None
+    except Exception:  # no netlink here: bind everywhere rather than fail to start
+        return None
+
+
 class L7Reconciler:
     name = COMPONENT
 
@@ -154,10 +166,13 @@ class L7Reconciler:
         if model is None:
             return L7Desired(None, secrets, None)
         # the health endpoint tier 1 probes: on the underlay address, at the plan's port if set
-        self._health_addr = ((doc.get("node") or {}).get("internalIP")) or None
+        self._health_addr = _local(((doc.get("node") or {}).get("internalIP")) or None)
         self._plan_health_port = (doc.get("tier2") or {}).get("healthPort")
         rendered = self._render(model, secrets, self.paths.dir)
         self._warnings = list(rendered.warnings)
+        if doc.get("node", {}).get("internalIP") and self._health_addr is None:
+            self._warnings.append(f"the node's internalIP {doc['node']['internalIP']} is on no link here: "
+                                  "the health endpoint listens on every address")
         return L7Desired(model, secrets, rendered)
 
     def _render(self, model: L7Model, secrets: Secrets, base: Path) -> Rendered:

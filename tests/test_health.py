@@ -249,7 +249,16 @@ def test_probe_fails_the_node_when_refused_or_silent():
     finally:
         srv.close()
     assert not res.node_ok and "no answer in 200 ms" in res.services["default/a"][1]
-    assert res.seconds < 1.0
+    assert res.seconds < 1.0 and res.timed_out
+
+
+def test_a_timeout_the_prober_overslept_counts_neither_way():
+    from lbcli.agent.health.probe import Result, conclusive
+
+    down = {"s": (False, "no answer")}
+    assert conclusive(Result("t2", False, down, 0.21, timed_out=True), 0.2)
+    assert not conclusive(Result("t2", False, down, 1.5, timed_out=True), 0.2)  # starved: inconclusive
+    assert conclusive(Result("t2", False, down, 1.5), 0.2)  # refused late is still refused
 
 
 def test_prober_thread_probes_on_its_interval():

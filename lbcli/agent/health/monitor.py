@@ -236,6 +236,7 @@ class HealthMonitor:
             withdrawn = len(self.withdrawn)
             purged = self.flows_purged
             probes = self.prober.probes if self.prober else 0
+            overslept = self.prober.inconclusive if self.prober else 0
         up = GaugeMetricFamily("cilium_lb_t2_health_up", "1 when this tier-1 node sends new flows of the service to the T2 node.",
                                labels=["node", "service", "t2"])
         tr = CounterMetricFamily("cilium_lb_t2_health_transitions", "Health transitions of (service, T2 node).",
@@ -249,5 +250,8 @@ class HealthMonitor:
         yield GaugeMetricFamily("cilium_lb_vips_withdrawn_unhealthy", "VIPs withdrawn from BGP: no healthy tier-2 node.",
                                 value=withdrawn)
         yield CounterMetricFamily("cilium_lb_t2_health_probes", "Health probes of tier-2 nodes completed.", value=probes)
+        yield CounterMetricFamily("cilium_lb_t2_health_probes_inconclusive",
+                                  "Probe timeouts the prober overslept (CPU starvation here), counted neither way.",
+                                  value=overslept)
         yield CounterMetricFamily("cilium_lb_flows_redispatched", "Flows forgotten because their T2 node failed.",
                                   value=purged)

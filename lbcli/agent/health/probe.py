@@ -36,6 +36,14 @@ class Result:
     node_ok: bool
     services: dict[str, tuple[bool, str | None]]  # service -> (ok, why not)
     seconds: float
+    timed_out: bool = False
+
+
+def conclusive(res: Result, timeout: float) -> bool:
+    """False for a timeout the prober itself overslept: its timer fired far later than asked
+    (this process or machine was starved of CPU), so the T2's answer may have sat unread. Such
+    a probe counts neither way; a hung T2 times out on time and counts."""
+    return not res.timed_out or res.seconds <= timeout + max(0.05, timeout / 2)
 
 
 class ProbeError(Exception):
@@ -110,7 +118,8 @@ async def probe_once(target: Target, port: int, timeout: float) -> Result:
     try:
         seen = await asyncio.wait_for(run(), timeout)
     except asyncio.TimeoutError:
-        return _node_down(target, f"no answer in {timeout * 1000:.0f} ms", t0)
+        res = _node_down(target, f"no answer in {timeout * 1000:.0f} ms", t0)
+        return Result(res.t2, False, res.services, res.seconds, timed_out=True)
     except (OSError, ProbeError, asyncio.IncompleteReadError) as e:
         return _node_down(target, str(e) or type(e).__name__, t0)
     return Result(target.name, True, judge(target, seen), time.monotonic() - t0)
@@ -136,6 +145,7 @@ class Prober:
         self._thread: threading.Thread | None = None
         self._stop: asyncio.Event | None = None
         self.probes = 0
+        self.inconclusive = 0  # timeouts overslept by a starved prober (counted neither way)
 
     def set_targets(self, targets: list[Target], port: int | None = None, interval: float | None = None,
                     timeout: float | None = None) -> None:
@@ -189,6 +199,9 @@ class Prober:
         try:
             res = await probe_once(t, port, timeout)
             self.probes += 1
+            if not conclusive(res, timeout):
+                self.inconclusive += 1
+                return
             with self._lock:
                 current = self._targets.get(t.name)
             if current is not None:

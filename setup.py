@@ -5,6 +5,6 @@ from setuptools import Extension, setup
 
 setup(
     ext_modules=[
-        Extension("lbcli.compile._maglev", ["lbcli/compile/_maglev.c"], optional=True, extra_compile_args=["-O2"]),
+        Extension("lbcli.model._maglev", ["lbcli/model/_maglev.c"], optional=True, extra_compile_args=["-O2"]),
     ]
 )

@@ -201,7 +201,7 @@ def test_identical_across_processes():
     code = (
         "import sys, json, hashlib\n"
         "if sys.argv[1] == 'no-accel':\n"
-        "    sys.modules['lbcli.compile._maglev'] = None  # import fails: pure-Python fallback\n"
+        "    sys.modules['lbcli.model._maglev'] = None  # import fails: pure-Python fallback\n"
         "from lbcli.compile import maglev\n"
         "assert sys.argv[1] == 'accel' or not maglev.accelerated()\n"
         "b = [tuple(x) for x in json.loads(sys.stdin.read())]\n"
@@ -363,7 +363,7 @@ def test_c_and_python_identical_large(n, m, max_w):
 
 @needs_accel
 def test_c_extension_rejects_bad_buffers():
-    from lbcli.compile import _maglev
+    from lbcli.model import _maglev
 
     table = array("i", [0]) * 251
     digest = bytes(16)

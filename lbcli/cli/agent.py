@@ -45,6 +45,12 @@ def agent(
     resync: float = typer.Option(300.0, "--resync", min=5, max=86400, help="With --kube: seconds between full relists of each kind (a missed event lives at most this long)."),
     secret_poll: float = typer.Option(10.0, "--secret-poll", min=1, max=3600, help="With --kube: seconds between re-reads of the referenced Secrets (read by name: RBAC grants no watch on Secrets)."),
     sync_timeout: float = typer.Option(60.0, "--sync-timeout", min=1, max=3600, help="With --kube: seconds to wait for the first list of every kind before giving up (exit 2)."),
+    t2_health: bool = typer.Option(True, "--t2-health/--no-t2-health", help="Tier 1: check every tier-2 node per service and send new flows only to healthy ones; withdraw a VIP no tier-2 node serves."),
+    hc_port: Optional[int] = typer.Option(None, "--t2-health-port", min=1, max=65535, help="Tier-2 health endpoint port (default: the plan's tier1.healthCheck.port, else 10901)."),
+    hc_interval: Optional[int] = typer.Option(None, "--t2-health-interval-ms", min=10, max=60000, help="Milliseconds between probes of one tier-2 node (default 100)."),
+    hc_timeout: Optional[int] = typer.Option(None, "--t2-health-timeout-ms", min=10, max=60000, help="Milliseconds a probe may take (default 200)."),
+    hc_rise: Optional[int] = typer.Option(None, "--t2-health-rise", min=1, max=100, help="Passes in a row before a failed tier-2 node takes new flows again (default 3)."),
+    hc_fall: Optional[int] = typer.Option(None, "--t2-health-fall", min=1, max=100, help="Failures in a row before a tier-2 node stops taking new flows (default 2)."),
 ) -> None:
     """Keep this node converged: apply at start (adopting what runs), when the sources change,
     on SIGHUP, when the kernel or a daemon reports drift (netlink, pidfd), and every --interval
@@ -98,6 +104,11 @@ def agent(
         load, watch, feeds = agent_kube.loader(cluster, node, nodes, lock), [], [cluster]
     runner = Agent(ctx, load, log, watch, interval, debounce, events=events,
                    event_debounce=event_debounce / 1000, feeds=feeds)
+    if t2_health:
+        from ..agent.health.monitor import HealthMonitor
+
+        runner.health = HealthMonitor(ctx, runner.request, log, {
+            "port": hc_port, "interval_ms": hc_interval, "timeout_ms": hc_timeout, "rise": hc_rise, "fall": hc_fall})
     try:
         if kube:
             agent_kube.first_load(runner, cluster, log.emit)

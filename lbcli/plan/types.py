@@ -196,6 +196,17 @@ class T1DirectService(PlanObject):
 
 
 @_t
+class T2HealthCheck(PlanObject):
+    DESCRIPTION = ("How tier 1 checks the tier-2 nodes (their health endpoint, per service); left out, "
+                   "the agent's defaults apply (lbcli/agent/health/config.py).")
+    port: int = f(PORT, desc="The tier-2 nodes' health endpoint port (their tier2.healthPort).")
+    interval_ms: int = f(Int(10, 60000), "intervalMs")
+    timeout_ms: int = f(Int(10, 60000), "timeoutMs")
+    rise: int = f(Int(1, 100), desc="Passes in a row before a failed tier-2 node takes traffic again.")
+    fall: int = f(Int(1, 100), desc="Failures in a row before a tier-2 node stops taking new flows.")
+
+
+@_t
 class Tier1(PlanObject):
     SCHEMA_DEF = "tier1"
     DESCRIPTION = ("Present on tier-1 nodes: per VIP:port/protocol the T2 nodes and their Maglev table; "
@@ -208,6 +219,7 @@ class Tier1(PlanObject):
     backend_tables: tuple = f(ListOf(Obj(BackendTable)), omit_if=())
     direct_services: tuple = f(ListOf(Obj(T1DirectService)), omit_if=(),
                                desc="t1-only services: straight to the backends of their table.")
+    health_check: T2HealthCheck | None = f(Nullable(Obj(T2HealthCheck)), omit_if=None)
 
     def validate(self, path):
         ids = {t.id for t in self.maglev_tables}
@@ -435,6 +447,8 @@ class Tier2(PlanObject):
     vips: tuple = f(ListOf(IPV4, unique=True))
     listeners: tuple = f(ListOf(Obj(Listener)))
     backend_pools: tuple = f(ListOf(Obj(BackendPool)))
+    health_port: int | None = f(Nullable(PORT), omit_if=None, desc=(
+        "Port of the health endpoint tier 1 probes (HAProxy's view per service); left out: 10901."))
 
     def pool(self, name: str) -> BackendPool | None:
         return next((p for p in self.backend_pools if p.name == name), None)

@@ -182,7 +182,8 @@ def _row(key: str, a: _Acc, facts: ServiceFacts | None) -> ServiceStatus:
         bgp_peers=Count(len(a.peers), f.bgp_peers_established),
         bgp_routes=Count(a.routes, f.bgp_routes_advertised),
         t1=Count(len(a.t1), f.t1_programmed),
-        hc_t1_t2=Count(len(a.t2_targets or a.t2), f.t2_healthy),
+        hc_t1_t2=Count(len(a.t2_targets or a.t2),
+                       f.t2_healthy if f.t2_healthy_by_t1 is None else f.t2_healthy_by_t1),
         t2=Count(len(a.t2)),
         hc_t2_b=Count(len(a.backends), f.backends_healthy),
     )

@@ -10,6 +10,8 @@ only ask for a run. Triggers:
             BGP, which gates announcements on them), debounced
     period  every `interval` seconds since the last full run: the safety net for drift no
             event reports (a sysctl, a map slot, a daemon's state changed through its socket)
+    health  a tier-2 node failed or recovered for a service (lbcli/agent/health/): every run
+            carries out the health-adjusted plan, so this one moves the tables or the VIP
 
 Every change an `event` or `period` run makes is a drift repair: the sources did not change,
 the host did. An event run widens to a full run when the last run did not converge (a
@@ -67,6 +69,9 @@ class Stats:
     last_event: str | None = None  # what the last event burst was (netlink messages, daemon exits)
 
 
+HEALTH_SCOPE = "health"  # the scope of a `health` run until the adjust says what it moved
+
+
 class Agent:
     def __init__(self, ctx: NodeContext, load: Callable[[], tuple[Any, dict]], log: EventLog,
                  watch: list[Path] | None = None, interval: float = 5.0, debounce_ms: int = 300,
@@ -95,6 +100,7 @@ class Agent:
         self._last_full = time.monotonic()
         self._streak = 0  # consecutive event runs that changed something
         self.started = time.time()
+        self.health: Any = None  # lbcli.agent.health.monitor.HealthMonitor, when tier 1 checks tier 2
 
     # -- asking for a run (any thread, signal handlers) -------------------------------------
     def request(self, trigger: str, components: set[str] | None = None) -> None:
@@ -120,6 +126,8 @@ class Agent:
         """Load the sources (SourceError when they do not load: nothing was run yet)."""
         self.plan, self.secrets = self.load()
         self.log.emit({"event": "start", "interval": self.interval, "watching": len(self.watch_paths)})
+        if self.health is not None:
+            self.health.set_plan(self.plan, seed_from_host=True)
 
     def run(self, install_signals: bool = True, max_runs: int | None = None) -> None:
         from .watch import Watcher
@@ -152,6 +160,8 @@ class Agent:
                 self.monitor.stop()
             for feed in self.feeds:
                 feed.stop()
+            if self.health is not None:
+                self.health.stop()
             self.log.emit({"event": "stop", "detail": "the datapath, BIRD and HAProxy keep serving"})
 
     def _start_monitor(self) -> None:
@@ -182,6 +192,10 @@ class Agent:
         for full in ("reload", "source", "period", "start"):
             if full in pending:
                 return full, None
+        if pending[0] == "health" and self.health is not None:
+            # a health transition changes tables (and announcements) only: run just those (the
+            # next full run still checks everything)
+            return "health", {HEALTH_SCOPE}  # resolved after the adjust (_apply_plan)
         if pending[0] != "event":
             return pending[0], None
         if self._streak >= EVENT_STREAK:
@@ -208,6 +222,8 @@ class Agent:
             else:
                 if plan != self.plan or secrets != self.secrets:
                     self.log.emit({"event": "plan", "trigger": trigger, "detail": "new plan loaded"})
+                    if self.health is not None:
+                        self.health.set_plan(plan)
                 with self.lock:
                     self.plan, self.secrets = plan, secrets
         if only is not None and not (self.report or {}).get("ok"):
@@ -249,11 +265,19 @@ class Agent:
         return info
 
     def _apply_plan(self, ctx, plan, secrets, only: set[str] | None = None):
+        if self.health is not None:
+            plan = self.health.adjust(plan)  # every run carries out the health-adjusted plan
+            if only is not None and HEALTH_SCOPE in only:  # what this adjust moved: tables, VIPs
+                only = (only - {HEALTH_SCOPE}) | self.health.components()
         if self._apply is not None:
-            return self._apply(ctx, plan, secrets) if only is None else self._apply(ctx, plan, secrets, only=only)
-        from ..engine import apply_plan
+            report = self._apply(ctx, plan, secrets) if only is None else self._apply(ctx, plan, secrets, only=only)
+        else:
+            from ..engine import apply_plan
 
-        return apply_plan(ctx, plan, secrets, only=only)
+            report = apply_plan(ctx, plan, secrets, only=only)
+        if self.health is not None:
+            self.health.after_apply(report)
+        return report
 
 
 def merge_reports(full: dict | None, part: dict) -> dict:

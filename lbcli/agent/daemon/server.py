@@ -42,6 +42,7 @@ def status_doc(agent: Agent) -> dict[str, Any]:
                        "seen": getattr(agent.monitor, "events", 0), "last": s.last_event},
             "sourceErrors": s.source_errors, "lastSourceError": s.last_source_error,
             "withheld": report.get("withheld", []),
+            "healthWithdrawn": [] if agent.health is None else agent.health.facts()["health"]["withdrawn"],
             "components": [{"name": c["name"], "ok": c["ok"], "degraded": c["degraded"], "error": c["error"]}
                            for c in report.get("components", [])],
             **{k: v for f in agent.feeds if hasattr(f, "status") for k, v in f.status().items()},  # --kube
@@ -53,7 +54,14 @@ def facts_doc(agent: Agent) -> dict[str, Any]:
 
     with agent.lock:
         plan, secrets = agent.plan, agent.secrets
-    return collect(agent.ctx, plan, secrets)
+    doc = collect(agent.ctx, plan, secrets)
+    if agent.health is not None and getattr(plan, "tier1", None) is not None:
+        health = agent.health.facts()  # tier 1's view of tier 2 (HC T1->T2)
+        for svc, f in health["services"].items():
+            doc["services"].setdefault(svc, {}).update(f)
+        doc["services"] = {k: dict(sorted(v.items())) for k, v in sorted(doc["services"].items())}
+        doc["health"] = health["health"]
+    return doc
 
 
 def plan_bytes(agent: Agent) -> bytes:
@@ -113,6 +121,8 @@ class _Collector:
         yield from self._datapath(node, plan)
         yield from self._bgp(node, plan)
         yield from self._services(node)
+        if a.health is not None and plan.tier1 is not None:
+            yield from a.health.metrics(node)
 
     def _datapath(self, node: str, plan):
         from prometheus_client.core import CounterMetricFamily

@@ -193,6 +193,18 @@ def _changed_sections(old: str, new: str) -> list[str]:
     return sorted(out)
 
 
+def _local(ip: str | None) -> str | None:
+    """`ip` when a link in this namespace holds it (HAProxy can bind it), else None."""
+    if not ip:
+        return None
+    from lbcli.agent.host import netlink as nl
+
+    try:
+        return ip if nl.link_by_address(ip) else None
+    except Exception:  # no netlink here: bind everywhere rather than fail to start
+        return None
+
+
 class L7Reconciler:
     name = COMPONENT
 
@@ -203,18 +215,30 @@ class L7Reconciler:
         self.paths = HAProxyPaths.for_node(ctx.state_dir, ctx.node)
         self.proc = HAProxyProcess(self.paths, binary)
         self._warnings: list[str] = []
+        self._health_addr: str | None = None  # from the plan (desired)
+        self._plan_health_port: int | None = None
 
     # -- desired --------------------------------------------------------------------------
     def desired(self, plan: NodePlan | Mapping[str, Any], secrets: Secrets) -> L7Desired:
-        model = model_from_plan(plan)  # the typed plan (a JSON form is read through the types)
+        if not isinstance(plan, NodePlan):
+            plan = NodePlan.from_json(plan)  # a JSON form is read through the types
+        model = model_from_plan(plan)
         if model is None:
             return L7Desired(None, secrets, None)
+        # the health endpoint tier 1 probes: on the underlay address, at the plan's port if set
+        internal_ip = plan.node.internal_ip
+        self._health_addr = _local(internal_ip or None)
+        self._plan_health_port = plan.tier2.health_port if plan.tier2 is not None else None
         rendered = self._render(model, secrets, self.paths.dir)
         self._warnings = list(rendered.warnings)
+        if internal_ip and self._health_addr is None:
+            self._warnings.append(f"the node's internalIP {internal_ip} is on no link here: "
+                                  "the health endpoint listens on every address")
         return L7Desired(model, secrets, rendered)
 
     def _render(self, model: L7Model, secrets: Secrets, base: Path) -> Rendered:
-        return render(model, secrets, base, self.ctx.node, self.health_port)
+        return render(model, secrets, base, self.ctx.node, self._plan_health_port or self.health_port,
+                      self._health_addr)
 
     # -- observe --------------------------------------------------------------------------
     def observe(self) -> L7Observed:

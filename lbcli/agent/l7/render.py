@@ -745,15 +745,60 @@ def _route_policy(listener: Listener, mode: str, fetch: str, tables: list[list[s
     return out
 
 
-def _health_frontend(port: int, r: Rendered) -> list[str]:
-    """GET /health/<ns>/<name>: 200 when the service is served here and one of its backends
-    has a usable server, 503 otherwise (also for services this node cannot serve)."""
+# the health endpoint's pages: HAProxy builds a `return` body in one buffer (tune.bufsize,
+# 16 kB), so the per-service lines are split into pages well below it (the template, longer
+# than what it expands to, is what is measured)
+HEALTH_PAGE_BYTES = 8000
+HEALTH_MAGIC = "cilium-lb-health v1"
+_HEALTH_SAFE = re.compile(r"[a-z0-9][-a-z0-9./_]*")
+
+
+def health_pages(service_backends: dict[str, list[str]]) -> list[list[tuple[str, list[str]]]]:
+    """The services in pages of at most HEALTH_PAGE_BYTES of template each (one page at least)."""
+    pages: list[list[tuple[str, list[str]]]] = [[]]
+    size = 0
+    for svc, backends in sorted(service_backends.items()):
+        line = len(svc) + sum(len(b) + 12 for b in backends) + 2
+        if pages[-1] and size + line > HEALTH_PAGE_BYTES:
+            pages.append([])
+            size = 0
+        pages[-1].append((svc, backends))
+        size += line
+    return pages
+
+
+def _health_frontend(port: int, r: Rendered, addr: str | None = None) -> list[str]:
+    """Tier 1 checks tier 2 here (lbcli/agent/health/). Bound on the node's underlay address
+    (and loopback) when the plan gives one, else on every address.
+
+        GET /health               200: HAProxy answers on this node
+        GET /health/<ns>/<name>   200 when the service is served here and one of its backends
+                                  has a usable server, 503 otherwise (404: not a service here)
+        GET /health/services/<k>  page k: a first line "cilium-lb-health v1 page <k> of <n>",
+                                  then one line per service: its name and nbsrv() of each of
+                                  its backends (no number: nothing serves it here)
+
+    HAProxy's own view is the truth: nbsrv() counts the servers its checks hold usable."""
+    if addr is not None:
+        _need_ip(addr, "health endpoint address")
+    _need_int(port, "health endpoint port", 1, 65535)
+    binds = [f"    bind {addr}:{port}", f"    bind 127.0.0.1:{port}"] if addr and addr != "127.0.0.1" else [f"    bind {addr or ''}:{port}"]
     out = [
         "frontend health",
         "    mode http",
-        f"    bind :{port}",
+        *binds,
         '    http-request return status 200 content-type text/plain string "ok\\n" if { path /health }',
     ]
+    for svc, backends in r.service_backends.items():  # every value written below is held to a safe set
+        for v in (svc, *backends):
+            if not _HEALTH_SAFE.fullmatch(v):
+                raise L7RenderError(f"health endpoint: {_show(v)} cannot be written into a path or log-format string")
+    pages = health_pages(r.service_backends)
+    for k, page in enumerate(pages):
+        body = f"{HEALTH_MAGIC} page {k} of {len(pages)}\\n" + "".join(
+            svc + "".join(f" %[nbsrv({be})]" for be in backends) + "\\n" for svc, backends in page)
+        out.append(f'    http-request return status 200 content-type text/plain lf-string "{body}" '
+                   f"if {{ path /health/services/{k} }}")
     for i, (svc, backends) in enumerate(sorted(r.service_backends.items())):
         out.append(f"    acl svc{i} path /health/{svc}")
         for be in backends:
@@ -771,8 +816,10 @@ def render(
     base: str | PurePosixPath,
     node: str,
     health_port: int = DEFAULT_HEALTH_PORT,
+    health_addr: str | None = None,
 ) -> Rendered:
-    """Render the node's HAProxy configuration; `base` is the directory the files live in."""
+    """Render the node's HAProxy configuration; `base` is the directory the files live in;
+    the health endpoint listens on `health_addr` (the node's underlay address) or everywhere."""
     base = PurePosixPath(base)
     check_model(model, node, base)
     r = Rendered(config="", users="")
@@ -829,7 +876,7 @@ def render(
     if any(l.type in HTTP_TYPES for l in model.listeners):
         sections.append(["backend no_route", "    mode http", '    http-request return status 404 content-type text/plain string "no route\\n"'])
     head = _global(base, node) + _defaults()
-    body = [_health_frontend(health_port, r)] + sections + [resolvers[k] for k in sorted(resolvers)]
+    body = [_health_frontend(health_port, r, health_addr)] + sections + [resolvers[k] for k in sorted(resolvers)]
     r.config = "\n".join(head + [line for s in body for line in s + [""]])
     r.users = "# basic-auth users (crypt hashes only)\n" + "".join(
         "\n".join(userlists[k]) + "\n" for k in sorted(userlists)

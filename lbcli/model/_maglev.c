@@ -1,4 +1,4 @@
-/* Maglev table fill loop for lbcli.compile.maglev (optional accelerator).
+/* Maglev table fill loop for lbcli.model.maglev_table (optional accelerator).
  *
  * Same algorithm, step for step, as maglev._fill_python (the specification); the Python side
  * validates input, sorts backends and hashes keys, this file only turns digests + weights into

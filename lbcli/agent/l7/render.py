@@ -750,7 +750,7 @@ def _route_policy(listener: Listener, mode: str, fetch: str, tables: list[list[s
 # than what it expands to, is what is measured)
 HEALTH_PAGE_BYTES = 8000
 HEALTH_MAGIC = "cilium-lb-health v1"
-_HEALTH_SAFE = re.compile(r"[a-z0-9][-a-z0-9./_]*")
+_HEALTH_SAFE = re.compile(r"[a-z0-9][-a-z0-9./_:]*")  # ":" in a v1 Service port key (ns/name:port)
 
 
 def health_pages(service_backends: dict[str, list[str]]) -> list[list[tuple[str, list[str]]]]:

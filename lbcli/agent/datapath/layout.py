@@ -64,6 +64,11 @@ CFG = Layout(
 
 ALL = (SVC_KEY, SVC, TSTATE, TMETA, T2, FLOW_KEY, FLOW, COUNTER, CFG)
 
+# The XDP program's own maps (bpf/lb_xdp_maps.h).
+XCFG = Layout("lb_xcfg", (("saddr", "4s"), ("dport", "2s"), ("mac", "6s"), ("ifindex", "I")))
+NH = Layout("lb_nh", (("mac", "6s"), ("pad", "H")))
+XDP_ALL = (XCFG, NH)
+
 # Limits compiled into the object (bpf/lb_maps.h).
 MAX_SERVICES = 16384
 MAX_TABLES = 4096
@@ -71,6 +76,7 @@ MAX_T2 = 4096
 
 # Global counters (enum in lb_maps.h).
 GSTATS = ("redirect", "flow_hit", "drop_no_cfg", "drop_no_table", "drop_no_t2", "drop_tunnel")
+XDP_GSTATS = {7: "xdp_pass_no_neigh"}  # LB_STAT_XDP_NO_NEIGH in lb_xdp_maps.h
 
 PROTOCOLS = {"TCP": 6, "UDP": 17}
 PROTOCOL_NAMES = {v: k for k, v in PROTOCOLS.items()}
@@ -79,3 +85,5 @@ PROTOCOL_NAMES = {v: k for k, v in PROTOCOLS.items()}
 MAP_NAMES = ("lb_cfg", "lb_flows", "lb_gstats", "lb_maglev", "lb_stats", "lb_svc", "lb_t2",
              "lb_tmeta", "lb_tstate")
 PROGRAM = "lb_tc_ingress"
+XDP_MAP_NAMES = ("lb_nh", "lb_xcfg")
+XDP_PROGRAM = "lb_xdp"

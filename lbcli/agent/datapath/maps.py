@@ -154,7 +154,7 @@ class PinnedMaps:
 
     def read_gstats(self) -> dict[str, int]:
         n, out = possible_cpus(), {}
-        for i, name in enumerate(L.GSTATS):
+        for i, name in [*enumerate(L.GSTATS), *L.XDP_GSTATS.items()]:
             raw = bpf.lookup(self.fd["lb_gstats"], struct.pack("<I", i), 8 * n) or b""
             out[name] = sum(struct.unpack(f"<{len(raw) // 8}Q", raw))
         return out

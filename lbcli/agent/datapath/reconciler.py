@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from lbcli.agent import state as st
-from lbcli.agent.datapath import pins
+from lbcli.agent.datapath import pins, xdp
 from lbcli.agent.host import netlink as nl
 from lbcli.agent.datapath import layout as L
 from lbcli.agent.reconciler import Change, ComponentResult, NodeContext, record_step
@@ -41,7 +41,7 @@ _PROBE_ARGS = {
     "gre": ("GRE", {"gre_collect_metadata": True}),
 }
 
-_PHASES = ("device", "program", "filter", "config", "t2", "table", "service")
+_PHASES = ("device", "program", "xprogram", "filter", "xattach", "config", "xcfg", "t2", "nh", "table", "service")
 STATE_KIND = "datapath"
 # The record's table digests are a cache (a miss costs one table decode, well under a
 # millisecond), rewritten once more than this many entries are missing or stale: a backend
@@ -112,6 +112,7 @@ class Observed:
     services: dict[SvcKey, tuple[int, int]] = field(default_factory=dict)
     tables: dict[int, Any] = field(default_factory=dict)  # k -> maps.TableState
     state: dict = field(default_factory=dict)  # last recorded by this reconciler
+    xdp: Any = None  # xdp.XdpObserved
 
 
 def _vips(keys) -> tuple[str, ...]:
@@ -294,7 +295,8 @@ def _rank(ch: Change) -> int:
 
 
 _KIND = {Teardown: "teardown", DeviceSpec: "device", ProgramSpec: "program", FilterSpec: "filter",
-         ConfigSpec: "config", T2Spec: "t2", TableChange: "table", ServiceSpec: "service", RecordSpec: "state"}
+         ConfigSpec: "config", T2Spec: "t2", TableChange: "table", ServiceSpec: "service", RecordSpec: "state",
+         xdp.XdpProgramSpec: "xprogram", xdp.XdpAttachSpec: "xattach", xdp.XcfgSpec: "xcfg", xdp.NhSpec: "nh"}
 
 
 class DatapathReconciler:
@@ -346,10 +348,12 @@ class DatapathReconciler:
         return out
 
     # -- build ------------------------------------------------------------------------------
-    def object(self) -> tuple[Path, str]:
-        if self._object is None:
-            from lbcli.agent.datapath.build import object_path
+    def object(self, xdp_main: bool = False) -> tuple[Path, str]:
+        from lbcli.agent.datapath.build import XDP_MAIN, object_path
 
+        if xdp_main:
+            return object_path(self.cache_dir, XDP_MAIN)
+        if self._object is None:
             self._object = object_path(self.cache_dir)
         return self._object
 
@@ -398,13 +402,19 @@ class DatapathReconciler:
                     obs.t2 = maps.read_t2()
                     obs.services = maps.read_services()
                     obs.tables = maps.read_tables()
+        obs.xdp = xdp.observe(self.pin_dir, known)
         return obs
 
     # -- diff -------------------------------------------------------------------------------
     def diff(self, desired: Any, observed: Observed) -> list[Change]:
         """`desired`: the node plan or a :class:`Desired`; the changes in apply order. Raises
         DatapathError."""
+        mode = self.ctx.datapath
+        if mode not in xdp.MODES:
+            raise DatapathError(f"datapath {mode!r} is not one of {', '.join(xdp.MODES)}")
         if isinstance(desired, NodePlan):
+            if mode == "xdp" and desired.tier1 is not None and (why := xdp.refusals(desired)):
+                raise DatapathError("--datapath xdp refused: " + "; ".join(why) + " (use --datapath tc)")
             want = desired_from_plan(desired, observed.state.get("tables", {}))
         else:
             want = desired
@@ -454,6 +464,11 @@ class DatapathReconciler:
         if program_changed or observed.filters.get(uplink) != observed.program_id or not observed.program_id:
             c(FilterSpec(uplink, digest), "create" if uplink not in observed.filters else "update",
               f"filter {uplink} ingress", "tc clsact ingress bpf da")
+        try:  # XDP on top (the tc program stays: it carries what XDP passes), or undo it
+            xdp.changes(c, mode, want, observed.xdp or xdp.XdpObserved(), uplink, nl.link(uplink),
+                        self.object(xdp_main=True) if mode == "xdp" else None, program_changed)
+        except xdp.XdpRefused as exc:
+            raise DatapathError(str(exc)) from None
 
         # config
         cfg = observed.cfg
@@ -538,8 +553,9 @@ class DatapathReconciler:
         return sorted(changes, key=_rank)
 
     def _teardown_changes(self, observed: Observed) -> list[Change]:
+        x = observed.xdp or xdp.XdpObserved()
         if not (observed.filters or observed.pinned_program or observed.maps_present
-                or observed.state.get("device") in observed.vxlan):
+                or observed.state.get("device") in observed.vxlan or x.attached or x.pinned):
             return []
         return [Change(COMPONENT, "delete", "datapath", "node has no tier-1 role", Teardown())]
 
@@ -606,6 +622,8 @@ class DatapathReconciler:
                 return f"slots written: {self._maps().update_table(spec.k, spec.spec.content)}"
         elif isinstance(spec, ServiceSpec) and ch.action == "delete":
             self._maps().delete_service(spec.key)
+        elif isinstance(spec, (xdp.XdpProgramSpec, xdp.XdpAttachSpec, xdp.XcfgSpec, xdp.NhSpec)):
+            return xdp.apply(self, ch)
         else:
             raise TypeError(f"datapath: unknown change {ch.object}")
         return None
@@ -661,6 +679,9 @@ class DatapathReconciler:
         def step(obj: str, fn) -> None:
             record_step(result, obj, fn)
 
+        for dev in nl.links():
+            if dev.xdp_prog_id and xdp.ours(dev.xdp_prog_id):
+                step(f"xdp {dev.name}", lambda name=dev.name: nl.xdp_detach(name))
         for link in sorted({flt.link for flt in nl.all_filters() if _ours(flt)}):
             step(f"filter {link} ingress", lambda link=link: _detach(link))
         device = state.get("device")

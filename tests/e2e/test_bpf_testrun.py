@@ -89,26 +89,59 @@ def test_hit_new_flow_then_established(loaded):
     flow = _flow(drv, sport)
     assert flow is not None and flow[:4] == socket.inet_aton(t2_ip) and flow[4:10] == _mac(t2_mac)
     inner_l2 = _mac(t2_mac) + src_mac + b"\x08\x00"
-    if mode == "tc":
-        assert verdict == verdict2 == tr.TC_ACT_REDIRECT
-        # the tunnel device adds the outer headers; the program rewrote the inner L2 only
-        assert out == out2 == inner_l2 + pkt[14:]
-    else:
-        assert verdict == verdict2 == tr.XDP_TX
-        assert out == out2 and len(out) == len(pkt) + 50
-        eth0 = drv.lab.run_in("t1-a", ["cat", "/sys/class/net/eth0/address"]).stdout.strip()
-        t2_eth0 = drv.lab.run_in("t2-a" if t2_ip.endswith(".21") else "t2-b",
-                                 ["cat", "/sys/class/net/eth0/address"]).stdout.strip()
-        assert out[:14] == _mac(t2_eth0) + _mac(eth0) + b"\x08\x00"  # next hop: T2 on the segment
-        ip = out[14:34]
-        assert ip[0] == 0x45 and ip[8] == 64 and ip[9] == 17
-        assert struct.unpack("!H", ip[2:4])[0] == len(pkt) + 36
-        assert ip[12:16] == socket.inet_aton("192.168.121.11") and ip[16:20] == socket.inet_aton(t2_ip)
-        assert tr.ip_checksum(ip) == 0
-        sport_o, dport, ulen, csum = struct.unpack("!HHHH", out[34:42])
-        assert sport_o >= 0xC000 and dport == 4789 and ulen == len(pkt) + 16 and csum == 0
-        assert out[42:50] == struct.pack("!II", 0x08000000, 1 << 8)  # VNI 1
-        assert out[50:] == inner_l2 + pkt[14:]
+    # both programs write the outer headers themselves and send the frame out of the uplink
+    assert verdict == verdict2 == (tr.XDP_TX if mode == "xdp" else tr.TC_ACT_REDIRECT)
+    assert out == out2 and len(out) == len(pkt) + 50
+    eth0 = drv.lab.run_in("t1-a", ["cat", "/sys/class/net/eth0/address"]).stdout.strip()
+    t2_eth0 = drv.lab.run_in("t2-a" if t2_ip.endswith(".21") else "t2-b",
+                             ["cat", "/sys/class/net/eth0/address"]).stdout.strip()
+    assert out[:14] == _mac(t2_eth0) + _mac(eth0) + b"\x08\x00"  # next hop: T2 on the segment
+    ip = out[14:34]
+    assert ip[0] == 0x45 and ip[8] == 64 and ip[9] == 17
+    assert struct.unpack("!H", ip[2:4])[0] == len(pkt) + 36
+    assert ip[12:16] == socket.inet_aton("192.168.121.11") and ip[16:20] == socket.inet_aton(t2_ip)
+    assert tr.ip_checksum(ip) == 0
+    sport_o, dport, ulen, csum = struct.unpack("!HHHH", out[34:42])
+    assert sport_o >= 0xC000 and dport == 4789 and ulen == len(pkt) + 16 and csum == 0
+    assert out[42:50] == struct.pack("!II", 0x08000000, 1 << 8)  # VNI 1
+    assert out[50:] == inner_l2 + pkt[14:]
     c = drv.counters("t1-a")
     assert c["global"]["redirect"] == 2 and c["global"]["flow_hit"] == 1
     assert c["services"][f"{VIP}:{UPORT}/UDP"]["packets"] == 2
+
+
+@pytest.mark.parametrize("loaded", ["tc", "xdp"], indirect=True)
+def test_without_next_hop(loaded):
+    """No resolved next hop for the T2: the tc program falls back to the VXLAN device (tunnel
+    key, inner L2 rewritten only); the XDP program passes the frame to the stack, uncounted."""
+    from lbcli.agent.datapath import libbpf as bpf
+
+    drv, plan, mode = loaded
+    sport = 42000
+    t2_ip, t2_mac = _expected_t2(plan, sport)
+    nh = bpf.obj_get(str(drv.lab.bpf_root / "t1-a" / "lb_nh"))
+    try:
+        assert bpf.delete(nh, socket.inet_aton(t2_ip))
+    finally:
+        import os
+        os.close(nh)
+    src_mac = _mac(drv.lab.run_in("t1-a", ["cat", "/sys/class/net/lb1vx/address"]).stdout.strip())
+    pkt = tr.packet(CLIENT, VIP, sport, UPORT)
+    fd = tr.program_fd(drv.lab.bpf_root / "t1-a", "xdp_" if mode == "xdp" else "prog_")
+    try:
+        verdict, out, _ = tr.run(fd, pkt)
+    finally:
+        tr.close(fd)
+    c = drv.counters("t1-a")
+    if mode == "tc":
+        assert verdict == tr.TC_ACT_REDIRECT and out == _mac(t2_mac) + src_mac + b"\x08\x00" + pkt[14:]
+        assert c["global"]["redirect"] == 1
+    else:
+        assert verdict == tr.XDP_PASS and out == pkt
+        assert c["global"]["xdp_pass_no_neigh"] == 1 and c["global"]["redirect"] == 0
+        assert c["services"][f"{VIP}:{UPORT}/UDP"]["packets"] == 0
+    # the flow entry exists either way: the tc program will find it
+    assert _flow(drv, sport) is not None
+    # the next apply puts the next hop back
+    res = drv.nodecmd("t1-a", "apply", plan, component="datapath")
+    assert [r["object"] for r in res["datapath"]["results"]] == [f"next hop {t2_ip}"], res

@@ -64,7 +64,8 @@ CFG = Layout(
 
 ALL = (SVC_KEY, SVC, TSTATE, TMETA, T2, FLOW_KEY, FLOW, COUNTER, CFG)
 
-# The XDP program's own maps (bpf/lb_xdp_maps.h).
+# Maps for the headers the programs write themselves (bpf/lb_xdp_maps.h): the XDP program and
+# the tc program's fast path.
 XCFG = Layout("lb_xcfg", (("saddr", "4s"), ("dport", "2s"), ("mac", "6s"), ("ifindex", "I")))
 NH = Layout("lb_nh", (("mac", "6s"), ("pad", "H")))
 XDP_ALL = (XCFG, NH)
@@ -85,5 +86,5 @@ PROTOCOL_NAMES = {v: k for k, v in PROTOCOLS.items()}
 MAP_NAMES = ("lb_cfg", "lb_flows", "lb_gstats", "lb_maglev", "lb_stats", "lb_svc", "lb_t2",
              "lb_tmeta", "lb_tstate")
 PROGRAM = "lb_tc_ingress"
-XDP_MAP_NAMES = ("lb_nh", "lb_xcfg")
+ENCAP_MAP_NAMES = ("lb_nh", "lb_xcfg")  # in both objects
 XDP_PROGRAM = "lb_xdp"

@@ -395,7 +395,7 @@ class DatapathReconciler:
                         os.close(fd)
                 except bpf.BPFError:
                     obs.pinned_program = None
-            if all((self.pin_dir / m).exists() for m in L.MAP_NAMES):
+            if all((self.pin_dir / m).exists() for m in L.MAP_NAMES + L.ENCAP_MAP_NAMES):
                 with PinnedMaps(self.pin_dir) as maps:
                     obs.maps_present = True
                     obs.cfg = maps.read_cfg()
@@ -464,7 +464,7 @@ class DatapathReconciler:
         if program_changed or observed.filters.get(uplink) != observed.program_id or not observed.program_id:
             c(FilterSpec(uplink, digest), "create" if uplink not in observed.filters else "update",
               f"filter {uplink} ingress", "tc clsact ingress bpf da")
-        try:  # XDP on top (the tc program stays: it carries what XDP passes), or undo it
+        try:  # headers written by the programs themselves; XDP on top (the tc program stays)
             xdp.changes(c, mode, want, observed.xdp or xdp.XdpObserved(), uplink, nl.link(uplink),
                         self.object(xdp_main=True) if mode == "xdp" else None, program_changed)
         except xdp.XdpRefused as exc:
@@ -652,7 +652,8 @@ class DatapathReconciler:
         pin = self._prog_pin(spec.digest)
         if pin.exists():
             pin.unlink()
-        bpf.load_object(spec.object, {m: str(self.pin_dir / m) for m in L.MAP_NAMES}, L.PROGRAM, str(pin))
+        bpf.load_object(spec.object, {m: str(self.pin_dir / m) for m in L.MAP_NAMES + L.ENCAP_MAP_NAMES},
+                        L.PROGRAM, str(pin))
 
     def _attach(self, spec: FilterSpec, action: str) -> None:
         if action == "delete":

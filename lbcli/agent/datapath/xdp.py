@@ -1,4 +1,9 @@
-"""The XDP flavour of the tier-1 datapath (`--datapath xdp`): what it adds to the tc one.
+"""Self-written encapsulation (both modes) and the XDP flavour of the tier-1 datapath
+(`--datapath xdp`): what they add to the tc datapath.
+
+Both programs write the outer Ethernet/IPv4/UDP/VXLAN headers themselves when `lb_nh` holds the
+next hop of the flow's T2 (the tc program then redirects straight to the uplink's egress; without
+it, it falls back to bpf_skb_set_tunnel_key and the VXLAN device).
 
 Objects (besides everything the tc datapath owns, which stays: the tc program is the fallback
 for what XDP passes to the stack):
@@ -115,7 +120,7 @@ def observe(pin_dir: Path, known: list) -> XdpObserved:
                 os.close(fd)
         except bpf.BPFError:
             pass
-    if all((pin_dir / m).exists() for m in L.XDP_MAP_NAMES):
+    if all((pin_dir / m).exists() for m in L.ENCAP_MAP_NAMES):
         obs.maps_present = True
         fd = bpf.obj_get(str(pin_dir / "lb_xcfg"))
         try:
@@ -141,38 +146,43 @@ def changes(c, mode: str, want, obs: XdpObserved, uplink: str, uplink_link, obj:
             tc_program_changed: bool) -> None:
     """Append (through `c`, the reconciler's change maker) what XDP mode needs, or in tc mode
     what undoes an earlier XDP mode."""
+    program_changed = tc_program_changed
     if mode != "xdp":
         for link in sorted(obs.attached):
             c(XdpAttachSpec(link), "delete", f"xdp {link}", "datapath mode tc")
-        if obs.pinned or obs.maps_present:
+        if obs.pinned:
             c(XdpProgramSpec("", ""), "delete", f"program {L.XDP_PROGRAM}", "datapath mode tc", vips=())
-        return
-    obj_path, digest = obj
-    program_changed = obs.pinned != digest[:16] or not obs.maps_present or tc_program_changed
-    if program_changed:
-        c(XdpProgramSpec(str(obj_path), digest), "create" if obs.pinned is None else "update",
-          f"program {L.XDP_PROGRAM}", f"object {digest[:16]}", critical=True)
-    for link in sorted(obs.attached):
-        if link != uplink:
-            c(XdpAttachSpec(link), "delete", f"xdp {link}", "not the uplink")
-    if program_changed or obs.attached.get(uplink) != obs.prog_id or not obs.prog_id:
-        c(XdpAttachSpec(uplink, digest), "create" if uplink not in obs.attached else "update",
-          f"xdp {uplink}", "native XDP", critical=True)
+    else:
+        obj_path, digest = obj
+        program_changed = obs.pinned != digest[:16] or not obs.maps_present or tc_program_changed
+        if program_changed:
+            c(XdpProgramSpec(str(obj_path), digest), "create" if obs.pinned is None else "update",
+              f"program {L.XDP_PROGRAM}", f"object {digest[:16]}", critical=True)
+        for link in sorted(obs.attached):
+            if link != uplink:
+                c(XdpAttachSpec(link), "delete", f"xdp {link}", "not the uplink")
+        if program_changed or obs.attached.get(uplink) != obs.prog_id or not obs.prog_id:
+            c(XdpAttachSpec(uplink, digest), "create" if uplink not in obs.attached else "update",
+              f"xdp {uplink}", "native XDP", critical=True)
     port = want.port
     if obs.xcfg != (want.uplink_ip, port, uplink_link.mac, uplink_link.index) or program_changed:
         c(XcfgSpec(want.uplink_ip, port, uplink), "update" if obs.xcfg else "create", "xdp config",
           f"saddr {want.uplink_ip} port {port} via {uplink}", vips=())
+    nhs = set()
     for ip in sorted(want.t2):
         gw, dev = nl.route_lookup(ip)
+        if dev != uplink and mode != "xdp":
+            continue  # the tc program sends this T2's flows through the VXLAN device
         if dev != uplink:
             raise XdpRefused(f"T2 node {ip} is reached through {dev or 'no route'}, not the uplink {uplink}: "
                              "the XDP datapath sends everything back out of the uplink (use --datapath tc)")
         via = gw or ip
+        nhs.add(ip)
         mac = nl.neighbour_mac(uplink, via)
         if mac is None or obs.nh.get(ip) != mac:
             c(NhSpec(ip, via, mac, uplink), "update" if ip in obs.nh else "create", f"next hop {ip}",
               f"via {via} " + (mac or "(to resolve)"), vips=())
-    for ip in sorted(set(obs.nh) - set(want.t2)):
+    for ip in sorted(set(obs.nh) - nhs):
         c(NhSpec(ip), "delete", f"next hop {ip}", "", vips=())
 
 
@@ -184,14 +194,13 @@ def apply(rec, ch) -> str | None:
     pin_dir: Path = rec.pin_dir
     if isinstance(spec, XdpProgramSpec):
         if ch.action == "delete":
-            for p in list(pin_dir.glob(f"{PIN_PREFIX}*")) + [pin_dir / m for m in L.XDP_MAP_NAMES]:
-                if p.exists():
-                    p.unlink()
+            for p in pin_dir.glob(f"{PIN_PREFIX}*"):
+                p.unlink()
             return None
         pin = pin_dir / f"{PIN_PREFIX}{spec.digest[:16]}"
         if pin.exists():
             pin.unlink()
-        maps = {m: str(pin_dir / m) for m in L.MAP_NAMES + L.XDP_MAP_NAMES}
+        maps = {m: str(pin_dir / m) for m in L.MAP_NAMES + L.ENCAP_MAP_NAMES}
         bpf.load_object(spec.object, maps, L.XDP_PROGRAM, str(pin))
     elif isinstance(spec, XdpAttachSpec):
         if ch.action == "delete":

@@ -11,21 +11,9 @@
 #include "lb_jhash.h"
 #include "lb_lookup.h"
 #include "lb_xdp_maps.h"
+#include "lb_encap.h"
 
 char _license[] SEC("license") = "GPL";
-
-#define LB_ENCAP_LEN (sizeof(struct ethhdr) + sizeof(struct iphdr) + 8 + 8)
-
-static __always_inline __u16 lb_ip_csum(const __u16 *w)
-{
-	__u32 s = 0;
-#pragma unroll
-	for (int i = 0; i < 10; i++)
-		s += w[i];
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	return (__u16)~s;
-}
 
 SEC("xdp.frags")
 int lb_xdp(struct xdp_md *ctx)
@@ -85,7 +73,7 @@ int lb_xdp(struct xdp_md *ctx)
 
 	__u16 inner_len = bpf_ntohs(ip->tot_len) + sizeof(struct ethhdr);
 	__u8 tos = ip->tos;
-	__u32 h = lb_jhash_3words(ip->saddr, ip->daddr, ports, cfg->hash_seed ^ ip->protocol);
+	__u32 h = lb_entropy(ip->saddr, ports);
 	/* inner L2: to the T2 tunnel device's MAC (so T2 sees PACKET_HOST), from ours */
 	__builtin_memcpy(eth->h_dest, flow.mac, 6);
 	__builtin_memcpy(eth->h_source, cfg->src_mac, 6);
@@ -94,37 +82,9 @@ int lb_xdp(struct xdp_md *ctx)
 		return XDP_DROP;
 	data = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
-	struct ethhdr *oeth = data;
-	struct iphdr *oip = (void *)(oeth + 1);
-	__u16 *udp = (void *)(oip + 1);
-	__u32 *vx = (void *)(udp + 4);
-	if ((void *)(vx + 2) > data_end)
+	if (data + LB_ENCAP_LEN > data_end)
 		return XDP_DROP;
-
-	__builtin_memcpy(oeth->h_dest, nh->mac, 6);
-	__builtin_memcpy(oeth->h_source, xc->mac, 6);
-	oeth->h_proto = bpf_htons(ETH_P_IP);
-
-	oip->version = 4;
-	oip->ihl = 5;
-	oip->tos = tos;
-	oip->tot_len = bpf_htons(inner_len + sizeof(struct iphdr) + 16);
-	oip->id = 0;
-	oip->frag_off = 0;
-	oip->ttl = 64;
-	oip->protocol = IPPROTO_UDP;
-	oip->check = 0;
-	oip->saddr = xc->saddr;
-	oip->daddr = flow.t2;
-	oip->check = lb_ip_csum((__u16 *)oip);
-
-	/* source port from the flow hash, in 49152..65535, as the kernel's VXLAN spreads flows */
-	udp[0] = bpf_htons(0xc000 | (h >> 18));
-	udp[1] = xc->dport;
-	udp[2] = bpf_htons(inner_len + 16);
-	udp[3] = 0; /* no UDP checksum over IPv4 (RFC 7348) */
-	vx[0] = bpf_htonl(0x08000000);        /* flags: VNI valid */
-	vx[1] = bpf_htonl(cfg->vni << 8);
+	lb_write_encap(data, nh, xc, cfg->vni, flow.t2, h, tos, inner_len);
 
 	lb_gstat_inc(LB_STAT_REDIRECT);
 	return XDP_TX;

@@ -1,6 +1,6 @@
-/* Maps only the XDP program uses: it writes the outer Ethernet/IPv4/UDP/VXLAN headers itself,
- * so it needs what the kernel's VXLAN device and neighbour table otherwise supply. Mirrored in
- * lbcli/agent/datapath/layout.py (XCFG, NH). */
+/* Maps for programs that write the outer Ethernet/IPv4/UDP/VXLAN headers themselves (the XDP
+ * program; the tc program's fast path): what the kernel's VXLAN device and neighbour table
+ * otherwise supply. Mirrored in lbcli/agent/datapath/layout.py (XCFG, NH). */
 #pragma once
 #include "lb_defs.h"
 

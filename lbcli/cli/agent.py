@@ -10,7 +10,7 @@ from typing import List, Optional
 import typer
 
 from ..report.console import error
-from .common import node_name
+from .common import DATAPATH_HELP, Datapath, node_name
 
 
 class LogFormat(str, Enum):
@@ -27,6 +27,7 @@ def agent(
     nodes: Optional[List[str]] = typer.Option(None, "--nodes", help="Extra file(s) with v1 Nodes."),
     state_dir: str = typer.Option("/var/lib/cilium-lb", "--state-dir", help="State directory (last applied plan, rendered configs, pid files, sockets)."),
     bpf_root: str = typer.Option("/sys/fs/bpf/cilium-lb", "--bpf-root", help="bpffs directory for pinned maps and programs."),
+    datapath: Datapath = typer.Option(Datapath.tc, "--datapath", help=DATAPATH_HELP),
     interval: float = typer.Option(5.0, "--interval", min=0.2, max=3600, help="Seconds between drift-repair runs."),
     debounce: int = typer.Option(300, "--debounce", min=10, max=60000, help="Milliseconds a burst of source changes is collected before one reconcile."),
     log_format: LogFormat = typer.Option(LogFormat.text, "--log-format", help="text or json (one object per line)."),
@@ -62,7 +63,7 @@ def agent(
 
     watch = [Path(p) for p in (paths or [])] + ([Path(plan_source)] if plan_source else [])
     watch += [Path(p) for p in (secrets_paths or []) + (nodes or []) + ([lock] if lock else [])]
-    ctx = NodeContext(node, Path(state_dir), Path(bpf_root))
+    ctx = NodeContext(node, Path(state_dir), Path(bpf_root), datapath=datapath.value)
     runner = Agent(ctx, load, EventLog(node, log_format.value, sys.stdout), watch, interval, debounce)
     try:
         runner.start()

@@ -3,13 +3,12 @@
 The program the reconciler loaded and pinned (tc, and XDP with `--datapath xdp`), with the maps
 it filled from a compiled lab plan, is run by the kernel on crafted 64-byte frames:
 
-* miss: UDP to a non-VIP address (passes untouched);
-* established: a VIP flow already in the flow table (repeat N: every run after the first; tc
-  only: the kernel reruns an XDP program on the frame it left behind, here encapsulated);
-* established, one run per call / new flow, one run per call: K calls with repeat=1, the
-  second with a distinct source port each time, so each call creates a flow entry (Maglev
-  lookup + LRU insert). One-run calls include the kernel's timing overhead; their difference
-  is the cost of creating a flow.
+* miss: UDP to a non-VIP address (passes untouched), repeat N;
+* miss / established / new flow, one run per call: K calls with repeat=1 each (both programs
+  encapsulate in place, and the kernel reruns a program on the frame it left behind, so repeat
+  N cannot measure a VIP packet); new flow: a distinct source port each call, so each call
+  creates a flow entry (Maglev lookup + LRU insert). One-run calls include the kernel's timing
+  overhead (the one-run miss shows it); the differences to the one-run miss are the costs.
 
     python bench/bench_bpf_run.py [--runs 5] [--repeat 200000] [--calls 2000] [--modes tc,xdp]
 
@@ -33,7 +32,7 @@ def measure(pin_dir: Path, prefix: str, runs: int, repeat: int, calls: int, firs
     from lbcli.lab import testrun as tr
 
     fd = tr.program_fd(pin_dir, prefix)
-    out: dict[str, list] = {"miss": [], "established": [], "miss, 1 run/call": [], "established, 1 run/call": [],
+    out: dict[str, list] = {"miss": [], "miss, 1 run/call": [], "established, 1 run/call": [],
                             "new flow, 1 run/call": []}
     try:
         miss = tr.packet(CLIENT, "192.168.121.21", 40000, 9)
@@ -42,10 +41,8 @@ def measure(pin_dir: Path, prefix: str, runs: int, repeat: int, calls: int, firs
         port = first_port
         for _ in range(runs):
             out["miss"].append(tr.run(fd, miss, repeat)[2])
-            if prefix == "prog_":
-                out["established"].append(tr.run(fd, est, repeat)[2])
-            # (XDP: the kernel reruns the program on the frame it left, here the encapsulated
-            # one, so repeat N would measure a miss; one-run calls only)
+            # a VIP packet leaves encapsulated and the kernel reruns the program on the frame it
+            # left behind (a miss then): VIP cases are measured with one run per call
             one, new, miss1 = [], [], []
             for _ in range(calls):
                 miss1.append(tr.run(fd, miss)[2])

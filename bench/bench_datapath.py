@@ -136,6 +136,9 @@ def forwarding(runs: int, seconds: float, source: str, cpus: int) -> dict[str, l
         lab.sysctl("t1-a", "net.ipv4.conf.all.send_redirects", "0")
         lab.sysctl("t1-a", "net.ipv4.conf.eth0.send_redirects", "0")
         lab.enable_xdp_tx("t1-a")
+        # the segment is a switch: no netfilter on bridged frames (br_netfilter, when loaded)
+        for fam in ("iptables", "ip6tables", "arptables"):
+            lab.run_in("seg", ["sysctl", "-qw", f"net.bridge.bridge-nf-call-{fam}=0"], check=False)
         plans = node_plans(lab.topology, [LabService("bench/udp", vip, port, "UDP")], t2_names=["t2-a"])
         plan = lab.workdir / "t1-a.json"
         plan.write_text(json.dumps(plans["t1-a"]))

@@ -93,3 +93,11 @@ def rate(lab, sender: str, dev: str, packet: str, receiver: str, seconds: float,
                 proc.kill()
                 proc.wait(timeout=5)
     return (c1 - c0) / (t1 - t0)
+
+
+def send(lab, sender: str, dev: str, packet: str, count: int, pps: int = 20000) -> None:
+    """Send exactly `count` frames at `pps` (paced, so nothing is lost on the way)."""
+    cfg = lab.workdir / "trafgen-send.cfg"
+    cfg.write_text(packet)
+    lab.run_in(sender, ["trafgen", "-o", dev, "-i", str(cfg), "-P", "1", "-n", str(count), "-b", f"{pps}pps",
+                        "--no-sock-mem", "-Q", "-C"], timeout=60 + count / pps)

@@ -117,7 +117,7 @@ PATHS = ("plain routing through T1", "nftables DNAT on T1", "tier-1 eBPF, tc", "
 
 def forwarding(runs: int, seconds: float, source: str, cpus: int) -> dict[str, list[float]]:
     """Packet rates client -> VIP through T1 on one lab, the four paths interleaved in each round
-    (so load from other jobs hits them alike). trafgen sends 64-byte UDP frames over 256 flows
+    and their order rotated from round to round (so load from other jobs hits them alike). trafgen sends 64-byte UDP frames over 256 flows
     from `source` ("client": through the router, as a client's packets come; "router": straight
     onto the segment at T1, the router's forwarding left out); T2 counts what reaches its uplink
     (nft ingress counter) and drops it there."""
@@ -149,7 +149,7 @@ def forwarding(runs: int, seconds: float, source: str, cpus: int) -> dict[str, l
                     "--datapath", mode]
             if cmd == "apply":
                 argv += ["--plan", str(plan)]
-            lab.run_in("t1-a", argv)
+            lab.run_in("t1-a", argv, timeout=600)  # (clang builds both objects once per lab)
 
         def mac(node: str, dev: str) -> str:
             return lab.run_in(node, ["cat", f"/sys/class/net/{dev}/address"]).stdout.strip()
@@ -175,18 +175,25 @@ def forwarding(runs: int, seconds: float, source: str, cpus: int) -> dict[str, l
             for node in ("t1-a", "t2-a"):
                 lab.run_in(node, ["ping", "-c", "1", "-W", "1", lab.topology.router_ip], check=False)
             out[path].append(tg.rate(lab, sender, dev, pkt, "t2-a", seconds, cpus=cpus))
+            print(f"  ({path}: {out[path][-1]:,.0f} pps)", file=sys.stderr, flush=True)
 
-        for _ in range(runs):
-            measure("plain routing through T1", to_t2)
-            lab.run_in("t1-a", ["nft", "-j", "-f", "-"], input=json.dumps(dnat))
-            measure("nftables DNAT on T1", to_vip)
-            lab.run_in("t1-a", ["nft", "-j", "-f", "-"],
-                       input=json.dumps({"nftables": [{"delete": {"table": {"family": "ip", "name": "bench"}}}]}))
-            nodecmd("apply", "tc")
-            measure("tier-1 eBPF, tc", to_vip)
-            nodecmd("apply", "xdp")
-            measure("tier-1 eBPF, XDP", to_vip)
-            nodecmd("reset")
+        loaded = False
+        for r in range(runs):
+            for path in PATHS[r % len(PATHS):] + PATHS[:r % len(PATHS)]:  # each path in each position
+                if path in ("plain routing through T1", "nftables DNAT on T1") and loaded:
+                    nodecmd("reset")
+                    loaded = False
+                if path == "plain routing through T1":
+                    measure(path, to_t2)
+                elif path == "nftables DNAT on T1":
+                    lab.run_in("t1-a", ["nft", "-j", "-f", "-"], input=json.dumps(dnat))
+                    measure(path, to_vip)
+                    lab.run_in("t1-a", ["nft", "-j", "-f", "-"], input=json.dumps(
+                        {"nftables": [{"delete": {"table": {"family": "ip", "name": "bench"}}}]}))
+                else:
+                    nodecmd("apply", "xdp" if "XDP" in path else "tc")
+                    loaded = True
+                    measure(path, to_vip)
         tg.counter_teardown(lab, "t2-a")
     return out
 
@@ -256,11 +263,16 @@ def forwarding_report(args) -> None:
           f"T2's ingress; {args.seconds:g} s windows, medians of {args.runs} interleaved rounds)")
     fwd = forwarding(args.runs, args.seconds, args.source, args.cpus)
     med = {p: statistics.median(v) for p, v in fwd.items()}
+
+    def ratio(p: str, base: str) -> float:  # median of the per-round ratios (load drifts between rounds)
+        return statistics.median(a / b for a, b in zip(fwd[p], fwd[base]))
+
+    dnat, tc, routing = "nftables DNAT on T1", "tier-1 eBPF, tc", "plain routing through T1"
     print(f"  {'path':<28} {'pps':>10} {'vs DNAT':>8} {'vs tc':>7} {'vs routing':>11}   runs")
     for p in PATHS:
-        print(f"  {p:<28} {med[p]:>10,.0f} {med[p] / med['nftables DNAT on T1']:>7.2f}x "
-              f"{med[p] / med['tier-1 eBPF, tc']:>6.2f}x {med[p] / med['plain routing through T1']:>10.2f}x   "
+        print(f"  {p:<28} {med[p]:>10,.0f} {ratio(p, dnat):>7.2f}x {ratio(p, tc):>6.2f}x {ratio(p, routing):>10.2f}x   "
               + " ".join(f"{v:,.0f}" for v in fwd[p]))
+    print("  (ratios: medians of the ratios within each round)")
 
 
 if __name__ == "__main__":

@@ -127,6 +127,7 @@ def forwarding(runs: int, seconds: float, source: str, cpus: int) -> dict[str, l
 
     vip, port = "100.64.0.101", 9999
     out: dict[str, list[float]] = {p: [] for p in PATHS}
+    offered: dict[str, list[float]] = {p: [] for p in PATHS}
     with Lab() as lab:
         lab.mount_bpffs()
         t1, t2 = lab.topology.node("t1-a"), lab.topology.node("t2-a")
@@ -174,8 +175,10 @@ def forwarding(runs: int, seconds: float, source: str, cpus: int) -> dict[str, l
             # the bridge must know where T1 and T2 are, or it floods every frame to every port
             for node in ("t1-a", "t2-a"):
                 lab.run_in(node, ["ping", "-c", "1", "-W", "1", lab.topology.router_ip], check=False)
-            out[path].append(tg.rate(lab, sender, dev, pkt, "t2-a", seconds, cpus=cpus))
-            print(f"  ({path}: {out[path][-1]:,.0f} pps)", file=sys.stderr, flush=True)
+            got, sent = tg.rate(lab, sender, dev, pkt, "t2-a", seconds, cpus=cpus)
+            out[path].append(got)
+            offered[path].append(sent)
+            print(f"  ({path}: {got:,.0f} of {sent:,.0f} pps sent)", file=sys.stderr, flush=True)
 
         loaded = False
         for r in range(runs):
@@ -195,7 +198,7 @@ def forwarding(runs: int, seconds: float, source: str, cpus: int) -> dict[str, l
                     loaded = True
                     measure(path, to_vip)
         tg.counter_teardown(lab, "t2-a")
-    return out
+    return out, offered
 
 
 def main() -> int:
@@ -261,18 +264,19 @@ def programming(args) -> None:
 def forwarding_report(args) -> None:
     print(f"\nForwarding client -> VIP (trafgen from {args.source}, 64-byte UDP frames, 256 flows, counted at "
           f"T2's ingress; {args.seconds:g} s windows, medians of {args.runs} interleaved rounds)")
-    fwd = forwarding(args.runs, args.seconds, args.source, args.cpus)
+    fwd, offered = forwarding(args.runs, args.seconds, args.source, args.cpus)
     med = {p: statistics.median(v) for p, v in fwd.items()}
 
     def ratio(p: str, base: str) -> float:  # median of the per-round ratios (load drifts between rounds)
         return statistics.median(a / b for a, b in zip(fwd[p], fwd[base]))
 
     dnat, tc, routing = "nftables DNAT on T1", "tier-1 eBPF, tc", "plain routing through T1"
-    print(f"  {'path':<28} {'pps':>10} {'vs DNAT':>8} {'vs tc':>7} {'vs routing':>11}   runs")
+    print(f"  {'path':<28} {'pps':>10} {'vs DNAT':>8} {'vs tc':>7} {'vs routing':>11} {'delivered':>10}   runs")
     for p in PATHS:
-        print(f"  {p:<28} {med[p]:>10,.0f} {ratio(p, dnat):>7.2f}x {ratio(p, tc):>6.2f}x {ratio(p, routing):>10.2f}x   "
-              + " ".join(f"{v:,.0f}" for v in fwd[p]))
-    print("  (ratios: medians of the ratios within each round)")
+        share = statistics.median(a / b for a, b in zip(fwd[p], offered[p]) if b)
+        print(f"  {p:<28} {med[p]:>10,.0f} {ratio(p, dnat):>7.2f}x {ratio(p, tc):>6.2f}x {ratio(p, routing):>10.2f}x "
+              f"{share:>9.0%}   " + " ".join(f"{v:,.0f}" for v in fwd[p]))
+    print("  (ratios: medians of the ratios within each round; delivered: counted at T2 / left the sender)")
 
 
 if __name__ == "__main__":

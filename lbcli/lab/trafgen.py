@@ -67,10 +67,15 @@ def counter_teardown(lab, node: str) -> None:
                check=False)
 
 
+def _tx_packets(lab, node: str, dev: str) -> int:
+    return int(lab.run_in(node, ["cat", f"/sys/class/net/{dev}/statistics/tx_packets"]).stdout)
+
+
 def rate(lab, sender: str, dev: str, packet: str, receiver: str, seconds: float, warmup: float = 0.5,
-         cpus: int = 1) -> float:
-    """Packets per second counted at `receiver` while trafgen on `sender` sends `packet` out of
-    `dev` as fast as it can (counted over `seconds` after `warmup`)."""
+         cpus: int = 1) -> tuple[float, float]:
+    """(delivered, offered) packets per second while trafgen on `sender` sends `packet` out of
+    `dev` as fast as it can, over `seconds` after `warmup`: delivered as `receiver` counted them,
+    offered as the sender's link counted them leaving."""
     if shutil.which("trafgen") is None:
         raise RuntimeError("trafgen not found (Debian package netsniff-ng; scripts/setup.sh --dev)")
     cfg = lab.workdir / "trafgen.cfg"
@@ -81,9 +86,9 @@ def rate(lab, sender: str, dev: str, packet: str, receiver: str, seconds: float,
         time.sleep(warmup)
         if proc.poll() is not None:
             raise RuntimeError(f"trafgen exited: {proc.stderr.read().decode(errors='replace')[-500:]}")
-        c0, t0 = counter_read(lab, receiver), time.monotonic()
+        s0, c0, t0 = _tx_packets(lab, sender, dev), counter_read(lab, receiver), time.monotonic()
         time.sleep(seconds)
-        c1, t1 = counter_read(lab, receiver), time.monotonic()
+        s1, c1, t1 = _tx_packets(lab, sender, dev), counter_read(lab, receiver), time.monotonic()
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
@@ -92,7 +97,7 @@ def rate(lab, sender: str, dev: str, packet: str, receiver: str, seconds: float,
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=5)
-    return (c1 - c0) / (t1 - t0)
+    return (c1 - c0) / (t1 - t0), (s1 - s0) / (t1 - t0)
 
 
 def send(lab, sender: str, dev: str, packet: str, count: int, pps: int = 20000) -> None:

@@ -308,6 +308,7 @@ class DatapathReconciler:
         self.state_file = Path(ctx.state_dir) / ctx.node / "datapath.json"  # several nodes may share a state dir
         self.cache_dir = Path(ctx.state_dir) / "bpf-cache"
         self._object: tuple[Path, str] | None = None
+        self._xdp_object: tuple[Path, str] | None = None
         self._open_maps = None  # PinnedMaps held open while changes are applied
         self.notes: list[str] = []
 
@@ -352,7 +353,9 @@ class DatapathReconciler:
         from lbcli.agent.datapath.build import XDP_MAIN, object_path
 
         if xdp_main:
-            return object_path(self.cache_dir, XDP_MAIN)
+            if self._xdp_object is None:
+                self._xdp_object = object_path(self.cache_dir, XDP_MAIN)
+            return self._xdp_object
         if self._object is None:
             self._object = object_path(self.cache_dir)
         return self._object

@@ -169,6 +169,7 @@ def changes(c, mode: str, want, obs: XdpObserved, uplink: str, uplink_link, obj:
         c(XcfgSpec(want.uplink_ip, port, uplink), "update" if obs.xcfg else "create", "xdp config",
           f"saddr {want.uplink_ip} port {port} via {uplink}", vips=())
     nhs = set()
+    known = nl.neighbour_macs(uplink) if want.t2 else {}
     for ip in sorted(want.t2):
         gw, dev = nl.route_lookup(ip)
         if dev != uplink and mode != "xdp":
@@ -178,7 +179,7 @@ def changes(c, mode: str, want, obs: XdpObserved, uplink: str, uplink_link, obj:
                              "the XDP datapath sends everything back out of the uplink (use --datapath tc)")
         via = gw or ip
         nhs.add(ip)
-        mac = nl.neighbour_mac(uplink, via)
+        mac = known.get(via)
         if mac is None or obs.nh.get(ip) != mac:
             c(NhSpec(ip, via, mac, uplink), "update" if ip in obs.nh else "create", f"next hop {ip}",
               f"via {via} " + (mac or "(to resolve)"), vips=())

@@ -522,15 +522,19 @@ NUD_VALID = 0x02 | 0x04 | 0x08 | 0x10 | 0x40 | 0x80  # REACHABLE STALE DELAY PRO
 NTF_USE = 0x01
 
 
-def neighbour_mac(dev: str, ip: str) -> str | None:
-    """The MAC the kernel holds for `ip` on `dev` in a usable state, or None."""
+def neighbour_macs(dev: str) -> dict[str, str]:
+    """IPv4 neighbours of `dev` in a usable state (resolved, stale or static): address -> MAC."""
     idx = _call(f"look up link {dev}", _socket().link_lookup, ifname=dev)
     if not idx:
-        return None
-    for n in _call(f"dump neighbours of {dev}", _socket().neigh, "dump", ifindex=idx[0], family=socket.AF_INET):
-        if n.get("NDA_DST") == ip and n["ifindex"] == idx[0] and n["state"] & NUD_VALID and n.get("NDA_LLADDR"):
-            return n.get("NDA_LLADDR").lower()
-    return None
+        return {}
+    return {n.get("NDA_DST"): n.get("NDA_LLADDR").lower()
+            for n in _call(f"dump neighbours of {dev}", _socket().neigh, "dump", ifindex=idx[0], family=socket.AF_INET)
+            if n["ifindex"] == idx[0] and n["state"] & NUD_VALID and n.get("NDA_LLADDR")}
+
+
+def neighbour_mac(dev: str, ip: str) -> str | None:
+    """The MAC the kernel holds for `ip` on `dev` in a usable state, or None."""
+    return neighbour_macs(dev).get(ip)
 
 
 def neighbour_resolve(dev: str, ip: str) -> None:

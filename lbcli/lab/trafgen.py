@@ -75,12 +75,13 @@ def rate(lab, sender: str, dev: str, packet: str, receiver: str, seconds: float,
          cpus: int = 1) -> tuple[float, float]:
     """(delivered, offered) packets per second while trafgen on `sender` sends `packet` out of
     `dev` as fast as it can, over `seconds` after `warmup`: delivered as `receiver` counted them,
-    offered as the sender's link counted them leaving."""
+    offered as the sender's link counted them leaving. trafgen runs at high priority (-H): on a
+    shared machine the sender's CPU share would otherwise set the rate, not the path."""
     if shutil.which("trafgen") is None:
         raise RuntimeError("trafgen not found (Debian package netsniff-ng; scripts/setup.sh --dev)")
     cfg = lab.workdir / "trafgen.cfg"
     cfg.write_text(packet)
-    proc = lab.popen(sender, ["trafgen", "-o", dev, "-i", str(cfg), "-P", str(cpus), "--no-sock-mem", "-Q", "-C"],
+    proc = lab.popen(sender, ["trafgen", "-o", dev, "-i", str(cfg), "-P", str(cpus), "--no-sock-mem", "-Q", "-C", "-H"],
                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         time.sleep(warmup)

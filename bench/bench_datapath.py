@@ -160,8 +160,10 @@ def forwarding(runs: int, seconds: float, source: str, cpus: int) -> dict[str, l
         else:
             sender, dev, dst_mac, src_mac = "client", "eth0", mac("router", "eth1"), mac("client", "eth0")
         client = lab.topology.client_ip
-        to_vip = tg.frame(dst_mac, src_mac, client, vip, port)
-        to_t2 = tg.frame(dst_mac, src_mac, client, t2.ip, port)
+        # each path its own 256 flows (source ports), so no state one path left (conntrack, flow
+        # table) meets another path's packets
+        to_t2 = tg.frame(dst_mac, src_mac, client, t2.ip, port, sport_hi=0x9A)
+        to_vip = {p: tg.frame(dst_mac, src_mac, client, vip, port, sport_hi=0x9B + i) for i, p in enumerate(PATHS[1:])}
         tg.counter_setup(lab, "t2-a", "eth0", 4789, port)
         dnat = {"nftables": [
             {"add": {"table": {"family": "ip", "name": "bench"}}},
@@ -190,13 +192,13 @@ def forwarding(runs: int, seconds: float, source: str, cpus: int) -> dict[str, l
                     measure(path, to_t2)
                 elif path == "nftables DNAT on T1":
                     lab.run_in("t1-a", ["nft", "-j", "-f", "-"], input=json.dumps(dnat))
-                    measure(path, to_vip)
+                    measure(path, to_vip[path])
                     lab.run_in("t1-a", ["nft", "-j", "-f", "-"], input=json.dumps(
                         {"nftables": [{"delete": {"table": {"family": "ip", "name": "bench"}}}]}))
                 else:
                     nodecmd("apply", "xdp" if "XDP" in path else "tc")
                     loaded = True
-                    measure(path, to_vip)
+                    measure(path, to_vip[path])
         tg.counter_teardown(lab, "t2-a")
     return out, offered
 
@@ -268,7 +270,8 @@ def forwarding_report(args) -> None:
     med = {p: statistics.median(v) for p, v in fwd.items()}
 
     def ratio(p: str, base: str) -> float:  # median of the per-round ratios (load drifts between rounds)
-        return statistics.median(a / b for a, b in zip(fwd[p], fwd[base]))
+        pairs = [a / b for a, b in zip(fwd[p], fwd[base]) if b]
+        return statistics.median(pairs) if pairs else float("nan")
 
     dnat, tc, routing = "nftables DNAT on T1", "tier-1 eBPF, tc", "plain routing through T1"
     print(f"  {'path':<28} {'pps':>10} {'vs DNAT':>8} {'vs tc':>7} {'vs routing':>11} {'delivered':>10}   runs")

@@ -17,9 +17,10 @@ import time
 TABLE = "lbbench"
 
 
-def frame(dst_mac: str, src_mac: str, src_ip: str, dst_ip: str, dport: int, flows: int = 256) -> str:
+def frame(dst_mac: str, src_mac: str, src_ip: str, dst_ip: str, dport: int, flows: int = 256,
+          sport_hi: int = 0x9C) -> str:
     """A trafgen packet: 60-byte Ethernet/IPv4/UDP frame (64 on a wire with the FCS), source port
-    varying over `flows` values (<= 256), IP and UDP checksums recomputed per packet."""
+    `sport_hi`*256 + 0..`flows`-1 (<= 256 flows), IP and UDP checksums recomputed per packet."""
     if not 1 <= flows <= 256:
         raise ValueError("flows: 1..256")
 
@@ -32,7 +33,7 @@ def frame(dst_mac: str, src_mac: str, src_ip: str, dst_ip: str, dport: int, flow
         hexes(mac(dst_mac)), hexes(mac(src_mac)), "c16(0x0800)",
         "0x45, 0x00, c16(46), c16(1), c16(0x4000), 64, 17, csumip(14, 33)",
         hexes(socket.inet_aton(src_ip)), hexes(socket.inet_aton(dst_ip)),
-        f"0x9c, {sport_low}, c16({dport}), c16(26), csumudp(14, 34)",
+        f"0x{sport_hi:02x}, {sport_low}, c16({dport}), c16(26), csumudp(14, 34)",
         "fill(0x00, 18)",
     ]) + " }\n")
 

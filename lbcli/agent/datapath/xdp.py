@@ -180,6 +180,8 @@ def changes(c, mode: str, want, obs: XdpObserved, uplink: str, uplink_link, obj:
         via = gw or ip
         nhs.add(ip)
         mac = known.get(via)
+        if mac is None and ip in obs.nh:
+            continue  # the kernel's entry aged out (the programs bypass it): keep the MAC we have
         if mac is None or obs.nh.get(ip) != mac:
             c(NhSpec(ip, via, mac, uplink), "update" if ip in obs.nh else "create", f"next hop {ip}",
               f"via {via} " + (mac or "(to resolve)"), vips=())

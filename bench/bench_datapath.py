@@ -3,11 +3,13 @@
 1. Programming: 1,000 VIPs with distinct M=16381 Maglev tables into the pinned maps (worst
    case: no table shared), then one backend change in one loaded table (time, slots written).
    Targets: 1,000 VIPs < 1 s; one change < 50 ms.
-2. Forwarding, client -> VIP in the same lab: the tier-1 eBPF program (VXLAN to T2, DSR) side by
-   side with nftables DNAT on T1 (VIP -> T2 address, replies back through T1) and plain routing
-   to the T2 address. iperf3: UDP 64-byte datagrams for packets/s, TCP for throughput.
+2. Forwarding, client -> VIP in the same lab: packet rates of the tier-1 programs (tc, and XDP
+   with `--datapath xdp`; VXLAN to T2, DSR) side by side with nftables DNAT on T1 (VIP -> T2
+   address) and plain routing through T1 to the T2 address. trafgen (netsniff-ng) sends 64-byte
+   UDP frames over 256 flows; T2 counts what arrives with an nft ingress counter (see
+   lbcli.lab.trafgen).
 
-    python bench/bench_datapath.py [--runs 5] [--seconds 3] [--skip-forwarding]
+    python bench/bench_datapath.py [--runs 5] [--seconds 3] [--source client|router] [--skip-forwarding]
 
 Prints medians of several runs as a table.
 """
@@ -121,83 +123,105 @@ def program_worker(plan_dir: Path, state_dir: Path, bpf_root: Path, runs: int) -
 
 
 # -- forwarding ----------------------------------------------------------------------------------
-def iperf(lab, target: str, udp: bool, seconds: int) -> float:
-    argv = ["iperf3", "-c", target, "-t", str(seconds), "-J"]
-    if udp:
-        argv += ["-u", "-l", "64", "-b", "0"]
-    out = json.loads(lab.run_in("client", argv, timeout=seconds + 30, check=False).stdout)
-    if "error" in out:
-        raise RuntimeError(f"iperf3 to {target}: {out['error']}")
-    s = out["end"]["sum"] if udp else out["end"]["sum_received"]
-    if udp:
-        return (s["packets"] - s["lost_packets"]) / s["seconds"]
-    return s["bits_per_second"]
+PATHS = ("plain routing through T1", "nftables DNAT on T1", "tier-1 eBPF, tc", "tier-1 eBPF, XDP")
 
 
-def forwarding(runs: int, seconds: int) -> dict[str, dict[str, float]]:
+def forwarding(runs: int, seconds: float, source: str, cpus: int) -> dict[str, list[float]]:
+    """Packet rates client -> VIP through T1 on one lab, the four paths interleaved in each round
+    and their order rotated from round to round (so load from other jobs hits them alike). trafgen sends 64-byte UDP frames over 256 flows
+    from `source` ("client": through the router, as a client's packets come; "router": straight
+    onto the segment at T1, the router's forwarding left out); T2 counts what reaches its uplink
+    (nft ingress counter) and drops it there."""
     from lbcli.lab import Lab
+    from lbcli.lab import trafgen as tg
     from lbcli.lab.plans import LabService, node_plans
 
-    results: dict[str, dict[str, float]] = {}
-    vip = "100.64.0.101"
+    vip, port = "100.64.0.101", 9999
+    out: dict[str, list[float]] = {p: [] for p in PATHS}
+    offered: dict[str, list[float]] = {p: [] for p in PATHS}
     with Lab() as lab:
         lab.mount_bpffs()
         t1, t2 = lab.topology.node("t1-a"), lab.topology.node("t2-a")
-        lab.route_vip(vip, [t1.ip])  # one path, so the three modes compare the same hops
-        plans = node_plans(lab.topology, [LabService("bench/iperf", vip, 5201, "TCP"),
-                                          LabService("bench/iperf", vip, 5201, "UDP")], t2_names=["t2-a"])
-
-        def nodecmd(node: str, cmd: str, plan: dict | None = None) -> None:
-            argv = [sys.executable, "-m", "lbcli.lab.nodecmd", cmd, "--node", node, "--state-dir",
-                    str(lab.state_dir(node)), "--bpf-root", str(lab.bpf_root)]
-            if plan is not None:
-                p = lab.workdir / f"{node}.json"
-                p.write_text(json.dumps(plan))
-                argv += ["--plan", str(p)]
-            lab.run_in(node, argv)
-
-        def server(bind: str):
-            # bound to the address clients target: a UDP reply must come from that address
-            proc = lab.popen("t2-a", ["iperf3", "-s", "-B", bind])
-            time.sleep(0.5)
-            return proc
-
-        def measure(name: str, target: str) -> None:
-            pps = [iperf(lab, target, True, seconds) for _ in range(runs)]
-            bps = [iperf(lab, target, False, seconds) for _ in range(runs)]
-            results[name] = {"pps": statistics.median(pps), "gbps": statistics.median(bps) / 1e9}
-
-        # 1. tier-1 eBPF: VXLAN to T2, DSR
-        for node in ("t1-a", "t2-a"):
-            nodecmd(node, "apply", plans[node])
-        srv = server(vip)
-        measure("tier-1 eBPF (tc, VXLAN, DSR)", vip)
-        srv.kill()
-        srv.wait()
-        for node in ("t1-a", "t2-a"):
-            nodecmd(node, "reset")
-
-        # 2. nftables DNAT on T1: VIP -> T2 address; T2 answers back through T1 (conntrack)
+        lab.route_vip(vip, [t1.ip])  # one path: T1 a
+        lab.run_in("router", ["ip", "route", "replace", f"{t2.ip}/32", "via", t1.ip])  # routing through T1
         lab.sysctl("t1-a", "net.ipv4.ip_forward", "1")
-        lab.run_in("t1-a", ["nft", "-f", "-"], input=(
-            "table ip bench {\n chain pre {\n  type nat hook prerouting priority dstnat;\n"
-            f"  ip daddr {vip} dnat to {t2.ip}\n }}\n}}\n"))
-        lab.run_in("t2-a", ["ip", "route", "add", "172.30.0.0/24", "via", t1.ip])
-        server(t2.ip)
-        measure("nftables DNAT on T1", vip)
-        lab.run_in("t2-a", ["ip", "route", "del", "172.30.0.0/24", "via", t1.ip])
-        lab.run_in("t1-a", ["nft", "delete", "table", "ip", "bench"])
+        lab.sysctl("t1-a", "net.ipv4.conf.all.send_redirects", "0")
+        lab.sysctl("t1-a", "net.ipv4.conf.eth0.send_redirects", "0")
+        lab.enable_xdp_tx("t1-a")
+        # the segment is a switch: no netfilter on bridged frames (br_netfilter, when loaded)
+        for fam in ("iptables", "ip6tables", "arptables"):
+            lab.run_in("seg", ["sysctl", "-qw", f"net.bridge.bridge-nf-call-{fam}=0"], check=False)
+        plans = node_plans(lab.topology, [LabService("bench/udp", vip, port, "UDP")], t2_names=["t2-a"])
+        plan = lab.workdir / "t1-a.json"
+        plan.write_text(json.dumps(plans["t1-a"]))
 
-        # 3. plain routing to the T2 address
-        measure("plain routing to T2", t2.ip)
-    return results
+        def nodecmd(cmd: str, mode: str = "tc") -> None:
+            argv = [sys.executable, "-m", "lbcli.lab.nodecmd", cmd, "--node", "t1-a", "--state-dir",
+                    str(lab.state_dir("t1-a")), "--bpf-root", str(lab.bpf_root), "--component", "datapath",
+                    "--datapath", mode]
+            if cmd == "apply":
+                argv += ["--plan", str(plan)]
+            lab.run_in("t1-a", argv, timeout=600)  # (clang builds both objects once per lab)
+
+        def mac(node: str, dev: str) -> str:
+            return lab.run_in(node, ["cat", f"/sys/class/net/{dev}/address"]).stdout.strip()
+
+        if source == "router":
+            sender, dev, dst_mac, src_mac = "router", "eth0", mac("t1-a", "eth0"), mac("router", "eth0")
+        else:
+            sender, dev, dst_mac, src_mac = "client", "eth0", mac("router", "eth1"), mac("client", "eth0")
+        client = lab.topology.client_ip
+        # each path its own 256 flows (source ports), so no state one path left (conntrack, flow
+        # table) meets another path's packets
+        to_t2 = tg.frame(dst_mac, src_mac, client, t2.ip, port, sport_hi=0x9A)
+        to_vip = {p: tg.frame(dst_mac, src_mac, client, vip, port, sport_hi=0x9B + i) for i, p in enumerate(PATHS[1:])}
+        tg.counter_setup(lab, "t2-a", "eth0", 4789, port)
+        dnat = {"nftables": [
+            {"add": {"table": {"family": "ip", "name": "bench"}}},
+            {"add": {"chain": {"family": "ip", "table": "bench", "name": "pre", "type": "nat",
+                               "hook": "prerouting", "prio": -100, "policy": "accept"}}},
+            {"add": {"rule": {"family": "ip", "table": "bench", "chain": "pre", "expr": [
+                {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": vip}},
+                {"dnat": {"addr": t2.ip}}]}}}]}
+
+        def measure(path: str, pkt: str) -> None:
+            # the bridge must know where T1 and T2 are, or it floods every frame to every port
+            for node in ("t1-a", "t2-a"):
+                lab.run_in(node, ["ping", "-c", "1", "-W", "1", lab.topology.router_ip], check=False)
+            got, sent = tg.rate(lab, sender, dev, pkt, "t2-a", seconds, cpus=cpus)
+            out[path].append(got)
+            offered[path].append(sent)
+            print(f"  ({path}: {got:,.0f} of {sent:,.0f} pps sent)", file=sys.stderr, flush=True)
+
+        loaded = False
+        for r in range(runs):
+            for path in PATHS[r % len(PATHS):] + PATHS[:r % len(PATHS)]:  # each path in each position
+                if path in ("plain routing through T1", "nftables DNAT on T1") and loaded:
+                    nodecmd("reset")
+                    loaded = False
+                if path == "plain routing through T1":
+                    measure(path, to_t2)
+                elif path == "nftables DNAT on T1":
+                    lab.run_in("t1-a", ["nft", "-j", "-f", "-"], input=json.dumps(dnat))
+                    measure(path, to_vip[path])
+                    lab.run_in("t1-a", ["nft", "-j", "-f", "-"], input=json.dumps(
+                        {"nftables": [{"delete": {"table": {"family": "ip", "name": "bench"}}}]}))
+                else:
+                    nodecmd("apply", "xdp" if "XDP" in path else "tc")
+                    loaded = True
+                    measure(path, to_vip[path])
+        tg.counter_teardown(lab, "t2-a")
+    return out, offered
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--seconds", type=int, default=3)
+    ap.add_argument("--seconds", type=float, default=3)
+    ap.add_argument("--source", choices=["client", "router"], default="client")
+    ap.add_argument("--cpus", type=int, default=1, help="trafgen processes")
     ap.add_argument("--skip-forwarding", action="store_true")
+    ap.add_argument("--skip-programming", action="store_true")
     ap.add_argument("--program-worker", nargs=3, metavar=("PLANS", "STATE", "BPFROOT"))
     args = ap.parse_args()
     if args.program_worker:
@@ -205,6 +229,17 @@ def main() -> int:
         print(json.dumps(program_worker(plans, state, root, args.runs)))
         return 0
 
+    from lbcli.lab import Lab
+
+    if not args.skip_programming:
+        programming(args)
+    if args.skip_forwarding:
+        return 0
+    forwarding_report(args)
+    return 0
+
+
+def programming(args) -> None:
     from lbcli.lab import Lab
 
     print(f"Programming: {N_VIPS} VIPs, distinct M={M} tables over {N_T2} T2 nodes (medians of {args.runs})")
@@ -236,17 +271,25 @@ def main() -> int:
     w = max(len(a) for a, _, _ in rows)
     for a, b, c in rows:
         print(f"  {a:<{w}}  {b:>16}  {c}")
-    if args.skip_forwarding:
-        return 0
-    print(f"\nForwarding client -> VIP (iperf3, {args.seconds}s runs, medians of {args.runs})")
-    fwd = forwarding(args.runs, args.seconds)
-    base_pps = fwd["nftables DNAT on T1"]["pps"]
-    plain_pps = fwd["plain routing to T2"]["pps"]
-    print(f"  {'path':<32} {'UDP 64B pps':>12} {'TCP Gbit/s':>11} {'pps vs DNAT':>12} {'pps vs routing':>15}")
-    for name, v in fwd.items():
-        print(f"  {name:<32} {v['pps']:>12,.0f} {v['gbps']:>11.2f} {v['pps'] / base_pps:>11.2f}x "
-              f"{v['pps'] / plain_pps:>14.2f}x")
-    return 0
+
+
+def forwarding_report(args) -> None:
+    print(f"\nForwarding client -> VIP (trafgen from {args.source}, 64-byte UDP frames, 256 flows, counted at "
+          f"T2's ingress; {args.seconds:g} s windows, medians of {args.runs} interleaved rounds)")
+    fwd, offered = forwarding(args.runs, args.seconds, args.source, args.cpus)
+    med = {p: statistics.median(v) for p, v in fwd.items()}
+
+    def ratio(p: str, base: str) -> float:  # median of the per-round ratios (load drifts between rounds)
+        pairs = [a / b for a, b in zip(fwd[p], fwd[base]) if b]
+        return statistics.median(pairs) if pairs else float("nan")
+
+    dnat, tc, routing = "nftables DNAT on T1", "tier-1 eBPF, tc", "plain routing through T1"
+    print(f"  {'path':<28} {'pps':>10} {'vs DNAT':>8} {'vs tc':>7} {'vs routing':>11} {'delivered':>10}   runs")
+    for p in PATHS:
+        share = statistics.median(a / b for a, b in zip(fwd[p], offered[p]) if b)
+        print(f"  {p:<28} {med[p]:>10,.0f} {ratio(p, dnat):>7.2f}x {ratio(p, tc):>6.2f}x {ratio(p, routing):>10.2f}x "
+              f"{share:>9.0%}   " + " ".join(f"{v:,.0f}" for v in fwd[p]))
+    print("  (ratios: medians of the ratios within each round; delivered: counted at T2 / left the sender)")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ PY=${PYTHON:-python3}
 
 if (( dev )); then
   pkgs=(clang llvm libbpf-dev bpftool iproute2 bird2 frr haproxy nftables tcpdump iperf3 wrk
-        curl openssl dnsmasq socat iputils-ping ethtool hyperfine)
+        curl openssl dnsmasq socat iputils-ping ethtool hyperfine netsniff-ng)
   missing=()
   for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

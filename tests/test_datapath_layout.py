@@ -19,15 +19,19 @@ def btf_structs(tmp_path_factory):
         pytest.skip("needs clang and bpftool to compile the datapath and read its BTF")
     from lbcli.agent.datapath.build import object_path
 
-    obj, _ = object_path(tmp_path_factory.mktemp("bpfcache"))
-    dump = json.loads(subprocess.run(["bpftool", "-j", "btf", "dump", "file", str(obj)],
-                                     capture_output=True, text=True, check=True).stdout)
-    return {t["name"]: t for t in dump["types"] if t["kind"] == "STRUCT" and t.get("name")}
+    out = {}
+    for main in ("lb_tc.c", "lb_xdp.c"):
+        obj, _ = object_path(tmp_path_factory.mktemp("bpfcache"), main)
+        dump = json.loads(subprocess.run(["bpftool", "-j", "btf", "dump", "file", str(obj)],
+                                         capture_output=True, text=True, check=True).stdout)
+        out[main] = {t["name"]: t for t in dump["types"] if t["kind"] == "STRUCT" and t.get("name")}
+    return out
 
 
-@pytest.mark.parametrize("lay", L.ALL, ids=lambda lay: lay.c_name)
-def test_struct_matches_btf(btf_structs, lay):
-    st = btf_structs[lay.c_name]
+@pytest.mark.parametrize("lay,main", [(lay, "lb_tc.c") for lay in L.ALL + L.XDP_ALL] + [(lay, "lb_xdp.c") for lay in L.ALL + L.XDP_ALL],
+                         ids=lambda v: getattr(v, "c_name", v))
+def test_struct_matches_btf(btf_structs, lay, main):
+    st = btf_structs[main][lay.c_name]
     assert st["size"] == lay.size
     members = {m["name"]: m["bits_offset"] // 8 for m in st["members"]}
     assert members == lay.offsets()
@@ -36,11 +40,12 @@ def test_struct_matches_btf(btf_structs, lay):
 def test_maps_in_object(btf_structs, tmp_path):
     from lbcli.agent.datapath.build import object_path
 
-    obj, _ = object_path(tmp_path)
-    out = subprocess.run(["bpftool", "-j", "btf", "dump", "file", str(obj)], capture_output=True, text=True,
-                         check=True).stdout
-    names = {t["name"] for t in json.loads(out)["types"] if t["kind"] == "VAR"}
-    assert set(L.MAP_NAMES) <= names
+    for main, want in (("lb_tc.c", L.MAP_NAMES + L.ENCAP_MAP_NAMES), ("lb_xdp.c", L.MAP_NAMES + L.ENCAP_MAP_NAMES)):
+        obj, _ = object_path(tmp_path, main)
+        out = subprocess.run(["bpftool", "-j", "btf", "dump", "file", str(obj)], capture_output=True, text=True,
+                             check=True).stdout
+        names = {t["name"] for t in json.loads(out)["types"] if t["kind"] == "VAR"}
+        assert set(want) <= names
 
 
 def test_python_flow_hash_matches_c(tmp_path):

@@ -40,6 +40,7 @@ class NodeContext:
     state_dir: Path
     bpf_root: Path
     dry_run: bool = False
+    datapath: str = "tc"  # tier-1 program flavour: "tc" (default) or "xdp" (native XDP on the uplink)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import List, Optional
 import typer
 
 from ..report.console import error
-from .common import node_name
+from .common import DATAPATH_HELP, Datapath, node_name
 
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -31,6 +31,7 @@ def agent(
     nodes: Optional[List[str]] = typer.Option(None, "--nodes", help="Extra file(s) with v1 Nodes."),
     state_dir: str = typer.Option("/var/lib/cilium-lb", "--state-dir", help="State directory (last applied plan, rendered configs, pid files, sockets)."),
     bpf_root: str = typer.Option("/sys/fs/bpf/cilium-lb", "--bpf-root", help="bpffs directory for pinned maps and programs."),
+    datapath: Datapath = typer.Option(Datapath.tc, "--datapath", help=DATAPATH_HELP),
     interval: float = typer.Option(30.0, "--interval", min=0.2, max=3600, help="Seconds between full reconcile runs: the safety net for drift no event reports (with --no-events, the only drift detection)."),
     events: bool = typer.Option(True, "--events/--no-events", help="Repair drift as the kernel (netlink: links, addresses, routes, tc) and the daemons (BIRD's and HAProxy's exit) report it."),
     event_debounce: int = typer.Option(100, "--event-debounce", min=0, max=10000, help="Milliseconds a burst of kernel/daemon events is collected before one targeted reconcile."),
@@ -90,7 +91,7 @@ def agent(
 
     watch = [Path(p) for p in (paths or [])] + ([Path(plan_source)] if plan_source else [])
     watch += [Path(p) for p in (secrets_paths or []) + (nodes or []) + ([lock] if lock else [])]
-    ctx = NodeContext(node, Path(state_dir), Path(bpf_root))
+    ctx = NodeContext(node, Path(state_dir), Path(bpf_root), datapath=datapath.value)
     log = EventLog(node, log_format.value, sys.stdout)
     feeds = []
     if kube:

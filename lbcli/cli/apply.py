@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 
 from ..report.console import error
-from .common import LOCK_HELP, PLAN_HELP, SECRETS_HELP, STATE_DIR_HELP, ApplyFormat, node_name
+from .common import DATAPATH_HELP, LOCK_HELP, PLAN_HELP, SECRETS_HELP, STATE_DIR_HELP, ApplyFormat, Datapath, node_name
 from .kube import CONTEXT_HELP, KUBE_HELP, KUBECONFIG_HELP
 
 
@@ -22,6 +22,7 @@ def apply(
     state_dir: str = typer.Option("/var/lib/cilium-lb", "--state-dir", metavar="DIR", help=STATE_DIR_HELP),
     bpf_root: str = typer.Option("/sys/fs/bpf/cilium-lb", "--bpf-root", metavar="DIR", help="bpffs directory for pinned maps and programs."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Observe and report what would change; change nothing."),
+    datapath: Datapath = typer.Option(Datapath.tc, "--datapath", help=DATAPATH_HELP),
     output: ApplyFormat = typer.Option(ApplyFormat.text, "-o", "--output", help="text or json."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print nothing on success."),
     kube: bool = typer.Option(False, "--kube", help=KUBE_HELP),
@@ -41,7 +42,7 @@ def apply(
     if src is not None:
         src.node = node
     plan, secrets = node_plan(paths, plan_source, secrets_paths, nodes, node, lock, kube=src)
-    ctx = NodeContext(node, Path(state_dir), Path(bpf_root), dry_run)
+    ctx = NodeContext(node, Path(state_dir), Path(bpf_root), dry_run, datapath.value)
     progress = None
     if output == ApplyFormat.text and not quiet and sys.stderr.isatty():
         progress = lambda name: sys.stderr.write(f"\r\x1b[2K{node}: {name} ...")  # noqa: E731

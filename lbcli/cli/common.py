@@ -41,6 +41,14 @@ class Level(str, Enum):
     info = "info"
 
 
+class Datapath(str, Enum):
+    tc = "tc"
+    xdp = "xdp"
+
+
+DATAPATH_HELP = ("Tier-1 program: tc (default; clsact ingress on the uplink) or xdp (native XDP on the "
+                 "uplink, the tc program kept for what XDP passes on; refused where it cannot carry a "
+                 "service or attach).")
 LOCK_HELP = "Allocation lock file (default: cilium-lb.lock in the first PATH if a directory, else beside it)."
 
 STATE_DIR_HELP = "State directory (last applied plan, rendered configs, pid files, sockets)."

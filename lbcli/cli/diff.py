@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 
 from ..report.console import error
-from .common import DEFAULT_STATE_DIR, ViewFormat, node_name
+from .common import DATAPATH_HELP, DEFAULT_STATE_DIR, Datapath, ViewFormat, node_name
 from .kube import CONTEXT_HELP, KUBE_HELP, KUBECONFIG_HELP
 
 
@@ -20,6 +20,7 @@ def diff(
     output: ViewFormat = typer.Option(ViewFormat.text, "-o", "--output", help="text (coloured, per node and section) or json."),
     live: bool = typer.Option(False, "--live", help="With manifests (or --plan) and --node: compare with what is observed on this host (run inside the node's netns)."),
     bpf_root: str = typer.Option("/sys/fs/bpf/cilium-lb", "--bpf-root", metavar="DIR", help="With --live: bpffs directory of the pinned maps."),
+    datapath: Datapath = typer.Option(Datapath.tc, "--datapath", help="With --live: " + DATAPATH_HELP),
     plan_source: Optional[str] = typer.Option(None, "--plan", metavar="FILE|DIR", help="With --live: a compiled plan instead of manifests."),
     secrets_paths: Optional[List[str]] = typer.Option(None, "--secrets", metavar="PATH", help="With --live --plan: Secret manifests the plan references."),
     lock: Optional[str] = typer.Option(None, "--lock", metavar="FILE", help="Allocation lock read when compiling manifests (default: cilium-lb.lock beside them)."),
@@ -37,7 +38,8 @@ def diff(
     if src is not None:
         src.node = node
     if live:
-        _diff_live(paths, nodes, node, state_dir, bpf_root, output, plan_source, secrets_paths, lock, src)
+        _diff_live(paths, nodes, node, state_dir, bpf_root, output, plan_source, secrets_paths, lock, src,
+                   datapath.value)
     if src is not None:
         if node is None:
             error("--kube compares the cluster's set with what is applied on a node: give --node NAME")
@@ -108,7 +110,8 @@ def _show_diff(changes, output) -> None:
     raise typer.Exit(1 if changes else 0)
 
 
-def _diff_live(paths, nodes, node, state_dir, bpf_root, output, plan_source, secrets_paths, lock, src=None) -> None:
+def _diff_live(paths, nodes, node, state_dir, bpf_root, output, plan_source, secrets_paths, lock, src=None,
+               datapath: str = "tc") -> None:
     """The host against the plan: every component observes and diffs, nothing is changed
     (apply's dry run)."""
     from pathlib import Path
@@ -121,7 +124,7 @@ def _diff_live(paths, nodes, node, state_dir, bpf_root, output, plan_source, sec
         error("--live needs --node NAME (and runs inside that node's network namespace)")
         raise typer.Exit(2)
     plan, secrets = node_plan(paths, plan_source, secrets_paths, nodes, node, lock, findings_exit=2, kube=src)
-    ctx = NodeContext(node, Path(state_dir), Path(bpf_root), dry_run=True)
+    ctx = NodeContext(node, Path(state_dir), Path(bpf_root), dry_run=True, datapath=datapath)
     try:
         result = apply_plan(ctx, plan, secrets)
     except LockTimeout as e:

@@ -44,8 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--state-dir", type=Path, required=True)
     ap.add_argument("--bpf-root", type=Path, required=True)
     ap.add_argument("--component", default="datapath,receive")
+    ap.add_argument("--datapath", choices=["tc", "xdp"], default="tc")
     args = ap.parse_args(argv)
-    ctx = NodeContext(args.node, args.state_dir, args.bpf_root)
+    ctx = NodeContext(args.node, args.state_dir, args.bpf_root, datapath=args.datapath)
     if args.command == "counters":
         from lbcli.agent.datapath.reconciler import global_counters, service_counters
 

@@ -192,6 +192,22 @@ class Lab:
             argv += ["nexthop", "via", hop]
         self.run_in(ROUTER, argv)
 
+    def enable_xdp_tx(self, node: str) -> None:
+        """Make the lab carry what native XDP on `node`'s uplink transmits (XDP_TX), as a wire
+        between physical NICs would: a veth hands XDP frames only to a peer that runs NAPI, here
+        through an XDP_PASS program on the node's bridge port (GRO on the peer did not start
+        NAPI on this kernel); and an XDP frame has no skb to carry a pending checksum, so the
+        client computes its checksums itself (no tx offload), as a NIC would have on the wire."""
+        obj = self.workdir / "xdp_pass.o"
+        if not obj.exists():
+            src = self.workdir / "xdp_pass.c"
+            src.write_text('__attribute__((section("xdp.frags"), used)) int xdp_pass(void *ctx) { return 2; }\n'
+                           'char _license[] __attribute__((section("license"), used)) = "GPL";\n')
+            _run(["clang", "-O2", "-target", "bpf", "-c", str(src), "-o", str(obj)])
+        _run(["ip", "-n", self.ns(SEGMENT), "link", "set", "dev", f"p-{node}"[:15], "xdpdrv", "obj", str(obj),
+              "sec", "xdp.frags"])
+        self.run_in(CLIENT, ["ethtool", "-K", "eth0", "tx", "off"])
+
     def mount_bpffs(self) -> Path:
         """A bpffs of the lab's own (pins survive one-shot applies run with `ip netns exec`)."""
         if not self._bpffs:

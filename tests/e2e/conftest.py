@@ -79,12 +79,13 @@ class LabDriver:
         self.plan_dir = lab.workdir / "plans"
         self.plan_dir.mkdir(parents=True, exist_ok=True)
         self.servers_started = False
+        self.datapath = "tc"  # tier-1 flavour passed to every nodecmd (--datapath)
 
     def nodecmd(self, node: str, command: str, plan: dict | None = None, component: str = "datapath,receive",
                 check: bool = True) -> dict:
         argv = [sys.executable, "-m", "lbcli.lab.nodecmd", command, "--node", node,
                 "--state-dir", str(self.lab.state_dir(node)), "--bpf-root", str(self.lab.bpf_root),
-                "--component", component]
+                "--component", component, "--datapath", self.datapath]
         if plan is not None:
             path = self.plan_dir / f"{node}.json"
             path.write_text(json.dumps(plan, sort_keys=True))

@@ -23,6 +23,16 @@ from .conftest import PORT, SERVICE, VIP
 pytestmark = pytest.mark.netns
 
 
+@pytest.fixture(autouse=True, params=["tc", "xdp"])
+def datapath(request, lab_driver):
+    """Every test in both tier-1 flavours (`--datapath tc`, the default, and `xdp`)."""
+    lab_driver.datapath = request.param
+    if request.param == "xdp":
+        for node in lab_driver.lab.topology.tier("t1"):
+            lab_driver.lab.enable_xdp_tx(node.name)
+    return request.param
+
+
 def predicted_t2(plan: dict, client: str, sport: int) -> str:
     table = plan["tier1"]["maglevTables"][0]
     raw = base64.b64decode(table["table"])
@@ -124,6 +134,7 @@ def _host_snapshot(drv, node: str) -> dict:
         "net.ipv4.conf.eth0.arp_announce", "net.ipv4.conf.all.rp_filter")}
     return {
         "links": sorted(l["ifname"] for l in json.loads(run(["ip", "-j", "link", "show"]))),
+        "xdp": sorted(l["ifname"] for l in json.loads(run(["ip", "-j", "link", "show"])) if "xdp" in l),
         "qdiscs": run(["tc", "qdisc", "show", "dev", "eth0"]),
         "filters": run(["tc", "filter", "show", "dev", "eth0", "ingress"]),
         "lo": sorted(a["local"] for e in json.loads(run(["ip", "-j", "-4", "addr", "show", "dev", "lo"]))
@@ -145,6 +156,7 @@ def test_apply_twice_then_reset(lab_driver, plans):
         assert all(c["ok"] and c["changed"] == 0 for c in second.values()), second
     assert "lb1vx" in _host_snapshot(drv, "t1-a")["links"]
     assert "clsact" in _host_snapshot(drv, "t1-a")["qdiscs"]
+    assert _host_snapshot(drv, "t1-a")["xdp"] == (["eth0"] if drv.datapath == "xdp" else [])
     assert VIP in _host_snapshot(drv, "t2-a")["lo"]
     assert _host_snapshot(drv, "t2-a")["sysctls"]["net.ipv4.conf.all.arp_ignore"] == "1"
     for n in nodes:

@@ -17,8 +17,10 @@ from pathlib import Path
 
 from lbcli.agent.state import replacing
 
-SOURCES = ("lb_defs.h", "lb_jhash.h", "lb_maps.h", "lb_t1only.h", "lb_tc.c")
+SOURCES = ("lb_defs.h", "lb_encap.h", "lb_jhash.h", "lb_maps.h", "lb_lookup.h", "lb_xdp_maps.h", "lb_t1only.h", "lb_tc.c",
+           "lb_xdp.c")
 MAIN = "lb_tc.c"
+XDP_MAIN = "lb_xdp.c"  # the XDP flavour (`--datapath xdp`)
 
 
 class BuildError(RuntimeError):
@@ -68,18 +70,18 @@ def _clang_version(clang: str) -> str:
     return _VERSIONS[key]
 
 
-def object_path(cache_dir: Path | None = None) -> tuple[Path, str]:
-    """Path of the compiled object (building it if not cached) and its cache key."""
+def object_path(cache_dir: Path | None = None, main: str = MAIN) -> tuple[Path, str]:
+    """Path of the compiled object of `main` (building it if not cached) and its cache key."""
     clang = _clang()
     digest = source_digest(_clang_version(clang))
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
-    out = cache / f"lb_tc-{digest[:16]}.o"
+    out = cache / f"{Path(main).stem}-{digest[:16]}.o"
     if out.exists():
         return out, digest
     with replacing(out, 0o644) as tmp:
         proc = subprocess.run(
             [clang, "-O2", "-g", "-target", "bpf", "-Wall", "-Wno-unused-function",
-             "-I", str(source_dir()), "-c", str(source_dir() / MAIN), "-o", str(tmp)],
+             "-I", str(source_dir()), "-c", str(source_dir() / main), "-o", str(tmp)],
             capture_output=True, text=True, check=False,
         )
         if proc.returncode != 0:

@@ -72,6 +72,12 @@ NATCFG = Layout("lb_natcfg", (("snat_ip", "4s"), ("port_min", "H"), ("port_count
 
 ALL = (SVC_KEY, SVC, TSTATE, TMETA, T2, FLOW_KEY, FLOW, COUNTER, CFG, BE, NAT, RNAT_KEY, RNAT, NATCFG)
 
+# Maps for the headers the programs write themselves (bpf/lb_xdp_maps.h): the XDP program and
+# the tc program's fast path.
+XCFG = Layout("lb_xcfg", (("saddr", "4s"), ("dport", "2s"), ("mac", "6s"), ("ifindex", "I")))
+NH = Layout("lb_nh", (("mac", "6s"), ("pad", "H")))
+XDP_ALL = (XCFG, NH)
+
 # Limits compiled into the object (bpf/lb_maps.h).
 MAX_SERVICES = 16384
 MAX_TABLES = 4096
@@ -89,6 +95,7 @@ MAX_BACKENDS = 65536
 # NAT source ports of t1-only flows: below Linux's ephemeral range (32768-60999), so the node's
 # own connections never take one; 31744 concurrent flows per backend address:port and T1 node.
 NAT_PORT_MIN, NAT_PORT_COUNT = 1024, 31744
+XDP_GSTATS = {7: "xdp_pass_no_neigh"}  # LB_STAT_XDP_NO_NEIGH in lb_xdp_maps.h
 
 PROTOCOLS = {"TCP": 6, "UDP": 17}
 PROTOCOL_NAMES = {v: k for k, v in PROTOCOLS.items()}
@@ -97,3 +104,5 @@ PROTOCOL_NAMES = {v: k for k, v in PROTOCOLS.items()}
 MAP_NAMES = ("lb_be", "lb_cfg", "lb_flows", "lb_gstats", "lb_maglev", "lb_nat", "lb_natcfg", "lb_natstats", "lb_rnat",
              "lb_stats", "lb_svc", "lb_t2", "lb_tmeta", "lb_tstate")
 PROGRAM = "lb_tc_ingress"
+ENCAP_MAP_NAMES = ("lb_nh", "lb_xcfg")  # in both objects
+XDP_PROGRAM = "lb_xdp"

@@ -61,6 +61,18 @@ class ProgInfo(ctypes.Structure):  # prefix of struct bpf_prog_info (UAPI), up t
     ]
 
 
+class TestRunOpts(ctypes.Structure):  # struct bpf_test_run_opts (libbpf)
+    _fields_ = [
+        ("sz", ctypes.c_size_t),
+        ("data_in", ctypes.c_void_p), ("data_out", ctypes.c_void_p),
+        ("data_size_in", ctypes.c_uint32), ("data_size_out", ctypes.c_uint32),
+        ("ctx_in", ctypes.c_void_p), ("ctx_out", ctypes.c_void_p),
+        ("ctx_size_in", ctypes.c_uint32), ("ctx_size_out", ctypes.c_uint32),
+        ("retval", ctypes.c_uint32), ("repeat", ctypes.c_int), ("duration", ctypes.c_uint32),
+        ("flags", ctypes.c_uint32), ("cpu", ctypes.c_uint32), ("batch_size", ctypes.c_uint32),
+    ]
+
+
 _vp, _int, _u32, _u64, _cp = ctypes.c_void_p, ctypes.c_int, ctypes.c_uint32, ctypes.c_uint64, ctypes.c_char_p
 _SIGNATURES = {
     "bpf_object__open_file": (_vp, [_cp, _vp]),
@@ -85,6 +97,7 @@ _SIGNATURES = {
     "bpf_prog_get_fd_by_id": (_int, [_u32]),
     "bpf_obj_get_info_by_fd": (_int, [_int, _vp, ctypes.POINTER(_u32)]),
     "libbpf_set_print": (_vp, [_vp]),
+    "bpf_prog_test_run_opts": (_int, [_int, ctypes.POINTER(TestRunOpts)]),
 }
 
 
@@ -242,6 +255,18 @@ def array_range(fd: int, first: int, count: int, value_size: int) -> bytes | Non
     if n.value != count or bytes(keys_buf) != struct.pack(f"<{count}I", *range(first, first + count)):
         return None
     return bytes(vals_buf)
+
+
+def prog_test_run(fd: int, packet: bytes, repeat: int = 1, out_size: int = 0) -> tuple[int, bytes, int]:
+    """Run a loaded program on `packet` `repeat` times (BPF_PROG_TEST_RUN): (return value, the
+    packet as the program left it, mean ns per run as the kernel measured it)."""
+    data_in = _buf(packet)
+    out = ctypes.create_string_buffer(out_size or len(packet) + 256)
+    opts = TestRunOpts(sz=ctypes.sizeof(TestRunOpts), data_in=ctypes.cast(data_in, ctypes.c_void_p),
+                       data_out=ctypes.cast(out, ctypes.c_void_p), data_size_in=len(packet),
+                       data_size_out=len(out), repeat=max(1, repeat))
+    _check(lib().bpf_prog_test_run_opts(fd, ctypes.byref(opts)), "bpf_prog_test_run")
+    return opts.retval, out.raw[:opts.data_size_out], opts.duration
 
 
 def map_fd_by_id(map_id: int) -> int:

@@ -194,8 +194,9 @@ class PinnedMaps:
     def read_gstats(self) -> dict[str, int]:
         """Datapath-wide counters: lb_gstats, then the t1-only path's lb_natstats."""
         n, out = possible_cpus(), {}
-        for m, names in (("lb_gstats", L.GSTATS), ("lb_natstats", L.NAT_STATS)):
-            for i, name in enumerate(names):
+        for m, names in (("lb_gstats", list(enumerate(L.GSTATS)) + list(L.XDP_GSTATS.items())),
+                         ("lb_natstats", list(enumerate(L.NAT_STATS)))):
+            for i, name in names:
                 raw = bpf.lookup(self.fd[m], struct.pack("<I", i), 8 * n) or b""
                 out[name] = sum(struct.unpack(f"<{len(raw) // 8}Q", raw))
         return out

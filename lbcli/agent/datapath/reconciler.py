@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from lbcli.agent import state as st
-from lbcli.agent.datapath import pins
+from lbcli.agent.datapath import pins, xdp
 from lbcli.agent.host import netlink as nl
 from lbcli.agent.datapath import layout as L
 from lbcli.agent.reconciler import Change, ComponentResult, NodeContext, record_step
@@ -45,7 +45,8 @@ _PROBE_ARGS = {
     "gre": ("GRE", {"gre_collect_metadata": True}),
 }
 
-_PHASES = ("device", "program", "filter", "config", "nat", "t2", "backend", "table", "service")
+_PHASES = ("device", "program", "xprogram", "filter", "xattach", "config", "xcfg", "nat", "t2", "nh", "backend",
+           "table", "service")
 STATE_KIND = "datapath"
 # The record's table digests are a cache (a miss costs one table decode, well under a
 # millisecond), rewritten once more than this many entries are missing or stale: a backend
@@ -130,6 +131,7 @@ class Observed:
     backends: dict[int, tuple[str, int]] = field(default_factory=dict)  # t1-only: id -> (ip, port)
     svc_flags: dict[SvcKey, int] = field(default_factory=dict)
     natcfg: tuple[str, int, int] | None = None
+    xdp: Any = None  # xdp.XdpObserved
 
 
 def _vips(keys) -> tuple[str, ...]:
@@ -399,7 +401,8 @@ def _rank(ch: Change) -> int:
 
 _KIND = {Teardown: "teardown", DeviceSpec: "device", ProgramSpec: "program", FilterSpec: "filter",
          ConfigSpec: "config", T2Spec: "t2", TableChange: "table", ServiceSpec: "service", RecordSpec: "state",
-         BackendSpec: "backend", NatSpec: "nat"}
+         BackendSpec: "backend", NatSpec: "nat",
+         xdp.XdpProgramSpec: "xprogram", xdp.XdpAttachSpec: "xattach", xdp.XcfgSpec: "xcfg", xdp.NhSpec: "nh"}
 
 
 class DatapathReconciler:
@@ -411,6 +414,7 @@ class DatapathReconciler:
         self.state_file = Path(ctx.state_dir) / ctx.node / "datapath.json"  # several nodes may share a state dir
         self.cache_dir = Path(ctx.state_dir) / "bpf-cache"
         self._object: tuple[Path, str] | None = None
+        self._xdp_object: tuple[Path, str] | None = None
         self._open_maps = None  # PinnedMaps held open while changes are applied
         self.notes: list[str] = []
 
@@ -461,10 +465,14 @@ class DatapathReconciler:
         return rec.get("device")
 
     # -- build ------------------------------------------------------------------------------
-    def object(self) -> tuple[Path, str]:
-        if self._object is None:
-            from lbcli.agent.datapath.build import object_path
+    def object(self, xdp_main: bool = False) -> tuple[Path, str]:
+        from lbcli.agent.datapath.build import XDP_MAIN, object_path
 
+        if xdp_main:
+            if self._xdp_object is None:
+                self._xdp_object = object_path(self.cache_dir, XDP_MAIN)
+            return self._xdp_object
+        if self._object is None:
             self._object = object_path(self.cache_dir)
         return self._object
 
@@ -506,7 +514,7 @@ class DatapathReconciler:
                         os.close(fd)
                 except bpf.BPFError:
                     obs.pinned_program = None
-            if all((self.pin_dir / m).exists() for m in L.MAP_NAMES):
+            if all((self.pin_dir / m).exists() for m in L.MAP_NAMES + L.ENCAP_MAP_NAMES):
                 with PinnedMaps(self.pin_dir) as maps:
                     obs.maps_present = True
                     obs.cfg = maps.read_cfg()
@@ -514,13 +522,19 @@ class DatapathReconciler:
                     obs.services = maps.read_services()
                     obs.tables = maps.read_tables()
                     observe_direct(maps, obs)
+        obs.xdp = xdp.observe(self.pin_dir, known)
         return obs
 
     # -- diff -------------------------------------------------------------------------------
     def diff(self, desired: Any, observed: Observed) -> list[Change]:
         """`desired`: the node plan or a :class:`Desired`; the changes in apply order. Raises
         DatapathError."""
+        mode = self.ctx.datapath
+        if mode not in xdp.MODES:
+            raise DatapathError(f"datapath {mode!r} is not one of {', '.join(xdp.MODES)}")
         if isinstance(desired, NodePlan):
+            if mode == "xdp" and desired.tier1 is not None and (why := xdp.refusals(desired)):
+                raise DatapathError("--datapath xdp refused: " + "; ".join(why) + " (use --datapath tc)")
             want = desired_from_plan(desired, observed.state.get("tables", {}))
         else:
             want = desired
@@ -574,6 +588,11 @@ class DatapathReconciler:
         if program_changed or observed.filters.get(uplink) != observed.program_id or not observed.program_id:
             c(FilterSpec(uplink, digest), "create" if uplink not in observed.filters else "update",
               f"filter {uplink} ingress", "tc clsact ingress bpf da")
+        try:  # headers written by the programs themselves; XDP on top (the tc program stays)
+            xdp.changes(c, mode, want, observed.xdp or xdp.XdpObserved(), uplink, nl.link(uplink),
+                        self.object(xdp_main=True) if mode == "xdp" else None, program_changed)
+        except xdp.XdpRefused as exc:
+            raise DatapathError(str(exc)) from None
 
         # config. The inner source MAC is the device's own, except on a shared device: a packet
         # tier 1 dispatches to this node itself comes back in on that device, and vxlan drops
@@ -671,8 +690,9 @@ class DatapathReconciler:
         return sorted(changes, key=_rank)
 
     def _teardown_changes(self, observed: Observed) -> list[Change]:
+        x = observed.xdp or xdp.XdpObserved()
         if not (observed.filters or observed.pinned_program or observed.maps_present
-                or observed.state.get("device") in observed.vxlan):
+                or observed.state.get("device") in observed.vxlan or x.attached or x.pinned):
             return []
         return [Change(COMPONENT, "delete", "datapath", "node has no tier-1 role", Teardown())]
 
@@ -748,6 +768,8 @@ class DatapathReconciler:
             self._maps().delete_service(spec.key)
         elif isinstance(spec, (BackendSpec, NatSpec)):
             apply_direct(self._maps(), ch)
+        elif isinstance(spec, (xdp.XdpProgramSpec, xdp.XdpAttachSpec, xdp.XcfgSpec, xdp.NhSpec)):
+            return xdp.apply(self, ch)
         else:
             raise TypeError(f"datapath: unknown change {ch.object}")
         return None
@@ -777,7 +799,8 @@ class DatapathReconciler:
         pin = self._prog_pin(spec.digest)
         if pin.exists():
             pin.unlink()
-        bpf.load_object(spec.object, {m: str(self.pin_dir / m) for m in L.MAP_NAMES}, L.PROGRAM, str(pin))
+        bpf.load_object(spec.object, {m: str(self.pin_dir / m) for m in L.MAP_NAMES + L.ENCAP_MAP_NAMES},
+                        L.PROGRAM, str(pin))
 
     def _attach(self, spec: FilterSpec, action: str) -> None:
         if action == "delete":
@@ -804,6 +827,9 @@ class DatapathReconciler:
         def step(obj: str, fn) -> None:
             record_step(result, obj, fn)
 
+        for dev in nl.links():
+            if dev.xdp_prog_id and xdp.ours(dev.xdp_prog_id):
+                step(f"xdp {dev.name}", lambda name=dev.name: nl.xdp_detach(name))
         for link in sorted({flt.link for flt in nl.all_filters() if _ours(flt)}):
             step(f"filter {link} ingress", lambda link=link: _detach(link))
         device = state.get("device")

@@ -45,6 +45,7 @@ class Link:
     up: bool  # administratively (IFF_UP)
     kind: str | None  # rtnl link kind ("vxlan", "veth", ...); None for a plain device
     vxlan: Vxlan | None = None
+    xdp_prog_id: int = 0  # program attached in native (driver) XDP mode, 0 when none
 
 
 @dataclass(frozen=True)
@@ -120,8 +121,10 @@ def _link(msg) -> Link:
                        port=data.get("IFLA_VXLAN_PORT"), learning=bool(data.get("IFLA_VXLAN_LEARNING")),
                        vni=data.get("IFLA_VXLAN_ID"), local=data.get("IFLA_VXLAN_LOCAL"),
                        lower=data.get("IFLA_VXLAN_LINK"))
+    xdp = msg.get("IFLA_XDP")
+    xdp_id = (xdp.get("IFLA_XDP_DRV_PROG_ID") or 0) if xdp is not None else 0
     return Link(index=msg["index"], name=msg.get("IFLA_IFNAME"), mac=(msg.get("IFLA_ADDRESS") or "").lower(),
-                up=bool(msg["flags"] & IFF_UP), kind=kind, vxlan=vx)
+                up=bool(msg["flags"] & IFF_UP), kind=kind, vxlan=vx, xdp_prog_id=xdp_id)
 
 
 def links() -> list[Link]:
@@ -492,3 +495,54 @@ def root_qdisc_del(dev: str, kind: str) -> bool:
         return False
     return _call(f"delete {kind} qdisc on {dev}", _socket().tc, "del", None, idx[0], 0, parent=TC_H_ROOT,
                  missing_ok=True) is not None
+
+
+# -- XDP --------------------------------------------------------------------------------------
+XDP_FLAGS_DRV_MODE = 1 << 2  # native (driver) XDP only: never the generic, skb-based fallback
+
+
+def xdp_attach(dev: str, prog_fd: int) -> None:
+    """Attach `prog_fd` as the native XDP program of `dev` (replacing any)."""
+    _call(f"attach native XDP on {dev}", _socket().link, "set", index=_index(dev),
+          xdp={"attrs": [("IFLA_XDP_FD", prog_fd), ("IFLA_XDP_FLAGS", XDP_FLAGS_DRV_MODE)]})
+
+
+def xdp_detach(dev: str) -> bool:
+    """Remove the native XDP program of `dev`; False when the link is gone."""
+    idx = _call(f"look up link {dev}", _socket().link_lookup, ifname=dev)
+    if not idx:
+        return False
+    _call(f"detach XDP from {dev}", _socket().link, "set", index=idx[0],
+          xdp={"attrs": [("IFLA_XDP_FD", -1), ("IFLA_XDP_FLAGS", XDP_FLAGS_DRV_MODE)]})
+    return True
+
+
+# -- neighbour resolution (for programs that write Ethernet headers themselves) ------------
+NUD_VALID = 0x02 | 0x04 | 0x08 | 0x10 | 0x40 | 0x80  # REACHABLE STALE DELAY PROBE NOARP PERMANENT
+NTF_USE = 0x01
+
+
+def neighbour_macs(dev: str) -> dict[str, str]:
+    """IPv4 neighbours of `dev` in a usable state (resolved, stale or static): address -> MAC."""
+    idx = _call(f"look up link {dev}", _socket().link_lookup, ifname=dev)
+    if not idx:
+        return {}
+    return {n.get("NDA_DST"): n.get("NDA_LLADDR").lower()
+            for n in _call(f"dump neighbours of {dev}", _socket().neigh, "dump", ifindex=idx[0], family=socket.AF_INET)
+            if n["ifindex"] == idx[0] and n["state"] & NUD_VALID and n.get("NDA_LLADDR")}
+
+
+def neighbour_mac(dev: str, ip: str) -> str | None:
+    """The MAC the kernel holds for `ip` on `dev` in a usable state, or None."""
+    return neighbour_macs(dev).get(ip)
+
+
+def neighbour_resolve(dev: str, ip: str) -> None:
+    """Ask the kernel to resolve `ip` on `dev` (an ARP request, as if a packet were queued to
+    it: NTF_USE); the answer shows in neighbour_mac() once it arrives."""
+    from pyroute2.netlink.exceptions import NetlinkError as _PyNLError
+
+    try:
+        _socket().neigh("replace", ifindex=_index(dev), dst=ip, flags=NTF_USE, family=socket.AF_INET)
+    except _PyNLError as exc:
+        raise NetlinkError(f"resolve neighbour {ip} on {dev}", exc) from None

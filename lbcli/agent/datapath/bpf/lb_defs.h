@@ -5,6 +5,7 @@
 typedef unsigned char __u8;
 typedef unsigned short __u16;
 typedef unsigned int __u32;
+typedef int __s32;
 typedef unsigned long long __u64;
 typedef __u16 __be16;
 typedef __u32 __be32;
@@ -40,7 +41,13 @@ enum {
 #define IPPROTO_TCP 6
 #define IPPROTO_UDP 17
 
+#define XDP_DROP 1
+#define XDP_PASS 2
+#define XDP_TX 3
+
 #define bpf_htons(x) __builtin_bswap16(x)
+#define bpf_ntohs(x) __builtin_bswap16(x)
+#define bpf_htonl(x) __builtin_bswap32(x)
 #define bpf_ntohl(x) __builtin_bswap32(x)
 
 struct __sk_buff {
@@ -81,6 +88,10 @@ struct iphdr {
 	__be32 daddr;
 };
 
+struct xdp_md {
+	__u32 data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex;
+};
+
 /* Helpers by their UAPI ids. */
 static void *(*bpf_map_lookup_elem)(void *map, const void *key) = (void *)1;
 static long (*bpf_map_update_elem)(void *map, const void *key, const void *value, __u64 flags) = (void *)2;
@@ -98,3 +109,12 @@ static long (*bpf_redirect_neigh)(__u32 ifindex, void *params, int plen, __u64 f
 #define LB_IP_CSUM_OFF (14 + 10)
 #define LB_IP_SADDR_OFF (14 + 12)
 #define LB_IP_DADDR_OFF (14 + 16)
+static long (*bpf_xdp_adjust_head)(struct xdp_md *ctx, int delta) = (void *)44;
+static __u64 (*bpf_xdp_get_buff_len)(struct xdp_md *ctx) = (void *)188;
+static long (*bpf_skb_adjust_room)(struct __sk_buff *skb, __s32 len_diff, __u32 mode, __u64 flags) = (void *)50;
+
+#define BPF_ADJ_ROOM_MAC 1
+#define BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 (1ULL << 1)
+#define BPF_F_ADJ_ROOM_ENCAP_L4_UDP (1ULL << 4)
+#define BPF_F_ADJ_ROOM_ENCAP_L2_ETH (1ULL << 6)
+#define BPF_F_ADJ_ROOM_ENCAP_L2(len) (((__u64)(len) & 0xff) << 56)

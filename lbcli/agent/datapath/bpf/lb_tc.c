@@ -9,6 +9,8 @@
 #include "lb_maps.h"
 #include "lb_jhash.h"
 #include "lb_t1only.h"
+#include "lb_xdp_maps.h"
+#include "lb_encap.h"
 
 char _license[] SEC("license") = "GPL";
 
@@ -17,6 +19,28 @@ static __always_inline void lb_gstat(__u32 idx)
 	__u64 *v = bpf_map_lookup_elem(&lb_gstats, &idx);
 	if (v)
 		*v += 1;
+}
+
+/* Fast path: encapsulate here and send straight out of the uplink (no VXLAN device, route
+ * lookup or netfilter on the way). 0 when done; <0: the skb is unchanged, use the device. */
+static __always_inline int lb_tc_encap(struct __sk_buff *skb, const struct lb_nh *nh, const struct lb_xcfg *xc,
+				       const struct lb_cfg *cfg, const struct lb_flow *flow, __u32 entropy, __u8 tos)
+{
+	__u32 inner_len = skb->len;
+	if (bpf_skb_adjust_room(skb, LB_ENCAP_LEN, BPF_ADJ_ROOM_MAC,
+				BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 | BPF_F_ADJ_ROOM_ENCAP_L4_UDP |
+				BPF_F_ADJ_ROOM_ENCAP_L2_ETH | BPF_F_ADJ_ROOM_ENCAP_L2(sizeof(struct ethhdr))))
+		return -1;
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct ethhdr *inner = data + LB_ENCAP_LEN;
+	if ((void *)(inner + 1) > data_end)
+		return 1; /* cannot happen: the room was just made; the caller drops */
+	__builtin_memcpy(inner->h_dest, flow->mac, 6);
+	__builtin_memcpy(inner->h_source, cfg->src_mac, 6);
+	inner->h_proto = bpf_htons(ETH_P_IP);
+	lb_write_encap(data, nh, xc, cfg->vni, flow->t2, entropy, tos, inner_len);
+	return 0;
 }
 
 SEC("tc")
@@ -111,6 +135,24 @@ int lb_tc_ingress(struct __sk_buff *skb)
 		__builtin_memcpy(flow.mac, node->mac, 6);
 		flow.pad = 0;
 		bpf_map_update_elem(&lb_flows, &fkey, &flow, BPF_ANY);
+	}
+
+	struct lb_xcfg *xc = bpf_map_lookup_elem(&lb_xcfg, &zero);
+	struct lb_nh *nh = xc && xc->ifindex ? bpf_map_lookup_elem(&lb_nh, &flow.t2) : 0;
+	if (nh) {
+		int rc = lb_tc_encap(skb, nh, xc, cfg, &flow, lb_entropy(ip->saddr, ports), ip->tos);
+		if (rc > 0) {
+			lb_gstat(LB_STAT_DROP_TUNNEL);
+			return TC_ACT_SHOT;
+		}
+		if (rc == 0) {
+			lb_gstat(LB_STAT_REDIRECT);
+			return bpf_redirect(xc->ifindex, 0);
+		}
+		/* unchanged, but the verifier forgets packet pointers across the helper */
+		eth = (void *)(long)skb->data;
+		if ((void *)(eth + 1) > (void *)(long)skb->data_end)
+			return TC_ACT_SHOT;
 	}
 
 	/* inner L2: to the T2 tunnel device's MAC (so T2 sees PACKET_HOST), from ours */

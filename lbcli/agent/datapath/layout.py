@@ -70,7 +70,8 @@ RNAT = Layout("lb_rnat", (("client", "4s"), ("vip", "4s"), ("cport", "2s"), ("vp
                           ("last", "Q")))
 NATCFG = Layout("lb_natcfg", (("snat_ip", "4s"), ("port_min", "H"), ("port_count", "H")))
 
-ALL = (SVC_KEY, SVC, TSTATE, TMETA, T2, FLOW_KEY, FLOW, COUNTER, CFG, BE, NAT, RNAT_KEY, RNAT, NATCFG)
+T1ONLY = (BE, NAT, RNAT_KEY, RNAT, NATCFG)  # in the tc object only (XDP refuses t1-only services)
+ALL = (SVC_KEY, SVC, TSTATE, TMETA, T2, FLOW_KEY, FLOW, COUNTER, CFG) + T1ONLY
 
 # Maps for the headers the programs write themselves (bpf/lb_xdp_maps.h): the XDP program and
 # the tc program's fast path.
@@ -105,4 +106,6 @@ MAP_NAMES = ("lb_be", "lb_cfg", "lb_flows", "lb_gstats", "lb_maglev", "lb_nat", 
              "lb_stats", "lb_svc", "lb_t2", "lb_tmeta", "lb_tstate")
 PROGRAM = "lb_tc_ingress"
 ENCAP_MAP_NAMES = ("lb_nh", "lb_xcfg")  # in both objects
+T1ONLY_MAP_NAMES = ("lb_be", "lb_nat", "lb_natcfg", "lb_natstats", "lb_rnat")  # tc object only
+XDP_MAP_NAMES = tuple(m for m in MAP_NAMES if m not in T1ONLY_MAP_NAMES) + ENCAP_MAP_NAMES
 XDP_PROGRAM = "lb_xdp"

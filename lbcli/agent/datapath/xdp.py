@@ -208,7 +208,7 @@ def apply(rec, ch) -> str | None:
         pin = pin_dir / f"{PIN_PREFIX}{spec.digest[:16]}"
         if pin.exists():
             pin.unlink()
-        maps = {m: str(pin_dir / m) for m in L.MAP_NAMES + L.ENCAP_MAP_NAMES}
+        maps = {m: str(pin_dir / m) for m in L.XDP_MAP_NAMES}
         bpf.load_object(spec.object, maps, L.XDP_PROGRAM, str(pin))
     elif isinstance(spec, XdpAttachSpec):
         if ch.action == "delete":

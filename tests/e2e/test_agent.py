@@ -23,6 +23,8 @@ import pytest
 
 from lbcli.lab.rebel import HOST, PASSWORD, T1, T2, USER, VIP, RebelLab
 
+from .daemonkit import need_daemons, until
+
 pytestmark = [pytest.mark.netns, pytest.mark.daemons]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,16 +35,7 @@ WAIT = 20.0  # bounded waits: the agents run every 0.5 s
 START_WAIT = 180.0
 
 
-def _need() -> None:
-    import shutil
-
-    if os.geteuid() != 0:
-        pytest.skip("needs root: network namespaces, BPF, daemons")
-    for t in ("curl", "bird", "haproxy", "clang"):
-        if shutil.which(t) is None:
-            pytest.skip(f"needs {t}")
-    if not Path("/usr/lib/frr/bgpd").exists():
-        pytest.skip("needs FRR")
+_need = need_daemons
 
 
 FILTER = r"""
@@ -102,12 +95,7 @@ class AgentLab:
 
 
 def _until(what: str, cond, timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"not within {timeout} s: {what}")
+    until(what, cond, timeout)
 
 
 def _pid(path: Path) -> int:

@@ -22,6 +22,8 @@ import pytest
 from lbcli.lab.rebel import HOST, PASSWORD, T1, T2, USER, VIP, RebelLab
 from lbcli.manifest.loader import load
 
+from .daemonkit import need_daemons, until
+
 from ..kube_fake import FakeApiServer
 from ..test_kube import _served
 
@@ -32,26 +34,11 @@ NODES = T1 + T2
 WAIT = 30.0
 
 
-def _need() -> None:
-    import os
-    import shutil
-
-    if os.geteuid() != 0:
-        pytest.skip("needs root: network namespaces, BPF, daemons")
-    for t in ("curl", "bird", "haproxy", "clang"):
-        if shutil.which(t) is None:
-            pytest.skip(f"needs {t}")
-    if not Path("/usr/lib/frr/bgpd").exists():
-        pytest.skip("needs FRR")
+_need = need_daemons
 
 
 def _until(what: str, cond, timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"not within {timeout} s: {what}")
+    until(what, cond, timeout)
 
 
 class KubeLab:

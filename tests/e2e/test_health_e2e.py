@@ -21,6 +21,8 @@ import pytest
 
 from lbcli.lab.rebel import BACKENDS, HOST, PASSWORD, T1, T2, USER, VIP, RebelLab
 
+from .daemonkit import need_daemons, until
+
 pytestmark = [pytest.mark.netns, pytest.mark.daemons]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,25 +31,11 @@ SVC = "default/https-proxy"
 WAIT = 30.0
 
 
-def _need() -> None:
-    import shutil
-
-    if os.geteuid() != 0:
-        pytest.skip("needs root: network namespaces, BPF, daemons")
-    for t in ("curl", "bird", "haproxy", "clang"):
-        if shutil.which(t) is None:
-            pytest.skip(f"needs {t}")
-    if not Path("/usr/lib/frr/bgpd").exists():
-        pytest.skip("needs FRR")
+_need = need_daemons
 
 
 def _until(what: str, cond, timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"not within {timeout} s: {what}")
+    until(what, cond, timeout)
 
 
 class HcLab:

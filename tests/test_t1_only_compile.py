@@ -223,3 +223,29 @@ endpoints:
     [svc] = t1["directServices"]
     assert svc["vip"] == VIP2
     assert {(b["ip"], b["port"]) for b in t1["backends"]} == {("10.1.0.7", 5353)}
+
+
+def test_udp_t1_only_over_a_k8s_service_pool_reads_the_udp_service_port():
+    extra = _extra(backends="[{k8sServiceRef: {name: dns-svc}, port: 53}]")
+    extra["t1only.yaml"] = extra["t1only.yaml"].replace("backendType: IP", "backendType: K8sService") + """
+---
+apiVersion: v1
+kind: Service
+metadata: {namespace: default, name: dns-svc}
+spec:
+  ports: [{name: dns, port: 53, protocol: UDP, targetPort: dns}, {name: dns-tcp, port: 53, targetPort: dns-tcp}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {namespace: default, name: dns-svc-1, labels: {kubernetes.io/service-name: dns-svc}}
+addressType: IPv4
+ports: [{name: dns, port: 5353, protocol: UDP}, {name: dns-tcp, port: 5354}]
+endpoints:
+  - addresses: [10.1.0.7]
+"""
+    rep = lint_example("rebel-base", extra)
+    errors = [p for p in rep.problems if p.severity >= 2]
+    assert errors == [], [(p.rule, p.message) for p in errors]
+    t1 = compiled_json(rep.index).plans["lb-t1-1"]["tier1"]
+    [svc] = t1["directServices"]
+    assert (svc["protocol"], {(b["ip"], b["port"]) for b in t1["backends"]}) == ("UDP", {("10.1.0.7", 5353)})

@@ -64,10 +64,11 @@ def _pool_backends(pool, index: ResourceIndex) -> list[dict]:
     if pool.spec.get("backendType", "IP") == "IP":
         return [b for b in pool.spec.get("backends") or [] if isinstance(b, dict)]
     backends = pool.spec.get("backends") or []
+    protocol = endpoints.pool_protocol(index, pool)
     out = []
     for i, name, port in endpoints.pool_refs(pool):
         b = backends[i]
-        for ep in endpoints.resolve(index, pool.namespace, name, port).endpoints:
+        for ep in endpoints.resolve(index, pool.namespace, name, port, protocol).endpoints:
             out.append({"ip": ep.address, "port": ep.port, "weight": b.get("weight", 1),
                         "status": b.get("status", "Active")})
     return out

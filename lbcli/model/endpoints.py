@@ -68,6 +68,26 @@ def slices_of(index: ResourceIndex, namespace: str | None, name: str) -> list[Re
     return groups.get((namespace, name), [])
 
 
+def pool_protocol(index: ResourceIndex, pool: Resource) -> str:
+    """The protocol of the Service ports a K8sService pool's references name: UDP when every
+    LBService that routes to the pool is UDP (udpProxy, served by tier 1), TCP otherwise (tier 2
+    proxies TCP only; a pool no LBService uses is read as TCP). Grouped once per index."""
+    groups = getattr(index, "_pool_protocols", None)
+    if groups is None:
+        from . import apps
+
+        groups = {}
+        for svc in index.valid("LBService"):
+            app = apps.application(svc)
+            for route in (app[1].get("routes") or []) if app else []:
+                ref = route.get("backendRef") if isinstance(route, dict) else None
+                name = ref.get("name") if isinstance(ref, dict) else None
+                if isinstance(name, str):
+                    groups.setdefault((svc.namespace, name), set()).add(apps.protocol(svc))
+        index._pool_protocols = groups
+    return "UDP" if groups.get((pool.namespace, pool.name)) == {"UDP"} else "TCP"
+
+
 def service_port(svc: Resource, port: int, protocol: str = "TCP") -> dict | None:
     """The Service's port entry with this number and protocol (protocol defaults to TCP)."""
     for p in svc.spec.get("ports") or []:

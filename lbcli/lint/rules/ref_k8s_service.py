@@ -2,7 +2,8 @@
 
 A `backendType: K8sService` pool gets its servers from a Kubernetes Service in the pool's
 namespace: `k8sServiceRef.name` names the Service and the backend's `port` one of the
-Service's TCP ports (its number, as clients of the Service use it). Tier 2 dials that port's
+Service's TCP ports (its number, as clients of the Service use it) — UDP ports when only
+udpProxy LBServices (served by tier 1) use the pool. Tier 2 (or tier 1) dials that port's
 endpoints, read from the Service's EndpointSlices (or its Endpoints when it has no slice) the
 way kube-proxy reads them: the slice port with the Service port's name (targetPort resolved),
 ready endpoints only, serving-and-terminating ones when none is ready (lbcli/model/endpoints.py).
@@ -11,7 +12,7 @@ Reported at the reference:
 - error: the Service is not in the set (BackendsExist=False), with a close name suggested;
   a warning instead when the set holds no v1 Service at all (Services kept with the
   applications, not with the load balancer): the pool compiles with no server for it;
-- error: the Service has no TCP port with that number (at the backend's `port`);
+- error: the Service has no port with that number and protocol (at the backend's `port`);
 - warning: neither an EndpointSlice (label `kubernetes.io/service-name`) nor an Endpoints
   object of the Service is in the set, or none of its endpoints is ready: the pool would
   have no server for it. (Export them with the Service, or compile with `--kube`.)
@@ -39,10 +40,11 @@ def check(ctx: Context) -> Iterator[Finding]:
     for pool in ctx.index.valid("LBBackendPool"):
         if pool.spec.get("backendType") != "K8sService":
             continue  # backend-type reports a k8sServiceRef in a pool of another type
+        protocol = endpoints.pool_protocol(ctx.index, pool)
         for i, name, port in endpoints.pool_refs(pool):
             base = ("spec", "backends", i)
             ref = base + ("k8sServiceRef", "name")
-            res = endpoints.resolve(ctx.index, pool.namespace, name, port)
+            res = endpoints.resolve(ctx.index, pool.namespace, name, port, protocol)
             if res.service is None and not ctx.index.of_kind("Service"):
                 yield Finding(pool, ref, f"backend {i}: Service {pool.namespace}/{name} is not in the set, which "
                               "has no Service at all (kept with the applications?): the pool has no server for "

@@ -36,7 +36,9 @@ from lbcli.agent.l7 import L7Reconciler  # noqa: E402
 from lbcli.agent.engine import run_component  # noqa: E402
 from lbcli.agent.reconciler import NodeContext  # noqa: E402
 from tests.certs import make_ca, make_leaf  # noqa: E402
-from tests.e2e.l7_fixtures import VIP, entered_netns, health_check, listener, plan, pool, route  # noqa: E402
+from tests.e2e.l7_fixtures import (  # noqa: E402
+    VIP, backend_pool, compile_l7, entered_netns, health_check, lb_service, tls_secret,
+)
 
 HOST = "bench.acme.io"
 BACKEND = ("127.0.7.1", 8080)
@@ -188,23 +190,23 @@ def main() -> int:
             pem[k] = work / f"{k}.pem"
             pem[k].write_bytes(leaf.cert_pem + leaf.key_pem)
             pem[k].chmod(0o600)
-        secrets = {f"bench/{k}": {"tls.crt": leaf.cert_pem, "tls.key": leaf.key_pem} for k, leaf in leaves.items()}
         be_ip, be_port = BACKEND
         fmt = dict(vip=VIP, be_ip=be_ip, be_port=be_port, ecdsa=pem["ecdsa"], rsa=pem["rsa"])
         (work / "responder.cfg").write_text(RESPONDER.format(**fmt))
         (work / "hand.cfg").write_text(HAND_WRITTEN.format(**fmt))
 
-        def tls(ref: str) -> dict:
-            return {"certificates": [{"secretRef": ref, "sha256": "0" * 64}], "minVersion": "TLSv1.2", "maxVersion": "TLSv1.3",
-                    "cipherSuites": [], "clientValidation": None}  # fmt: skip
+        # the plan lab node t2-a gets from `compile` for two HTTPS services (tests/e2e/l7_fixtures.py)
+        def https(key: str) -> dict:
+            return lb_service(f"https-{key}", PORTS[("generated", key)], "httpsProxy", {
+                "tlsConfig": {"certificates": [{"secretRef": {"name": key}}]},
+                "routes": [{"match": {"hostNames": [HOST]}, "backendRef": {"name": "app"}}]})
 
-        p = plan("bench", [
-            listener("bench/https-ecdsa", 443, "httpsProxy", [route([HOST], "bench/app")], tls=tls("bench/ecdsa")),
-            listener("bench/https-rsa", 444, "httpsProxy", [route([HOST], "bench/app")], tls=tls("bench/rsa")),
-        ], [pool("bench/app", [(be_ip, be_port, 1)], healthCheck=health_check(interval=2, fall=3))])  # fmt: skip
+        p, secrets = compile_l7([https("ecdsa"), https("rsa"),
+                                 backend_pool("app", [(be_ip, be_port, 1)], healthCheck=health_check(interval=2, fall=3)),
+                                 *(tls_secret(k, leaf) for k, leaf in sorted(leaves.items()))])
 
         with entered_netns("l7b"):
-            rec = L7Reconciler(NodeContext("bench", work / "state", work / "bpf"))
+            rec = L7Reconciler(NodeContext("t2-a", work / "state", work / "bpf"))
             try:
                 _start_haproxy(work / "responder.cfg", work / "responder.pid")
                 _start_haproxy(work / "hand.cfg", work / "hand.pid")

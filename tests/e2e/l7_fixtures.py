@@ -8,7 +8,9 @@ of that namespace's own loopback; nothing touches the root namespace's links or 
 from __future__ import annotations
 
 import contextlib
+import copy
 import ctypes
+import functools
 import http.client
 import os
 import secrets as pysecrets
@@ -207,34 +209,85 @@ def http_get(host: str, path: str = "/", *, port: int = 80, addr: str = VIP, tim
         conn.close()
 
 
-def pool(name: str, backends: list[tuple[str, int, int]], **kw) -> dict:
-    d = {
-        "name": name, "backendType": "IP", "algorithm": "roundRobin",
-        "backends": [{"address": a, "port": p, "weight": w, "status": "Active"} for a, p, w in backends],
-        "tableSize": None, "healthCheck": None, "resolvers": [], "connectTimeoutSeconds": 5,
-    }  # fmt: skip
-    d.update(kw)
-    return d
+# ------------------------------------------------------------------ plans, compiled from manifests
+# Each test writes its tier-2 scenario as the LBServices, LBBackendPools and Secrets a user
+# would write; `compile_l7` adds the lab's Nodes, IP pool and the LBVIP for VIP
+# (lbcli/lab/plans.py), lints the set (an error fails the test) and compiles it, so the
+# haproxy.cfg a test exercises is the one `cilium-lb compile` makes for lab node t2-a.
+
+NS = "default"
+_API = "isovalent.com/v1alpha1"
 
 
-def listener(service: str, port: int, type_: str, routes: list[dict], tls: dict | None = None, auth: dict | None = None) -> dict:
-    return {"service": service, "vip": VIP, "port": port, "protocol": "TCP", "type": type_,
-            "proxyProtocol": None, "tls": tls, "auth": auth, "routes": routes}  # fmt: skip
+@functools.lru_cache(maxsize=None)
+def _lab_base() -> tuple[list[dict], str]:
+    """The lab's Nodes, cilium-config, IP pool and LBVIP for VIP (without the lab's own
+    service), and the LBVIP's name for vipRef."""
+    from lbcli.lab.plans import LabService, manifests
+    from lbcli.lab.topology import DEFAULT
+
+    docs = [d for d in manifests(DEFAULT, [LabService(f"{NS}/lab", VIP, 1)])
+            if d["kind"] not in ("LBService", "LBBackendPool")]
+    (vip,) = [d for d in docs if d["kind"] == "LBVIP"]
+    return docs, vip["metadata"]["name"]
 
 
-def route(hosts: list[str], pool_name: str, persistence: dict | None = None, path: dict | None = None) -> dict:
-    return {"hostNames": hosts, "path": path, "backendPool": pool_name, "persistence": persistence}
+def lb_service(name: str, port: int, app_type: str, app: dict) -> dict:
+    """An LBService on the lab VIP with one application `app_type` (its body as in the schema)."""
+    return {"apiVersion": _API, "kind": "LBService", "metadata": {"namespace": NS, "name": name},
+            "spec": {"vipRef": {"name": _lab_base()[1]}, "port": port, "applications": {app_type: app}}}
 
 
-def plan(node: str, listeners: list[dict], pools: list[dict]) -> dict:
-    """Compile's plan for lab node `node` (t2-a) with these listeners and pools in its tier2
-    section (tests/plankit.py): what the L7 reconciler reads through the plan types."""
-    from tests.plankit import plan_with
+def backend_pool(name: str, backends: list[tuple[str, int, int]], **spec) -> dict:
+    """An LBBackendPool of IP backends (address, port, weight); `spec` adds or overrides keys
+    (healthCheck, loadbalancing, tlsConfig, backendType, ...). The schema requires a health
+    check: GET /health every second unless `spec` says otherwise."""
+    body = {"backendType": "IP", "backends": [{"ip": a, "port": p, "weight": w} for a, p, w in backends],
+            "healthCheck": health_check()}
+    body.update(spec)
+    return {"apiVersion": _API, "kind": "LBBackendPool", "metadata": {"namespace": NS, "name": name}, "spec": body}
 
-    return plan_with(node, tier2={"vips": [VIP], "listeners": listeners, "backendPools": pools})
+
+def secret(name: str, data: dict[str, bytes], type_: str = "Opaque") -> dict:
+    import base64
+
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"namespace": NS, "name": name}, "type": type_,
+            "data": {k: base64.b64encode(v).decode() for k, v in sorted(data.items())}}
 
 
-def health_check(interval: float = 0.5, fall: int = 2, rise: int = 1) -> dict:
-    return {"intervalSeconds": interval, "timeoutSeconds": interval, "healthyThreshold": rise,
-            "unhealthyThreshold": fall, "http": {"path": "/health", "method": "GET", "host": None,
-            "expectedStatusCodes": [200]}, "tcp": False}  # fmt: skip
+def tls_secret(name: str, leaf) -> dict:
+    return secret(name, {"tls.crt": leaf.cert_pem, "tls.key": leaf.key_pem}, "kubernetes.io/tls")
+
+
+def health_check(interval: int = 1, fall: int = 2, rise: int = 1, http: bool = True) -> dict:
+    """An LBBackendPool healthCheck: GET /health (or TCP). Seconds are whole in the schema,
+    so 1 s is the fastest check a manifest can ask for."""
+    hc: dict = {"intervalSeconds": interval, "timeoutSeconds": interval, "healthyThreshold": rise,
+                "unhealthyThreshold": fall}
+    hc.update({"http": {"path": "/health"}} if http else {"tcp": {}})
+    return hc
+
+
+def compile_l7(docs: list[dict], node: str = "t2-a") -> tuple[dict, dict]:
+    """(plan JSON, secret material by ref) that compile makes for lab node `node` from the
+    lab base plus `docs`; lint errors raise with the findings and the set."""
+    import yaml
+
+    from lbcli.compile.plan import compile_plans
+    from lbcli.lint.engine import lint
+    from lbcli.lint.problem import Severity
+    from lbcli.manifest.loader import LoadResult, load_text
+
+    text = yaml.safe_dump_all(copy.deepcopy(_lab_base()[0]) + docs, sort_keys=False)
+    loaded = LoadResult()
+    loaded.files.append("l7.yaml")
+    loaded.texts["l7.yaml"] = text
+    load_text("l7.yaml", text, loaded)
+    report = lint(loaded)
+    errors = [f"{p.line}:{p.column} {p.rule} {p.message}" for p in report.problems if p.severity >= Severity.ERROR]
+    if errors:
+        raise ValueError("the L7 test's manifest set has errors:\n" + "\n".join(errors))
+    compiled = compile_plans(report.index)
+    if compiled.conditions:
+        raise ValueError(f"compile conditions: {compiled.conditions}")
+    return compiled.plans[node].to_json(), compiled.secrets.get(node, {})

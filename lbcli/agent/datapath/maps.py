@@ -15,6 +15,7 @@ import mmap
 import os
 import socket
 import struct
+import zlib
 from array import array
 from dataclasses import dataclass
 from functools import lru_cache
@@ -70,6 +71,59 @@ class TableState:
     active: int
     digest: bytes | None  # None: unknown (meta cleared by an interrupted write) or buffers differ
     buffers: tuple[int, int]  # inner map ids (0 = missing)
+
+
+class TableReader:
+    """Reads Maglev buffers back from the kernel, kept across observes (the agent observes
+    every period and after every event; 1,000 tables of 16,381 slots are 131 MB of buffers).
+    Every call still reads every slot of both buffers from the kernel: the two are compared,
+    and a CRC-32 of the content decides whether the blake2b digest (what the plan's tables
+    are matched by) must be computed again; a changed slot always changes the CRC (any change
+    of up to 32 contiguous bits does). The mappings stay open, keyed by (inner map id, size):
+    a map id names one map while it lives, and the open mapping keeps that map alive until
+    keep() or close() lets it go."""
+
+    def __init__(self) -> None:
+        self._mm: dict[tuple[int, int], mmap.mmap] = {}
+        self._digests: dict[tuple[int, int], tuple[int, bytes]] = {}  # (id, size) -> (crc, digest)
+
+    def _view(self, map_id: int, size: int) -> bytes:
+        mm = self._mm.get((map_id, size))
+        if mm is None:
+            fd = bpf.map_fd_by_id(map_id)
+            try:
+                mm = mmap.mmap(fd, _buffer_bytes(size))
+            finally:
+                os.close(fd)
+            self._mm[(map_id, size)] = mm
+        return mm[: 4 * size]
+
+    def content(self, map_id: int, size: int) -> bytes:
+        return self._view(map_id, size)
+
+    def digest(self, b0: int, b1: int, size: int) -> bytes | None:
+        """Digest of the content of buffers b0 and b1, None when they differ."""
+        c0 = self._view(b0, size)
+        if c0 != self._view(b1, size):
+            return None
+        crc = zlib.crc32(c0)
+        known = self._digests.get((b0, size))
+        if known is not None and known[0] == crc:
+            return known[1]
+        digest = content_digest(c0)
+        self._digests[(b0, size)] = (crc, digest)
+        return digest
+
+    def keep(self, buffers: set[tuple[int, int]]) -> None:
+        """Let go of every mapping but these (buffers of tables deleted or replaced)."""
+        for key in [k for k in self._mm if k not in buffers]:
+            self._mm.pop(key).close()
+            self._digests.pop(key, None)
+        for key in [k for k in self._digests if k not in buffers]:
+            del self._digests[key]
+
+    def close(self) -> None:
+        self.keep(set())
 
 
 class PinnedMaps:
@@ -224,25 +278,30 @@ class PinnedMaps:
             i = j + 1
         return out
 
-    def read_tables(self) -> dict[int, TableState]:
+    def read_tables(self, reader: TableReader | None = None) -> dict[int, TableState]:
         """Logical tables in use (lb_tstate size > 0). The digest is of the content read back
         from both buffers (equal at rest), never only the one lb_tmeta records: a slot changed
         behind the agent's back is drift (digest None or another table's), which the reconciler
-        repairs by rewriting the differing slots. Reading a 65537-slot table twice costs well
-        under a millisecond (mmap)."""
+        repairs by rewriting the differing slots. `reader`: one kept across observes (the
+        mappings stay open and unchanged buffers are not hashed again); without one, a
+        reader for this call only."""
         out: dict[int, TableState] = {}
         states = bpf.dump_array(self.fd["lb_tstate"], L.TSTATE.size, L.MAX_TABLES)
         tstates = list(L.TSTATE.iter_unpack(states))
         used = [k for k, (_, size) in enumerate(tstates) if size]
         ids = self._buffer_ids(used)
-        for k in used:  # (a free table's buffers, left by an interrupted create, are overwritten on reuse)
-            active, size = tstates[k]
-            b0, b1 = ids[2 * k], ids[2 * k + 1]
-            digest: bytes | None = None
-            if b0 and b1:
-                c0, c1 = self.read_buffer(b0, size), self.read_buffer(b1, size)
-                digest = content_digest(c0) if c0 == c1 else None
-            out[k] = TableState(size, active & 1, digest, (b0, b1))
+        own = reader is None
+        reader = reader or TableReader()
+        try:
+            for k in used:  # (a free table's buffers, left by an interrupted create, are overwritten on reuse)
+                active, size = tstates[k]
+                b0, b1 = ids[2 * k], ids[2 * k + 1]
+                digest = reader.digest(b0, b1, size) if b0 and b1 else None
+                out[k] = TableState(size, active & 1, digest, (b0, b1))
+            reader.keep({(ts.buffers[b], ts.size) for ts in out.values() for b in (0, 1)})
+        finally:
+            if own:
+                reader.close()
         return out
 
     @staticmethod

@@ -416,6 +416,7 @@ class DatapathReconciler:
         self._object: tuple[Path, str] | None = None
         self._xdp_object: tuple[Path, str] | None = None
         self._open_maps = None  # PinnedMaps held open while changes are applied
+        self._tables = None  # maps.TableReader kept across observes (mappings open, digests known)
         self.notes: list[str] = []
 
     # -- state ------------------------------------------------------------------------------
@@ -487,9 +488,11 @@ class DatapathReconciler:
 
     def observe(self) -> Observed:
         from lbcli.agent.datapath import libbpf as bpf
-        from lbcli.agent.datapath.maps import PinnedMaps
+        from lbcli.agent.datapath.maps import PinnedMaps, TableReader
 
         obs = Observed(state=self._state())
+        if self._tables is None:
+            self._tables = TableReader()
         known = nl.links()
         for dev in known:
             if dev.vxlan is not None:
@@ -520,8 +523,10 @@ class DatapathReconciler:
                     obs.cfg = maps.read_cfg()
                     obs.t2 = maps.read_t2()
                     obs.services = maps.read_services()
-                    obs.tables = maps.read_tables()
+                    obs.tables = maps.read_tables(self._tables)
                     observe_direct(maps, obs)
+        if not obs.maps_present:
+            self._tables.close()  # (reset, or pins removed by hand: the old buffers may go)
         obs.xdp = xdp.observe(self.pin_dir, known)
         return obs
 
@@ -823,6 +828,8 @@ class DatapathReconciler:
     def reset(self) -> ComponentResult:
         result = ComponentResult(COMPONENT)
         state = self._state()
+        if self._tables is not None:
+            self._tables.close()  # our mappings would keep the unpinned tables alive
 
         def step(obj: str, fn) -> None:
             record_step(result, obj, fn)

@@ -288,7 +288,17 @@ def test_observe_reads_slots_changed_behind_a_kept_reader(lab_driver, plans):
             assert changed.digest is not None and changed.digest != first.digest
             assert changed.digest == content_digest(maps.read_table(k))
             assert maps.read_tables()[k].digest == changed.digest  # a fresh reader agrees
-            poke(1)
-            assert maps.read_tables(reader)[k].digest == first.digest
+            maps.reader = reader  # what the reconciler's apply does: the reader learns what it writes
+            maps.update_table(k, good)  # the drift repaired
+            assert maps.read_tables(reader)[k].digest == first.digest == maps.read_tables()[k].digest
+            poke(2)
+            assert maps.read_tables(reader)[k].digest not in (None, first.digest)
+            maps.update_table(k, good)
+            other = bytes(reversed(good))  # a table created through the reader: its mapping kept
+            maps.create_tables([(k + 1, other)])
+            tables = maps.read_tables(reader)
+            assert tables[k + 1].digest == content_digest(other) and tables[k].digest == first.digest
+            maps.delete_tables([k + 1])
+            assert set(maps.read_tables(reader)) == {k}
     finally:
         reader.close()

@@ -114,6 +114,20 @@ class TableReader:
         self._digests[(b0, size)] = (crc, digest)
         return digest
 
+    def adopt(self, map_id: int, size: int, mm: mmap.mmap, crc: int, digest: bytes) -> None:
+        """A buffer just created through mapping `mm` with content of this CRC and digest (the
+        mapping is kept, not reopened)."""
+        old = self._mm.pop((map_id, size), None)
+        if old is not None:
+            old.close()
+        self._mm[(map_id, size)] = mm
+        self._digests[(map_id, size)] = (crc, digest)
+
+    def written(self, map_id: int, size: int, content: bytes, digest: bytes) -> None:
+        """Buffer `map_id` was just brought to `content`: its digest is known (the next read
+        still reads both buffers and checks the CRC)."""
+        self._digests[(map_id, size)] = (zlib.crc32(content), digest)
+
     def keep(self, buffers: set[tuple[int, int]]) -> None:
         """Let go of every mapping but these (buffers of tables deleted or replaced)."""
         for key in [k for k in self._mm if k not in buffers]:
@@ -132,6 +146,7 @@ class PinnedMaps:
     def __init__(self, pin_dir: Path):
         self.pin_dir = Path(pin_dir)
         self.fd: dict[str, int] = {}
+        self.reader: TableReader | None = None  # told of the buffers this object writes
         try:
             for name in L.MAP_NAMES:
                 self.fd[name] = bpf.obj_get(str(self.pin_dir / name))
@@ -329,14 +344,20 @@ class PinnedMaps:
         fds: list[int] = []
         try:
             outer_keys, outer_vals = array("I"), array("I")
-            for k, content in tables:
+            digests = [content_digest(c) for _, c in tables]
+            for (k, content), digest in zip(tables, digests):
                 size = len(content) // 4
+                crc = zlib.crc32(content) if self.reader is not None else 0
                 for b in (0, 1):
                     fd = bpf.map_create(f"lb_mg{k}_{b}", 4, 8, (size + 1) // 2,
                                         bpf.BPF_F_INNER_MAP | bpf.BPF_F_MMAPABLE)
                     fds.append(fd)
-                    with mmap.mmap(fd, _buffer_bytes(size)) as mm:
-                        mm[: len(content)] = content
+                    mm = mmap.mmap(fd, _buffer_bytes(size))
+                    mm[: len(content)] = content
+                    if self.reader is not None:  # the next observe reads it back through this mapping
+                        self.reader.adopt(bpf.map_info(fd).id, size, mm, crc, digest)
+                    else:
+                        mm.close()
                     outer_keys.append(2 * k + b)
                     outer_vals.append(fd)
             bpf.update_batch(self.fd["lb_maglev"], outer_keys.tobytes(), outer_vals.tobytes(), len(outer_keys))
@@ -344,7 +365,7 @@ class PinnedMaps:
             for fd in fds:
                 os.close(fd)
         ks = array("I", [k for k, _ in tables]).tobytes()
-        metas = b"".join(L.TMETA.pack(content_digest(c), len(c) // 4, 0) for _, c in tables)
+        metas = b"".join(L.TMETA.pack(d, len(c) // 4, 0) for (_, c), d in zip(tables, digests))
         states = b"".join(L.TSTATE.pack(0, len(c) // 4) for _, c in tables)
         bpf.update_batch(self.fd["lb_tmeta"], ks, metas, len(tables))
         bpf.update_batch(self.fd["lb_tstate"], ks, states, len(tables))
@@ -367,7 +388,10 @@ class PinnedMaps:
         written = _write_changed(ids[standby], content)
         bpf.update(self.fd["lb_tstate"], key, L.TSTATE.pack(standby, size))
         _write_changed(ids[active], content)
-        bpf.update(self.fd["lb_tmeta"], key, L.TMETA.pack(content_digest(content), size, 0))
+        digest = content_digest(content)
+        bpf.update(self.fd["lb_tmeta"], key, L.TMETA.pack(digest, size, 0))
+        if self.reader is not None:
+            self.reader.written(ids[0], size, content, digest)
         return written
 
     def delete_tables(self, ks: list[int]) -> None:

@@ -725,6 +725,7 @@ class DatapathReconciler:
             from lbcli.agent.datapath.maps import PinnedMaps
 
             self._open_maps = PinnedMaps(self.pin_dir)
+            self._open_maps.reader = self._tables
         return self._open_maps
 
     def apply(self, ch: Change) -> str | None:

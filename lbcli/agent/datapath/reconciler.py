@@ -405,6 +405,9 @@ _KIND = {Teardown: "teardown", DeviceSpec: "device", ProgramSpec: "program", Fil
          xdp.XdpProgramSpec: "xprogram", xdp.XdpAttachSpec: "xattach", xdp.XcfgSpec: "xcfg", xdp.NhSpec: "nh"}
 
 
+_TABLE_READERS: dict[str, Any] = {}  # pin dir -> maps.TableReader
+
+
 class DatapathReconciler:
     name = COMPONENT
 
@@ -491,8 +494,9 @@ class DatapathReconciler:
         from lbcli.agent.datapath.maps import PinnedMaps, TableReader
 
         obs = Observed(state=self._state())
-        if self._tables is None:
-            self._tables = TableReader()
+        if self._tables is None:  # one per pin directory for the process's life (the agent makes a
+            # reconciler per run; its observes should not map and hash every buffer again)
+            self._tables = _TABLE_READERS.setdefault(str(self.pin_dir), TableReader())
         known = nl.links()
         for dev in known:
             if dev.vxlan is not None:
@@ -829,8 +833,9 @@ class DatapathReconciler:
     def reset(self) -> ComponentResult:
         result = ComponentResult(COMPONENT)
         state = self._state()
-        if self._tables is not None:
-            self._tables.close()  # our mappings would keep the unpinned tables alive
+        reader = self._tables or _TABLE_READERS.get(str(self.pin_dir))
+        if reader is not None:
+            reader.close()  # its mappings would keep the unpinned tables alive
 
         def step(obj: str, fn) -> None:
             record_step(result, obj, fn)

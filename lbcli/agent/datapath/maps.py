@@ -15,6 +15,7 @@ import mmap
 import os
 import socket
 import struct
+import zlib
 from array import array
 from dataclasses import dataclass
 from functools import lru_cache
@@ -72,12 +73,80 @@ class TableState:
     buffers: tuple[int, int]  # inner map ids (0 = missing)
 
 
+class TableReader:
+    """Reads Maglev buffers back from the kernel, kept across observes (the agent observes
+    every period and after every event; 1,000 tables of 16,381 slots are 131 MB of buffers).
+    Every call still reads every slot of both buffers from the kernel: the two are compared,
+    and a CRC-32 of the content decides whether the blake2b digest (what the plan's tables
+    are matched by) must be computed again; a changed slot always changes the CRC (any change
+    of up to 32 contiguous bits does). The mappings stay open, keyed by (inner map id, size):
+    a map id names one map while it lives, and the open mapping keeps that map alive until
+    keep() or close() lets it go."""
+
+    def __init__(self) -> None:
+        self._mm: dict[tuple[int, int], mmap.mmap] = {}
+        self._digests: dict[tuple[int, int], tuple[int, bytes]] = {}  # (id, size) -> (crc, digest)
+
+    def _view(self, map_id: int, size: int) -> bytes:
+        mm = self._mm.get((map_id, size))
+        if mm is None:
+            fd = bpf.map_fd_by_id(map_id)
+            try:
+                mm = mmap.mmap(fd, _buffer_bytes(size))
+            finally:
+                os.close(fd)
+            self._mm[(map_id, size)] = mm
+        return mm[: 4 * size]
+
+    def content(self, map_id: int, size: int) -> bytes:
+        return self._view(map_id, size)
+
+    def digest(self, b0: int, b1: int, size: int) -> bytes | None:
+        """Digest of the content of buffers b0 and b1, None when they differ."""
+        c0 = self._view(b0, size)
+        if c0 != self._view(b1, size):
+            return None
+        crc = zlib.crc32(c0)
+        known = self._digests.get((b0, size))
+        if known is not None and known[0] == crc:
+            return known[1]
+        digest = content_digest(c0)
+        self._digests[(b0, size)] = (crc, digest)
+        return digest
+
+    def adopt(self, map_id: int, size: int, mm: mmap.mmap, crc: int, digest: bytes) -> None:
+        """A buffer just created through mapping `mm` with content of this CRC and digest (the
+        mapping is kept, not reopened)."""
+        old = self._mm.pop((map_id, size), None)
+        if old is not None:
+            old.close()
+        self._mm[(map_id, size)] = mm
+        self._digests[(map_id, size)] = (crc, digest)
+
+    def written(self, map_id: int, size: int, content: bytes, digest: bytes) -> None:
+        """Buffer `map_id` was just brought to `content`: its digest is known (the next read
+        still reads both buffers and checks the CRC)."""
+        self._digests[(map_id, size)] = (zlib.crc32(content), digest)
+
+    def keep(self, buffers: set[tuple[int, int]]) -> None:
+        """Let go of every mapping but these (buffers of tables deleted or replaced)."""
+        for key in [k for k in self._mm if k not in buffers]:
+            self._mm.pop(key).close()
+            self._digests.pop(key, None)
+        for key in [k for k in self._digests if k not in buffers]:
+            del self._digests[key]
+
+    def close(self) -> None:
+        self.keep(set())
+
+
 class PinnedMaps:
     """File descriptors of the pinned maps under one node's pin directory."""
 
     def __init__(self, pin_dir: Path):
         self.pin_dir = Path(pin_dir)
         self.fd: dict[str, int] = {}
+        self.reader: TableReader | None = None  # told of the buffers this object writes
         try:
             for name in L.MAP_NAMES:
                 self.fd[name] = bpf.obj_get(str(self.pin_dir / name))
@@ -224,25 +293,30 @@ class PinnedMaps:
             i = j + 1
         return out
 
-    def read_tables(self) -> dict[int, TableState]:
+    def read_tables(self, reader: TableReader | None = None) -> dict[int, TableState]:
         """Logical tables in use (lb_tstate size > 0). The digest is of the content read back
         from both buffers (equal at rest), never only the one lb_tmeta records: a slot changed
         behind the agent's back is drift (digest None or another table's), which the reconciler
-        repairs by rewriting the differing slots. Reading a 65537-slot table twice costs well
-        under a millisecond (mmap)."""
+        repairs by rewriting the differing slots. `reader`: one kept across observes (the
+        mappings stay open and unchanged buffers are not hashed again); without one, a
+        reader for this call only."""
         out: dict[int, TableState] = {}
         states = bpf.dump_array(self.fd["lb_tstate"], L.TSTATE.size, L.MAX_TABLES)
         tstates = list(L.TSTATE.iter_unpack(states))
         used = [k for k, (_, size) in enumerate(tstates) if size]
         ids = self._buffer_ids(used)
-        for k in used:  # (a free table's buffers, left by an interrupted create, are overwritten on reuse)
-            active, size = tstates[k]
-            b0, b1 = ids[2 * k], ids[2 * k + 1]
-            digest: bytes | None = None
-            if b0 and b1:
-                c0, c1 = self.read_buffer(b0, size), self.read_buffer(b1, size)
-                digest = content_digest(c0) if c0 == c1 else None
-            out[k] = TableState(size, active & 1, digest, (b0, b1))
+        own = reader is None
+        reader = reader or TableReader()
+        try:
+            for k in used:  # (a free table's buffers, left by an interrupted create, are overwritten on reuse)
+                active, size = tstates[k]
+                b0, b1 = ids[2 * k], ids[2 * k + 1]
+                digest = reader.digest(b0, b1, size) if b0 and b1 else None
+                out[k] = TableState(size, active & 1, digest, (b0, b1))
+            reader.keep({(ts.buffers[b], ts.size) for ts in out.values() for b in (0, 1)})
+        finally:
+            if own:
+                reader.close()
         return out
 
     @staticmethod
@@ -270,14 +344,20 @@ class PinnedMaps:
         fds: list[int] = []
         try:
             outer_keys, outer_vals = array("I"), array("I")
-            for k, content in tables:
+            digests = [content_digest(c) for _, c in tables]
+            for (k, content), digest in zip(tables, digests):
                 size = len(content) // 4
+                crc = zlib.crc32(content) if self.reader is not None else 0
                 for b in (0, 1):
                     fd = bpf.map_create(f"lb_mg{k}_{b}", 4, 8, (size + 1) // 2,
                                         bpf.BPF_F_INNER_MAP | bpf.BPF_F_MMAPABLE)
                     fds.append(fd)
-                    with mmap.mmap(fd, _buffer_bytes(size)) as mm:
-                        mm[: len(content)] = content
+                    mm = mmap.mmap(fd, _buffer_bytes(size))
+                    mm[: len(content)] = content
+                    if self.reader is not None:  # the next observe reads it back through this mapping
+                        self.reader.adopt(bpf.map_info(fd).id, size, mm, crc, digest)
+                    else:
+                        mm.close()
                     outer_keys.append(2 * k + b)
                     outer_vals.append(fd)
             bpf.update_batch(self.fd["lb_maglev"], outer_keys.tobytes(), outer_vals.tobytes(), len(outer_keys))
@@ -285,7 +365,7 @@ class PinnedMaps:
             for fd in fds:
                 os.close(fd)
         ks = array("I", [k for k, _ in tables]).tobytes()
-        metas = b"".join(L.TMETA.pack(content_digest(c), len(c) // 4, 0) for _, c in tables)
+        metas = b"".join(L.TMETA.pack(d, len(c) // 4, 0) for (_, c), d in zip(tables, digests))
         states = b"".join(L.TSTATE.pack(0, len(c) // 4) for _, c in tables)
         bpf.update_batch(self.fd["lb_tmeta"], ks, metas, len(tables))
         bpf.update_batch(self.fd["lb_tstate"], ks, states, len(tables))
@@ -308,7 +388,10 @@ class PinnedMaps:
         written = _write_changed(ids[standby], content)
         bpf.update(self.fd["lb_tstate"], key, L.TSTATE.pack(standby, size))
         _write_changed(ids[active], content)
-        bpf.update(self.fd["lb_tmeta"], key, L.TMETA.pack(content_digest(content), size, 0))
+        digest = content_digest(content)
+        bpf.update(self.fd["lb_tmeta"], key, L.TMETA.pack(digest, size, 0))
+        if self.reader is not None:
+            self.reader.written(ids[0], size, content, digest)
         return written
 
     def delete_tables(self, ks: list[int]) -> None:

@@ -405,6 +405,9 @@ _KIND = {Teardown: "teardown", DeviceSpec: "device", ProgramSpec: "program", Fil
          xdp.XdpProgramSpec: "xprogram", xdp.XdpAttachSpec: "xattach", xdp.XcfgSpec: "xcfg", xdp.NhSpec: "nh"}
 
 
+_TABLE_READERS: dict[str, Any] = {}  # pin dir -> maps.TableReader
+
+
 class DatapathReconciler:
     name = COMPONENT
 
@@ -416,6 +419,7 @@ class DatapathReconciler:
         self._object: tuple[Path, str] | None = None
         self._xdp_object: tuple[Path, str] | None = None
         self._open_maps = None  # PinnedMaps held open while changes are applied
+        self._tables = None  # maps.TableReader kept across observes (mappings open, digests known)
         self.notes: list[str] = []
 
     # -- state ------------------------------------------------------------------------------
@@ -487,9 +491,12 @@ class DatapathReconciler:
 
     def observe(self) -> Observed:
         from lbcli.agent.datapath import libbpf as bpf
-        from lbcli.agent.datapath.maps import PinnedMaps
+        from lbcli.agent.datapath.maps import PinnedMaps, TableReader
 
         obs = Observed(state=self._state())
+        if self._tables is None:  # one per pin directory for the process's life (the agent makes a
+            # reconciler per run; its observes should not map and hash every buffer again)
+            self._tables = _TABLE_READERS.setdefault(str(self.pin_dir), TableReader())
         known = nl.links()
         for dev in known:
             if dev.vxlan is not None:
@@ -520,8 +527,10 @@ class DatapathReconciler:
                     obs.cfg = maps.read_cfg()
                     obs.t2 = maps.read_t2()
                     obs.services = maps.read_services()
-                    obs.tables = maps.read_tables()
+                    obs.tables = maps.read_tables(self._tables)
                     observe_direct(maps, obs)
+        if not obs.maps_present:
+            self._tables.close()  # (reset, or pins removed by hand: the old buffers may go)
         obs.xdp = xdp.observe(self.pin_dir, known)
         return obs
 
@@ -720,6 +729,7 @@ class DatapathReconciler:
             from lbcli.agent.datapath.maps import PinnedMaps
 
             self._open_maps = PinnedMaps(self.pin_dir)
+            self._open_maps.reader = self._tables
         return self._open_maps
 
     def apply(self, ch: Change) -> str | None:
@@ -823,6 +833,9 @@ class DatapathReconciler:
     def reset(self) -> ComponentResult:
         result = ComponentResult(COMPONENT)
         state = self._state()
+        reader = self._tables or _TABLE_READERS.get(str(self.pin_dir))
+        if reader is not None:
+            reader.close()  # its mappings would keep the unpinned tables alive
 
         def step(obj: str, fn) -> None:
             record_step(result, obj, fn)

@@ -105,8 +105,16 @@ def _reset_all(pn: PodnetDriver) -> None:
         assert _snapshot(pn.lab, node) == pn.baseline[node], f"reset left something on {node}"
 
 
-def _ping(lab: Lab, src: str, dst_ip: str) -> bool:
-    return lab.run_in(src, ["ping", "-c", "2", "-i", "0.2", "-W", "1", dst_ip], check=False).returncode == 0
+def _ping(lab: Lab, src: str, dst_ip: str, within: float = 5.0, count: int = 2) -> bool:
+    """`count` echoes sent and one answered, retried within `within` seconds (bounded: on two
+    shared, loaded cores the first echo after an apply can wait on neighbour resolution longer
+    than ping's 1 s)."""
+    deadline = time.monotonic() + within
+    while True:
+        if lab.run_in(src, ["ping", "-c", str(count), "-i", "0.2", "-W", "1", dst_ip], check=False).returncode == 0:
+            return True
+        if time.monotonic() >= deadline:
+            return False
 
 
 def _ask(lab: Lab, src: str, dst_ip: str) -> str:

@@ -26,27 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from lbcli.lab.rebel import HOST, PASSWORD, T1, USER, VIP, RebelLab  # noqa: E402
+from lbcli.lab.rebel import TLS_REQUEST_LOOP as LOOP  # noqa: E402
 from lbcli.lab.testbed import SEGMENT  # noqa: E402
 
-LOOP = r"""
-import base64, json, socket, ssl, sys, time
-ca, host, vip, auth, seconds = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5])
-ctx = ssl.create_default_context(cafile=ca)
-req = ("GET / HTTP/1.1\r\nHost: %s\r\nAuthorization: Basic %s\r\nConnection: close\r\n\r\n"
-       % (host, base64.b64encode(auth.encode()).decode())).encode()
-out, end = [], time.time() + seconds
-while time.time() < end:
-    t = time.time()
-    try:
-        with socket.create_connection((vip, 443), timeout=0.5) as raw:
-            with ctx.wrap_socket(raw, server_hostname=host) as s:
-                s.sendall(req)
-                ok = s.recv(64).startswith(b"HTTP/1.1 200")
-    except OSError:
-        ok = False
-    out.append((t, time.time(), ok))
-print(json.dumps(out))
-"""
 
 
 def hang(lab, node: str) -> None:

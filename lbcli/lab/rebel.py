@@ -133,3 +133,27 @@ class RebelLab:
                 if self.router is not None:
                     with contextlib.suppress(Exception):
                         self.router.stop()
+
+
+# A client request loop for the failover benches: one new TLS connection per request (0.5 s
+# timeout) for `seconds`, printing [[start, end, ok], ...] as JSON.
+# argv: CA file, Host, VIP, "user:password", seconds.
+TLS_REQUEST_LOOP = r"""
+import base64, json, socket, ssl, sys, time
+ca, host, vip, auth, seconds = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5])
+ctx = ssl.create_default_context(cafile=ca)
+req = ("GET / HTTP/1.1\r\nHost: %s\r\nAuthorization: Basic %s\r\nConnection: close\r\n\r\n"
+       % (host, base64.b64encode(auth.encode()).decode())).encode()
+out, end = [], time.time() + seconds
+while time.time() < end:
+    t = time.time()
+    try:
+        with socket.create_connection((vip, 443), timeout=0.5) as raw:
+            with ctx.wrap_socket(raw, server_hostname=host) as s:
+                s.sendall(req)
+                ok = s.recv(64).startswith(b"HTTP/1.1 200")
+    except OSError:
+        ok = False
+    out.append((t, time.time(), ok))
+print(json.dumps(out))
+"""

@@ -27,7 +27,7 @@ from lbcli.agent import state as st
 from lbcli.agent.host import netlink as nl
 from lbcli.agent.host import sysctl
 from lbcli.agent.datapath.reconciler import DatapathError, check_dispatch, shared_device
-from lbcli.agent.reconciler import Change, ComponentResult, NodeContext, record_step
+from lbcli.agent.reconciler import Change, ComponentResult, NodeContext, record_step, reset_or_raise
 
 COMPONENT = "receive"
 ARP_SYSCTLS = {"arp_ignore": "1", "arp_announce": "2"}
@@ -221,10 +221,7 @@ class ReceiveReconciler:
     def apply(self, ch: Change) -> str | None:
         spec = ch.spec
         if isinstance(spec, Teardown):
-            res = self.reset()
-            if not res.ok:
-                raise RuntimeError(res.error or "; ".join(f"{r.change.object}: {r.error}"
-                                                          for r in res.results if not r.ok))
+            reset_or_raise(self)
         elif isinstance(spec, Device):
             nl.link_delete(spec.name)  # (also one left by an interrupted apply)
             if spec.displaces:  # tier 1's own device holds the port: tier 1 moves onto this one

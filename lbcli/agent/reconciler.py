@@ -117,3 +117,11 @@ def record_step(result: ComponentResult, obj: str, fn, action: Verb = "delete") 
         result.results.append(ObjectResult(ch, True))
     except Exception as exc:
         result.results.append(ObjectResult(ch, False, str(exc)))
+
+
+def reset_or_raise(component) -> None:
+    """Carry out a Teardown change: the component's reset, raising what failed (so the engine
+    records the change as failed, naming each object that could not be removed)."""
+    res = component.reset()
+    if not res.ok:
+        raise RuntimeError(res.error or "; ".join(f"{r.change.object}: {r.error}" for r in res.results if not r.ok))

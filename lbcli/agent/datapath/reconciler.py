@@ -30,7 +30,7 @@ from lbcli.agent import state as st
 from lbcli.agent.datapath import pins, xdp
 from lbcli.agent.host import netlink as nl
 from lbcli.agent.datapath import layout as L
-from lbcli.agent.reconciler import Change, ComponentResult, NodeContext, record_step
+from lbcli.agent.reconciler import Change, ComponentResult, NodeContext, record_step, reset_or_raise
 from lbcli.plan.types import MaglevTable, NodePlan
 
 COMPONENT = "datapath"
@@ -735,10 +735,7 @@ class DatapathReconciler:
     def apply(self, ch: Change) -> str | None:
         spec = ch.spec
         if isinstance(spec, Teardown):
-            res = self.reset()
-            if not res.ok:
-                raise RuntimeError(res.error or "; ".join(f"{r.change.object}: {r.error}"
-                                                          for r in res.results if not r.ok))
+            reset_or_raise(self)
         elif isinstance(spec, DeviceSpec):
             nl.link_delete(spec.name)  # (on create: one left by an interrupted apply)
             if ch.action in ("create", "update"):

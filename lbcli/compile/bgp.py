@@ -78,7 +78,7 @@ def _peer(kind: str, p: dict, local_asn, index: ResourceIndex, announced: list[d
             for a in adv.spec.get("advertisements") or []:
                 _collect(a, announced, prefixes)
                 _collect_pod_cidrs(a, node, prefixes)
-    peer_asn = p.get("peerASN") or local_asn
+    peer_asn = p.get("peerASN", 0)  # 0 (the default): the node takes the ASN the peer opens with
     return {
         "name": p.get("name"), "address": p.get("peerAddress"), "asn": peer_asn,
         "port": (spec.get("transport") or {}).get("peerPort", d("transport", "peerPort")),

@@ -498,7 +498,7 @@ class BgpPeer(PlanObject):
     SCHEMA_DEF = "bgpPeer"
     name: str = f(NAME)
     address: str = f(Str("^[0-9A-Fa-f:.]+$"))
-    asn: int = f(Int(1, U32))
+    asn: int = f(Int(0, U32))  # 0: any ASN other than localASN (eBGP), as Cilium's peerASN 0
     port: int = f(PORT)
     timers: Timers = f(Obj(Timers))
     graceful_restart: GracefulRestart = f(Obj(GracefulRestart))

@@ -56,7 +56,7 @@ def in_netns(name: str) -> Iterator[None]:
 
 
 def plan_for(node: str, prefixes: list[dict], *, bfd: dict | None = None, hold: int = 9,
-             keepalive: int = 3, connect_retry: int = 1, auth: bool = True) -> dict:
+             keepalive: int = 3, connect_retry: int = 1, auth: bool = True, peer_asn: int = ASN) -> dict:
     """`node`'s plan as `cilium-lb compile` makes it from a manifest set (bgp_manifests): the
     lab's Nodes and services (lbcli/lab/plans.py) plus the BGP resources for these prefixes,
     timers, authentication and BFD profile."""
@@ -68,7 +68,8 @@ def plan_for(node: str, prefixes: list[dict], *, bfd: dict | None = None, hold: 
     from lbcli.manifest.loader import LoadResult, load_text
 
     text = yaml.safe_dump_all(bgp_manifests(prefixes, bfd=bfd, hold=hold, keepalive=keepalive,
-                                            connect_retry=connect_retry, auth=auth), sort_keys=False)
+                                            connect_retry=connect_retry, auth=auth, peer_asn=peer_asn),
+                           sort_keys=False)
     loaded = LoadResult()
     loaded.files.append("bgp-lab.yaml")
     loaded.texts["bgp-lab.yaml"] = text
@@ -81,10 +82,10 @@ def plan_for(node: str, prefixes: list[dict], *, bfd: dict | None = None, hold: 
 
 
 def bgp_manifests(prefixes: list[dict], *, bfd: dict | None, hold: int, keepalive: int, connect_retry: int,
-                  auth: bool) -> list[dict]:
+                  auth: bool, peer_asn: int = ASN) -> list[dict]:
     """One LBVIP and TCP LBService per prefix (label `bgp-vip: <n>`), an advertisement per
     prefix with its attributes (communities, large communities, local preference), the peer
-    (the FRR router, iBGP) with its timers, MD5 Secret and BFD profile."""
+    (the FRR router; iBGP unless `peer_asn` differs) with its timers, MD5 Secret and BFD profile."""
     import base64
 
     from lbcli.lab.plans import LabService, manifests
@@ -116,7 +117,7 @@ def bgp_manifests(prefixes: list[dict], *, bfd: dict | None, hold: int, keepaliv
     docs.append({"apiVersion": "isovalent.com/v1", "kind": "IsovalentBGPClusterConfig", "metadata": {"name": "lab"},
                  "spec": {"nodeSelector": {"matchLabels": {"service.cilium.io/node": "t1"}},
                           "bgpInstances": [{"name": "instance0", "localASN": ASN, "peers": [
-                              {"name": "peer0", "peerAddress": ROUTER_IP, "peerASN": ASN,
+                              {"name": "peer0", "peerAddress": ROUTER_IP, "peerASN": peer_asn,
                                "peerConfigRef": {"name": "lab-peer"}}]}]}})
     docs.append({"apiVersion": "isovalent.com/v1", "kind": "IsovalentBGPPeerConfig", "metadata": {"name": "lab-peer"},
                  "spec": peer_cfg})
@@ -186,7 +187,7 @@ def wait_for(cond: Callable[[], Any], timeout: float, interval: float = 0.05) ->
 
 @contextlib.contextmanager
 def bgp_lab(*, bfd: FrrBfdProfile | None = FrrBfdProfile(), router_password: str | None = PASSWORD,
-            keepalive: int | None = 3, hold: int | None = 9) -> Iterator[BgpLab]:
+            keepalive: int | None = 3, hold: int | None = 9, router_asn: int = ASN) -> Iterator[BgpLab]:
     """Namespaces + bridge + FRR router; each node gets a reconciler (BIRD starts on apply).
     Everything is removed on exit, also when the block fails."""
     prefix = f"lbg{uuid.uuid4().hex[:5]}"
@@ -207,7 +208,7 @@ def bgp_lab(*, bfd: FrrBfdProfile | None = FrrBfdProfile(), router_password: str
         neighbors = tuple(FrrNeighbor(a, ASN, password=router_password, bfd=bfd is not None,
                                       description=n) for n, a in NODE_IPS.items())
         lab.router = FrrRouter(f"{prefix}r", lab.router_ns,
-                               FrrConfig(asn=ASN, router_id=ROUTER_IP, neighbors=neighbors, bfd_profile=bfd,
+                               FrrConfig(asn=router_asn, router_id=ROUTER_IP, neighbors=neighbors, bfd_profile=bfd,
                                          keepalive=keepalive, hold=hold, connect_retry=1))
         lab.router.start()
         for node in NODE_IPS:

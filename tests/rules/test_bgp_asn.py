@@ -55,10 +55,25 @@ def test_examples_are_clean():
         assert by_rule(lint_example(name), RULE) == []
 
 
-@pytest.mark.parametrize("local,peer", [("64512", "65001"), ("4200000000", "0"), ("1", "4294967294"),
+@pytest.mark.parametrize("local,peer", [("64512", "65001"), ("4200000000", "65001"), ("1", "4294967294"),
                                         ("65534", "64512")])
 def test_usable_asns(local, peer):
     assert _run(_cc(local, peer)) == []
+
+
+def test_peer_asn_zero_warns_that_ibgp_needs_the_asn():
+    # Cilium takes the ASN from the peer's OPEN (iBGP or eBGP); BIRD runs it as `external`
+    text = _cc(local="4200000000", peer="0")
+    [p] = _run(text)
+    assert p.severity == Severity.WARNING and p.line == line_of(text, "peerASN")
+    assert "peerASN 0" in p.message and "peerASN: 4200000000" in p.message
+
+
+def test_absent_peer_asn_warns_on_the_peer():
+    text = _cc().replace("          peerASN: 65001\n", "")
+    [p] = _run(text)
+    assert p.severity == Severity.WARNING and p.line == line_of(text, "- name: p0")
+    assert "peerASN 0" in p.message
 
 
 @pytest.mark.parametrize("asn,reason", [("23456", "AS_TRANS"), ("65535", "RFC 7300"),

@@ -97,7 +97,7 @@ def check_model(model: BgpModel, log_file: str | None = None) -> None:
             _fail(f"{w} protocol", "must be a BIRD symbol (letters, digits, '_'; at most 64)")
         _ip(peer.address, f"{w} address")
         _ip(peer.router_id, f"{w} router id")
-        _int(peer.asn, f"{w} asn", 1, 2**32 - 1)
+        _int(peer.asn, f"{w} asn", 0, 2**32 - 1)
         _int(peer.local_asn, f"{w} local asn", 1, 2**32 - 1)
         _int(peer.port, f"{w} port", 1, 65535)
         _int(peer.local_port, f"{w} local port", 1, 65535)
@@ -147,7 +147,10 @@ def render_peer(peer: Peer, local_address: str | None, password: str | None) -> 
         f'  description "{peer.key}";',  # checked: BGP names hold no quote
         f"  router id {peer.router_id};",
         f"  {local}port {peer.local_port} as {peer.local_asn};",
-        f"  neighbor {peer.address} port {peer.port} as {peer.asn};",
+        # asn 0 (Cilium: OPEN not checked): BIRD 2.0 has no "any"; `external` takes every ASN
+        # but localASN, so eBGP peers come up and an iBGP one needs its ASN (lint says so)
+        f"  neighbor {peer.address} port {peer.port} "
+        + (f"as {peer.asn};" if peer.asn else "external;"),
         # single-hop unless asked: BIRD would otherwise run iBGP (and its BFD) as multi-hop,
         # which a router expecting single-hop BFD keeps down
         f"  multihop {peer.ebgp_multihop};" if peer.ebgp_multihop else "  direct;",

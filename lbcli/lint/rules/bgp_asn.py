@@ -6,6 +6,9 @@ with "Bad Peer AS"), and that only shows on the router. Checked for every bgpIns
 
 - error: outside 1..4294967295 (peerASN 0 is allowed: it accepts whatever ASN the peer
   announces);
+- warning: peerASN 0 or absent (Cilium's default: the ASN is taken from the peer's OPEN,
+  iBGP or eBGP). BIRD 2.0 cannot leave the ASN open; the node runs the session as `external`,
+  which accepts every ASN but localASN, so an iBGP peer must name its ASN to come up;
 - warning: reserved numbers: 0 as local ASN, 23456 (AS_TRANS, RFC 6793: stands in for a
   4-byte ASN towards old speakers), 65535 and 4294967295 (RFC 7300), and the documentation
   ranges 64496-64511 and 65536-65551 (RFC 5398);
@@ -52,6 +55,11 @@ def check(ctx: Context) -> Iterator[Finding]:
                 if "peerASN" in peer:
                     yield from _asn(cfg, ppath + ("peerASN",), "peerASN {} of peer " + str(peer.get("name")), asn,
                                     allow_zero=True)
+                if asn == 0 and isinstance(local, int) and local > 0:
+                    yield Finding(cfg, ppath + (("peerASN",) if "peerASN" in peer else ()),
+                                  f"peer {peer.get('name')} has peerASN 0: the node accepts any ASN "
+                                  f"but localASN {local} from it (eBGP); an iBGP peer must set "
+                                  f"peerASN: {local} to come up", severity=Severity.WARNING)
                 if isinstance(local, int) and asn == local:
                     yield from _ibgp_multihop(ctx, cfg, ppath, peer, local)
 

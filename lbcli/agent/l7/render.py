@@ -26,6 +26,7 @@ from lbcli.agent.l7.secrets import Secrets, Users, ca_bundle, cert_bundle, parse
 from lbcli import grammar as G
 from lbcli.model.apps import HTTP_TYPES, TLS_TERMINATING
 from lbcli.model.tls import haproxy_version as _tls_version
+from lbcli.model.regex import compile_error
 
 DEFAULT_HEALTH_PORT = 10901
 MAX_WEIGHT = 256  # HAProxy's ceiling for server weights
@@ -257,10 +258,9 @@ def _check_filtering(flt: Filtering | None, where: str) -> None:
                 raise L7RenderError(f"{rw} headers[{j}]: unknown match type {_show(h.type)}")
             _need(G.TEXT, h.value, f"{rw} headers[{j}] value")
             if h.type == "regex":
-                try:
-                    re.compile(h.value)
-                except re.error as e:
-                    raise L7RenderError(f"{rw} headers[{j}] regex: {e}") from None
+                error = compile_error(h.value)
+                if error is not None:
+                    raise L7RenderError(f"{rw} headers[{j}] regex: {error}")
 
 
 def _check_backend_tls(tls: BackendTls | None, where: str) -> None:

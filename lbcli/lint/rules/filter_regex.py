@@ -2,8 +2,8 @@
 
 Tier 2 writes each `requestFiltering` header regex into haproxy.cfg (`-m reg`); a pattern the
 regex engine refuses would make HAProxy refuse the node's whole configuration, so it is
-reported where it is written. Patterns are compiled with Python's `re`, whose syntax is close
-to the PCRE HAProxy uses (the renderer checks again before anything is written).
+reported where it is written. Patterns are compiled with PCRE2, the engine HAProxy matches
+them with (lbcli/model/regex.py; the renderer checks again before anything is written).
 
 Example (error: unterminated group):
 
@@ -15,10 +15,10 @@ Example (error: unterminated group):
 
 from __future__ import annotations
 
-import re
 from typing import Iterator
 
 from ...model.apps import applications
+from ...model.regex import compile_error
 from ..finding import Context, Finding
 from ..problem import Severity
 from ._refs import as_list
@@ -40,9 +40,8 @@ def check(ctx: Context) -> Iterator[Finding]:
                         pattern = value.get("regex") if isinstance(value, dict) else None
                         if not isinstance(pattern, str):
                             continue
-                        try:
-                            re.compile(pattern)
-                        except re.error as e:
+                        error = compile_error(pattern)
+                        if error is not None:
                             yield Finding(svc, ("spec", "applications", kind, "routes", i, "requestFiltering", "rules",
                                                 j, "headers", k, "value", "regex"),
-                                          f"header regex does not compile: {e}")
+                                          f"header regex does not compile: {error}")

@@ -4,7 +4,7 @@ the derived views (tier nodes, LB services and their labels, the cilium-config o
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from .resource import Resource
 
@@ -49,6 +49,7 @@ class ResourceIndex:
         self.resources: list[Resource] = list(resources)
         self._by_kind: dict[str, list[Resource]] = defaultdict(list)
         self._by_key: dict[tuple[str, str | None, str], Resource] = {}
+        self._derived: dict[str, Any] = {}
         for r in self.resources:
             if r.extra.get("unknown") or r.extra.get("foreign"):
                 continue
@@ -61,6 +62,16 @@ class ResourceIndex:
                 continue
             self._by_kind[r.kind].append(r)
             self._by_key.setdefault(key, r)
+
+    def derived(self, key: str, build: Callable[["ResourceIndex"], Any]) -> Any:
+        """`build(self)`, computed once per index and shared: a view several rules (or one rule
+        per resource) ask for. Only for views of schema-valid objects asked after the schema
+        phase (validity is settled then); the index lives for one run, so nothing goes stale."""
+        try:
+            return self._derived[key]
+        except KeyError:
+            value = self._derived[key] = build(self)
+            return value
 
     def of_kind(self, kind: str, valid_only: bool = False) -> list[Resource]:
         items = self._by_kind.get(kind, [])

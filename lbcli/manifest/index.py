@@ -50,6 +50,7 @@ class ResourceIndex:
         self._by_kind: dict[str, list[Resource]] = defaultdict(list)
         self._by_key: dict[tuple[str, str | None, str], Resource] = {}
         self._derived: dict[str, Any] = {}
+        self._valid: dict[str, list[Resource]] | None = None  # per kind, once validity is settled
         for r in self.resources:
             if r.extra.get("unknown") or r.extra.get("foreign"):
                 continue
@@ -78,7 +79,18 @@ class ResourceIndex:
         return [r for r in items if r.valid] if valid_only else items
 
     def valid(self, kind: str) -> Iterator[Resource]:
-        return (r for r in self._by_kind.get(kind, []) if r.valid)
+        if self._valid is None:
+            return (r for r in self._by_kind.get(kind, []) if r.valid)
+        found = self._valid.get(kind)
+        if found is None:
+            found = self._valid[kind] = [r for r in self._by_kind.get(kind, []) if r.valid]
+        return iter(found)
+
+    def settle(self) -> None:
+        """Validity is final (lint's schema phase is over): each kind's valid objects are
+        listed once from now on (~30 rules ask for them)."""
+        if self._valid is None:
+            self._valid = {}
 
     def bgp(self, suffix: str) -> list[Resource]:
         """Schema-valid BGP objects of both families (Isovalent first), e.g. "ClusterConfig"."""

@@ -2,8 +2,8 @@
 
 Start-up is on the hot path (pre-commit runs the CLI on every commit), so every command imports
 what it needs inside its function, a run registers only the command it names (app.py), and
-the plain `cilium-lb validate PATH...` of a pre-commit hook (no option, no `-`) skips typer
-altogether: typer and click are ~50 ms of a ~200 ms run, and that form has no option to parse.
+the plain `cilium-lb validate [-o FORMAT] PATH...` of a pre-commit hook or CI job skips typer
+altogether: typer and click are ~50 ms of a ~200 ms run, and that form has nothing else to parse.
 """
 
 from __future__ import annotations
@@ -32,17 +32,36 @@ def _invoked(argv: list[str]) -> str | None:
     return None
 
 
-def _plain_paths(args: list[str]) -> bool:
-    """Only paths: no option, no `-` (stdin), no `--` (typer's parse is the same for these:
-    each word a PATH, every option at its default)."""
-    return bool(args) and not any(a.startswith("-") for a in args)
+def _plain_validate(args: list[str]) -> tuple[list[str], str | None] | None:
+    """(paths, output format) when `validate`'s arguments are only paths and at most one
+    `-o FORMAT` / `--output FORMAT` / `--output=FORMAT` with a known format; None for anything
+    else (another option, `-` for stdin, `--`): typer parses that. For these forms typer's parse
+    is the same: each other word a PATH, every other option at its default."""
+    from ..report import formats
+
+    paths, output, i = [], None, 0
+    while i < len(args):
+        a = args[i]
+        if a in ("-o", "--output") and output is None and i + 1 < len(args):
+            output, i = args[i + 1], i + 2
+            continue
+        if a.startswith("--output=") and output is None:
+            output = a.split("=", 1)[1]
+        elif a.startswith("-"):
+            return None
+        else:
+            paths.append(a)
+        i += 1
+    if not paths or (output is not None and output not in formats("lint")):
+        return None
+    return paths, output
 
 
-def _validate(paths: list[str]) -> int:
+def _validate(paths: list[str], output: str | None) -> int:
     from .validate_run import run
 
     try:
-        return run(paths)
+        return run(paths, output)
     except BrokenPipeError:  # `| head`: exit 1 quietly, as click does for the typer path
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
         return 1
@@ -60,8 +79,9 @@ def run() -> None:
             command = None
         else:
             command = _invoked(argv)
-            if command == "validate" and _plain_paths(argv[1:]):
-                sys.exit(_validate(argv[1:]))
+            plain = _plain_validate(argv[1:]) if command == "validate" else None
+            if plain is not None:
+                sys.exit(_validate(*plain))
         from .app import build
 
         build(command)(prog_name="cilium-lb")

@@ -8,11 +8,10 @@ composer work on the same pieces and keeps document indexes identical between th
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Chunk:
+class Chunk(NamedTuple):  # immutable; a tuple is made 3x faster than a frozen dataclass (one per document)
     index: int  # 0-based document index in the file
     line: int  # 0-based line of the chunk's first line in the file
     source: str  # the whole file's text (shared, not copied)

@@ -190,3 +190,43 @@ def test_lab_refuses_without_root_or_tools(monkeypatch, tmp_path):
     assert not (tmp_path / "lab").exists()
     r = CliRunner().invoke(app, ["lab", "down", "--prefix", "Bad prefix"])
     assert r.exit_code == 2
+
+
+def _cli(*args: str, importtime: bool = False):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
+    env.pop("GITHUB_ACTIONS", None)
+    flags = ["-X", "importtime"] if importtime else []
+    return subprocess.run([sys.executable, *flags, "-m", "lbcli", *args], capture_output=True, text=True, env=env)
+
+
+@pytest.mark.parametrize("args", [["bad"], ["bad", "ok"], ["missing.yaml"], ["-o", "json", "bad"],
+                                  ["bad", "--output", "sarif"], ["--output=junit", "ok", "bad"]])
+def test_plain_validate_runs_without_typer_and_says_the_same(bad_dir, args):
+    """`cilium-lb validate [-o FORMAT] PATH...` (a pre-commit hook's or CI job's call) skips
+    typer; an option first sends the same run through typer: same output, same exit code."""
+    argv = [a if a.startswith("-") or a in ("json", "sarif") else
+            str(bad_dir / (a if a.endswith(".yaml") else f"{a}.yaml")) for a in args]
+    plain = _cli("validate", *argv, importtime=True)
+    typed = _cli("--color", "never", "validate", *argv)
+    assert (plain.returncode, plain.stdout) == (typed.returncode, typed.stdout)
+    assert [ln for ln in plain.stderr.splitlines() if not ln.startswith("import time:")] == typed.stderr.splitlines()
+    assert plain.returncode == (2 if args == ["missing.yaml"] else 1)
+    imported = {ln.split("|")[-1].strip() for ln in plain.stderr.splitlines() if ln.startswith("import time:")}
+    assert "typer" not in imported and "lbcli.cli.app" not in imported
+
+
+@pytest.mark.parametrize("args", [["-", "x"], ["-o", "yaml", "x"], ["--fail-level", "warning", "x"], ["-ojson", "x"],
+                                  ["-o", "json", "-o", "text", "x"], ["--", "x"]])
+def test_other_validate_command_lines_go_through_typer(args):
+    from lbcli.cli.main import _plain_validate
+
+    assert _plain_validate(args) is None
+
+
+def test_a_named_command_gets_its_options_and_help():
+    r = _cli("validate", "--help")
+    assert r.returncode == 0 and "--fail-level" in r.stdout
+    r = _cli("lb", "status", "--help")
+    assert r.returncode == 0 and "Usage: cilium-lb lb status" in r.stdout
+    r = _cli("valdate", "x")
+    assert r.returncode == 2 and "No such command 'valdate'" in r.stderr

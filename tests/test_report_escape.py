@@ -114,3 +114,14 @@ def test_apply_text_escapes_what_reconcilers_echo(capsys):
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\n  + forged" not in out
     assert out.count("\\x1b[2J") == 7
+
+
+@pytest.mark.parametrize("text", ["plain", "é ü", "del\x7f", "esc\x1b[0m", "lone \udcff", "tab\tnl\n", "\u2028"])
+def test_json_output_is_the_standard_encoders_text(text):
+    """-o json is written by orjson where it gives the same text as json.dumps(indent=2,
+    sort_keys=True), and by json otherwise (non-ASCII, DEL, lone surrogates)."""
+    from lbcli.report.json_report import dumps
+
+    doc = {"problems": [{"file": text, "line": 1, "message": f"m {text}", "resource": None, "z": []}],
+           "summary": {"errors": 1, "b": {}}}
+    assert dumps(doc) == json.dumps(doc, indent=2, sort_keys=True) + "\n"

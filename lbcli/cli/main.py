@@ -1,74 +1,70 @@
 """The `cilium-lb` command line: parse options, call the core, hand results to a renderer.
 
 Start-up is on the hot path (pre-commit runs the CLI on every commit), so every command imports
-what it needs inside its function.
+what it needs inside its function, a run registers only the command it names (app.py), and
+the plain `cilium-lb validate [-o FORMAT] PATH...` of a pre-commit hook or CI job skips typer
+altogether: typer and click are ~50 ms of a ~200 ms run, and that form has nothing else to parse.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from enum import Enum
 
-import typer
-
-from .. import __version__
-from ..report.console import error, set_color
-
-app = typer.Typer(
-    name="cilium-lb",
-    help="Declarative toolchain for the two-tier Isovalent Load Balancer on Cilium.",
-    no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-lb_app = typer.Typer(help="Load balancer views (like `cilium lb ...`).", no_args_is_help=True)
-app.add_typer(lb_app, name="lb")
+from ..report.console import error
 
 
-class Color(str, Enum):
-    auto = "auto"
-    always = "always"
-    never = "never"
+def __getattr__(name: str):
+    if name == "app":  # the whole CLI (tests, completion scripts), built on first use
+        from .app import build
+
+        global app
+        app = build()
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"cilium-lb {__version__}")
-        raise typer.Exit(0)
+def _invoked(argv: list[str]) -> str | None:
+    """The command a command line names: its first word that is not an option (None when an
+    option comes first: `--color never validate` gets the whole CLI, which is always right)."""
+    for arg in argv:
+        return None if arg.startswith("-") else arg
+    return None
 
 
-@app.callback()
-def main(
-    color: Color = typer.Option(Color.auto, "--color", help="Colour output: auto (tty, honours NO_COLOR), always, never."),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
-) -> None:
-    set_color(color.value)
+def _plain_validate(args: list[str]) -> tuple[list[str], str | None] | None:
+    """(paths, output format) when `validate`'s arguments are only paths and at most one
+    `-o FORMAT` / `--output FORMAT` / `--output=FORMAT` with a known format; None for anything
+    else (another option, `-` for stdin, `--`): typer parses that. For these forms typer's parse
+    is the same: each other word a PATH, every other option at its default."""
+    from ..report import formats
+
+    paths, output, i = [], None, 0
+    while i < len(args):
+        a = args[i]
+        if a in ("-o", "--output") and output is None and i + 1 < len(args):
+            output, i = args[i + 1], i + 2
+            continue
+        if a.startswith("--output=") and output is None:
+            output = a.split("=", 1)[1]
+        elif a.startswith("-"):
+            return None
+        else:
+            paths.append(a)
+        i += 1
+    if not paths or (output is not None and output not in formats("lint")):
+        return None
+    return paths, output
 
 
-def _register() -> None:
-    """One module per command group; each only parses options and calls the core."""
-    from . import agent, apply, compile, completion, diff, fix, kube, lab, observe, rules, status, validate
+def _validate(paths: list[str], output: str | None) -> int:
+    from .validate_run import run
 
-    app.command()(validate.validate)
-    app.command("compile")(compile.compile_cmd)
-    app.command("diff")(diff.diff)
-    app.command()(apply.apply)
-    app.command()(apply.reset)
-    app.command()(agent.agent)
-    lb_app.command("status")(status.status)
-    app.command("status", help="Alias of `cilium-lb lb status`.")(status.status)
-    app.command("observe")(observe.observe)
-    app.command()(rules.rules)
-    app.command()(completion.completion)
-    kube.register(app)  # crds, manifests
-    fix.register(app)
-    app.add_typer(lab.lab_app, name="lab")
-
-
-_register()
+    try:
+        return run(paths, output)
+    except BrokenPipeError:  # `| head`: exit 1 quietly, as click does for the typer path
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+        return 1
 
 
 def run() -> None:
@@ -78,7 +74,17 @@ def run() -> None:
 
         completion_init()  # only when the shell asks for completions: keeps start-up lean
     try:
-        app(prog_name="cilium-lb")
+        argv = sys.argv[1:]
+        if os.environ.get("_CILIUM_LB_COMPLETE"):
+            command = None
+        else:
+            command = _invoked(argv)
+            plain = _plain_validate(argv[1:]) if command == "validate" else None
+            if plain is not None:
+                sys.exit(_validate(*plain))
+        from .app import build
+
+        build(command)(prog_name="cilium-lb")
     except KeyboardInterrupt:
         error("interrupted")
         sys.exit(130)

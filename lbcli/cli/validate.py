@@ -6,7 +6,6 @@ from typing import List, Optional
 
 import typer
 
-from ..report.console import error
 from ..report import formats
 from .common import Level, LintFormat
 from .kube import CONTEXT_HELP, KUBE_HELP, KUBECONFIG_HELP
@@ -28,38 +27,7 @@ def validate(
 ) -> None:
     """Lint a manifest set: schema and semantic rules, with file:line:col for every finding
     (objects read with --kube: Kind/namespace/name and the field path)."""
-    from ..lint.config import ConfigError, load_config
-    from ..lint.engine import lint
-    from ..lint.problem import Severity
-    from ..manifest.loader import LoadError
-    from ..report import render_lint
-    from .kube import source
-    from .loading import limits_for, load_any
+    from .validate_run import run
 
-    src = source(kube, kubeconfig, context, paths)
-    if src is None and not paths:
-        error("give manifests (PATH...) or --kube")
-        raise typer.Exit(2)
-    try:
-        cfg = load_config(config, search=not no_config)
-        now = _parse_time(at)
-        loaded = load_any(paths or [], nodes, cfg, limits_for(cfg, max_file_size), src)
-    except (ConfigError, LoadError, ValueError) as e:
-        error(str(e))
-        raise typer.Exit(2)
-    report = lint(loaded, cfg, now=now)
-    render_lint(output.value if output else None, report)
-    level = Severity.parse(fail_level.value) if fail_level else (cfg.fail_level or Severity.ERROR)
-    raise typer.Exit(1 if report.count(level) else 0)
-
-
-def _parse_time(at: str | None):
-    if not at:
-        return None
-    from datetime import datetime, timezone
-
-    try:
-        t = datetime.fromisoformat(at.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"--at: not an ISO date or time: {at!r}") from None
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+    raise typer.Exit(run(paths or [], output.value if output else None, fail_level.value if fail_level else None,
+                         config, no_config, at, max_file_size, nodes, kube, kubeconfig, context))

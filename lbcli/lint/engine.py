@@ -46,6 +46,8 @@ def _lint(load: LoadResult, config: LintConfig | None, now: datetime | None, onl
     fixable: list[tuple[Problem, str, Finding]] = []
 
     for rule in rules():
+        if rule.phase > 0:
+            index.settle()  # the schema phase has decided validity
         if only is not None and rule.id not in only:
             continue
         if rule.id in config.severities and config.severities[rule.id] is None and rule.phase > 0:

@@ -17,7 +17,7 @@ def parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return None
     m = _V4.fullmatch(text)
     if m:
-        a, b, c, d = (int(x) for x in m.groups())
+        a, b, c, d = map(int, m.groups())
         if a > 255 or b > 255 or c > 255 or d > 255:
             return None
         return ipaddress.IPv4Address((a << 24) | (b << 16) | (c << 8) | d)

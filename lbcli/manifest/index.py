@@ -4,7 +4,7 @@ the derived views (tier nodes, LB services and their labels, the cilium-config o
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from .resource import Resource
 
@@ -49,6 +49,8 @@ class ResourceIndex:
         self.resources: list[Resource] = list(resources)
         self._by_kind: dict[str, list[Resource]] = defaultdict(list)
         self._by_key: dict[tuple[str, str | None, str], Resource] = {}
+        self._derived: dict[str, Any] = {}
+        self._valid: dict[str, list[Resource]] | None = None  # per kind, once validity is settled
         for r in self.resources:
             if r.extra.get("unknown") or r.extra.get("foreign"):
                 continue
@@ -62,12 +64,33 @@ class ResourceIndex:
             self._by_kind[r.kind].append(r)
             self._by_key.setdefault(key, r)
 
+    def derived(self, key: str, build: Callable[["ResourceIndex"], Any]) -> Any:
+        """`build(self)`, computed once per index and shared: a view several rules (or one rule
+        per resource) ask for. Only for views of schema-valid objects asked after the schema
+        phase (validity is settled then); the index lives for one run, so nothing goes stale."""
+        try:
+            return self._derived[key]
+        except KeyError:
+            value = self._derived[key] = build(self)
+            return value
+
     def of_kind(self, kind: str, valid_only: bool = False) -> list[Resource]:
         items = self._by_kind.get(kind, [])
         return [r for r in items if r.valid] if valid_only else items
 
     def valid(self, kind: str) -> Iterator[Resource]:
-        return (r for r in self._by_kind.get(kind, []) if r.valid)
+        if self._valid is None:
+            return (r for r in self._by_kind.get(kind, []) if r.valid)
+        found = self._valid.get(kind)
+        if found is None:
+            found = self._valid[kind] = [r for r in self._by_kind.get(kind, []) if r.valid]
+        return iter(found)
+
+    def settle(self) -> None:
+        """Validity is final (lint's schema phase is over): each kind's valid objects are
+        listed once from now on (~30 rules ask for them)."""
+        if self._valid is None:
+            self._valid = {}
 
     def bgp(self, suffix: str) -> list[Resource]:
         """Schema-valid BGP objects of both families (Isovalent first), e.g. "ClusterConfig"."""

@@ -50,6 +50,7 @@ class Resource:
     valid: bool = True  # passed the schema
     schema_problems: int = 0
     extra: dict = field(default_factory=dict)
+    _spec: dict | None = field(default=None, init=False, repr=False)  # `spec`, once read
 
     @property
     def ref(self) -> str:
@@ -65,8 +66,13 @@ class Resource:
 
     @property
     def spec(self) -> dict:
-        s = self.body.get("spec")
-        return s if isinstance(s, dict) else {}
+        """body["spec"] when a mapping, else {} (read once: rules ask ~10 times per object; a
+        loaded body is never replaced)."""
+        s = self._spec
+        if s is None:
+            s = self.body.get("spec")
+            s = self._spec = s if isinstance(s, dict) else {}
+        return s
 
     @property
     def labels(self) -> dict:

@@ -74,6 +74,24 @@ def clients(index: ResourceIndex) -> list[Resource]:
     return out
 
 
+def shared_clients(index: ResourceIndex) -> list[Resource]:
+    """clients(index), found once per index and shared (several lint rules ask; do not change it)."""
+    return index.derived("ipam.clients", clients)
+
+
+def is_client(index: ResourceIndex, res: Resource) -> bool:
+    return id(res) in index.derived("ipam.client-ids", lambda ix: {id(c) for c in shared_clients(ix)})
+
+
+def shared_requests(index: ResourceIndex, res: Resource) -> tuple["Request", ...]:
+    """requests(res) as a tuple, made once per index and resource (lint asks in two rules)."""
+    memo = index.derived("ipam.requests", lambda _: {})
+    got = memo.get(id(res))  # the index keeps every resource alive: ids stay unique meanwhile
+    if got is None:
+        got = memo[id(res)] = tuple(requests(res))
+    return got
+
+
 def order(res: Resource) -> tuple:
     """Allocation order: creation time (absent last), then kind/namespace/name."""
     ts = (res.body.get("metadata") or {}).get("creationTimestamp") or "~"
@@ -108,10 +126,11 @@ def requests(res: Resource) -> Iterator[Request]:
         yield Request(res, _ip(lb_ip), lb_ip, ("spec", "loadBalancerIP"))
 
 
-def requested_ipv4(res: Resource) -> Request | None:
+def requested_ipv4(res: Resource, reqs: tuple | None = None) -> Request | None:
     """The request the allocator honours: the annotation's first entry that is not IPv6,
-    else `spec.loadBalancerIP` (a text that is no address is returned too: NoPool)."""
-    reqs = list(requests(res))
+    else `spec.loadBalancerIP` (a text that is no address is returned too: NoPool). `reqs`:
+    requests(res) when the caller has them."""
+    reqs = list(requests(res)) if reqs is None else reqs
     ann = [r for r in reqs if r.path[0] == "metadata" and ":" not in r.text]
     if ann:
         return ann[0]

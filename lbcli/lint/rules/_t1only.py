@@ -24,14 +24,23 @@ def t1_only_service(svc: Resource, index: ResourceIndex) -> bool:
 
 def pool_of_t1_only(pool: Resource, index: ResourceIndex) -> bool:
     """A pool some t1-only service routes to."""
+    return (pool.namespace, pool.name) in index.derived("t1-only-pools", _t1_only_pools)
+
+
+def _t1_only_pools(index: ResourceIndex) -> frozenset:
+    """(namespace, name) of every pool a t1-only service routes to: one pass over the services
+    (asked per pool, a pass per pool was pools x services)."""
+    out = set()
     for svc in index.valid("LBService"):
-        if svc.namespace != pool.namespace or apps.deployment_mode(svc) != apps.T1_ONLY:
+        if apps.deployment_mode(svc) != apps.T1_ONLY:
             continue
         app = apps.application(svc)
         for r in (app[1].get("routes") or []) if app else []:
-            if isinstance(r, dict) and (r.get("backendRef") or {}).get("name") == pool.name:
-                return True
-    return False
+            if isinstance(r, dict):
+                name = (r.get("backendRef") or {}).get("name")
+                if isinstance(name, str):
+                    out.add((svc.namespace, name))
+    return frozenset(out)
 
 
 def _set(v: Any) -> bool:

@@ -38,6 +38,7 @@ ID = "backend-type"
 SEVERITY = Severity.ERROR
 
 _FIELD = {"IP": "ip", "Hostname": "host", "K8sService": "k8sServiceRef"}
+_OTHERS = {t: sorted(set(_FIELD.values()) - {f}) for t, f in _FIELD.items()}  # the fields a type does not use
 _LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 
 
@@ -49,7 +50,7 @@ def check(ctx: Context) -> Iterator[Finding]:
         want = _FIELD[btype]
         for i, b in backends(pool):
             at = ("spec", "backends", i)
-            for other in sorted(set(_FIELD.values()) - {want}):
+            for other in _OTHERS[btype]:
                 if other in b:
                     yield Finding(pool, at + (other,), _mismatch(btype, other), key=True)
             if want not in b:
@@ -102,12 +103,19 @@ def address_problem(value: object) -> str | None:
     addr = parse_ip(value)
     if addr is None:
         return "is not a valid IPv4 or IPv6 address"
+    if addr.version == 4:  # the same tests as ipaddress's properties, on the integer (per backend)
+        n = int(addr)
+        if n == 0:
+            return "is the unspecified address"
+        if n >> 28 == 0xE:  # 224.0.0.0/4
+            return "is a multicast address"
+        if n == 0xFFFFFFFF:
+            return "is the limited broadcast address"
+        return None
     if addr.is_unspecified:
         return "is the unspecified address"
     if addr.is_multicast:
         return "is a multicast address"
-    if addr.version == 4 and int(addr) == 0xFFFFFFFF:
-        return "is the limited broadcast address"
     return None
 
 

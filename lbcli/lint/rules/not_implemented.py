@@ -108,7 +108,7 @@ class Refusal:
 
 
 def _served_lb_service(svc: Resource, index: ResourceIndex) -> bool:
-    return svc.spec.get("type") == "LoadBalancer" and any(c is svc for c in ipam.clients(index))
+    return svc.spec.get("type") == "LoadBalancer" and ipam.is_client(index, svc)
 
 
 def _ipv6(text: Any) -> bool:

@@ -120,7 +120,7 @@ def _nodes(ctx: Context) -> Iterator[Finding]:
 
 
 def _pools(ctx: Context) -> Iterator[Finding]:
-    clients = [ipam.labels(c) for c in ipam.clients(ctx.index)]
+    clients = [ipam.labels(c) for c in ipam.shared_clients(ctx.index)]
     if not clients:
         return
     for pool in ctx.index.valid("CiliumLoadBalancerIPPool"):

@@ -54,10 +54,12 @@ def check(ctx: Context) -> Iterator[Finding]:
                           "tier-2 count)", severity=Severity.INFO)
         return
     needs: dict[tuple[str, str], list] = {}  # (tier, selectors) -> [selectors, services]
+    defaults = {tier: [_default(tier)] for tier in TIERS}  # shared, never changed
+    worded = {tier: _describe_all(sels) for tier, sels in defaults.items()}
     for svc in services:
         for tier in TIERS:
-            sels = _selectors(svc, tier, deployments) if deployments else [_default(tier)]
-            key = (tier, _describe_all(sels))
+            sels = _selectors(svc, tier, deployments, defaults) if deployments else defaults[tier]
+            key = (tier, worded[tier] if sels is defaults[tier] else _describe_all(sels))
             needs.setdefault(key, [sels, []])[1].append(svc)
     for (tier, text), (sels, svcs) in needs.items():
         if any(matches(s, lab) for s in sels for lab in nodes):
@@ -89,7 +91,7 @@ def _default(tier: str) -> dict:
     return {"matchExpressions": [{"key": TIER_LABEL, "operator": "In", "values": list(TIER_VALUES[tier])}]}
 
 
-def _selectors(svc: Resource, tier: str, deployments: list[Resource]) -> list[dict]:
+def _selectors(svc: Resource, tier: str, deployments: list[Resource], defaults: dict) -> list[dict]:
     """The node selectors of the LBDeployments selecting svc, else the default tier label."""
     out = []
     for dep in deployments:
@@ -100,4 +102,4 @@ def _selectors(svc: Resource, tier: str, deployments: list[Resource]) -> list[di
         sel = get_in(dep.spec, ("nodes", "labelSelectors", tier))
         if isinstance(sel, dict) and sel not in out:
             out.append(sel)
-    return out or [_default(tier)]
+    return out or defaults[tier]

@@ -46,9 +46,9 @@ Ports = frozenset[tuple[int, str]]
 def check(ctx: Context) -> Iterator[Finding]:
     by_vip = ipam.lbvip_ports(ctx.index)
     claims: dict[object, list[Resource]] = {}
-    for client in sorted(ipam.clients(ctx.index), key=ipam.order):  # the allocator's order
+    for client in sorted(ipam.shared_clients(ctx.index), key=ipam.order):  # the allocator's order
         seen: set = set()
-        for req in ipam.requests(client):
+        for req in ipam.shared_requests(ctx.index, client):
             if req.address is None or req.address in seen:
                 continue
             seen.add(req.address)

@@ -50,7 +50,7 @@ def check(ctx: Context) -> Iterator[Finding]:
     pools = list(ctx.index.valid("CiliumLoadBalancerIPPool"))
     if not ctx.index.of_kind("CiliumLoadBalancerIPPool"):
         # pools are often kept with the cluster, not with the services: nothing to check against
-        first = next(iter(ipam.clients(ctx.index)), None)
+        first = next(iter(ipam.shared_clients(ctx.index)), None)
         if first is not None:
             yield Finding(first, ("metadata", "name"), "the set has no CiliumLoadBalancerIPPool: "
                           "requested addresses not checked against pools", severity=Severity.INFO)
@@ -59,9 +59,9 @@ def check(ctx: Context) -> Iterator[Finding]:
     enabled = ipam.pools(ctx.index)
     conflicting = ipam.conflicting(ctx.index)
     unrequested = []
-    for client in ipam.clients(ctx.index):
+    for client in ipam.shared_clients(ctx.index):
         selecting = [p.resource for p in ipam.eligible(enabled, client)]
-        reqs = list(ipam.requests(client))
+        reqs = ipam.shared_requests(ctx.index, client)
         if not reqs:
             if not selecting:
                 yield Finding(client, ("metadata", "name"),
@@ -84,8 +84,8 @@ def _exhausted(ctx: Context, enabled: list, unrequested: list) -> Iterator[Findi
     (sharing only needs fewer)."""
     eligible = {id(c): ipam.eligible(enabled, c) for c in unrequested}
     requested = set()
-    for c in ipam.clients(ctx.index):
-        req = ipam.requested_ipv4(c)
+    for c in ipam.shared_clients(ctx.index):
+        req = ipam.requested_ipv4(c, ipam.shared_requests(ctx.index, c))
         if req is not None and req.address is not None and req.address.version == 4:
             requested.add(int(req.address))
     ordered = sorted(unrequested, key=ipam.order)

@@ -507,7 +507,7 @@ def test_status_endpoint_shows_the_watches_and_the_writer(api):
         kinds = doc["kube"]["kinds"]
         assert set(kinds) == {k for k, _ in lb_resources()} | {listed.res.kind for listed in LISTED}
         assert kinds["LBService"]["objects"] == 1 and kinds["LBService"]["lists"] >= 1 and kinds["Node"]["objects"] == 4
-        assert doc["kube"]["secrets"] == 2
+        assert doc["kube"]["secrets"] == 2 and doc["kube"]["ignored"] == 0  # no Service events yet
         assert doc["statusWriter"]["leader"] is True and doc["statusWriter"]["identity"] == "lb-t2-1"
         json.dumps(doc)  # served as JSON
     finally:

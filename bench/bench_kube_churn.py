@@ -22,7 +22,6 @@ Median of --runs per mode.
 from __future__ import annotations
 
 import argparse
-import copy
 import io
 import os
 import statistics

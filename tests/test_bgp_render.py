@@ -30,6 +30,7 @@ from lbcli.agent.bgp.status import (BgpObserved, DaemonState, advertised_to, liv
 from lbcli.agent.reconciler import NodeContext
 
 from lbcli.plan.spec import PlanFormatError
+from tests.lintkit import compile_docs
 
 GOLDEN = Path(__file__).parent / "golden" / "bgp"
 LOG = "/var/lib/cilium-lb/{node}/bird/bird.log"
@@ -133,22 +134,7 @@ def bgp_manifests(instances: list[dict], node: str = "t1-a", password: str = PAS
 
 def compiled_bgp(docs: list[dict], node: str = "t1-a") -> dict:
     """The plan (JSON form) compile makes for lab node `node` from `docs`; lint errors fail."""
-    import yaml
-
-    from lbcli.compile.plan import compile_plans
-    from lbcli.lint.engine import lint
-    from lbcli.lint.problem import Severity
-    from lbcli.manifest.loader import LoadResult, load_text
-
-    text = yaml.safe_dump_all(docs, sort_keys=False)
-    loaded = LoadResult()
-    loaded.files.append("bgp.yaml")
-    loaded.texts["bgp.yaml"] = text
-    load_text("bgp.yaml", text, loaded)
-    report = lint(loaded)
-    errors = [f"{p.line}:{p.column} {p.rule} {p.message}" for p in report.problems if p.severity >= Severity.ERROR]
-    assert not errors, "the case's manifest set has errors:\n" + "\n".join(errors)
-    return compile_plans(report.index).plans[node].to_json()
+    return compile_docs(docs, node)
 
 
 def plan(instances, node="t1-a", password=PASSWORD) -> dict:

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from lbcli.agent.l7.model import model_from_plan
 from lbcli.agent.l7.render import render, skeleton
 from lbcli.agent.l7.runtime import parse_servers_state, parse_show_proc, parse_show_stat, split_backend
 from lbcli.agent.l7.secrets import parse_htpasswd
+from tests.lintkit import compile_docs
 
 GOLDEN = Path(__file__).parent / "golden" / "l7"
 BASE = "/var/lib/cilium-lb/t2-a/haproxy"
@@ -250,30 +252,17 @@ def _real_secrets() -> tuple[dict, ...]:
 def compiled(docs: list[dict], node: str = "t2-a") -> dict:
     """The plan (JSON form) compile makes for lab node `node` from the lab's Nodes, pool and
     an LBVIP `vip0` for VIP in each namespace of `docs`, plus `docs` and the Secrets they name."""
-    import yaml
-
-    from lbcli.compile.plan import compile_plans
     from lbcli.lab.plans import LabService, manifests
     from lbcli.lab.topology import DEFAULT
-    from lbcli.lint.engine import lint
-    from lbcli.lint.problem import Severity
-    from lbcli.manifest.loader import LoadResult, load_text
 
     namespaces = sorted({d["metadata"]["namespace"] for d in docs if d["kind"] in ("LBService", "LBBackendPool")})
     base = [d for d in manifests(DEFAULT, [LabService(f"{ns}/lab", VIP, 1) for ns in namespaces])
             if d["kind"] not in ("LBService", "LBBackendPool")]
-    text = yaml.safe_dump_all(base + copy.deepcopy(docs) + list(copy.deepcopy(_real_secrets())), sort_keys=False)
-    loaded = LoadResult()
-    loaded.files.append("l7.yaml")
-    loaded.texts["l7.yaml"] = text
-    load_text("l7.yaml", text, loaded)
-    report = lint(loaded)
     # tier 2 proxies TCP only: a two-tier udpProxy is refused for users (the one finding the
     # udp case accepts, as the lab does): the renderer's own answer to one is what it tests
-    errors = [f"{p.line}:{p.column} {p.rule} {p.message}" for p in report.problems if p.severity >= Severity.ERROR
-              and not (p.rule == "not-implemented" and "udpProxy.forceDeploymentMode" in p.message)]
-    assert not errors, "the case's manifest set has errors:\n" + "\n".join(errors)
-    return compile_plans(report.index).plans[node].to_json()
+    return compile_docs(base + copy.deepcopy(docs) + list(copy.deepcopy(_real_secrets())), node,
+                        lambda p: p.rule == "not-implemented" and "udpProxy.forceDeploymentMode" in p.message,
+                        now=datetime.now(timezone.utc))  # the certificates are made now
 
 
 @functools.lru_cache(maxsize=None)

@@ -592,7 +592,7 @@ def test_churn_on_unused_services_and_slices_asks_for_no_reconcile(tmp_path):
                        _slice("echo-elsewhere", "echo", f"10.9.3.{i}", ns="kube-system")):
                 api.put(sl)
         api.delete(_slice("other-a", "other", "-"))
-        assert _until(lambda: node.cluster.feed.ignored >= ignored + 121, 5), node.cluster.feed.ignored - ignored
+        assert _until(lambda: node.cluster.feed.ignored >= ignored + 121, 10), node.cluster.feed.ignored - ignored
         time.sleep(0.4)  # more than the debounce
         assert len(node.runs) == n and node.cluster.feed.generation == gen
         assert ("default", "orphan") in node.cluster.feed._objects["EndpointSlice"]  # the copy is current

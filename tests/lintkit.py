@@ -62,3 +62,18 @@ def compiled_json(index, *args, **kwargs):
     c = compile_plans(index, *args, **kwargs)
     c.plans = {n: p.to_json() for n, p in c.plans.items()}
     return c
+
+
+def compile_docs(docs: list[dict], node: str, accept=lambda problem: False, now: datetime = NOW) -> dict:
+    """The plan (JSON form) compile makes for `node` from manifest objects `docs`, after lint
+    (at `now`: certificates made by the test run want the real time): an error finding fails
+    the test (with the findings), unless `accept(problem)` says it is the one the case is about."""
+    import yaml
+
+    from lbcli.lint.problem import Severity
+
+    report = lint_texts({"set.yaml": yaml.safe_dump_all(docs, sort_keys=False)}, now)
+    errors = [f"{p.line}:{p.column} {p.rule} {p.message}" for p in report.problems
+              if p.severity >= Severity.ERROR and not accept(p)]
+    assert not errors, "the manifest set has errors:\n" + "\n".join(errors)
+    return compiled_json(report.index).plans[node]

@@ -507,7 +507,7 @@ def test_status_endpoint_shows_the_watches_and_the_writer(api):
         kinds = doc["kube"]["kinds"]
         assert set(kinds) == {k for k, _ in lb_resources()} | {listed.res.kind for listed in LISTED}
         assert kinds["LBService"]["objects"] == 1 and kinds["LBService"]["lists"] >= 1 and kinds["Node"]["objects"] == 4
-        assert doc["kube"]["secrets"] == 2
+        assert doc["kube"]["secrets"] == 2 and doc["kube"]["ignored"] == 0  # no Service events yet
         assert doc["statusWriter"]["leader"] is True and doc["statusWriter"]["identity"] == "lb-t2-1"
         json.dumps(doc)  # served as JSON
     finally:
@@ -530,3 +530,183 @@ def test_a_status_write_that_keeps_failing_backs_off_and_logs_once(api):
         assert _until(lambda: node.cluster.writer.writes >= 2, 10)  # and it gets through once allowed
     finally:
         node.stop()
+
+
+# -- the change filter: Services and EndpointSlices the set does not use -----------------
+
+def _k8s_api(tmp_path):
+    from .test_kube import K8S
+
+    srv = FakeApiServer(_served()).start()
+    srv.kc = srv.kubeconfig(tmp_path / "kubeconfig")
+    _fill(srv, K8S)
+    return srv
+
+
+def _service(name, type_="ClusterIP", ips=None):
+    meta = {"namespace": "default", "name": name}
+    if ips:
+        meta["annotations"] = {"lbipam.cilium.io/ips": ips}
+    return {"apiVersion": "v1", "kind": "Service", "metadata": meta,
+            "spec": {"type": type_, "selector": {"app": name}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}}
+
+
+def _slice(name, service, address, ns="default"):
+    labels = {"kubernetes.io/service-name": service} if service else {}
+    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"namespace": ns, "name": name, "labels": labels}, "addressType": "IPv4",
+            "ports": [{"name": "http", "port": 8080}],
+            "endpoints": [{"addresses": [address], "conditions": {"ready": True}}]}
+
+
+def _pool_addresses(plan, pool="default/echo"):
+    p = plan.tier2.pool(pool) if plan.tier2 else None
+    return sorted(b.address for b in p.backends) if p else None
+
+
+def _quiet(node, seconds=0.6):
+    """Wait until no run started for `seconds` (bounded: 10 s); the number of runs then."""
+    end = time.monotonic() + 10
+    while time.monotonic() < end:
+        n = len(node.runs)
+        time.sleep(seconds)
+        if len(node.runs) == n:
+            return n
+    raise AssertionError("the agent never went quiet")
+
+
+def test_churn_on_unused_services_and_slices_asks_for_no_reconcile(tmp_path):
+    """Endpoint churn of Services the set does not use (a ClusterIP Service no pool names, a
+    slice without a Service, one in another namespace) changes the copy but asks for no
+    reconcile; the same churn on the slice of a used Service does, within the debounce."""
+    api = _k8s_api(tmp_path)
+    node = _Node(api, node="lb-t2-1", write_status=False)
+    try:
+        api.put(_service("other"))  # ClusterIP, no pool names it
+        n, gen = _quiet(node), node.cluster.feed.generation
+        assert _pool_addresses(node.runs[-1][1]) == ["10.244.3.10", "10.244.4.11"]
+        ignored = node.cluster.feed.ignored
+        for i in range(30):
+            for sl in (_slice("other-a", "other", f"10.9.0.{i}"), _slice("orphan", None, f"10.9.1.{i}"),
+                       _slice("ghost-a", "no-such-service", f"10.9.2.{i}"),
+                       _slice("echo-elsewhere", "echo", f"10.9.3.{i}", ns="kube-system")):
+                api.put(sl)
+        api.delete(_slice("other-a", "other", "-"))
+        assert _until(lambda: node.cluster.feed.ignored >= ignored + 121, 10), node.cluster.feed.ignored - ignored
+        time.sleep(0.4)  # more than the debounce
+        assert len(node.runs) == n and node.cluster.feed.generation == gen
+        assert ("default", "orphan") in node.cluster.feed._objects["EndpointSlice"]  # the copy is current
+
+        # the used Service's slice: its new endpoint reaches the node
+        sl = copy.deepcopy(api.get("EndpointSlice", "default", "echo-abc12"))
+        sl["endpoints"][0]["addresses"] = ["10.244.3.99"]
+        sl["metadata"].pop("resourceVersion")
+        seen = len(node.events())
+        t0 = time.time()
+        api.put(sl)
+        assert node.wait_for(n, lambda p: _pool_addresses(p) == ["10.244.3.99", "10.244.4.11"]) is not None
+        asked = next(e for e in node.events()[seen:] if e["event"] == "kube-changed")
+        asked_after = datetime.strptime(asked["time"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+            tzinfo=timezone.utc).timestamp() - t0
+        assert asked["kinds"] == ["EndpointSlice"] and asked_after < 1.0, (asked, asked_after)
+        n = _quiet(node)
+        api.delete(sl)  # deleting the used Service's one slice: the pool has no endpoint left
+        assert node.wait_for(n, lambda p: _pool_addresses(p) == []) is not None
+    finally:
+        node.stop()
+        api.stop()
+
+
+def test_a_service_or_slice_that_becomes_used_or_unused_reconciles(tmp_path):
+    api = _k8s_api(tmp_path)
+    api.put(_service("other"))
+    api.put(_slice("other-a", "other", "10.9.0.1"))
+    node = _Node(api, node="lb-t2-1", write_status=False)
+    try:
+        feed = node.cluster.feed
+        n = _quiet(node)
+        # a pool starts to reference the Service: its endpoints become the pool's
+        pool = copy.deepcopy(api.get("LBBackendPool", "default", "echo"))
+        pool["spec"]["backends"][0]["k8sServiceRef"]["name"] = "other"
+        pool["metadata"].pop("resourceVersion")
+        api.put(pool)
+        assert node.wait_for(n, lambda p: _pool_addresses(p) == ["10.9.0.1"]) is not None
+        # now its slice is used: churn on it reconciles
+        n = _quiet(node)
+        api.put(_slice("other-a", "other", "10.9.0.2"))
+        assert node.wait_for(n, lambda p: _pool_addresses(p) == ["10.9.0.2"]) is not None
+        # a slice of the Service appears (a relabelled slice moves from unused to used)
+        n = _quiet(node)
+        api.put(_slice("moved", "unrelated", "10.9.0.7"))
+        time.sleep(0.4)
+        assert len(node.runs) == n
+        api.put(_slice("moved", "other", "10.9.0.7"))
+        assert node.wait_for(n, lambda p: _pool_addresses(p) == ["10.9.0.2", "10.9.0.7"]) is not None
+        n = _quiet(node)
+        api.put(_slice("moved", "unrelated", "10.9.0.7"))  # and back: used before, not after
+        assert node.wait_for(n, lambda p: _pool_addresses(p) == ["10.9.0.2"]) is not None
+
+        # a ClusterIP Service becomes type LoadBalancer: it is served (a tier-1 entry on the
+        # T1 node's plan; on this T2 node a listener) -- and changing back removes it
+        n = _quiet(node)
+        before = feed.ignored
+        api.put(_service("late", ips="100.64.0.121"))
+        api.put(_slice("late-a", "late", "10.9.5.1"))
+        time.sleep(0.4)
+        assert len(node.runs) == n and feed.ignored == before + 2
+
+        def listens(p):
+            return any(lst.service.startswith("default/late") for lst in p.tier2.listeners)
+
+        api.put(_service("late", "LoadBalancer", ips="100.64.0.121"))
+        assert node.wait_for(n, listens) is not None
+        n = _quiet(node)
+        api.put(_service("late", "ClusterIP", ips="100.64.0.121"))
+        assert node.wait_for(n, lambda p: not listens(p)) is not None
+    finally:
+        node.stop()
+        api.stop()
+
+
+def test_relists_and_resyncs_compare_only_what_is_used(tmp_path):
+    """A relist (410 Gone, or the bounded resync) hands every slice over again: unused ones
+    that changed while the watch was away ask for no reconcile, a used one that changed does."""
+    api = _k8s_api(tmp_path)
+    api.bookmark_interval = 60  # no bookmark moves a watch past the compaction point
+    api.put(_service("other"))
+    api.put(_slice("other-a", "other", "10.9.0.1"))
+    logged = []
+    feed = ClusterFeed(connect(api.kc, connections=30), "lb-t2-1", lambda r, level=None: logged.append(r),
+                       watch_timeout=1, backoff=(0.05, 0.3), debounce=0.05, max_delay=0.2)
+    asked = []
+    feed.start()
+    try:
+        assert feed.wait_synced(10) == []
+        feed.load()
+        feed.attach(asked.append)
+        refl = feed.reflectors["EndpointSlice"]
+
+        def relisted_after(obj):
+            """Change `obj` unseen by the open watches (the history is compacted at once, under
+            the server's lock), so the relist after their 410 is what hands it over."""
+            lists, gen = refl.stats.lists, feed.generation
+            with api.lock:
+                api.put(obj)
+                api.compact()
+            assert _until(lambda: refl.stats.lists > lists, 10)
+            time.sleep(0.3)  # the debounce
+            return feed.generation != gen
+
+        ignored = feed.ignored
+        assert not relisted_after(_slice("other-a", "other", "10.9.0.2"))
+        assert not asked and feed.ignored == ignored, [r for r in logged if r["event"] != "kube-synced"]  # a relist is no event: nothing counted
+        assert feed._objects["EndpointSlice"][("default", "other-a")]["endpoints"][0]["addresses"] == ["10.9.0.2"]
+        used = copy.deepcopy(api.get("EndpointSlice", "default", "echo-abc12"))
+        used["endpoints"][0]["addresses"] = ["10.244.3.98"]
+        used["metadata"].pop("resourceVersion")
+        assert relisted_after(used)
+        assert _until(lambda: asked == ["source"], 2)
+        assert any(r.kind == "EndpointSlice" and "10.244.3.98" in json.dumps(r.body) for r in feed.load().resources)
+    finally:
+        feed.stop()
+        api.stop()

@@ -6,6 +6,7 @@ Regenerate the golden files after an intended change: UPDATE_GOLDEN=1 pytest tes
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import os
@@ -29,13 +30,27 @@ from lbcli.agent.bgp.status import (BgpObserved, DaemonState, advertised_to, liv
 from lbcli.agent.reconciler import NodeContext
 
 from lbcli.plan.spec import PlanFormatError
-from tests.plankit import compiled_plan, plan_with
+from tests.lintkit import compile_docs
 
 GOLDEN = Path(__file__).parent / "golden" / "bgp"
 LOG = "/var/lib/cilium-lb/{node}/bird/bird.log"
 SECRET_REF = "kube-system/bgp-auth"
 PASSWORD = "md5-golden-pw"
 SECRETS = {SECRET_REF: {"password": PASSWORD.encode()}}
+
+
+# ---- the cases: manifest sets compiled for lab node t1-a (as `cilium-lb compile` does)
+# A case is written as the speaker it wants (instances, peers and what each peer gets, in the
+# plan's words, for readability); `compiled_bgp` turns that into the manifests a user would
+# write -- the lab's Nodes and one LBVIP + LBService per announced VIP (lbcli/lab/plans.py), a
+# BGP cluster config selecting the node, a node override for the router ID / listen port, one
+# peer config per peer (timers, graceful restart, multihop, MD5 Secret, BFD profile, families
+# whose advertisement selector picks that peer's advertisements), an advertisement per
+# (peer, prefix) with its attributes -- lints it (an error fails the test) and compiles it.
+# The golden configurations then say whether compile's plan is the speaker the case wants.
+
+BGP_API = "isovalent.com/v1"
+NODE_IP = "192.168.121.11"  # t1-a's InternalIP in the lab topology: compile's default router ID
 
 
 def peer(name="peer0", address="192.168.121.201", asn=64512, prefixes=(), **kw) -> dict:
@@ -53,9 +68,94 @@ def pfx(prefix, service="default/https-proxy", communities=(), large=(), lp=None
             "largeCommunities": list(large), "localPreference": lp}
 
 
-def plan(instances, node="t1-a") -> dict:
-    """Compile's plan for lab node `node` with the case's bgp section (tests/plankit.py)."""
-    return plan_with(node, bgp={"instances": instances})
+def bgp_manifests(instances: list[dict], node: str = "t1-a", password: str = PASSWORD) -> list[dict]:
+    """The manifest set of the speaker `instances` describes (see above)."""
+    from lbcli.lab.plans import LabService, manifests
+    from lbcli.lab.topology import DEFAULT
+
+    vips = sorted({x["prefix"].split("/")[0] for i in instances for p in i["peers"] for x in p["prefixes"]},
+                  key=lambda v: tuple(int(o) for o in v.split(".")))
+    docs = manifests(DEFAULT, [LabService(f"default/vip-{v.replace('.', '-')}", v, 80) for v in vips])
+    for d in docs:
+        if d["kind"] == "LBService":
+            d["metadata"]["labels"]["bgp-vip"] = d["metadata"]["name"]
+    bfds, overrides, cluster_instances = {}, [], []
+    for i, inst in enumerate(instances):
+        peers = []
+        for j, p in enumerate(inst["peers"]):
+            tag = f"p{i}-{j}"
+            spec: dict = {"transport": {"peerPort": p["port"]},
+                          "timers": {"connectRetryTimeSeconds": p["timers"]["connectRetrySeconds"],
+                                     "holdTimeSeconds": p["timers"]["holdTimeSeconds"],
+                                     "keepAliveTimeSeconds": p["timers"]["keepAliveSeconds"]},
+                          "gracefulRestart": dict(p["gracefulRestart"]),
+                          "families": [{**f, "advertisements": {"matchLabels": {"peer": tag}}} for f in p["families"]]}
+            if p["ebgpMultihop"] is not None:
+                spec["ebgpMultihop"] = p["ebgpMultihop"]
+            if p["auth"] is not None:
+                spec["authSecretRef"] = p["auth"]["secretRef"].split("/")[1]
+            if p["bfd"] is not None:
+                spec["bfdProfileRef"] = p["bfd"]["profile"]
+                bfds[p["bfd"]["profile"]] = p["bfd"]
+            docs.append({"apiVersion": BGP_API, "kind": "IsovalentBGPPeerConfig", "metadata": {"name": tag}, "spec": spec})
+            for k, x in enumerate(p["prefixes"]):
+                comms = {key: v for key, v in (("standard", [c for c in x["communities"] if ":" in c]),
+                                               ("wellKnown", [c for c in x["communities"] if ":" not in c]),
+                                               ("large", x["largeCommunities"])) if v}
+                attrs = {**({"communities": comms} if comms else {}),
+                         **({"localPreference": x["localPreference"]} if x["localPreference"] is not None else {})}
+                vip = x["prefix"].split("/")[0]
+                ad = {"advertisementType": "Service", "service": {"addresses": ["LoadBalancerIP"]},
+                      "selector": {"matchLabels": {"bgp-vip": f"vip-{vip.replace('.', '-')}"}},
+                      **({"attributes": attrs} if attrs else {})}
+                docs.append({"apiVersion": BGP_API, "kind": "IsovalentBGPAdvertisement",
+                             "metadata": {"name": f"{tag}-{k}", "labels": {"peer": tag}}, "spec": {"advertisements": [ad]}})
+            peers.append({"name": p["name"], "peerAddress": p["address"], "peerASN": p["asn"],
+                          "peerConfigRef": {"name": tag}})
+        cluster_instances.append({"name": inst["name"], "localASN": inst["localASN"], "peers": peers})
+        if inst["routerId"] != NODE_IP or inst["localPort"] != 179:
+            overrides.append({"name": inst["name"], "routerID": inst["routerId"], "localPort": inst["localPort"]})
+    docs.append({"apiVersion": BGP_API, "kind": "IsovalentBGPClusterConfig", "metadata": {"name": "lab"},
+                 "spec": {"nodeSelector": {"matchLabels": {"kubernetes.io/hostname": node}},
+                          "bgpInstances": cluster_instances}})
+    if overrides:
+        docs.append({"apiVersion": BGP_API, "kind": "IsovalentBGPNodeConfigOverride", "metadata": {"name": node},
+                     "spec": {"bgpInstances": overrides}})
+    for name, b in sorted(bfds.items()):
+        docs.append({"apiVersion": "isovalent.com/v1alpha1", "kind": "IsovalentBFDProfile", "metadata": {"name": name},
+                     "spec": {"receiveIntervalMilliseconds": b["receiveIntervalMs"],
+                              "transmitIntervalMilliseconds": b["transmitIntervalMs"],
+                              "detectMultiplier": b["detectMultiplier"], "minimumTTL": b["minimumTTL"]}})
+    ns, name = SECRET_REF.split("/")
+    docs.append({"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": {"namespace": ns, "name": name},
+                 "data": {"password": base64.b64encode(password.encode()).decode()}})
+    return docs
+
+
+def compiled_bgp(docs: list[dict], node: str = "t1-a") -> dict:
+    """The plan (JSON form) compile makes for lab node `node` from `docs`; lint errors fail."""
+    return compile_docs(docs, node)
+
+
+def plan(instances, node="t1-a", password=PASSWORD) -> dict:
+    """Compile's plan for lab node `node` from the manifests of the speaker `instances`."""
+    return compiled_bgp(bgp_manifests(instances, node, password), node)
+
+
+def compiled_plan(node: str) -> dict:
+    """Compile's plan for lab node `node` of the lab with no BGP resources."""
+    from lbcli.lab.plans import LabService, manifests
+    from lbcli.lab.topology import DEFAULT
+
+    return compiled_bgp(manifests(DEFAULT, [LabService("default/echo", "100.64.0.101", 80)]), node)
+
+
+def with_v6_prefix(pl: dict) -> dict:
+    """`pl` with one IPv6 prefix added to its first peer. Compile announces IPv4 VIPs only
+    (LBVIPs are IPv4 today), but the plan types and the renderer carry IPv6 prefixes to their
+    own channel, so that path is checked on compile's plan with this one value added."""
+    pl["bgp"]["instances"][0]["peers"][0]["prefixes"].append(pfx("2001:db8::10/128", "default/v6", [], ["65001:6:6"], None))
+    return pl
 
 
 BFD = {"profile": "router-bfd", "receiveIntervalMs": 300, "transmitIntervalMs": 300,
@@ -68,7 +168,7 @@ CASES = {
                                     auth={"secretRef": SECRET_REF, "sha256": "ab" * 32}, bfd=BFD,
                                     prefixes=[pfx("100.64.0.101/32", communities=["64512:100"])])]}]),
     # eBGP multihop with graceful restart, both families, every attribute kind, grouping
-    "ebgp_multihop_gr_attributes": plan([{"name": "dc", "localASN": 65001, "routerId": "10.0.0.11",
+    "ebgp_multihop_gr_attributes": with_v6_prefix(plan([{"name": "dc", "localASN": 65001, "routerId": "10.0.0.11",
                                           "localPort": 1179, "peers": [peer(
         name="tor-1", address="10.9.0.1", asn=65100, port=1790, ebgpMultihop=2,
         timers={"connectRetrySeconds": 5, "holdTimeSeconds": 9, "keepAliveSeconds": 3},
@@ -78,8 +178,7 @@ CASES = {
         families=[{"afi": "ipv6", "safi": "unicast"}, {"afi": "ipv4", "safi": "unicast"}],
         prefixes=[pfx("100.64.0.103/32", "default/c", ["64512:100"], ["65001:1:2"], 200),
                   pfx("100.64.0.101/32", "default/a", ["no-export", "64512:100"], [], None),
-                  pfx("2001:db8::10/128", "default/v6", [], ["65001:6:6"], None),
-                  pfx("100.64.0.102/32", "default/b", ["64512:100", "no-export"], [], None)])]}]),
+                  pfx("100.64.0.102/32", "default/b", ["64512:100", "no-export"], [], None)])]}])),
     # two instances, peers whose names need sanitising, a peer with nothing to announce
     "two_instances": plan([
         {"name": "z-inst", "localASN": 64513, "routerId": "192.168.121.11", "localPort": 179,
@@ -172,6 +271,8 @@ def test_prefixes_are_exported_only_to_their_peer():
     (lambda p: p["prefixes"].append(pfx("100.64.0.1/24")), "prefix: 100.64.0.1/24 has host bits set"),
 ])
 def test_model_errors_name_the_field(mutate, message):
+    # values the schema, lint or compile refuse, put into compile's plan one at a time: the
+    # model must refuse them too (defence in depth), naming the field
     pl = copy.deepcopy(CASES["seed_ibgp_bfd_md5"])
     mutate(pl["bgp"]["instances"][0]["peers"][0])
     with pytest.raises(BgpModelError, match=message.replace("(", r"\(")) as e:
@@ -186,6 +287,7 @@ def test_model_errors_name_the_field(mutate, message):
 ])
 def test_what_the_plan_types_refuse_never_reaches_the_model(mutate, where):
     # the reader reads the typed plan: a plan in JSON form goes through the plan types first
+    # (values compile never writes, put into compile's plan one at a time)
     pl = copy.deepcopy(CASES["seed_ibgp_bfd_md5"])
     mutate(pl["bgp"]["instances"][0]["peers"][0])
     with pytest.raises(PlanFormatError) as e:
@@ -293,10 +395,10 @@ def test_diff_details_after_apply_and_plan_change(rec, tmp_path):
     assert PASSWORD not in rec.paths.applied.read_text()
     observed = rec.observe()
     assert [c.object for c in rec.diff(desired, observed)] == ["bird daemon"]  # file up to date
-    pl = copy.deepcopy(CASES["seed_ibgp_bfd_md5"])
-    p0 = pl["bgp"]["instances"][0]["peers"][0]
-    p0["prefixes"] = [pfx("100.64.0.102/32")]
-    p0["auth"]["sha256"] = "cd" * 32
+    # the next compile: another VIP announced, the MD5 Secret rotated
+    pl = plan([{"name": "instance0", "localASN": 64512, "routerId": "192.168.121.11", "localPort": 179,
+                "peers": [peer(auth={"secretRef": SECRET_REF, "sha256": ""}, bfd=BFD,
+                               prefixes=[pfx("100.64.0.102/32", communities=["64512:100"])])]}], password="another-pw")
     other = {SECRET_REF: {"password": b"another-pw"}}
     [_, change] = rec.diff(rec.desired(pl, other), observed)
     assert change.action == "update"

@@ -4,11 +4,14 @@ certificates when haproxy is installed."""
 
 from __future__ import annotations
 
+import base64
 import copy
+import functools
 import json
 import os
 import shutil
 import subprocess
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -17,7 +20,7 @@ from lbcli.agent.l7.model import model_from_plan
 from lbcli.agent.l7.render import render, skeleton
 from lbcli.agent.l7.runtime import parse_servers_state, parse_show_proc, parse_show_stat, split_backend
 from lbcli.agent.l7.secrets import parse_htpasswd
-from tests.plankit import plan_with
+from tests.lintkit import compile_docs
 
 GOLDEN = Path(__file__).parent / "golden" / "l7"
 BASE = "/var/lib/cilium-lb/t2-a/haproxy"
@@ -31,201 +34,240 @@ USERS = (
 )
 
 
-def _pool(name, backends, **kw):
-    d = {
-        "name": name,
-        "backendType": "IP",
-        "algorithm": "roundRobin",
-        "backends": [dict({"weight": 1, "status": "Active"}, **b) for b in backends],
-        "tableSize": None,
-        "healthCheck": None,
-        "resolvers": [],
-        "connectTimeoutSeconds": 5,
-    }
-    d.update(kw)
-    return d
+# ---- the cases: manifest sets, compiled for lab node t2-a (as `cilium-lb compile` does)
+# Each case is the LBServices, LBBackendPools, Services and Secrets a user would write;
+# `compiled` adds the lab's Nodes, IP pool and an LBVIP for VIP in each namespace used
+# (lbcli/lab/plans.py), lints the set (an error fails the test) and compiles it.
+
+API = "isovalent.com/v1alpha1"
 
 
-def _listener(service, port, type_, routes, tls=None, auth=None, proxy=None, protocol="TCP"):
-    return {
-        "service": service, "vip": VIP, "port": port, "protocol": protocol, "type": type_,
-        "proxyProtocol": proxy, "tls": tls, "auth": auth, "routes": routes,
-    }  # fmt: skip
+def _svc(name, port, app_type, app, **spec):
+    ns, _, n = name.rpartition("/")
+    return {"apiVersion": API, "kind": "LBService", "metadata": {"namespace": ns, "name": n},
+            "spec": {"vipRef": {"name": "vip0"}, "port": port, "applications": {app_type: app}, **spec}}
 
 
-def _route(hosts, pool, path=None, persistence=None):
-    return {"hostNames": hosts, "path": path, "backendPool": pool, "persistence": persistence}
+def _pool(name, backends, **spec):
+    ns, _, n = name.rpartition("/")
+    return {"apiVersion": API, "kind": "LBBackendPool", "metadata": {"namespace": ns, "name": n},
+            "spec": {"backendType": "IP", "backends": backends, **spec}}
 
 
-def _tls(*refs, **kw):
-    d = {"certificates": [{"secretRef": r, "sha256": "0" * 64} for r in refs],
-         "minVersion": "TLSv1.2", "maxVersion": "TLSv1.3", "cipherSuites": [], "clientValidation": None}  # fmt: skip
-    d.update(kw)
-    return d
+def _be(ip, port, **kw):
+    return {"ip": ip, "port": port, **kw}
 
 
-HC_HTTP = {"intervalSeconds": 2, "timeoutSeconds": 2, "healthyThreshold": 1, "unhealthyThreshold": 3,
-           "http": {"path": "/health", "method": "GET", "host": None, "expectedStatusCodes": [200]}, "tcp": False}  # fmt: skip
-HC_TCP = {"intervalSeconds": 1, "timeoutSeconds": 0.5, "healthyThreshold": 2, "unhealthyThreshold": 2,
-          "http": None, "tcp": True}  # fmt: skip
+def _route(pool, hosts=(), path=None, **kw):
+    match = {}
+    if hosts:
+        match["hostNames"] = list(hosts)
+    if path:
+        match["path"] = path
+    return {**({"match": match} if match else {}), "backendRef": {"name": pool}, **kw}
 
-CASES: dict[str, dict] = {
-    "https": {
-        "listeners": [
-            _listener(
-                "default/https-proxy", 443, "httpsProxy",
-                [
-                    _route(["https-proxy.acme.io"], "default/https-proxy", persistence={"sourceIP": False, "cookies": [], "headers": ["sticky"]}),
-                    _route(["*.acme.io"], "default/wild", path={"type": "prefix", "value": "/api/"}),
-                    _route(["*"], "default/wild", path={"type": "exact", "value": "/exact"}),
-                ],
-                tls=_tls("default/https-proxy", "default/other-cert", cipherSuites=["TLS_AES_128_GCM_SHA256", "ECDHE-ECDSA-AES128-GCM-SHA256"]),
-                auth={"basic": {"secretRef": "default/base-users", "sha256": "0" * 64}},
-            )
-        ],
-        "backendPools": [
-            _pool("default/https-proxy", [{"address": "172.18.0.7", "port": 8080}, {"address": "172.18.0.8", "port": 8080, "weight": 2},
-                                          {"address": "172.18.0.9", "port": 8080, "status": "Draining"}],
-                  algorithm="consistentHashing", tableSize=65537, healthCheck=HC_HTTP),
-            _pool("default/wild", [{"address": "172.18.1.1", "port": 80}], algorithm="leastRequest", connectTimeoutSeconds=2),
-        ],
-    },
-    "https-mtls": {
-        "listeners": [
-            _listener("default/mtls", 8443, "httpsProxy", [_route(["mtls.acme.io"], "default/app", persistence={"sourceIP": False, "cookies": ["session"], "headers": []})],
-                      tls=_tls("default/https-proxy", minVersion="TLSv1.3", maxVersion="TLSv1.3",
-                               clientValidation={"caSecretRef": "default/client-ca", "sha256": "0" * 64, "subjectAlternativeNames": ["client.acme.io"]}))
-        ],
-        "backendPools": [_pool("default/app", [{"address": "172.18.0.7", "port": 8080}], algorithm="consistentHashing")],
-    },
-    "http": {
-        "listeners": [
-            _listener("web/site", 80, "httpProxy", [
-                _route(["www.example.org", "example.org"], "web/site", path={"type": "prefix", "value": "/"}),
-                _route(["www.example.org"], "web/api", path={"type": "prefix", "value": "/api"}),
-            ], proxy={"version": 2})
-        ],
-        "backendPools": [
-            _pool("web/site", [{"address": "10.0.0.2", "port": 80}, {"address": "10.0.0.1", "port": 80}],
-                  healthCheck=dict(HC_HTTP, http={"path": "/ready", "method": "HEAD", "host": "site.local", "expectedStatusCodes": [200, 204]})),
-            _pool("web/api", [{"address": "10.0.1.1", "port": 8080}], algorithm="consistentHashing",
-                  healthCheck=HC_TCP),
-        ],
-    },
-    "tls-passthrough": {
-        "listeners": [
-            _listener("default/deathstar", 443, "tlsPassthrough", [
-                _route(["deathstar.empire.galaxy"], "default/deathstar"),
-                _route(["*.rebels.galaxy"], "default/rebels", persistence={"sourceIP": True, "cookies": [], "headers": []}),
-            ])
-        ],
-        "backendPools": [
-            _pool("default/deathstar", [{"address": "172.18.0.20", "port": 443}], healthCheck=HC_TCP),
-            _pool("default/rebels", [{"address": "172.18.0.21", "port": 443}], algorithm="consistentHashing"),
-        ],
-    },
-    "tls-proxy": {
-        "listeners": [
-            _listener("default/db", 5433, "tlsProxy", [_route(["db.acme.io"], "default/db"), _route([], "default/db-default")],
-                      tls=_tls("default/https-proxy"))
-        ],
-        "backendPools": [
-            _pool("default/db", [{"address": "172.18.0.30", "port": 5432}], healthCheck=HC_TCP),
-            _pool("default/db-default", [{"address": "172.18.0.31", "port": 5432}]),
-        ],
-    },
-    "tcp": {
-        "listeners": [_listener("default/redis", 6379, "tcpProxy", [_route([], "default/redis")])],
-        "backendPools": [_pool("default/redis", [{"address": "172.18.0.40", "port": 6379, "weight": 300}], algorithm="leastRequest", healthCheck=HC_TCP)],
-    },
-    "udp": {
-        "listeners": [_listener("default/dns", 53, "udpProxy", [_route([], "default/dns")], protocol="UDP")],
-        "backendPools": [_pool("default/dns", [{"address": "172.18.0.50", "port": 53}])],
-    },
-    "hostname": {
-        "listeners": [_listener("default/ext", 80, "httpProxy", [_route(["ext.acme.io"], "default/ext")])],
-        "backendPools": [
-            _pool("default/ext", [{"address": "app.internal.example", "port": 8080}], backendType="Hostname",
-                  resolvers=[{"ip": "10.96.0.10", "port": 53}, {"ip": "10.96.0.11", "port": 5353}], healthCheck=HC_HTTP)
-        ],
-    },
+
+def _secret(ref, data, type_="Opaque"):
+    ns, _, name = ref.partition("/")
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"namespace": ns, "name": name}, "type": type_,
+            "data": {k: base64.b64encode(v).decode() for k, v in sorted(data.items())}}
+
+
+def _algo(name, **kw):
+    return {"loadbalancing": {"algorithm": {name: kw}}}
+
+
+CH = _algo("consistentHashing")
+HC_HTTP = {"healthCheck": {"intervalSeconds": 2, "timeoutSeconds": 2, "healthyThreshold": 1,
+                           "unhealthyThreshold": 3, "http": {"path": "/health"}}}
+HC_TCP = {"healthCheck": {"intervalSeconds": 1, "timeoutSeconds": 1, "healthyThreshold": 2,
+                          "unhealthyThreshold": 2, "tcp": {}}}
+HC_DEFAULT = {"healthCheck": {"tcp": {}}}  # the schema requires a health check: its defaults
+SECRETS = ("default/https-proxy", "default/other-cert", "default/client-ca", "default/base-users")
+
+
+def _service(name, type_, ports, annotations=None):
+    return {"apiVersion": "v1", "kind": "Service",
+            "metadata": {"namespace": "default", "name": name, **({"annotations": annotations} if annotations else {})},
+            "spec": {"type": type_, "selector": {"app": name}, "ports": ports}}
+
+
+def _slice(name, service, family, addresses, port, port_name=None):
+    p = {"port": port, "protocol": "TCP", **({"name": port_name} if port_name else {})}
+    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"namespace": "default", "name": name, "labels": {"kubernetes.io/service-name": service}},
+            "addressType": family, "ports": [p],
+            "endpoints": [{"addresses": [a], "conditions": {"ready": True}} for a in addresses]}
+
+
+CASES: dict[str, list[dict]] = {
+    "https": [
+        _svc("default/https-proxy", 443, "httpsProxy", {
+            "tlsConfig": {"certificates": [{"secretRef": {"name": "https-proxy"}}, {"secretRef": {"name": "other-cert"}}],
+                          "allowedCipherSuites": ["TLS_AES_128_GCM_SHA256", "ECDHE-ECDSA-AES128-GCM-SHA256"]},
+            "routes": [_route("https-proxy", ["https-proxy.acme.io"], persistentBackend={"headers": [{"name": "sticky"}]}),
+                       _route("wild", ["*.acme.io"], {"prefix": "/api/"}),
+                       _route("wild", path={"exact": "/exact"})],
+            "auth": {"basic": {"users": {"secretRef": {"name": "base-users"}}}}}),
+        _pool("default/https-proxy", [_be("172.18.0.7", 8080), _be("172.18.0.8", 8080, weight=2),
+                                      _be("172.18.0.9", 8080, status="Draining")],
+              **_algo("consistentHashing", algorithm={"maglev": {"tableSize": 65537}}), **HC_HTTP),
+        _pool("default/wild", [_be("172.18.1.1", 80)], **_algo("leastRequest"), tcpConfig={"connectTimeoutSeconds": 2},
+              **HC_DEFAULT),
+    ],
+    "https-mtls": [
+        _svc("default/mtls", 8443, "httpsProxy", {
+            "tlsConfig": {"certificates": [{"secretRef": {"name": "https-proxy"}}], "minTLSVersion": "TLSv1_3",
+                          "maxTLSVersion": "TLSv1_3",
+                          "validation": {"secretRef": {"name": "client-ca"},
+                                         "subjectAlternativeNames": [{"exact": "client.acme.io"}]}},
+            "routes": [_route("app", ["mtls.acme.io"], persistentBackend={"cookies": [{"name": "session"}]})]}),
+        _pool("default/app", [_be("172.18.0.7", 8080)], **CH, **HC_DEFAULT),
+    ],
+    "http": [
+        _svc("web/site", 80, "httpProxy", {"routes": [
+            _route("site", ["www.example.org", "example.org"], {"prefix": "/"}),
+            _route("api", ["www.example.org"], {"prefix": "/api"})]}, proxyProtocolConfig={"disallowedVersions": [1]}),
+        _pool("web/site", [_be("10.0.0.2", 80), _be("10.0.0.1", 80)],
+              healthCheck={**HC_HTTP["healthCheck"], "http": {"path": "/ready", "method": "HEAD", "host": "site.local",
+                                                              "healthyStatusCodes": [{"start": 200, "end": 201},
+                                                                                     {"start": 204, "end": 205}]}}),
+        _pool("web/api", [_be("10.0.1.1", 8080)], **CH, **HC_TCP),
+    ],
+    "tls-passthrough": [
+        _svc("default/deathstar", 443, "tlsPassthrough", {"routes": [
+            _route("deathstar", ["deathstar.empire.galaxy"]),
+            _route("rebels", ["*.rebels.galaxy"], persistentBackend={"sourceIP": True})]}),
+        _pool("default/deathstar", [_be("172.18.0.20", 443)], **HC_TCP),
+        _pool("default/rebels", [_be("172.18.0.21", 443)], **CH, **HC_DEFAULT),
+    ],
+    "tls-proxy": [
+        _svc("default/db", 5433, "tlsProxy", {"tlsConfig": {"certificates": [{"secretRef": {"name": "https-proxy"}}]},
+                                              "routes": [_route("db", ["db.acme.io"]), _route("db-default")]}),
+        _pool("default/db", [_be("172.18.0.30", 5432)], **HC_TCP),
+        _pool("default/db-default", [_be("172.18.0.31", 5432)], **HC_DEFAULT),
+    ],
+    "tcp": [
+        _svc("default/redis", 6379, "tcpProxy", {"routes": [_route("redis")]}),
+        _pool("default/redis", [_be("172.18.0.40", 6379, weight=300)], **_algo("leastRequest"), **HC_TCP),
+    ],
+    "udp": [
+        _svc("default/dns", 53, "udpProxy", {"routes": [_route("dns")], "forceDeploymentMode": "t1-t2"}),
+        _pool("default/dns", [_be("172.18.0.50", 53)], **HC_DEFAULT),
+    ],
+    "hostname": [
+        _svc("default/ext", 80, "httpProxy", {"routes": [_route("ext", ["ext.acme.io"])]}),
+        _pool("default/ext", [{"host": "app.internal.example", "port": 8080}], backendType="Hostname",
+              dnsResolverConfig={"resolvers": [{"ip": "10.96.0.10", "port": 53}, {"ip": "10.96.0.11", "port": 5353}]},
+              **HC_HTTP),
+    ],
     # rate limits, filtering, several persistence keys, HTTP versions; backend TLS with a CA
     # and SNI, PROXY protocol to the backends, TLS-only health checks
-    "policies": {
-        "listeners": [
-            dict(_listener("default/api", 443, "httpsProxy", [
-                dict(_route(["api.acme.io"], "default/tls-be", path={"type": "prefix", "value": "/v1"},
-                            persistence={"sourceIP": True, "cookies": ["session"], "headers": ["X-User"]}),
-                     rateLimit={"limit": 5, "periodSeconds": 10},
-                     filtering={"ruleType": "Deny", "rules": [
-                         {"sourceCIDR": "192.0.2.0/24", "hostName": None, "path": None, "headers": []},
-                         {"sourceCIDR": None, "hostName": {"type": "suffix", "value": "acme.io"},
-                          "path": {"type": "exact", "value": "/v1/admin"},
-                          "headers": [{"name": "X-Env", "type": "regex", "value": "^(dev|test) it's$"}]}]}),
-                dict(_route(["*"], "default/h2"),
-                     filtering={"ruleType": "Allow", "rules": [
-                         {"sourceCIDR": "10.0.0.0/8", "hostName": None, "path": {"type": "prefix", "value": "/pub"},
-                          "headers": [{"name": "X-Key", "type": "exact", "value": "a b#c"}]}]}),
-            ], tls=_tls("default/https-proxy")),
-                 rateLimit={"limit": 100, "periodSeconds": 1},
-                 connectionFiltering={"ruleType": "Allow", "rules": [
-                     {"sourceCIDR": "10.0.0.0/8", "hostName": None, "path": None, "headers": []},
-                     {"sourceCIDR": "2001:db8::/32", "hostName": None, "path": None, "headers": []}]},
-                 httpVersions={"http11": True, "http2": False}),
-            dict(_listener("default/sni", 8443, "tlsPassthrough", [
-                dict(_route(["a.acme.io"], "default/pp"), rateLimit={"limit": 3, "periodSeconds": 60},
-                     filtering={"ruleType": "Allow", "rules": [
-                         {"sourceCIDR": "10.1.0.0/16", "hostName": {"type": "exact", "value": "a.acme.io"},
-                          "path": None, "headers": []}]}),
-                _route(["*"], "default/pp"),
-            ]), connectionFiltering={"ruleType": "Deny", "rules": [
-                {"sourceCIDR": "198.51.100.7/32", "hostName": None, "path": None, "headers": []}]}),
-            dict(_listener("default/raw", 9000, "tcpProxy", [
-                dict(_route([], "default/pp"), rateLimit={"limit": 2, "periodSeconds": 5})]),
-                 rateLimit={"limit": 50, "periodSeconds": 1}),
-        ],
-        "backendPools": [
-            _pool("default/tls-be", [{"address": "172.18.2.1", "port": 8443}], algorithm="consistentHashing",
-                  healthCheck=HC_HTTP, tls={"minVersion": "TLSv1.2", "maxVersion": None,
-                                            "cipherSuites": ["ECDHE-ECDSA-AES128-GCM-SHA256", "TLS_AES_128_GCM_SHA256"],
-                                            "ca": {"secretRef": "default/client-ca", "sha256": "0" * 64},
-                                            "serverName": "backend.acme.io"},
-                  httpVersions={"http11": True, "http2": True}),
-            _pool("default/h2", [{"address": "ext.acme.io", "port": 443}], backendType="Hostname",
-                  healthCheck=HC_TCP, tls={"minVersion": None, "maxVersion": None, "cipherSuites": [], "ca": None,
-                                           "serverName": None},
-                  httpVersions={"http11": False, "http2": True}),
-            _pool("default/pp", [{"address": "172.18.2.2", "port": 443}], proxyProtocolVersion=2,
-                  healthCheck=dict(HC_TCP, tls={"minVersion": "TLSv1.3", "maxVersion": None, "cipherSuites": [],
-                                                "ca": {"secretRef": "default/client-ca", "sha256": "0" * 64},
-                                                "serverName": "pp.acme.io"})),
-        ],
-    },
-    # v1 Services of type LoadBalancer sharing a VIP (one listener per port, key ns/name:port)
-    # and a K8sService pool: endpoint addresses from EndpointSlices, IPv6 ones included
-    "k8s-services": {
-        "listeners": [
-            _listener("default/web:80", 80, "tcpProxy", [_route([], "default/web:80")]),
-            _listener("default/api:8443", 8443, "tcpProxy", [_route([], "default/api:8443")]),
-            _listener("default/echo", 8080, "httpProxy", [_route([], "default/echo")]),
-        ],
-        "backendPools": [
-            _pool("default/web:80", [{"address": "10.244.3.20", "port": 8080},
-                                     {"address": "fd00:10:244::20", "port": 8080}], backendType="K8sService"),
-            _pool("default/api:8443", [{"address": "10.244.4.30", "port": 9443}], backendType="K8sService"),
-            _pool("default/echo", [{"address": "10.244.3.10", "port": 8080}, {"address": "10.244.4.11", "port": 8080}],
-                  backendType="K8sService", healthCheck=HC_HTTP),
-        ],
-    },
-    "missing-secrets": {
-        "listeners": [
-            _listener("default/nocert", 443, "httpsProxy", [_route(["a.io"], "default/p")], tls=_tls("default/absent")),
-            _listener("default/noauth", 80, "httpProxy", [_route(["b.io"], "default/p")],
-                      auth={"basic": {"secretRef": "default/absent-users", "sha256": "0" * 64}}),
-        ],
-        "backendPools": [_pool("default/p", [{"address": "172.18.0.60", "port": 80}])],
-    },
+    "policies": [
+        _svc("default/api", 443, "httpsProxy", {
+            "tlsConfig": {"certificates": [{"secretRef": {"name": "https-proxy"}}]},
+            "rateLimits": {"connections": {"limit": 100, "timePeriodSeconds": 1}},
+            "connectionFiltering": {"ruleType": "Allow", "rules": [{"sourceCIDR": {"cidr": "10.0.0.0/8"}},
+                                                                     {"sourceCIDR": {"cidr": "2001:db8::/32"}}]},
+            "httpConfig": {"enableHTTP11": True, "enableHTTP2": False},
+            "routes": [
+                _route("tls-be", ["api.acme.io"], {"prefix": "/v1"},
+                       persistentBackend={"sourceIP": True, "cookies": [{"name": "session"}], "headers": [{"name": "X-User"}]},
+                       rateLimits={"requests": {"limit": 5, "timePeriodSeconds": 10}},
+                       requestFiltering={"ruleType": "Deny", "rules": [
+                           {"sourceCIDR": {"cidr": "192.0.2.0/24"}},
+                           {"hostName": {"suffix": "acme.io"}, "path": {"exact": "/v1/admin"},
+                            "headers": [{"name": "X-Env", "value": {"regex": "^(dev|test) it's$"}}]}]}),
+                _route("h2", requestFiltering={"ruleType": "Allow", "rules": [
+                    {"sourceCIDR": {"cidr": "10.0.0.0/8"}, "path": {"prefix": "/pub"},
+                     "headers": [{"name": "X-Key", "value": {"exact": "a b#c"}}]}]})]}),
+        _svc("default/sni", 8443, "tlsPassthrough", {
+            "routes": [
+                _route("pp", ["a.acme.io"], rateLimits={"connections": {"limit": 3, "timePeriodSeconds": 60}},
+                       connectionFiltering={"ruleType": "Allow", "rules": [
+                           {"sourceCIDR": {"cidr": "10.1.0.0/16"}, "serverName": {"exact": "a.acme.io"}}]}),
+                _route("pp", ["*"], connectionFiltering={"ruleType": "Deny", "rules": [
+                    {"sourceCIDR": {"cidr": "198.51.100.7/32"}}]})]}),
+        _svc("default/raw", 9000, "tcpProxy", {
+            "routes": [_route("pp", rateLimits={"connections": {"limit": 2, "timePeriodSeconds": 5}})]}),
+        _pool("default/tls-be", [_be("172.18.2.1", 8443)], **CH, **HC_HTTP,
+              tlsConfig={"minTLSVersion": "TLSv1_2", "validation": {"secretRef": {"name": "client-ca"}},
+                         "allowedCipherSuites": ["ECDHE-ECDSA-AES128-GCM-SHA256", "TLS_AES_128_GCM_SHA256"],
+                         "serverName": "backend.acme.io"},
+              httpConfig={"enableHTTP11": True, "enableHTTP2": True}),
+        _pool("default/h2", [{"host": "ext.acme.io", "port": 443}], backendType="Hostname", **HC_TCP,  # resolv.conf
+              tlsConfig={}, httpConfig={"enableHTTP11": False, "enableHTTP2": True}),
+        _pool("default/pp", [_be("172.18.2.2", 443)], proxyProtocolConfig={"version": 2},
+              healthCheck={**HC_TCP["healthCheck"], "tlsConfig": {
+                  "minTLSVersion": "TLSv1_3", "validation": {"secretRef": {"name": "client-ca"}},
+                  "serverName": "pp.acme.io"}}),
+    ],
+    # v1 Services of type LoadBalancer sharing an address (one listener per port, key
+    # ns/name:port) and a K8sService pool: endpoint addresses from EndpointSlices, IPv6 too
+    "k8s-services": [
+        {"apiVersion": "cilium.io/v2alpha1", "kind": "CiliumLoadBalancerIPPool", "metadata": {"name": "shop"},
+         "spec": {"blocks": [{"cidr": "100.64.0.120/32"}]}},
+        _service("web", "LoadBalancer", [{"name": "http", "port": 80, "targetPort": 8080}],
+                 {"lbipam.cilium.io/ips": "100.64.0.120", "lbipam.cilium.io/sharing-key": "shop"}),
+        _slice("web-v4", "web", "IPv4", ["10.244.3.20"], 8080, "http"),
+        _slice("web-v6", "web", "IPv6", ["fd00:10:244::20"], 8080, "http"),
+        _service("api", "LoadBalancer", [{"port": 8443, "targetPort": 9443}],
+                 {"lbipam.cilium.io/ips": "100.64.0.120", "lbipam.cilium.io/sharing-key": "shop"}),
+        _slice("api-v4", "api", "IPv4", ["10.244.4.30"], 9443),
+        _service("echo", "ClusterIP", [{"name": "http", "port": 80, "targetPort": 8080}]),
+        _slice("echo-v4", "echo", "IPv4", ["10.244.3.10", "10.244.4.11"], 8080, "http"),
+        _svc("default/echo", 8080, "httpProxy", {"routes": [_route("echo")]}),
+        _pool("default/echo", [{"k8sServiceRef": {"name": "echo"}, "port": 80}], backendType="K8sService", **HC_HTTP),
+    ],
+    # the plan names Secrets the node was not given (the `--secrets` it got lack them):
+    # compiled with the Secrets present, rendered without their material
+    "missing-secrets": [
+        _svc("default/nocert", 443, "httpsProxy", {"tlsConfig": {"certificates": [{"secretRef": {"name": "absent"}}]},
+                                                   "routes": [_route("p", ["a.io"])]}),
+        _svc("default/noauth", 80, "httpProxy", {"routes": [_route("p", ["b.io"])],
+                                                 "auth": {"basic": {"users": {"secretRef": {"name": "absent-users"}}}}}),
+        _pool("default/p", [_be("172.18.0.60", 80)], **HC_DEFAULT),
+    ],
 }  # fmt: skip
+
+
+@functools.lru_cache(maxsize=None)
+def _real_secrets() -> tuple[dict, ...]:
+    """Secrets the cases reference, as a cluster holds them (real certificates: lint reads
+    them); the renderings use fake_secrets() -- the material a node was handed."""
+    from tests.certs import make_ca, make_leaf
+
+    ca = make_ca()
+    leaf = make_leaf(ca, ["https-proxy.acme.io", "*.acme.io", "db.acme.io", "a.io"])
+    tls = {"tls.crt": leaf.cert_pem, "tls.key": leaf.key_pem}
+    # lint refuses the $apr1$ user (HAProxy cannot check it): the cluster's copy leaves carol
+    # out; fake_secrets() -- what a node was handed -- still has her, for the renderer's answer
+    users = b"".join(x + b"\n" for x in USERS.splitlines() if not x.startswith(b"carol:"))
+    out = [_secret("default/https-proxy", tls, "kubernetes.io/tls"), _secret("default/other-cert", tls, "kubernetes.io/tls"),
+           _secret("default/client-ca", {"ca.crt": ca.cert_pem}), _secret("default/base-users", {"users": users}),
+           _secret("default/absent", tls, "kubernetes.io/tls"), _secret("default/absent-users", {"users": users})]
+    return tuple(out)
+
+
+def compiled(docs: list[dict], node: str = "t2-a") -> dict:
+    """The plan (JSON form) compile makes for lab node `node` from the lab's Nodes, pool and
+    an LBVIP `vip0` for VIP in each namespace of `docs`, plus `docs` and the Secrets they name."""
+    from lbcli.lab.plans import LabService, manifests
+    from lbcli.lab.topology import DEFAULT
+
+    namespaces = sorted({d["metadata"]["namespace"] for d in docs if d["kind"] in ("LBService", "LBBackendPool")})
+    base = [d for d in manifests(DEFAULT, [LabService(f"{ns}/lab", VIP, 1) for ns in namespaces])
+            if d["kind"] not in ("LBService", "LBBackendPool")]
+    # tier 2 proxies TCP only: a two-tier udpProxy is refused for users (the one finding the
+    # udp case accepts, as the lab does): the renderer's own answer to one is what it tests
+    return compile_docs(base + copy.deepcopy(docs) + list(copy.deepcopy(_real_secrets())), node,
+                        lambda p: p.rule == "not-implemented" and "udpProxy.forceDeploymentMode" in p.message,
+                        now=datetime.now(timezone.utc))  # the certificates are made now
+
+
+@functools.lru_cache(maxsize=None)
+def _case_plan(case: str) -> str:
+    return json.dumps(compiled(CASES[case]))
 
 
 def fake_secrets() -> dict:
@@ -242,8 +284,8 @@ def fake_secrets() -> dict:
 
 
 def plan_for(case: str) -> dict:
-    """Compile's plan for t2-a with the case's listeners and pools (tests/plankit.py)."""
-    return plan_with("t2-a", tier2=copy.deepcopy(CASES[case]))
+    """Compile's plan for t2-a from the case's manifests (a fresh copy: tests edit it)."""
+    return json.loads(_case_plan(case))
 
 
 def _golden_text(case: str) -> str:
@@ -294,16 +336,51 @@ def test_udp_is_skipped_with_a_clear_warning() -> None:
     assert "acl svc0 path /health/default/dns" in r.config
 
 
+def _with_pool(case: str, pool: str, change) -> list[dict]:
+    """The case's manifests with `change(spec)` applied to LBBackendPool `pool` ("ns/name")."""
+    docs = copy.deepcopy(CASES[case])
+    ns, _, name = pool.partition("/")
+    change(next(d for d in docs if d["kind"] == "LBBackendPool" and d["metadata"] == {"namespace": ns, "name": name})["spec"])
+    return docs
+
+
 def test_weight_only_change_keeps_skeleton() -> None:
-    plan = plan_for("https")
-    a = render(model_from_plan(plan), fake_secrets(), BASE, "t2-a")
-    plan["tier2"]["backendPools"][0]["backends"][0]["weight"] = 7
-    plan["tier2"]["backendPools"][0]["backends"][1]["status"] = "Draining"
-    b = render(model_from_plan(plan), fake_secrets(), BASE, "t2-a")
+    a = render(model_from_plan(plan_for("https")), fake_secrets(), BASE, "t2-a")
+
+    def reweigh(spec):
+        spec["backends"][0]["weight"] = 7
+        spec["backends"][1]["status"] = "Draining"
+
+    b = render(model_from_plan(compiled(_with_pool("https", "default/https-proxy", reweigh))), fake_secrets(), BASE, "t2-a")
     assert a.config != b.config and skeleton(a.config) == skeleton(b.config)
-    plan["tier2"]["backendPools"][0]["backends"].append({"address": "172.18.0.99", "port": 8080, "weight": 1, "status": "Active"})
-    c = render(model_from_plan(plan), fake_secrets(), BASE, "t2-a")
+    assert b.weights != a.weights
+
+    def grow(spec):
+        reweigh(spec)
+        spec["backends"].append({"ip": "172.18.0.99", "port": 8080})
+
+    c = render(model_from_plan(compiled(_with_pool("https", "default/https-proxy", grow))), fake_secrets(), BASE, "t2-a")
     assert skeleton(c.config) != skeleton(b.config)
+
+
+def test_listener_limits_and_filters_of_tcp_mode_listeners() -> None:
+    """A listener-wide rate limit and connection filter on a TCP-mode listener: the plan types
+    accept them on every listener, but the schema has them only on the routes of tcpProxy and
+    tlsPassthrough, so compile never makes one. The renderer must carry them out rather than
+    drop them: compile's policies plan with those two fields set (the only hand-written part)."""
+    plan = plan_for("policies")
+    by_service = {lst["service"]: lst for lst in plan["tier2"]["listeners"]}
+    by_service["default/raw"]["rateLimit"] = {"limit": 50, "periodSeconds": 1}
+    by_service["default/sni"]["connectionFiltering"] = {"ruleType": "Deny", "rules": [
+        {"sourceCIDR": "198.51.100.7/32", "hostName": None, "path": None, "headers": []}]}
+    cfg = render(model_from_plan(plan), fake_secrets(), BASE, "t2-a").config
+    raw = cfg[cfg.index("frontend ft_default_raw"):]
+    raw = raw[:raw.index("\n\n")]
+    assert "tcp-request connection track-sc0 src table st_default_raw" in raw
+    assert "tcp-request connection reject if { sc_conn_rate(0) gt 50 }" in raw
+    assert "backend st_default_raw\n    stick-table type ipv6 size 100k expire 1s store conn_rate(1s)" in cfg
+    sni = cfg[cfg.index("frontend ft_default_sni"):]
+    assert "tcp-request connection reject if { src 198.51.100.7/32 }" in sni[:sni.index("\n\n")]
 
 
 def test_htpasswd_parsing() -> None:
@@ -382,12 +459,14 @@ def test_haproxy_accepts_rendering(case: str, tmp_path: Path) -> None:
     json.dumps(r.warnings)  # warnings are plain strings
 
 
-# ---- hostile input straight into the plan: refused with the field named, or escaped
+# ---- hostile input: compile never makes it (the schema and compile refuse it); the renderer
+# must refuse or escape it anyway (defence in depth), so these put one value into compile's plan
 
 
 def test_hostile_header_name_is_refused_naming_the_field() -> None:
     plan = plan_for("https")
     route = plan["tier2"]["listeners"][0]["routes"][0]
+    # a header name with a line break: the schema's pattern refuses it; set in the plan here
     route["persistence"]["headers"] = ["sticky\n    server evil 6.6.6.6:80 weight 256"]
     from lbcli.agent.l7.render import L7RenderError
 
@@ -399,16 +478,21 @@ def test_hostile_header_name_is_refused_naming_the_field() -> None:
 
 
 def test_path_with_quote_is_escaped_not_refused() -> None:
-    plan = plan_for("https")
-    plan["tier2"]["listeners"][0]["routes"][2]["path"]["value"] = "/it's"
-    r = render(model_from_plan(plan), fake_secrets(), BASE, "t2-a")
+    docs = copy.deepcopy(CASES["https"])
+    docs[0]["spec"]["applications"]["httpsProxy"]["routes"][2]["match"]["path"] = {"exact": "/it's"}  # valid
+    r = render(model_from_plan(compiled(docs)), fake_secrets(), BASE, "t2-a")
     assert "path -m str /it\\'s" in r.config
 
 
 def test_long_names_give_bounded_file_names() -> None:
-    plan = plan_for("https")
-    long_ref = "default/" + ".".join(["a" * 60] * 4)  # a 243-character name: valid in Kubernetes
-    plan["tier2"]["listeners"][0]["tls"]["certificates"][0]["secretRef"] = long_ref
+    long_name = ".".join(["a" * 60] * 4)  # a 243-character Secret name: valid in Kubernetes
+    docs = copy.deepcopy(CASES["https"])
+    docs[0]["spec"]["applications"]["httpsProxy"]["tlsConfig"]["certificates"][0]["secretRef"]["name"] = long_name
+    https_proxy = next(d for d in _real_secrets() if d["metadata"]["name"] == "https-proxy")
+    docs.append({**copy.deepcopy(https_proxy), "metadata": {"namespace": "default", "name": long_name}})
+    plan = compiled(docs)
+    long_ref = "default/" + long_name
+    assert plan["tier2"]["listeners"][0]["tls"]["certificates"][0]["secretRef"] == long_ref
     secrets = fake_secrets()
     secrets[long_ref] = secrets["default/https-proxy"]
     r = render(model_from_plan(plan), secrets, BASE, "t2-a")

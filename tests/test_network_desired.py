@@ -5,27 +5,47 @@ kernel with or without GENEVE). Everything else is exercised for real by tests/e
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 
 from lbcli.agent.network import desired as D
-from lbcli.plan.types import Network, PlanNode
+from lbcli.model.tunnel import pod_tunnel_mac
 
 
-def _plan(mode="tunnel", **net):
-    base = {"routingMode": mode, "tunnelProtocol": "vxlan" if mode == "tunnel" else None,
-            "tunnelPort": 8472 if mode == "tunnel" else None,
-            "tunnelDevice": "lbpod_vxlan" if mode == "tunnel" else None, "tunnelVNI": 2 if mode == "tunnel" else None,
-            "tunnelMac": "02:00:00:00:00:0a" if mode == "tunnel" else None, "autoDirectNodeRoutes": False,
-            "nativeRoutingCIDR": None, "masquerade": True, "bandwidthManager": False, "bandwidth": [],
-            "peers": [{"node": "b", "ip": "192.168.1.2", "podCIDRs": ["10.1.2.0/24", "fd00:2::/64"],
-                       "tunnelMac": "02:00:00:00:00:0b"},
-                      {"node": "c", "ip": "192.168.9.3", "podCIDRs": ["10.1.3.0/24"], "tunnelMac": "02:00:00:00:00:0c"}]}
-    base.update(net)
-    node = {"name": "a", "tiers": [], "internalIP": "192.168.1.1", "podCIDRs": ["10.1.1.0/24"], "labels": {}}
-    # the two sections desired_from_plan reads, checked by the plan types
-    return SimpleNamespace(node=PlanNode.from_json(node, ("node",)), network=Network.from_json(base, ("network",)))
+def _node(name, ip, cidrs):
+    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+            "spec": {"podCIDR": cidrs[0], "podCIDRs": cidrs}, "status": {"addresses": [{"type": "InternalIP", "address": ip}]}}
+
+
+def _pod(name, ip, **rates):
+    ann = {f"kubernetes.io/{k}-bandwidth": v for k, v in rates.items()}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"namespace": "default", "name": name, "annotations": ann},
+            "spec": {"nodeName": "a"}, "status": {"podIP": ip}}
+
+
+def _plan(mode="tunnel", pods=(), edit=None, **options):
+    """Node a's plan as compile makes it from Nodes a, b (an IPv6 PodCIDR too) and c (another
+    subnet), `cilium-config` with routing-mode `mode` and `options`, and `pods` (on node a);
+    `edit(network)` changes the compiled network section (JSON form) before it is read."""
+    import yaml
+
+    from lbcli.plan.types import NodePlan
+
+    from .lintkit import compiled_json, lint_texts
+
+    docs = [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cilium-config", "namespace": "kube-system"},
+             "data": {"routing-mode": mode, **options}},
+            _node("a", "192.168.1.1", ["10.1.1.0/24"]), _node("b", "192.168.1.2", ["10.1.2.0/24", "fd00:2::/64"]),
+            _node("c", "192.168.9.3", ["10.1.3.0/24"]), *pods]
+    report = lint_texts({"net.yaml": yaml.safe_dump_all(docs, sort_keys=False)})
+    assert report.summary["errors"] == 0, [str(p) for p in report.problems]
+    doc = compiled_json(report.index).plans["a"]
+    if edit is not None:
+        edit(doc["network"])
+    return NodePlan.from_json(doc)
+
+
+MAC_B, MAC_C = pod_tunnel_mac("b"), pod_tunnel_mac("c")
+NATIVE = {"ipv4-native-routing-cidr": "10.0.0.0/8"}  # native routing needs it (lint)
 
 
 @pytest.fixture
@@ -41,16 +61,16 @@ def host(monkeypatch):
 def test_tunnel_has_one_fdb_neighbour_and_route_per_peer(host):
     want = D.desired_from_plan(_plan())
     keys = set(want.objects)
-    assert {"device lbpod_vxlan", "address 10.1.1.0/32 on lbpod_vxlan", "fdb 02:00:00:00:00:0b on lbpod_vxlan",
+    assert {"device lbpod_vxlan", "address 10.1.1.0/32 on lbpod_vxlan", f"fdb {MAC_B} on lbpod_vxlan",
             "neighbour 10.1.2.0 on lbpod_vxlan", "route 10.1.2.0/24", "route 10.1.3.0/24"} <= keys
     assert want.objects["route 10.1.3.0/24"] == D.Route("10.1.3.0/24", "10.1.3.0", "lbpod_vxlan", True)
     assert want.objects["route 10.1.3.0/24"].peer == "c"
-    assert want.objects["fdb 02:00:00:00:00:0c on lbpod_vxlan"].remote == "192.168.9.3"
+    assert want.objects[f"fdb {MAC_C} on lbpod_vxlan"].remote == "192.168.9.3"
     assert any("IPv6 PodCIDRs fd00:2::/64 not programmed" in n for n in want.notes)
 
 
 def test_native_routes_only_peers_on_the_segment(host):
-    want = D.desired_from_plan(_plan("native", autoDirectNodeRoutes=True))
+    want = D.desired_from_plan(_plan("native", **NATIVE, **{"auto-direct-node-routes": "true"}))
     assert want.objects["route 10.1.2.0/24"] == D.Route("10.1.2.0/24", "192.168.1.2", None, False)
     assert "route 10.1.3.0/24" not in want.objects and want.device is None
     [finding] = [n for n in want.notes if n.startswith("finding")]
@@ -58,7 +78,7 @@ def test_native_routes_only_peers_on_the_segment(host):
 
 
 def test_native_without_direct_routes_installs_none_and_says_so(host):
-    want = D.desired_from_plan(_plan("native"))
+    want = D.desired_from_plan(_plan("native", **NATIVE))
     assert not [k for k in want.objects if k.startswith("route")]
     assert any("expected from elsewhere" in n for n in want.notes)
 
@@ -68,16 +88,21 @@ def test_masquerade_keeps_the_native_cidr_or_the_cluster_pod_cidrs(host):
     [r] = nft.rules
     kept = [e["match"]["right"]["prefix"]["addr"] for e in r["expr"] if e.get("match", {}).get("op") == "!="]
     assert kept == ["10.1.1.0", "10.1.2.0", "10.1.3.0"] and r["expr"][-1] == {"snat": {"family": "ip", "addr": "192.168.1.1"}}
-    nft = D.desired_from_plan(_plan("native", nativeRoutingCIDR="10.0.0.0/8")).objects["nft table inet cilium_lb_nat"]
+    nft = D.desired_from_plan(_plan("native", **{"ipv4-native-routing-cidr": "10.0.0.0/8"})).objects["nft table inet cilium_lb_nat"]
     assert [e["match"]["right"] for e in nft.rules[0]["expr"] if e.get("match", {}).get("op") == "!="] == [
         {"prefix": {"addr": "10.0.0.0", "len": 8}}]
-    assert "nft table inet cilium_lb_nat" not in D.desired_from_plan(_plan(masquerade=False)).objects
+    assert "nft table inet cilium_lb_nat" not in D.desired_from_plan(_plan(**{"enable-ipv4-masquerade": "false"})).objects
 
 
 def test_bandwidth_objects_and_a_pod_not_on_this_node(host):
-    bw = [{"pod": "default/x", "ip": "10.1.1.5", "egressBitsPerSecond": 10**7, "ingressBitsPerSecond": 2 * 10**7},
-          {"pod": "default/y", "ip": "10.1.2.9", "egressBitsPerSecond": None, "ingressBitsPerSecond": 10**6}]
-    want = D.desired_from_plan(_plan(bandwidthManager=True, bandwidth=bw))
+    # y runs on node a by its spec but its address routes elsewhere: lint refuses a podIP
+    # outside the node's PodCIDRs (pod-ip-cidr), so compile's plan gets that address put in
+    def move_y(net):
+        [y] = [b for b in net["bandwidth"] if b["pod"] == "default/y"]
+        y["ip"] = "10.1.2.9"
+
+    pods = [_pod("x", "10.1.1.5", egress="10M", ingress="20M"), _pod("y", "10.1.1.9", ingress="1M")]
+    want = D.desired_from_plan(_plan(pods=pods, edit=move_y, **{"enable-bandwidth-manager": "true"}))
     assert want.objects["class c1:105 on eth0"] == D.HtbClass("eth0", 0xC10105, 10**7)
     assert want.objects["qdisc tbf on lxc-x"].bps == 2 * 10**7
     assert "no local device routes to Pod default/y" in want.objects["tbf for default/y"].error
@@ -86,11 +111,14 @@ def test_bandwidth_objects_and_a_pod_not_on_this_node(host):
 
 
 def test_geneve_refused_naming_the_missing_kernel_feature(host):
+    # lint refuses tunnel-protocol geneve (not-implemented): the node refuses it too, on
+    # compile's plan with the protocol and its port put in
+    plan = _plan(edit=lambda net: net.update(tunnelProtocol="geneve", tunnelPort=6081))
     with pytest.raises(D.NetworkError, match="this kernel has no GENEVE support .*Operation not supported"):
-        D.desired_from_plan(_plan(tunnelProtocol="geneve", tunnelPort=6081))
+        D.desired_from_plan(plan)
     host["geneve"] = (True, "")
     with pytest.raises(D.NetworkError, match="geneve is not implemented"):
-        D.desired_from_plan(_plan(tunnelProtocol="geneve", tunnelPort=6081))
+        D.desired_from_plan(plan)
 
 
 @pytest.mark.parametrize("name", ["default/a\nb", 'default/a" accept', "default/a;b", "default/" + "a" * 300])
@@ -123,11 +151,11 @@ def test_diff_is_typed_ordered_and_empty_when_converged(host, tmp_path):
     assert rec.diff(want, NetworkObserved(have, {"device": "lbpod_vxlan"})) == []
     have["route 10.1.2.0/24"] = D.Route("10.1.2.0/24", "10.1.2.0", "lbpod_vxlan", True, peer="")  # peer: not compared
     have["route 10.9.0.0/24"] = D.Route("10.9.0.0/24", "192.168.1.7")  # left by an older plan
-    have["fdb 02:00:00:00:00:0c on lbpod_vxlan"] = D.Fdb("lbpod_vxlan", "02:00:00:00:00:0c", "192.168.9.99")
+    have[f"fdb {MAC_C} on lbpod_vxlan"] = D.Fdb("lbpod_vxlan", MAC_C, "192.168.9.99")
     del have["device lbpod_vxlan"]
     changes = rec.diff(want, NetworkObserved(have, {}))
     assert [(c.action, c.object) for c in changes] == [
         ("delete", "route 10.9.0.0/24"), ("create", "device lbpod_vxlan"),
-        ("update", "fdb 02:00:00:00:00:0c on lbpod_vxlan"), ("update", "state")]
+        ("update", f"fdb {MAC_C} on lbpod_vxlan"), ("update", "state")]
     assert changes[2].detail == "remote 192.168.9.99 -> 192.168.9.3" and isinstance(changes[2].spec, D.Fdb)
     assert all(c.vips is None for c in changes[:3]) and changes[3].vips == ()

@@ -183,25 +183,35 @@ def test_lost_pid_file_finds_the_running_daemon(tmp_path):
 
 # ---- BGP gating ---------------------------------------------------------------------------------
 
-def _plan(tier1: bool = True, auth: dict | None = None):
-    """A compiled tier-1 plan (rebel-base) with two services on VIP_A and VIP_B, checked by the
-    plan types."""
+def _rebel(edit=None) -> dict:
+    """lb-t1-1's plan (JSON form) compiled from examples/rebel-base plus LBVIP/LBService
+    default/b on VIP_B (the example's https-proxy is on VIP_A), the set edited by `edit(docs)`;
+    lint errors fail."""
+    import yaml
+
+    from .lintkit import EXAMPLES, compiled_json, lint_texts
+
+    docs = [d for f in sorted((EXAMPLES / "rebel-base").rglob("*.y*ml")) for d in yaml.safe_load_all(f.read_text()) if d]
+    vip = next(d for d in docs if d["kind"] == "LBVIP")
+    svc = next(d for d in docs if d["kind"] == "LBService")
+    assert vip["spec"]["ipv4Request"] == VIP_A
+    docs.append({**copy.deepcopy(vip), "metadata": {"namespace": "default", "name": "b"}, "spec": {"ipv4Request": VIP_B}})
+    b = copy.deepcopy(svc)
+    b["metadata"] = {"namespace": "default", "name": "b"}
+    b["spec"]["vipRef"] = {"name": "b"}
+    docs.append(b)
+    if edit is not None:
+        edit(docs)
+    report = lint_texts({"rebel.yaml": yaml.safe_dump_all(docs, sort_keys=False)})
+    assert report.summary["errors"] == 0, [str(x) for x in report.problems]
+    return compiled_json(report.index).plans["lb-t1-1"]
+
+
+def _plan():
+    """Compile's tier-1 plan with two services, on VIP_A and VIP_B, both announced."""
     from lbcli.plan.types import NodePlan
 
-    from .lintkit import compiled_json, lint_example
-
-    doc = copy.deepcopy(compiled_json(lint_example("rebel-base").index).plans["lb-t1-1"])
-    [svc] = doc["tier1"]["services"]
-    doc["tier1"]["services"] = [{**svc, "vip": VIP_A, "port": 80, "service": "default/a"},
-                                {**svc, "vip": VIP_B, "port": 443, "service": "default/b"}]
-    if not tier1:
-        doc["tier1"] = None
-    for inst in doc["bgp"]["instances"]:
-        for peer in inst["peers"]:
-            peer["prefixes"] = [{"prefix": f"{vip}/32", "services": [f"default/{n}"], "communities": [],
-                                 "largeCommunities": [], "localPreference": None} for vip, n in ((VIP_A, "a"), (VIP_B, "b"))]
-            peer["auth"] = auth
-    return NodePlan.from_json(doc)
+    return NodePlan.from_json(_rebel())
 
 
 def _prefixes(plan) -> list[str]:
@@ -239,13 +249,13 @@ def _pod_cidr_plan(pod_cidr: str = "10.1.1.0/24"):
     besides the two VIPs."""
     from lbcli.plan.types import NodePlan
 
-    doc = _plan().to_json()
-    doc["node"]["podCIDRs"] = [pod_cidr]
-    for inst in doc["bgp"]["instances"]:
-        for peer in inst["peers"]:
-            peer["prefixes"].append({"prefix": pod_cidr, "services": [], "communities": [], "largeCommunities": [],
-                                     "localPreference": None})
-    return NodePlan.from_json(doc)
+    def edit(docs):
+        node = next(d for d in docs if d["kind"] == "Node" and d["metadata"]["name"] == "lb-t1-1")
+        node["spec"].update(podCIDR=pod_cidr, podCIDRs=[pod_cidr])
+        adv = next(d for d in docs if d["kind"] == "IsovalentBGPAdvertisement")
+        adv["spec"]["advertisements"].append({"advertisementType": "PodCIDR"})
+
+    return NodePlan.from_json(_rebel(edit))
 
 
 @pytest.mark.parametrize("res", [
@@ -330,7 +340,18 @@ def test_text_report_names_the_withheld_vip_and_why(capsys):
 # ---- dry runs report what apply would refuse ----------------------------------------------------
 
 def _bgp_plan():
-    return _plan(tier1=False, auth={"secretRef": "kube-system/bgp-auth", "sha256": "0" * 64})
+    """_plan() with MD5 authentication on the peer (Secret kube-system/bgp-auth)."""
+    import base64
+
+    from lbcli.plan.types import NodePlan
+
+    def edit(docs):
+        next(d for d in docs if d["kind"] == "IsovalentBGPPeerConfig")["spec"]["authSecretRef"] = "bgp-auth"
+        docs.append({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                     "metadata": {"namespace": "kube-system", "name": "bgp-auth"},
+                     "data": {"password": base64.b64encode(b"fine-pw").decode()}})
+
+    return NodePlan.from_json(_rebel(edit))
 
 
 @pytest.mark.parametrize("password", ['pa"ss', "pa\nss", "back\\slash", "x" * 81])

@@ -5,8 +5,10 @@ relist on 410, backoff with jitter, bounded resync) per kind the source reads: e
 (the best version the server serves; a CRD that is not installed is an empty kind, retried with
 backoff so installing it later is picked up) and every entry of resources.LISTED (this node's
 Pods only). Events update an in-memory copy of the objects the pipeline keeps (source.kept);
-a change to what is kept — not a Pod's status, not a Service that is not a LoadBalancer — asks
-the agent for a reconcile, debounced: `debounce` seconds of quiet, at most `max_delay` after the
+a change to what a load can read — not a Pod's status, not a Service the set does not use (not
+type LoadBalancer, named by no K8sService pool) or an EndpointSlice of one, before and after the
+event (ClusterFeed._view; relists and resyncs compare the same view) — asks the agent for a
+reconcile, debounced: `debounce` seconds of quiet, at most `max_delay` after the
 first change, so a steady stream of events still reaches the node within a second.
 
 Secrets are read by name only (RBAC grants `get`; `list` or `watch` would read every Secret of
@@ -26,7 +28,7 @@ from typing import Callable
 
 from .client import Kube, KubeError
 from .resources import LISTED, SECRET, ApiResource, lb_resources
-from .source import LAST_APPLIED, field_selector, kept, load_of
+from .source import LAST_APPLIED, field_selector, kept, load_of, pool_services, service_used, slice_service
 from .watch import Backoff, Reflector
 
 Log = Callable[..., None]  # log(record: dict, level: str | None = None)
@@ -75,6 +77,7 @@ class ClusterFeed:
         self._secrets: dict[tuple[str, str], dict | None] = {}
         self._refs: set[tuple[str, str]] = set()  # the Secrets the last load referenced
         self.generation = 0  # bumped by every change of what is kept
+        self.ignored = 0  # Service/EndpointSlice events of objects the set does not use
         self.loaded_generation = -1
         self._notify: Callable[[str], None] | None = None
         self._dirty = threading.Event()
@@ -127,8 +130,12 @@ class ClusterFeed:
     def attach(self, request: Callable[[str], None]) -> None:
         """From now on a change calls request("source"); one now if something changed since
         the last load."""
-        self._notify = request
-        if self.generation != self.loaded_generation:
+        with self._lock:
+            self._notify = request
+            pending = self.generation != self.loaded_generation
+            if not pending:  # the kinds of the initial sync: the last load has them all
+                self._changed_kinds.clear()
+        if pending:
             request("source")
 
     def stop(self) -> None:
@@ -154,7 +161,8 @@ class ClusterFeed:
                 self.missing.discard(kind)
                 first = kind not in self._synced
                 self._synced.add(kind)
-                changed = _fingerprint(self._objects.get(kind, {})) != _fingerprint(new)
+                changed = _fingerprint(self._view(kind, self._objects.get(kind, {}))) != \
+                    _fingerprint(self._view(kind, new))
                 self._objects[kind] = new
                 if changed:
                     self._changed_kinds.add(kind)
@@ -179,14 +187,40 @@ class ClusterFeed:
                     objs[key] = new  # the newest copy, even when nothing the pipeline reads changed
                     if old is not None and _fingerprint({key: old}) == _fingerprint({key: new}):
                         return
-                    self._changed_kinds.add(kind)
                 elif old is None:
                     return  # not one the pipeline keeps, and never was
                 else:
+                    new = None
                     del objs[key]
-                    self._changed_kinds.add(kind)
+                # Only what the set uses is loaded (source.used_services): a Service or slice
+                # unused before and after this event changes no load -- the copy keeps it
+                # (it may become used later; that event is a Service's or a pool's, which counts)
+                before = self._view(kind, {key: old} if old is not None else {})
+                after = self._view(kind, {key: new} if new is not None else {})
+                if not before and not after:
+                    self.ignored += 1
+                    return
+                self._changed_kinds.add(kind)
             self._changed()
         return on_event
+
+    def _view(self, kind: str, objs: dict) -> dict:
+        """Of `objs` (of `kind`, held under the lock), those a load can use: for Services the used
+        ones, for EndpointSlices those of a used Service (as the copy holds the Services and the
+        pools now); every object of every other kind."""
+        if kind not in ("Service", "EndpointSlice") or not objs:
+            return objs
+        wanted = pool_services(list(self._objects.get("LBBackendPool", {}).values()))
+        if kind == "Service":
+            return {k: o for k, o in objs.items() if service_used(o, wanted)}
+        services = self._objects.get("Service", {})
+        out = {}
+        for k, o in objs.items():
+            ns, name = slice_service(o)
+            svc = services.get((ns, name))
+            if svc is not None and service_used(svc, wanted):
+                out[k] = o
+        return out
 
     def _mark_missing(self, kind: str) -> None:
         with self._lock:
@@ -231,6 +265,8 @@ class ClusterFeed:
             if notify is not None and not self._stop.is_set():
                 with self._lock:
                     kinds, self._changed_kinds = sorted(self._changed_kinds), set()
+                    if self.generation == self.loaded_generation:
+                        continue  # a load since the change has it already
                 self.log({"event": "kube-changed", "kinds": kinds, "generation": self.generation})
                 notify("source")
 
@@ -313,7 +349,7 @@ class ClusterFeed:
                          "resourceVersion": s.resource_version, "lists": s.lists, "watches": s.watches,
                          "events": s.events, "bookmarks": s.bookmarks, "gone": s.gone,
                          "lastError": self._last_error.get(kind)}
-        return {"kinds": out, "secrets": len(self._refs), "generation": self.generation}
+        return {"kinds": out, "secrets": len(self._refs), "generation": self.generation, "ignored": self.ignored}
 
 
 def _fingerprint(objs: dict) -> dict:

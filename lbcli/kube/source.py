@@ -173,15 +173,25 @@ def pool_services(objects: list[dict]) -> set[tuple[str, str]]:
     return out
 
 
+def service_used(svc: dict, wanted: set[tuple[str, str]]) -> bool:
+    """Whether the set uses Service `svc`: type LoadBalancer, or in `wanted` (pool_services)."""
+    spec = svc.get("spec") if isinstance(svc.get("spec"), dict) else {}
+    return spec.get("type") == "LoadBalancer" or _ns_name(svc) in wanted
+
+
+def slice_service(sl: dict) -> tuple[str, str]:
+    """(namespace, name) of the Service an EndpointSlice belongs to (its service-name label)."""
+    return (_ns_name(sl)[0], _service_of(sl) or "")
+
+
 def used_services(objects: list[dict]) -> list[dict]:
     """`objects` without the Services the set does not use (used: type LoadBalancer, or named by
     a K8sService LBBackendPool) and without the EndpointSlices of unused ones."""
     wanted = pool_services(objects)
-    used = {_ns_name(o) for o in objects if o.get("kind") == "Service"
-            and ((o.get("spec") or {}).get("type") == "LoadBalancer" or _ns_name(o) in wanted)}
+    used = {_ns_name(o) for o in objects if o.get("kind") == "Service" and service_used(o, wanted)}
     return [o for o in objects
             if (o.get("kind") != "Service" or _ns_name(o) in used)
-            and (o.get("kind") != "EndpointSlice" or (_ns_name(o)[0], _service_of(o)) in used)]
+            and (o.get("kind") != "EndpointSlice" or slice_service(o) in used)]
 
 
 def referenced_secrets(index) -> set[tuple[str, str]]:

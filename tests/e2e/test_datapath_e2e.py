@@ -302,3 +302,79 @@ def test_observe_reads_slots_changed_behind_a_kept_reader(lab_driver, plans):
             assert set(maps.read_tables(reader)) == {k}
     finally:
         reader.close()
+
+
+def _bpftool(drv, *args: str):
+    out = drv.lab.run_in("t1-a", ["bpftool", "-j", *args]).stdout
+    return json.loads(out) if out.strip() else None
+
+
+def _hex(raw: bytes) -> list[str]:
+    return ["hex", *(f"{b:02x}" for b in raw)]
+
+
+def _slots(drv, buf_id: int, elem: int) -> bytes:
+    got = _bpftool(drv, "map", "lookup", "id", str(buf_id), "key", *_hex(elem.to_bytes(4, "little")))
+    return bytes(int(x, 16) for x in got["value"])
+
+
+def test_slot_changed_with_bpftool_is_found_and_repaired(lab_driver, plans):
+    """A slot of the table packets read, changed with bpftool behind the agent's back: the next
+    observe (a new process, so nothing remembered) sees the live buffer no longer has the check
+    lb_tmeta recorded, diff plans that table's repair, apply rewrites the slot, and the apply
+    after that changes nothing."""
+    from lbcli.agent.datapath.maps import PinnedMaps
+
+    drv = lab_driver
+    drv.nodecmd("t1-a", "apply", plans["t1-a"], component="datapath")
+    with PinnedMaps(drv.lab.bpf_root / "t1-a") as maps:
+        (k, ts), = maps.read_tables().items()
+    active = ts.buffers[ts.active]
+    good = _slots(drv, active, 3)  # element 3 = slots 6 and 7
+    bad = bytes(good[:4]) + bytes(b ^ 0xFF for b in good[4:])  # slot 7 to another address
+    _bpftool(drv, "map", "update", "id", str(active), "key", *_hex((3).to_bytes(4, "little")), "value", *_hex(bad))
+    assert _slots(drv, active, 3) == bad
+    planned = drv.nodecmd("t1-a", "diff", plans["t1-a"], component="datapath")["datapath"]
+    assert [(c["action"], c["object"]) for c in planned] == [("update", f"table {k}")], planned
+    res = drv.nodecmd("t1-a", "apply", plans["t1-a"], component="datapath")["datapath"]
+    assert res["ok"] and [r["object"] for r in res["results"]] == [f"table {k}"], res
+    with PinnedMaps(drv.lab.bpf_root / "t1-a") as maps:
+        (k2, after), = maps.read_tables().items()
+    assert k2 == k and after.digest == ts.digest and after.checked
+    assert all(_slots(drv, b, 3) == good for b in after.buffers)
+    assert drv.nodecmd("t1-a", "apply", plans["t1-a"], component="datapath")["datapath"]["changed"] == 0
+
+
+def test_tables_pinned_without_a_check_converge_in_place(lab_driver, plans):
+    """Tables pinned by a version that recorded no check (lb_tmeta's last word was padding, 0):
+    the first observe verifies them by hashing, and apply only records their check (no table
+    written, same buffers, same active one: packets keep their T2); the next observe verifies
+    them by the check alone."""
+    from lbcli.agent.datapath.maps import PinnedMaps, TableReader
+
+    drv = lab_driver
+    drv.nodecmd("t1-a", "apply", plans["t1-a"], component="datapath")
+    pin = drv.lab.bpf_root / "t1-a"
+    with PinnedMaps(pin) as maps:
+        (k, ts), = maps.read_tables().items()
+    key = _hex(k.to_bytes(4, "little"))
+    meta = bytes(int(x, 16) for x in _bpftool(drv, "map", "lookup", "pinned", str(pin / "lb_tmeta"), "key", *key)["value"])
+    assert meta[20:] != bytes(4)  # this version records the check
+    _bpftool(drv, "map", "update", "pinned", str(pin / "lb_tmeta"), "key", *key, "value", *_hex(meta[:20] + bytes(4)))
+    reader = TableReader()
+    try:
+        with PinnedMaps(pin) as maps:
+            old = maps.read_tables(reader)[k]
+        assert reader.hashed == 1 and old.digest == ts.digest and not old.checked
+    finally:
+        reader.close()
+    res = drv.nodecmd("t1-a", "apply", plans["t1-a"], component="datapath")["datapath"]
+    assert res["ok"] and [(r["object"], r["detail"]) for r in res["results"]] == [(f"table {k}", "check recorded")], res
+    reader = TableReader()
+    try:
+        with PinnedMaps(pin) as maps:
+            now = maps.read_tables(reader)[k]
+        assert reader.hashed == 0 and now == ts  # same buffers, same active one, checked
+    finally:
+        reader.close()
+    assert drv.nodecmd("t1-a", "apply", plans["t1-a"], component="datapath")["datapath"]["changed"] == 0

@@ -85,7 +85,6 @@ _SIGNATURES = {
     "bpf_program__fd": (_int, [_vp]),
     "bpf_program__set_log_buf": (_int, [_vp, _vp, ctypes.c_size_t]),
     "bpf_obj_get": (_int, [_cp]),
-    "bpf_obj_pin": (_int, [_int, _cp]),
     "bpf_map_create": (_int, [_int, _cp, _u32, _u32, _u32, ctypes.POINTER(MapCreateOpts)]),
     "bpf_map_update_elem": (_int, [_int, _vp, _vp, _u64]),
     "bpf_map_lookup_elem": (_int, [_int, _vp, _vp]),
@@ -131,10 +130,6 @@ def _buf(data: bytes | bytearray) -> ctypes.Array:
 
 def obj_get(path: str) -> int:
     return _check(lib().bpf_obj_get(path.encode()), f"bpf_obj_get {path}")
-
-
-def obj_pin(fd: int, path: str) -> None:
-    _check(lib().bpf_obj_pin(fd, path.encode()), f"bpf_obj_pin {path}")
 
 
 def map_create(name: str, key_size: int, value_size: int, max_entries: int, flags: int) -> int:
@@ -273,11 +268,12 @@ def map_fd_by_id(map_id: int) -> int:
     return _check(lib().bpf_map_get_fd_by_id(map_id), f"bpf_map_get_fd_by_id {map_id}")
 
 
-def map_info(fd: int) -> MapInfo:
+def map_id(fd: int) -> int:
+    """The kernel's id of the map behind `fd` (what an array of maps holds for it)."""
     info = MapInfo()
     n = ctypes.c_uint32(ctypes.sizeof(info))
     _check(lib().bpf_obj_get_info_by_fd(fd, ctypes.byref(info), ctypes.byref(n)), "map info")
-    return info
+    return info.id
 
 
 def prog_info(fd: int) -> ProgInfo:

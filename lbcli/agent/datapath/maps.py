@@ -17,8 +17,8 @@ import socket
 import struct
 import zlib
 from array import array
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 from itertools import compress
 from pathlib import Path
 
@@ -65,29 +65,55 @@ def _buffer_bytes(size: int) -> int:
     return ((size + 1) // 2) * 8
 
 
-@dataclass(frozen=True)
-class TableState:
+def _crc32c():
+    try:
+        from lbcli.model._maglev import crc32c
+    except ImportError:
+        return None
+    return crc32c
+
+
+_CRC32C = _crc32c()
+
+
+def content_check(buf, length: int | None = None) -> int:
+    """The check lb_tmeta records for a table's content and observe verifies the live buffers
+    against, read in place (an mmap, no copy): CRC-32C in the C accelerator (GIL released), else
+    zlib's CRC-32. Either changes with any change confined to 32 contiguous bits (one slot). A
+    table written under one and read under the other fails the check and is hashed again."""
+    n = len(buf) if length is None else length
+    if _CRC32C is not None:
+        return _CRC32C(buf, n)
+    with memoryview(buf) as mv:
+        return zlib.crc32(mv[:n])
+
+
+class TableState(NamedTuple):  # (a tuple: a thousand are made on every observe)
     size: int
     active: int
     digest: bytes | None  # None: unknown (meta cleared by an interrupted write) or buffers differ
     buffers: tuple[int, int]  # inner map ids (0 = missing)
+    check: int = 0  # content_check of the live content
+    checked: bool = True  # lb_tmeta holds this digest and check (False: hashed; meta to rewrite)
 
 
 class TableReader:
     """Reads Maglev buffers back from the kernel, kept across observes (the agent observes
-    every period and after every event; 1,000 tables of 16,381 slots are 131 MB of buffers).
-    Every call still reads every slot of both buffers from the kernel: the two are compared,
-    and a CRC-32 of the content decides whether the blake2b digest (what the plan's tables
-    are matched by) must be computed again; a changed slot always changes the CRC (any change
-    of up to 32 contiguous bits does). The mappings stay open, keyed by (inner map id, size):
-    a map id names one map while it lives, and the open mapping keeps that map alive until
-    keep() or close() lets it go."""
+    every period and after every event). Every observe checks every slot of both buffers: a
+    CRC-32C of each, read in place through a kept mapping, against the check lb_tmeta records
+    with the digest at write time; when all three agree, the recorded digest is the content's.
+    Otherwise (a slot changed behind the agent's back, a write interrupted, tables pinned by a
+    version that recorded no check) the content is compared and hashed (blake2b) here, and
+    that result is kept for the buffer until its check changes. The mappings are keyed by
+    (inner map id, size): a map id names one map while it lives, and the open mapping keeps
+    that map alive until keep() or close() lets it go."""
 
     def __init__(self) -> None:
         self._mm: dict[tuple[int, int], mmap.mmap] = {}
-        self._digests: dict[tuple[int, int], tuple[int, bytes]] = {}  # (id, size) -> (crc, digest)
+        self._digests: dict[tuple[int, int], tuple[int, bytes]] = {}  # (id, size) -> (check, digest)
+        self.hashed = 0  # tables hashed (not verified by their check), for tests
 
-    def _view(self, map_id: int, size: int) -> bytes:
+    def _map(self, map_id: int, size: int) -> mmap.mmap:
         mm = self._mm.get((map_id, size))
         if mm is None:
             fd = bpf.map_fd_by_id(map_id)
@@ -96,43 +122,46 @@ class TableReader:
             finally:
                 os.close(fd)
             self._mm[(map_id, size)] = mm
-        return mm[: 4 * size]
+        return mm
 
     def content(self, map_id: int, size: int) -> bytes:
-        return self._view(map_id, size)
+        return self._map(map_id, size)[: 4 * size]
 
-    def digest(self, b0: int, b1: int, size: int) -> bytes | None:
-        """Digest of the content of buffers b0 and b1, None when they differ."""
-        c0 = self._view(b0, size)
-        if c0 != self._view(b1, size):
-            return None
-        crc = zlib.crc32(c0)
+    def state(self, b0: int, b1: int, size: int, meta_digest: bytes | None, meta_check: int) -> tuple[bytes | None, int, bool]:
+        """(digest of the content of buffers b0 and b1 or None when they differ, its check,
+        whether lb_tmeta's digest and check are that content's)."""
+        n, mm = 4 * size, self._mm
+        m0, m1 = mm.get((b0, size)) or self._map(b0, size), mm.get((b1, size)) or self._map(b1, size)
+        if _CRC32C is not None:
+            c0, c1 = _CRC32C(m0, n), _CRC32C(m1, n)
+        else:
+            c0, c1 = content_check(m0, n), content_check(m1, n)
+        if c0 != c1:
+            return None, c0, False
+        if meta_digest is not None and c0 == meta_check:
+            return meta_digest, c0, True
         known = self._digests.get((b0, size))
-        if known is not None and known[0] == crc:
-            return known[1]
-        digest = content_digest(c0)
-        self._digests[(b0, size)] = (crc, digest)
-        return digest
+        if known is not None and known[0] == c0:  # hashed before (lb_tmeta's check is not this one)
+            return known[1], c0, False
+        raw = self.content(b0, size)
+        if raw != self.content(b1, size):
+            return None, c0, False
+        self.hashed += 1
+        c0, digest = content_check(raw), content_digest(raw)  # (both of this one copy)
+        self._digests[(b0, size)] = (c0, digest)
+        return digest, c0, False
 
-    def adopt(self, map_id: int, size: int, mm: mmap.mmap, crc: int, digest: bytes) -> None:
-        """A buffer just created through mapping `mm` with content of this CRC and digest (the
-        mapping is kept, not reopened)."""
+    def adopt(self, map_id: int, size: int, mm: mmap.mmap) -> None:
+        """A buffer just created through mapping `mm` (kept, not reopened)."""
         old = self._mm.pop((map_id, size), None)
         if old is not None:
             old.close()
         self._mm[(map_id, size)] = mm
-        self._digests[(map_id, size)] = (crc, digest)
-
-    def written(self, map_id: int, size: int, content: bytes, digest: bytes) -> None:
-        """Buffer `map_id` was just brought to `content`: its digest is known (the next read
-        still reads both buffers and checks the CRC)."""
-        self._digests[(map_id, size)] = (zlib.crc32(content), digest)
 
     def keep(self, buffers: set[tuple[int, int]]) -> None:
         """Let go of every mapping but these (buffers of tables deleted or replaced)."""
         for key in [k for k in self._mm if k not in buffers]:
             self._mm.pop(key).close()
-            self._digests.pop(key, None)
         for key in [k for k in self._digests if k not in buffers]:
             del self._digests[key]
 
@@ -193,11 +222,12 @@ class PinnedMaps:
     # -- services -------------------------------------------------------------------------
     def read_services(self) -> dict[SvcKey, tuple[int, int]]:
         """{(vip, port, proto): (table, counter id)}"""
-        out = {}
-        for k, raw in bpf.dump_hash(self.fd["lb_svc"], L.SVC_KEY.size, L.SVC.size, L.MAX_SERVICES):
-            table, sid, _, _ = L.SVC.unpack(raw)
-            out[svc_key_from_bytes(k)] = (table, sid)
-        return out
+        return {k: (t, i) for k, (t, i, _) in self.read_service_entries().items()}
+
+    def read_service_entries(self) -> dict[SvcKey, tuple[int, int, int]]:
+        """{(vip, port, proto): (table, counter id, flags)} in one dump of lb_svc."""
+        raw = bpf.dump_hash(self.fd["lb_svc"], L.SVC_KEY.size, L.SVC.size, L.MAX_SERVICES)
+        return {svc_key_from_bytes(k): L.SVC.unpack(v)[:3] for k, v in raw}
 
     def put_services(self, entries: list[tuple[SvcKey, int, int]], flags: dict[SvcKey, int] | None = None) -> None:
         """Create or repoint services in one batch: (key, table, counter id); `flags` by key
@@ -208,15 +238,6 @@ class PinnedMaps:
         bpf.update_batch(self.fd["lb_svc"], keys, vals, len(entries))
 
     # -- t1-only services (bpf/lb_t1only.h) -------------------------------------------------
-    def read_service_flags(self) -> dict[SvcKey, int]:
-        """{(vip, port, proto): flags} of the services with any flag set."""
-        out = {}
-        for k, raw in bpf.dump_hash(self.fd["lb_svc"], L.SVC_KEY.size, L.SVC.size, L.MAX_SERVICES):
-            flags = L.SVC.unpack(raw)[2]
-            if flags:
-                out[svc_key_from_bytes(k)] = flags
-        return out
-
     def read_backends(self) -> dict[int, tuple[str, int]]:
         out = {}
         for k, raw in bpf.dump_hash(self.fd["lb_be"], 4, L.BE.size, L.MAX_BACKENDS):
@@ -294,25 +315,36 @@ class PinnedMaps:
         return out
 
     def read_tables(self, reader: TableReader | None = None) -> dict[int, TableState]:
-        """Logical tables in use (lb_tstate size > 0). The digest is of the content read back
-        from both buffers (equal at rest), never only the one lb_tmeta records: a slot changed
-        behind the agent's back is drift (digest None or another table's), which the reconciler
-        repairs by rewriting the differing slots. `reader`: one kept across observes (the
-        mappings stay open and unchanged buffers are not hashed again); without one, a
-        reader for this call only."""
+        """Logical tables in use (lb_tstate size > 0). The digest is lb_tmeta's only when the
+        live content of both buffers has the check recorded with it, else the content's own
+        (TableReader.state): a slot changed behind the agent's back is drift (digest None or
+        another table's), which the reconciler repairs by rewriting the differing slots.
+        `reader`: one kept across observes (the mappings stay open); without one, a reader for
+        this call only."""
         out: dict[int, TableState] = {}
         states = bpf.dump_array(self.fd["lb_tstate"], L.TSTATE.size, L.MAX_TABLES)
         tstates = list(L.TSTATE.iter_unpack(states))
         used = [k for k, (_, size) in enumerate(tstates) if size]
+        if not used:
+            if reader is not None:
+                reader.keep(set())
+            return out
+        metas = bpf.dump_array(self.fd["lb_tmeta"], L.TMETA.size, L.MAX_TABLES)
         ids = self._buffer_ids(used)
         own = reader is None
         reader = reader or TableReader()
+        tmetas = list(L.TMETA.iter_unpack(metas))
         try:
             for k in used:  # (a free table's buffers, left by an interrupted create, are overwritten on reuse)
                 active, size = tstates[k]
+                mdigest, msize, mcheck = tmetas[k]
                 b0, b1 = ids[2 * k], ids[2 * k + 1]
-                digest = reader.digest(b0, b1, size) if b0 and b1 else None
-                out[k] = TableState(size, active & 1, digest, (b0, b1))
+                if b0 and b1:
+                    recorded = mdigest if msize == size and mdigest != ZERO_DIGEST else None
+                    digest, check, checked = reader.state(b0, b1, size, recorded, mcheck)
+                else:
+                    digest, check, checked = None, 0, False
+                out[k] = TableState(size, active & 1, digest, (b0, b1), check, checked)
             reader.keep({(ts.buffers[b], ts.size) for ts in out.values() for b in (0, 1)})
         finally:
             if own:
@@ -336,26 +368,28 @@ class PinnedMaps:
         bid = self._buffer_id(2 * k + (active & 1))
         return self.read_buffer(bid, size) if size and bid else None
 
-    def create_tables(self, tables: list[tuple[int, bytes]]) -> None:
-        """New logical tables (k, content): both buffers written in full, then one batch each
-        for lb_maglev, lb_tmeta and lb_tstate (tstate last: the table becomes usable)."""
+    def create_tables(self, tables: list[tuple[int, bytes]], digests: list[bytes] | None = None) -> None:
+        """New logical tables (k, content; `digests`: their content_digest when known): both
+        buffers written in full, then one batch each for lb_maglev, lb_tmeta and lb_tstate
+        (tstate last: the table becomes usable)."""
         if not tables:
             return
+        if digests is None:
+            digests = [content_digest(c) for _, c in tables]
+        checks = [content_check(c) for _, c in tables]
         fds: list[int] = []
         try:
             outer_keys, outer_vals = array("I"), array("I")
-            digests = [content_digest(c) for _, c in tables]
-            for (k, content), digest in zip(tables, digests):
+            for k, content in tables:
                 size = len(content) // 4
-                crc = zlib.crc32(content) if self.reader is not None else 0
                 for b in (0, 1):
                     fd = bpf.map_create(f"lb_mg{k}_{b}", 4, 8, (size + 1) // 2,
                                         bpf.BPF_F_INNER_MAP | bpf.BPF_F_MMAPABLE)
                     fds.append(fd)
                     mm = mmap.mmap(fd, _buffer_bytes(size))
                     mm[: len(content)] = content
-                    if self.reader is not None:  # the next observe reads it back through this mapping
-                        self.reader.adopt(bpf.map_info(fd).id, size, mm, crc, digest)
+                    if self.reader is not None:  # the next observe checks it through this mapping
+                        self.reader.adopt(bpf.map_id(fd), size, mm)
                     else:
                         mm.close()
                     outer_keys.append(2 * k + b)
@@ -365,12 +399,19 @@ class PinnedMaps:
             for fd in fds:
                 os.close(fd)
         ks = array("I", [k for k, _ in tables]).tobytes()
-        metas = b"".join(L.TMETA.pack(d, len(c) // 4, 0) for (_, c), d in zip(tables, digests))
+        metas = b"".join(L.TMETA.pack(d, len(c) // 4, x) for (_, c), d, x in zip(tables, digests, checks))
         states = b"".join(L.TSTATE.pack(0, len(c) // 4) for _, c in tables)
         bpf.update_batch(self.fd["lb_tmeta"], ks, metas, len(tables))
         bpf.update_batch(self.fd["lb_tstate"], ks, states, len(tables))
 
-    def update_table(self, k: int, content: bytes) -> int:
+    def write_metas(self, entries: list[tuple[int, bytes, int, int]]) -> None:
+        """lb_tmeta of tables whose content was verified by hashing: (k, digest, size, check)
+        in one batch (tables pinned by a version that recorded no check)."""
+        if entries:
+            bpf.update_batch(self.fd["lb_tmeta"], array("I", [e[0] for e in entries]).tobytes(),
+                             b"".join(L.TMETA.pack(d, n, x) for _, d, n, x in entries), len(entries))
+
+    def update_table(self, k: int, content: bytes, digest: bytes | None = None) -> int:
         """Bring table k to `content` through the standby buffer; returns the slots written to
         the standby buffer (the same number again levels the other one afterwards)."""
         size = len(content) // 4
@@ -388,10 +429,8 @@ class PinnedMaps:
         written = _write_changed(ids[standby], content)
         bpf.update(self.fd["lb_tstate"], key, L.TSTATE.pack(standby, size))
         _write_changed(ids[active], content)
-        digest = content_digest(content)
-        bpf.update(self.fd["lb_tmeta"], key, L.TMETA.pack(digest, size, 0))
-        if self.reader is not None:
-            self.reader.written(ids[0], size, content, digest)
+        digest = digest or content_digest(content)
+        bpf.update(self.fd["lb_tmeta"], key, L.TMETA.pack(digest, size, content_check(content)))
         return written
 
     def delete_tables(self, ks: list[int]) -> None:
@@ -424,12 +463,20 @@ def changed_slots(old: bytes, new: bytes) -> list[int]:
     return list(compress(range(len(words)), words))
 
 
+def _changed_slots_fn():
+    try:
+        from lbcli.model._maglev import changed
+    except ImportError:
+        return changed_slots
+    return lambda old, new: changed(memoryview(old).cast("I"), memoryview(new).cast("I"))
+
+
 def _write_changed(map_id: int, content: bytes) -> int:
     size = len(content) // 4
     fd = bpf.map_fd_by_id(map_id)
     try:
         with mmap.mmap(fd, _buffer_bytes(size)) as mm:
-            slots = changed_slots(mm[: 4 * size], content)
+            slots = _CHANGED(mm[: 4 * size], content)
             if slots:
                 view = memoryview(mm).cast("I")
                 new = memoryview(content).cast("I")
@@ -442,3 +489,6 @@ def _write_changed(map_id: int, content: bytes) -> int:
             return len(slots)
     finally:
         os.close(fd)
+
+
+_CHANGED = _changed_slots_fn()  # the C accelerator's loop when built

@@ -81,15 +81,17 @@ class TableSpec:
 def table_key(plan_table: MaglevTable, t2_ips: dict[str, str], _resolved: dict | None = None) -> str:
     """Identity of a plan table's translated content: the plan's sha256 of the raw table (the
     plan is trusted to carry the right one) with the T2 addresses its indices resolve to.
-    (`_resolved` caches that second part per T2 list across the tables of one plan.)"""
+    (`_resolved` caches that second part per T2 list, and each T2's part, across the tables of
+    one plan.)"""
     names = plan_table.t2_nodes
-    resolved = _resolved.get(names) if _resolved is not None else None
+    cache = _resolved if _resolved is not None else {}
+    resolved = cache.get(names)
     if resolved is None:
-        resolved = ",".join(f"{n}={t2_ips.get(n)}" for n in names)
-        if _resolved is not None:
-            _resolved[names] = resolved
-    ident = f"{plan_table.sha256}|{plan_table.size}|{resolved}"
-    return hashlib.sha256(ident.encode()).hexdigest()
+        pairs = cache.get(None)
+        if pairs is None:
+            pairs = cache[None] = {n: f"{n}={ip}" for n, ip in t2_ips.items()}
+        resolved = cache[names] = ",".join([pairs.get(n) or f"{n}=None" for n in names])
+    return hashlib.sha256(f"{plan_table.sha256}|{plan_table.size}|{resolved}".encode()).hexdigest()
 
 
 @dataclass
@@ -354,6 +356,17 @@ class T2Spec:
 class TableChange:
     k: int
     spec: TableSpec | None = None
+    digest: bytes = b""  # the content's (content_digest)
+
+
+@dataclass(frozen=True)
+class TableMetaSpec:
+    """lb_tmeta of a table whose content observe verified by hashing it (pinned by a version
+    that recorded no check): the digest and check, so the next observe verifies it by its check."""
+    k: int
+    digest: bytes
+    size: int
+    check: int
 
 
 @dataclass(frozen=True)
@@ -400,7 +413,7 @@ def _rank(ch: Change) -> int:
 
 
 _KIND = {Teardown: "teardown", DeviceSpec: "device", ProgramSpec: "program", FilterSpec: "filter",
-         ConfigSpec: "config", T2Spec: "t2", TableChange: "table", ServiceSpec: "service", RecordSpec: "state",
+         ConfigSpec: "config", T2Spec: "t2", TableChange: "table", TableMetaSpec: "table", ServiceSpec: "service", RecordSpec: "state",
          BackendSpec: "backend", NatSpec: "nat",
          xdp.XdpProgramSpec: "xprogram", xdp.XdpAttachSpec: "xattach", xdp.XcfgSpec: "xcfg", xdp.NhSpec: "nh"}
 
@@ -526,7 +539,9 @@ class DatapathReconciler:
                     obs.maps_present = True
                     obs.cfg = maps.read_cfg()
                     obs.t2 = maps.read_t2()
-                    obs.services = maps.read_services()
+                    entries = maps.read_service_entries()
+                    obs.services = {k: (t, i) for k, (t, i, _) in entries.items()}
+                    obs.svc_flags = {k: f for k, (_, _, f) in entries.items() if f}
                     obs.tables = maps.read_tables(self._tables)
                     observe_direct(maps, obs)
         if not obs.maps_present:
@@ -638,6 +653,9 @@ class DatapathReconciler:
             if ts.digest in want.tables and ts.digest not in assign:
                 assign[ts.digest] = k
                 taken.add(k)
+                if not ts.checked:  # content as wanted, its check not recorded yet
+                    c(TableMetaSpec(k, ts.digest, ts.size, ts.check), "update", f"table {k}", "check recorded",
+                      vips=(), batch="table checks")
         updates: dict[bytes, int] = {}
         for d in sorted(set(want.tables) - set(assign)):
             size = want.tables[d].size
@@ -659,10 +677,10 @@ class DatapathReconciler:
             if k is None:
                 raise DatapathError(f"more than {L.MAX_TABLES} distinct Maglev tables")
             assign[d] = k
-            c(TableChange(k, want.tables[d]), "create", f"table {k}", f"size {want.tables[d].size}",
+            c(TableChange(k, want.tables[d], d), "create", f"table {k}", f"size {want.tables[d].size}",
               vips=_vips(wanters[d]), batch="tables created")
         for d, k in sorted(updates.items(), key=lambda kv: kv[1]):
-            c(TableChange(k, want.tables[d]), "update", f"table {k}", "", vips=_vips(wanters[d]))
+            c(TableChange(k, want.tables[d], d), "update", f"table {k}", "", vips=_vips(wanters[d]))
 
         # services
         used_ids = {sid for _, sid in observed.services.values()}
@@ -770,7 +788,7 @@ class DatapathReconciler:
             if ch.action == "delete":
                 self._maps().delete_tables([spec.k])
             else:
-                return f"slots written: {self._maps().update_table(spec.k, spec.spec.content)}"
+                return f"slots written: {self._maps().update_table(spec.k, spec.spec.content, spec.digest or None)}"
         elif isinstance(spec, ServiceSpec) and ch.action == "delete":
             self._maps().delete_service(spec.key)
         elif isinstance(spec, (BackendSpec, NatSpec)):
@@ -782,11 +800,16 @@ class DatapathReconciler:
         return None
 
     def apply_batch(self, changes: list[Change]) -> None:
-        """Tables created or deleted, services put: one map batch each."""
+        """Tables created or deleted, table checks recorded, services put: one map batch each."""
+        from lbcli.agent.datapath.maps import content_digest
+
         maps = self._maps()
         batch = changes[0].batch
         if batch == "tables created":
-            maps.create_tables([(ch.spec.k, ch.spec.spec.content) for ch in changes])
+            maps.create_tables([(ch.spec.k, ch.spec.spec.content) for ch in changes],
+                               [ch.spec.digest or content_digest(ch.spec.spec.content) for ch in changes])
+        elif batch == "table checks":
+            maps.write_metas([(ch.spec.k, ch.spec.digest, ch.spec.size, ch.spec.check) for ch in changes])
         elif batch == "tables deleted":
             maps.delete_tables([ch.spec.k for ch in changes])
         elif batch == "services put":
@@ -859,7 +882,6 @@ class DatapathReconciler:
 # -- t1-only services: observe / diff / apply of lb_be and lb_natcfg -------------------------
 def observe_direct(maps, obs: Observed) -> None:
     obs.backends = maps.read_backends()
-    obs.svc_flags = maps.read_service_flags()
     ip, lo, count = maps.read_natcfg()
     obs.natcfg = (ip, lo, count) if ip != "0.0.0.0" else None
 

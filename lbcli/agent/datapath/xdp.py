@@ -176,10 +176,11 @@ def changes(c, mode: str, want, obs: XdpObserved, uplink: str, uplink_link, obj:
     nhs = set()
     known = nl.neighbour_macs(uplink) if want.t2 else {}
     for ip in sorted(want.t2):
-        gw, dev = nl.route_lookup(ip)
-        if dev != uplink and mode != "xdp":
+        gw, oif = nl.route_via(ip)  # (the device's name only for the refusal)
+        if oif != uplink_link.index and mode != "xdp":
             continue  # the tc program sends this T2's flows through the VXLAN device
-        if dev != uplink:
+        if oif != uplink_link.index:
+            dev = nl.route_lookup(ip)[1]
             raise XdpRefused(f"T2 node {ip} is reached through {dev or 'no route'}, not the uplink {uplink}: "
                              "the XDP datapath sends everything back out of the uplink (use --datapath tc)")
         via = gw or ip

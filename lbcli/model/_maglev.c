@@ -296,7 +296,108 @@ static PyObject *py_crc32c(PyObject *self, PyObject *args)
     return PyLong_FromUnsignedLong(crc ^ 0xFFFFFFFFu);
 }
 
+/* table_addrs(table_b64: str, size, addrs: 4*N bytes) -> bytes | None: a plan's Maglev table
+ * (base64 of `size` u16 LE indices into its T2 list) as the u32 T2 addresses the datapath
+ * holds, slot by slot; None when the text is not canonical base64 (the standard alphabet, '='
+ * padding only, no whitespace), decodes to another length, or an index is out of range: the
+ * caller's Python path then decodes it or names the error. */
+static signed char b64_value[256];
+
+static void b64_init(void)
+{
+    const char *alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    memset(b64_value, -1, sizeof b64_value);
+    for (int i = 0; i < 64; i++)
+        b64_value[(unsigned char)alphabet[i]] = (signed char)i;
+}
+
+static PyObject *py_table_addrs(PyObject *self, PyObject *args)
+{
+    (void)self;
+    const char *text;
+    Py_ssize_t text_len, size;
+    Py_buffer ab;
+    if (!PyArg_ParseTuple(args, "s#ny*", &text, &text_len, &size, &ab))
+        return NULL;
+    PyObject *out = NULL;
+    unsigned char *raw = NULL;
+    Py_ssize_t n = ab.len / 4, want = 2 * size;
+    if (size < 1 || ab.len % 4 || n < 1 || text_len % 4 || text_len / 4 * 3 < want
+        || text_len / 4 * 3 - want > 2) {
+        out = Py_None;
+        Py_INCREF(out);
+        goto done;
+    }
+    raw = malloc((size_t)text_len / 4 * 3);
+    out = PyBytes_FromStringAndSize(NULL, 4 * size);
+    if (!raw || !out) {
+        Py_CLEAR(out);
+        if (!raw)
+            PyErr_NoMemory();
+        goto done;
+    }
+    int ok = 1;
+    Py_BEGIN_ALLOW_THREADS
+    const unsigned char *t = (const unsigned char *)text;
+    Py_ssize_t got = 0, pad = 0, last = text_len - 4;
+    int bad = 0;
+    for (Py_ssize_t i = 0; i < last; i += 4) { /* every quantum but the last: no padding */
+        int v0 = b64_value[t[i]], v1 = b64_value[t[i + 1]], v2 = b64_value[t[i + 2]], v3 = b64_value[t[i + 3]];
+        bad |= v0 | v1 | v2 | v3; /* negative: not in the alphabet */
+        uint32_t q = ((uint32_t)v0 << 18) | ((uint32_t)v1 << 12) | ((uint32_t)v2 << 6) | (uint32_t)v3;
+        raw[got] = (unsigned char)(q >> 16);
+        raw[got + 1] = (unsigned char)(q >> 8);
+        raw[got + 2] = (unsigned char)q;
+        got += 3;
+    }
+    if (bad < 0)
+        ok = 0;
+    if (ok && last >= 0) {
+        const unsigned char *e = t + last;
+        int v[4];
+        pad = e[3] == '=' ? (e[2] == '=' ? 2 : 1) : 0;
+        for (int j = 0; j < 4; j++) {
+            v[j] = j >= 4 - pad ? 0 : b64_value[e[j]];
+            if (v[j] < 0)
+                ok = 0;
+        }
+        uint32_t q = ((uint32_t)v[0] << 18) | ((uint32_t)v[1] << 12) | ((uint32_t)v[2] << 6) | (uint32_t)v[3];
+        raw[got++] = (unsigned char)(q >> 16);
+        raw[got++] = (unsigned char)(q >> 8);
+        raw[got++] = (unsigned char)q;
+    }
+    if (ok && got - pad != want)
+        ok = 0;
+    const unsigned char *a = ab.buf;
+    uint32_t *o = (uint32_t *)PyBytes_AS_STRING(out), *av = malloc(sizeof(uint32_t) * (size_t)n);
+    if (!av)
+        ok = 0;
+    else
+        memcpy(av, a, 4 * (size_t)n);
+    uint32_t over = 0;
+    for (Py_ssize_t s = 0; s < size && ok; s++) {
+        uint32_t idx = (uint32_t)raw[2 * s] | ((uint32_t)raw[2 * s + 1] << 8);
+        over |= idx >= (uint32_t)n;
+        o[s] = av[idx < (uint32_t)n ? idx : 0];
+    }
+    if (over)
+        ok = 0;
+    free(av);
+    Py_END_ALLOW_THREADS
+    if (!ok) {
+        Py_DECREF(out);
+        out = Py_None;
+        Py_INCREF(out);
+    }
+done:
+    free(raw);
+    PyBuffer_Release(&ab);
+    return out;
+}
+
 static PyMethodDef methods[] = {
+    {"table_addrs", py_table_addrs, METH_VARARGS,
+     "table_addrs(table_b64, size, addrs): a plan Maglev table as u32 T2 addresses, or None."},
     {"crc32c", py_crc32c, METH_VARARGS,
      "crc32c(buffer, length=-1): CRC-32C of the first `length` bytes of a buffer (read in place)."},
     {"fill", py_fill, METH_VARARGS, "fill(table, digests, weights): Maglev fill loop in place."},
@@ -312,6 +413,7 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC PyInit__maglev(void)
 {
     crc32c_init_table();
+    b64_init();
 #ifdef HAVE_CRC32C_HW
     __builtin_cpu_init();
     crc32c_use_hw = __builtin_cpu_supports("sse4.2");

@@ -148,17 +148,27 @@ def _ip_u32_bytes(ip: str) -> bytes:
     return socket.inet_aton(ip)
 
 
+try:  # the C accelerator (optional: setup.py build_ext)
+    from lbcli.model._maglev import table_addrs as _table_addrs
+except ImportError:
+    _table_addrs = None
+
+
 def table_content(table: MaglevTable, t2_ips: dict[str, str]) -> bytes:
     """A plan Maglev table (u16 LE indices into its t2Nodes) as u32 T2 addresses."""
     size = table.size
-    raw = base64.b64decode(table.table)
-    if len(raw) != 2 * size:
-        raise DatapathError(f"maglev table {table.id}: {len(raw)} bytes, expected {2 * size}")
     names = list(table.t2_nodes)
     try:
         addrs = [_ip_u32_bytes(t2_ips[n]) for n in names]
     except (KeyError, TypeError, OSError) as exc:
         raise DatapathError(f"maglev table {table.id}: T2 node {exc} not in tier1.t2Nodes with an address") from exc
+    if _table_addrs is not None and addrs:  # decode and translate in one C pass (None: let Python say why)
+        out = _table_addrs(table.table, size, b"".join(addrs))
+        if out is not None:
+            return out
+    raw = base64.b64decode(table.table)
+    if len(raw) != 2 * size:
+        raise DatapathError(f"maglev table {table.id}: {len(raw)} bytes, expected {2 * size}")
     out = bytearray(4 * size)
     if len(names) <= 256 and raw[1::2] == bytes(size):
         low = raw[0::2]

@@ -4,13 +4,13 @@ Maglev tables are double-buffered: logical table `k` owns the inner maps lb_magl
 lb_maglev[2k+1] (mmap()able arrays) and lb_tstate[k].active says which one packets read. An
 update writes the changed slots of the standby buffer, flips `active` (one word), then brings the
 other buffer level, so a packet never sees a half-written table and both buffers hold the same
-content at rest. lb_tmeta[k] records the content digest; it is cleared before a write and set
-after, so a crash leaves it empty and the next observe re-reads the buffers.
+content at rest. lb_tmeta[k] records the table's identity and the CRC-32C of its content; it is
+cleared before a write and set after, so a crash leaves it empty, and an observe trusts it only
+while both live buffers have that check (every slot read in place, nothing hashed).
 """
 
 from __future__ import annotations
 
-import hashlib
 import mmap
 import os
 import socket
@@ -37,10 +37,6 @@ def possible_cpus() -> int:
         lo, _, hi = part.partition("-")
         n += int(hi or lo) - int(lo) + 1
     return n
-
-
-def content_digest(content: bytes) -> bytes:
-    return hashlib.blake2b(content, digest_size=16).digest()
 
 
 def svc_key_bytes(key: SvcKey) -> bytes:
@@ -80,7 +76,7 @@ def content_check(buf, length: int | None = None) -> int:
     """The check lb_tmeta records for a table's content and observe verifies the live buffers
     against, read in place (an mmap, no copy): CRC-32C in the C accelerator (GIL released), else
     zlib's CRC-32. Either changes with any change confined to 32 contiguous bits (one slot). A
-    table written under one and read under the other fails the check and is hashed again."""
+    table written under one and read under the other fails the check and is rewritten."""
     n = len(buf) if length is None else length
     if _CRC32C is not None:
         return _CRC32C(buf, n)
@@ -91,27 +87,23 @@ def content_check(buf, length: int | None = None) -> int:
 class TableState(NamedTuple):  # (a tuple: a thousand are made on every observe)
     size: int
     active: int
-    digest: bytes | None  # None: unknown (meta cleared by an interrupted write) or buffers differ
+    # the identity lb_tmeta records, or None when the live content is not what it was recorded
+    # for: a buffer's check differs from the recorded one (a slot changed behind the agent's
+    # back, a write interrupted, or pinned by a version that recorded no check)
+    digest: bytes | None
     buffers: tuple[int, int]  # inner map ids (0 = missing)
-    check: int = 0  # content_check of the live content
-    checked: bool = True  # lb_tmeta holds this digest and check (False: hashed; meta to rewrite)
 
 
 class TableReader:
     """Reads Maglev buffers back from the kernel, kept across observes (the agent observes
-    every period and after every event). Every observe checks every slot of both buffers: a
-    CRC-32C of each, read in place through a kept mapping, against the check lb_tmeta records
-    with the digest at write time; when all three agree, the recorded digest is the content's.
-    Otherwise (a slot changed behind the agent's back, a write interrupted, tables pinned by a
-    version that recorded no check) the content is compared and hashed (blake2b) here, and
-    that result is kept for the buffer until its check changes. The mappings are keyed by
-    (inner map id, size): a map id names one map while it lives, and the open mapping keeps
-    that map alive until keep() or close() lets it go."""
+    every period and after every event). Every observe reads every slot of both buffers: a
+    CRC-32C of each, in place through a kept mapping (no copy), against the check lb_tmeta
+    records with the table's identity at write time; the identity holds only when all three
+    agree. The mappings are keyed by (inner map id, size): a map id names one map while it
+    lives, and the open mapping keeps that map alive until keep() or close() lets it go."""
 
     def __init__(self) -> None:
         self._mm: dict[tuple[int, int], mmap.mmap] = {}
-        self._digests: dict[tuple[int, int], tuple[int, bytes]] = {}  # (id, size) -> (check, digest)
-        self.hashed = 0  # tables hashed (not verified by their check), for tests
 
     def _map(self, map_id: int, size: int) -> mmap.mmap:
         mm = self._mm.get((map_id, size))
@@ -127,29 +119,17 @@ class TableReader:
     def content(self, map_id: int, size: int) -> bytes:
         return self._map(map_id, size)[: 4 * size]
 
-    def state(self, b0: int, b1: int, size: int, meta_digest: bytes | None, meta_check: int) -> tuple[bytes | None, int, bool]:
-        """(digest of the content of buffers b0 and b1 or None when they differ, its check,
-        whether lb_tmeta's digest and check are that content's)."""
+    def verified(self, b0: int, b1: int, size: int, identity: bytes | None, check: int) -> bytes | None:
+        """`identity` when both buffers have content with lb_tmeta's `check`, else None."""
+        if identity is None:
+            return None
         n, mm = 4 * size, self._mm
         m0, m1 = mm.get((b0, size)) or self._map(b0, size), mm.get((b1, size)) or self._map(b1, size)
         if _CRC32C is not None:
-            c0, c1 = _CRC32C(m0, n), _CRC32C(m1, n)
+            ok = _CRC32C(m0, n) == check == _CRC32C(m1, n)
         else:
-            c0, c1 = content_check(m0, n), content_check(m1, n)
-        if c0 != c1:
-            return None, c0, False
-        if meta_digest is not None and c0 == meta_check:
-            return meta_digest, c0, True
-        known = self._digests.get((b0, size))
-        if known is not None and known[0] == c0:  # hashed before (lb_tmeta's check is not this one)
-            return known[1], c0, False
-        raw = self.content(b0, size)
-        if raw != self.content(b1, size):
-            return None, c0, False
-        self.hashed += 1
-        c0, digest = content_check(raw), content_digest(raw)  # (both of this one copy)
-        self._digests[(b0, size)] = (c0, digest)
-        return digest, c0, False
+            ok = content_check(m0, n) == check == content_check(m1, n)
+        return identity if ok else None
 
     def adopt(self, map_id: int, size: int, mm: mmap.mmap) -> None:
         """A buffer just created through mapping `mm` (kept, not reopened)."""
@@ -162,8 +142,6 @@ class TableReader:
         """Let go of every mapping but these (buffers of tables deleted or replaced)."""
         for key in [k for k in self._mm if k not in buffers]:
             self._mm.pop(key).close()
-        for key in [k for k in self._digests if k not in buffers]:
-            del self._digests[key]
 
     def close(self) -> None:
         self.keep(set())
@@ -315,10 +293,10 @@ class PinnedMaps:
         return out
 
     def read_tables(self, reader: TableReader | None = None) -> dict[int, TableState]:
-        """Logical tables in use (lb_tstate size > 0). The digest is lb_tmeta's only when the
-        live content of both buffers has the check recorded with it, else the content's own
-        (TableReader.state): a slot changed behind the agent's back is drift (digest None or
-        another table's), which the reconciler repairs by rewriting the differing slots.
+        """Logical tables in use (lb_tstate size > 0). The identity is lb_tmeta's only while
+        the live content of both buffers has the check recorded with it (TableReader.verified):
+        a slot changed behind the agent's back is drift (identity None), which the reconciler
+        repairs by rewriting the differing slots.
         `reader`: one kept across observes (the mappings stay open); without one, a reader for
         this call only."""
         out: dict[int, TableState] = {}
@@ -339,12 +317,8 @@ class PinnedMaps:
                 active, size = tstates[k]
                 mdigest, msize, mcheck = tmetas[k]
                 b0, b1 = ids[2 * k], ids[2 * k + 1]
-                if b0 and b1:
-                    recorded = mdigest if msize == size and mdigest != ZERO_DIGEST else None
-                    digest, check, checked = reader.state(b0, b1, size, recorded, mcheck)
-                else:
-                    digest, check, checked = None, 0, False
-                out[k] = TableState(size, active & 1, digest, (b0, b1), check, checked)
+                recorded = mdigest if msize == size and mdigest != ZERO_DIGEST and b0 and b1 else None
+                out[k] = TableState(size, active & 1, reader.verified(b0, b1, size, recorded, mcheck), (b0, b1))
             reader.keep({(ts.buffers[b], ts.size) for ts in out.values() for b in (0, 1)})
         finally:
             if own:
@@ -368,14 +342,12 @@ class PinnedMaps:
         bid = self._buffer_id(2 * k + (active & 1))
         return self.read_buffer(bid, size) if size and bid else None
 
-    def create_tables(self, tables: list[tuple[int, bytes]], digests: list[bytes] | None = None) -> None:
-        """New logical tables (k, content; `digests`: their content_digest when known): both
-        buffers written in full, then one batch each for lb_maglev, lb_tmeta and lb_tstate
-        (tstate last: the table becomes usable)."""
+    def create_tables(self, tables: list[tuple[int, bytes]], digests: list[bytes]) -> None:
+        """New logical tables (k, content) with their identities: both buffers written in full,
+        then one batch each for lb_maglev, lb_tmeta (identity and check) and lb_tstate (last:
+        the table becomes usable)."""
         if not tables:
             return
-        if digests is None:
-            digests = [content_digest(c) for _, c in tables]
         checks = [content_check(c) for _, c in tables]
         fds: list[int] = []
         try:
@@ -404,14 +376,7 @@ class PinnedMaps:
         bpf.update_batch(self.fd["lb_tmeta"], ks, metas, len(tables))
         bpf.update_batch(self.fd["lb_tstate"], ks, states, len(tables))
 
-    def write_metas(self, entries: list[tuple[int, bytes, int, int]]) -> None:
-        """lb_tmeta of tables whose content was verified by hashing: (k, digest, size, check)
-        in one batch (tables pinned by a version that recorded no check)."""
-        if entries:
-            bpf.update_batch(self.fd["lb_tmeta"], array("I", [e[0] for e in entries]).tobytes(),
-                             b"".join(L.TMETA.pack(d, n, x) for _, d, n, x in entries), len(entries))
-
-    def update_table(self, k: int, content: bytes, digest: bytes | None = None) -> int:
+    def update_table(self, k: int, content: bytes, digest: bytes) -> int:
         """Bring table k to `content` through the standby buffer; returns the slots written to
         the standby buffer (the same number again levels the other one afterwards)."""
         size = len(content) // 4
@@ -429,7 +394,6 @@ class PinnedMaps:
         written = _write_changed(ids[standby], content)
         bpf.update(self.fd["lb_tstate"], key, L.TSTATE.pack(standby, size))
         _write_changed(ids[active], content)
-        digest = digest or content_digest(content)
         bpf.update(self.fd["lb_tmeta"], key, L.TMETA.pack(digest, size, content_check(content)))
         return written
 

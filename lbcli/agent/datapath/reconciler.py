@@ -48,10 +48,6 @@ _PROBE_ARGS = {
 _PHASES = ("device", "program", "xprogram", "filter", "xattach", "config", "xcfg", "nat", "t2", "nh", "backend",
            "table", "service")
 STATE_KIND = "datapath"
-# The record's table digests are a cache (a miss costs one table decode, well under a
-# millisecond), rewritten once more than this many entries are missing or stale: a backend
-# change then costs no state write (three fsyncs).
-TABLE_CACHE_SLACK = 16
 _STATE_SHAPE = st.shape(device=(str, type(None)), uplink=(str, type(None)), services=dict, tables=dict)
 
 
@@ -94,6 +90,14 @@ def table_key(plan_table: MaglevTable, t2_ips: dict[str, str], _resolved: dict |
     return hashlib.sha256(f"{plan_table.sha256}|{plan_table.size}|{resolved}".encode()).hexdigest()
 
 
+def table_identity(key: str) -> bytes:
+    """What lb_tmeta records for a table (16 bytes) and the diff matches tables by: from its
+    table_key, which names the content exactly (the plan's sha256 of the raw table, its size,
+    the addresses its indices resolve to). Observe trusts the recorded identity only while the
+    live buffers have the check recorded with it (maps.TableReader)."""
+    return bytes.fromhex(key)[:16]
+
+
 @dataclass
 class Desired:
     uplink_ip: str
@@ -101,9 +105,9 @@ class Desired:
     vni: int
     port: int
     t2: dict[str, str]  # ip -> tunnel MAC
-    tables: dict[bytes, TableSpec]  # content digest -> table
-    services: dict[SvcKey, tuple[str, bytes]]  # key -> (service name, table digest)
-    table_digests: dict[str, str] = field(default_factory=dict)  # table_key -> digest hex
+    tables: dict[bytes, TableSpec]  # table identity -> table
+    services: dict[SvcKey, tuple[str, bytes]]  # key -> (service name, table identity)
+    table_digests: dict[str, str] = field(default_factory=dict)  # table_key -> identity hex (the record's)
     # t1-only services (direct_desired): backend id -> (ip, port), service flags, NAT source
     backends: dict[int, tuple[str, int]] = field(default_factory=dict)
     flags: dict[SvcKey, int] = field(default_factory=dict)
@@ -213,11 +217,10 @@ def shared_device(plan: NodePlan):
     return t2.dispatch
 
 
-def desired_from_plan(plan: NodePlan, known_digests: dict[str, str] | None = None) -> Desired | None:
-    """The datapath's desired state, or None when the node has no tier-1 role.
-
-    `known_digests` (table_key -> content digest, hex) spares decoding tables seen before."""
-    known = known_digests or {}
+def desired_from_plan(plan: NodePlan) -> Desired | None:
+    """The datapath's desired state, or None when the node has no tier-1 role. No table is
+    decoded here: a table is known by its identity (table_identity), its content is decoded
+    only when it is written."""
     t1 = plan.tier1
     if t1 is None:
         return None
@@ -231,8 +234,6 @@ def desired_from_plan(plan: NodePlan, known_digests: dict[str, str] | None = Non
     used: set[str] = set()
     digests: dict[str, str] = {}
     resolved: dict[tuple, str] = {}
-    from lbcli.agent.datapath.maps import content_digest
-
     tables: dict[bytes, TableSpec] = {}
     services: dict[SvcKey, tuple[str, bytes]] = {}
     for svc in t1.services:
@@ -241,7 +242,7 @@ def desired_from_plan(plan: NodePlan, known_digests: dict[str, str] | None = Non
             tbl = plan_tables[tid]
             key = table_key(tbl, t2_ips, resolved)
             spec = TableSpec(tbl, t2_ips)
-            digest = bytes.fromhex(known[key]) if key in known else content_digest(spec.content)
+            digest = table_identity(key)
             digests[key] = digest.hex()
             tables_by_id[tid] = (digest, spec)
             used.update(tbl.t2_nodes)
@@ -260,7 +261,7 @@ def desired_from_plan(plan: NodePlan, known_digests: dict[str, str] | None = Non
         services=services,
         table_digests=digests,
     )
-    direct_desired(plan, want, known)
+    direct_desired(plan, want)
     want.table_digests = dict(sorted(want.table_digests.items()))
     return want
 
@@ -295,12 +296,10 @@ def backend_table_content(table) -> bytes:
     return array("I", [ids[i] for i in idx]).tobytes()
 
 
-def direct_desired(plan: NodePlan, want: Desired, known: dict[str, str]) -> None:
+def direct_desired(plan: NodePlan, want: Desired) -> None:
     """Add the plan's t1-only services (tier1.directServices) to `want`: their backend tables
     beside the T2 tables (same double-buffered machinery), the backends, the service flags and
     the NAT source (this node's address; L.NAT_PORT_MIN/COUNT). Nothing when there are none."""
-    from lbcli.agent.datapath.maps import content_digest
-
     t1 = plan.tier1
     if not t1.direct_services:
         return
@@ -315,7 +314,7 @@ def direct_desired(plan: NodePlan, want: Desired, known: dict[str, str]) -> None
             tbl = by_id[tid]
             tkey = hashlib.sha256(f"backends|{tbl.sha256}|{tbl.size}|{tbl.backends}".encode()).hexdigest()
             spec = BackendTableSpec(tbl)
-            digests[tid] = bytes.fromhex(known[tkey]) if tkey in known else content_digest(spec.content)
+            digests[tid] = table_identity(tkey)
             want.table_digests[tkey] = digests[tid].hex()
             want.tables[digests[tid]] = spec
         want.services[key] = (svc.service, digests[tid])
@@ -366,17 +365,7 @@ class T2Spec:
 class TableChange:
     k: int
     spec: TableSpec | None = None
-    digest: bytes = b""  # the content's (content_digest)
-
-
-@dataclass(frozen=True)
-class TableMetaSpec:
-    """lb_tmeta of a table whose content observe verified by hashing it (pinned by a version
-    that recorded no check): the digest and check, so the next observe verifies it by its check."""
-    k: int
-    digest: bytes
-    size: int
-    check: int
+    digest: bytes = b""  # its identity (table_identity)
 
 
 @dataclass(frozen=True)
@@ -423,7 +412,7 @@ def _rank(ch: Change) -> int:
 
 
 _KIND = {Teardown: "teardown", DeviceSpec: "device", ProgramSpec: "program", FilterSpec: "filter",
-         ConfigSpec: "config", T2Spec: "t2", TableChange: "table", TableMetaSpec: "table", ServiceSpec: "service", RecordSpec: "state",
+         ConfigSpec: "config", T2Spec: "t2", TableChange: "table", ServiceSpec: "service", RecordSpec: "state",
          BackendSpec: "backend", NatSpec: "nat",
          xdp.XdpProgramSpec: "xprogram", xdp.XdpAttachSpec: "xattach", xdp.XcfgSpec: "xcfg", xdp.NhSpec: "nh"}
 
@@ -508,8 +497,7 @@ class DatapathReconciler:
 
     # -- desired / observe ------------------------------------------------------------------
     def desired(self, plan: NodePlan, secrets: Any = None) -> NodePlan:
-        """The plan itself: the Maglev digests the record caches are known only once observed
-        (diff turns it into a :class:`Desired`)."""
+        """The plan itself (diff turns it into a :class:`Desired`)."""
         return plan
 
     def observe(self) -> Observed:
@@ -569,7 +557,7 @@ class DatapathReconciler:
         if isinstance(desired, NodePlan):
             if mode == "xdp" and desired.tier1 is not None and (why := xdp.refusals(desired)):
                 raise DatapathError("--datapath xdp refused: " + "; ".join(why) + " (use --datapath tc)")
-            want = desired_from_plan(desired, observed.state.get("tables", {}))
+            want = desired_from_plan(desired)
         else:
             want = desired
         if want is None:
@@ -663,9 +651,6 @@ class DatapathReconciler:
             if ts.digest in want.tables and ts.digest not in assign:
                 assign[ts.digest] = k
                 taken.add(k)
-                if not ts.checked:  # content as wanted, its check not recorded yet
-                    c(TableMetaSpec(k, ts.digest, ts.size, ts.check), "update", f"table {k}", "check recorded",
-                      vips=(), batch="table checks")
         updates: dict[bytes, int] = {}
         for d in sorted(set(want.tables) - set(assign)):
             size = want.tables[d].size
@@ -717,11 +702,9 @@ class DatapathReconciler:
         for bid in sorted(set(observed.backends) - set(want.backends)):
             c(BackendSpec(bid), "delete", f"backend {bid}", "", vips=())
         names = {svc_id(k): v[0] for k, v in want.services.items()}
-        cached = observed.state.get("tables") or {}
-        drift = sum(1 for k in want.table_digests if k not in cached) + sum(1 for k in cached if k not in want.table_digests)
         recorded = want.device if want.owned else None  # the shared device is the receive side's
         if observed.state.get("services") != names or observed.state.get("device") != recorded \
-                or observed.state.get("uplink") != uplink or drift > TABLE_CACHE_SLACK:
+                or observed.state.get("uplink") != uplink:
             c(RecordSpec(recorded, uplink, names, want.table_digests), "update", "state", "last applied",
               vips=())  # the record, not the datapath: serving is unaffected
         return sorted(changes, key=_rank)
@@ -798,7 +781,7 @@ class DatapathReconciler:
             if ch.action == "delete":
                 self._maps().delete_tables([spec.k])
             else:
-                return f"slots written: {self._maps().update_table(spec.k, spec.spec.content, spec.digest or None)}"
+                return f"slots written: {self._maps().update_table(spec.k, spec.spec.content, spec.digest)}"
         elif isinstance(spec, ServiceSpec) and ch.action == "delete":
             self._maps().delete_service(spec.key)
         elif isinstance(spec, (BackendSpec, NatSpec)):
@@ -810,16 +793,12 @@ class DatapathReconciler:
         return None
 
     def apply_batch(self, changes: list[Change]) -> None:
-        """Tables created or deleted, table checks recorded, services put: one map batch each."""
-        from lbcli.agent.datapath.maps import content_digest
-
+        """Tables created or deleted, services put: one map batch each."""
         maps = self._maps()
         batch = changes[0].batch
         if batch == "tables created":
             maps.create_tables([(ch.spec.k, ch.spec.spec.content) for ch in changes],
-                               [ch.spec.digest or content_digest(ch.spec.spec.content) for ch in changes])
-        elif batch == "table checks":
-            maps.write_metas([(ch.spec.k, ch.spec.digest, ch.spec.size, ch.spec.check) for ch in changes])
+                               [ch.spec.digest for ch in changes])
         elif batch == "tables deleted":
             maps.delete_tables([ch.spec.k for ch in changes])
         elif batch == "services put":

@@ -39,18 +39,6 @@ class MapCreateOpts(ctypes.Structure):
     ]
 
 
-class MapInfo(ctypes.Structure):  # prefix of struct bpf_map_info (UAPI)
-    _fields_ = [
-        ("type", ctypes.c_uint32),
-        ("id", ctypes.c_uint32),
-        ("key_size", ctypes.c_uint32),
-        ("value_size", ctypes.c_uint32),
-        ("max_entries", ctypes.c_uint32),
-        ("map_flags", ctypes.c_uint32),
-        ("name", ctypes.c_char * 16),
-    ]
-
-
 class ProgInfo(ctypes.Structure):  # prefix of struct bpf_prog_info (UAPI), up to the name
     _fields_ = [
         ("type", ctypes.c_uint32), ("id", ctypes.c_uint32), ("tag", ctypes.c_uint8 * 8),
@@ -266,14 +254,6 @@ def prog_test_run(fd: int, packet: bytes, repeat: int = 1, out_size: int = 0) ->
 
 def map_fd_by_id(map_id: int) -> int:
     return _check(lib().bpf_map_get_fd_by_id(map_id), f"bpf_map_get_fd_by_id {map_id}")
-
-
-def map_id(fd: int) -> int:
-    """The kernel's id of the map behind `fd` (what an array of maps holds for it)."""
-    info = MapInfo()
-    n = ctypes.c_uint32(ctypes.sizeof(info))
-    _check(lib().bpf_obj_get_info_by_fd(fd, ctypes.byref(info), ctypes.byref(n)), "map info")
-    return info.id
 
 
 def prog_info(fd: int) -> ProgInfo:

@@ -138,6 +138,11 @@ class TableReader:
             old.close()
         self._mm[(map_id, size)] = mm
 
+    def drop(self, map_ids: set[int]) -> None:
+        """Close the mappings of these buffers (their tables were deleted)."""
+        for key in [k for k in self._mm if k[0] in map_ids]:
+            self._mm.pop(key).close()
+
     def keep(self, buffers: set[tuple[int, int]]) -> None:
         """Let go of every mapping but these (buffers of tables deleted or replaced)."""
         for key in [k for k in self._mm if k not in buffers]:
@@ -238,10 +243,6 @@ class PinnedMaps:
 
     def write_natcfg(self, ip: str, port_min: int, port_count: int) -> None:
         bpf.update(self.fd["lb_natcfg"], struct.pack("<I", 0), L.NATCFG.pack(socket.inet_aton(ip), port_min, port_count))
-
-    def count_nat_flows(self) -> int:
-        """Reverse NAT entries (one per t1-only flow this node carries), for status."""
-        return len(bpf.keys(self.fd["lb_rnat"], L.RNAT_KEY.size))
 
     def delete_service(self, key: SvcKey) -> None:
         bpf.delete(self.fd["lb_svc"], svc_key_bytes(key))
@@ -350,6 +351,7 @@ class PinnedMaps:
             return
         checks = [content_check(c) for _, c in tables]
         fds: list[int] = []
+        mms: dict[int, tuple[int, mmap.mmap]] = {}  # outer slot -> (size, mapping)
         try:
             outer_keys, outer_vals = array("I"), array("I")
             for k, content in tables:
@@ -359,15 +361,19 @@ class PinnedMaps:
                                         bpf.BPF_F_INNER_MAP | bpf.BPF_F_MMAPABLE)
                     fds.append(fd)
                     mm = mmap.mmap(fd, _buffer_bytes(size))
+                    mms[2 * k + b] = (size, mm)
                     mm[: len(content)] = content
-                    if self.reader is not None:  # the next observe checks it through this mapping
-                        self.reader.adopt(bpf.map_id(fd), size, mm)
-                    else:
-                        mm.close()
                     outer_keys.append(2 * k + b)
                     outer_vals.append(fd)
             bpf.update_batch(self.fd["lb_maglev"], outer_keys.tobytes(), outer_vals.tobytes(), len(outer_keys))
+            if self.reader is not None:  # the next observe checks them through these mappings
+                ids = self._buffer_ids(sorted(k for k, _ in tables))  # (a batch read, not a syscall per map)
+                for slot, (size, mm) in mms.items():
+                    self.reader.adopt(ids[slot], size, mm)
+                mms = {}
         finally:
+            for _, mm in mms.values():
+                mm.close()
             for fd in fds:
                 os.close(fd)
         ks = array("I", [k for k, _ in tables]).tobytes()
@@ -403,6 +409,7 @@ class PinnedMaps:
         an RCU grace period and array-of-maps has no batch delete, so a batch update it is."""
         if not ks:
             return
+        old = set(self._buffer_ids(sorted(ks)).values()) if self.reader is not None else set()
         keys = array("I", ks).tobytes()
         bpf.update_batch(self.fd["lb_tstate"], keys, L.TSTATE.pack(0, 0) * len(ks), len(ks))
         bpf.update_batch(self.fd["lb_tmeta"], keys, L.TMETA.pack(ZERO_DIGEST, 0, 0) * len(ks), len(ks))
@@ -413,6 +420,8 @@ class PinnedMaps:
             bpf.update_batch(self.fd["lb_maglev"], slots.tobytes(), fds.tobytes(), len(slots))
         finally:
             os.close(fd)
+        if old:
+            self.reader.drop(old)  # the last references to the old buffers: they are freed now
 
 
 def changed_slots(old: bytes, new: bytes) -> list[int]:

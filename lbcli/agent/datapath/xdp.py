@@ -266,13 +266,3 @@ def _resolve(link: str, ip: str) -> str | None:
             return mac
         time.sleep(0.02)
     return None
-
-
-def detach_all() -> list[str]:
-    """Detach our XDP program from every link of this namespace (reset)."""
-    done = []
-    for dev in nl.links():
-        if dev.xdp_prog_id and ours(dev.xdp_prog_id):
-            nl.xdp_detach(dev.name)
-            done.append(dev.name)
-    return done

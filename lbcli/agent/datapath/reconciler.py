@@ -652,17 +652,22 @@ class DatapathReconciler:
                 assign[ts.digest] = k
                 taken.add(k)
         updates: dict[bytes, int] = {}
+        unused = sorted(k for k in observed.tables if not users.get(k))
+
+        def fits(k: int, size: int) -> bool:
+            ts = observed.tables[k]
+            return k not in taken and ts.size == size and all(ts.buffers)
+
         for d in sorted(set(want.tables) - set(assign)):
             size = want.tables[d].size
-            best, best_overlap = None, -1
-            for k, ts in sorted(observed.tables.items()):
-                if k in taken or ts.size != size or not all(ts.buffers):
-                    continue
+            best, best_overlap = None, 0
+            # the tables its services use now (only there can the overlap be > 0), then an unused one
+            for k in sorted({observed.services[key][0] for key in wanters[d] if key in observed.services}):
                 u = users.get(k, set())
-                if not u <= wanters[d]:
-                    continue
-                if len(u) > best_overlap:
+                if k in observed.tables and fits(k, size) and u <= wanters[d] and len(u) > best_overlap:
                     best, best_overlap = k, len(u)
+            if best is None:
+                best = next((k for k in unused if fits(k, size)), None)
             if best is not None:
                 assign[d], updates[d] = best, best
                 taken.add(best)

@@ -33,15 +33,14 @@ def main() -> int:
     args = ap.parse_args()
     from bench_datapath import big_plan
 
-    from lbcli.lab import Lab
+    from lbcli.lab import DEFAULT, Lab
 
     sides = {"this": ROOT, "peer": args.peer.resolve()}
     got: dict[str, dict[str, list[float]]] = {k: {} for k in sides}
     loads: list[float] = []
     with tempfile.TemporaryDirectory(prefix="lbbench-") as tmp:
         plans = Path(tmp)
-        with Lab() as lab:  # (only for the node's address)
-            ip = lab.topology.node("t1-a").ip
+        ip = DEFAULT.node("t1-a").ip  # the lab's tier-1 node
         for name, plan in (("empty", big_plan(ip, n_vips=0)), ("full", big_plan(ip)), ("changed", big_plan(ip, 1))):
             (plans / f"{name}.json").write_text(json.dumps(plan))
         for r in range(args.rounds):

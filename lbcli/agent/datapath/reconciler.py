@@ -127,6 +127,7 @@ class Observed:
     program_id: int = 0
     maps_present: bool = False
     vxlan: dict[str, dict] = field(default_factory=dict)  # name -> {ifindex, mac, external, port, up}
+    links: dict[str, Any] = field(default_factory=dict)  # name -> nl.Link, as observed
     filters: dict[str, int] = field(default_factory=dict)  # link -> attached prog id (ours)
     foreign: dict[str, str] = field(default_factory=dict)  # link -> kind of another filter at our prio
     cfg: dict | None = None
@@ -431,7 +432,7 @@ class DatapathReconciler:
         self._object: tuple[Path, str] | None = None
         self._xdp_object: tuple[Path, str] | None = None
         self._open_maps = None  # PinnedMaps held open while changes are applied
-        self._tables = None  # maps.TableReader kept across observes (mappings open, digests known)
+        self._tables = None  # maps.TableReader kept across observes (mappings open)
         self.notes: list[str] = []
 
     # -- state ------------------------------------------------------------------------------
@@ -506,9 +507,10 @@ class DatapathReconciler:
 
         obs = Observed(state=self._state())
         if self._tables is None:  # one per pin directory for the process's life (the agent makes a
-            # reconciler per run; its observes should not map and hash every buffer again)
+            # reconciler per run; its observes should not map every buffer again)
             self._tables = _TABLE_READERS.setdefault(str(self.pin_dir), TableReader())
         known = nl.links()
+        obs.links = {dev.name: dev for dev in known}
         for dev in known:
             if dev.vxlan is not None:
                 obs.vxlan[dev.name] = {"ifindex": dev.index, "mac": dev.mac, "external": dev.vxlan.external,
@@ -611,7 +613,8 @@ class DatapathReconciler:
             c(FilterSpec(uplink, digest), "create" if uplink not in observed.filters else "update",
               f"filter {uplink} ingress", "tc clsact ingress bpf da")
         try:  # headers written by the programs themselves; XDP on top (the tc program stays)
-            xdp.changes(c, mode, want, observed.xdp or xdp.XdpObserved(), uplink, nl.link(uplink),
+            xdp.changes(c, mode, want, observed.xdp or xdp.XdpObserved(), uplink,
+                        observed.links.get(uplink) or nl.link(uplink),
                         self.object(xdp_main=True) if mode == "xdp" else None, program_changed)
         except xdp.XdpRefused as exc:
             raise DatapathError(str(exc)) from None

@@ -174,7 +174,7 @@ def changes(c, mode: str, want, obs: XdpObserved, uplink: str, uplink_link, obj:
         c(XcfgSpec(want.uplink_ip, port, uplink), "update" if obs.xcfg else "create", "xdp config",
           f"saddr {want.uplink_ip} port {port} via {uplink}", vips=())
     nhs = set()
-    known = nl.neighbour_macs(uplink) if want.t2 else {}
+    known = nl.neighbour_macs(uplink, uplink_link.index) if want.t2 else {}
     for ip in sorted(want.t2):
         gw, oif = nl.route_via(ip)  # (the device's name only for the refusal)
         if oif != uplink_link.index and mode != "xdp":

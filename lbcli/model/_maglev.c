@@ -3,6 +3,9 @@
  * Same algorithm, step for step, as maglev._fill_python (the specification); the Python side
  * validates input, sorts backends and hashes keys, this file only turns digests + weights into
  * slots. Tests compare both byte for byte.
+ *
+ * Also crc32c(), the check the tier-1 datapath verifies live Maglev buffers with
+ * (lbcli/agent/datapath/maps.py): read in place from the mmap()ed map, GIL released.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -165,7 +168,238 @@ out:
     return list;
 }
 
+/* CRC-32C (Castagnoli, reflected 0x82F63B78; init and final xor 0xFFFFFFFF): the SSE4.2
+ * instruction where the CPU has it, else a table. Any change confined to 32 contiguous bits
+ * changes it. */
+static uint32_t crc32c_table[256];
+
+static void crc32c_init_table(void)
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1)));
+        crc32c_table[i] = c;
+    }
+}
+
+static uint32_t crc32c_sw(uint32_t crc, const unsigned char *p, size_t n)
+{
+    while (n--)
+        crc = crc32c_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+    return crc;
+}
+
+/* Multiplication modulo the polynomial, reflected (zlib's multmodp), and x^(8n) mod P: to
+ * combine the CRCs of consecutive pieces, crc(AB) = crc(A) * x^(8|B|) ^ crc(B) (zlib's
+ * crc32_combine; the init and final xor cancel out). */
+static uint32_t crc32c_multmodp(uint32_t a, uint32_t b)
+{
+    uint32_t m = 1u << 31, p = 0;
+    for (;;) {
+        if (a & m) {
+            p ^= b;
+            if ((a & (m - 1)) == 0)
+                break;
+        }
+        m >>= 1;
+        b = b & 1 ? (b >> 1) ^ 0x82F63B78u : b >> 1;
+    }
+    return p;
+}
+
+static uint32_t crc32c_x8n(size_t n)
+{
+    uint32_t p = 1u << 31, sq = 1u << 30; /* x^0, x^1 */
+    size_t bits = n * 8;
+    while (bits) {
+        if (bits & 1)
+            p = crc32c_multmodp(sq, p);
+        sq = crc32c_multmodp(sq, sq);
+        bits >>= 1;
+    }
+    return p;
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define HAVE_CRC32C_HW 1
+__attribute__((target("sse4.2")))
+static uint32_t crc32c_hw(uint32_t crc, const unsigned char *p, size_t n)
+{
+    /* three independent chains over three equal pieces (the instruction's latency is three
+     * times its throughput), combined at the end */
+    if (n >= 3 * 1024) {
+        size_t third = (n / 24) * 8;
+        const unsigned char *p1 = p + third, *p2 = p + 2 * third;
+        uint64_t c0 = crc, c1 = 0xFFFFFFFFu, c2 = 0xFFFFFFFFu;
+        for (size_t i = 0; i < third; i += 8) {
+            uint64_t v0, v1, v2;
+            memcpy(&v0, p + i, 8);
+            memcpy(&v1, p1 + i, 8);
+            memcpy(&v2, p2 + i, 8);
+            c0 = __builtin_ia32_crc32di(c0, v0);
+            c1 = __builtin_ia32_crc32di(c1, v1);
+            c2 = __builtin_ia32_crc32di(c2, v2);
+        }
+        /* c1, c2 started from ~0 like a fresh CRC: as final values (xor ~0) they combine */
+        uint32_t x = crc32c_x8n(third);
+        uint32_t a = crc32c_multmodp(x, (uint32_t)c0 ^ 0xFFFFFFFFu) ^ ((uint32_t)c1 ^ 0xFFFFFFFFu);
+        a = crc32c_multmodp(x, a) ^ ((uint32_t)c2 ^ 0xFFFFFFFFu);
+        crc = a ^ 0xFFFFFFFFu; /* back to a running register */
+        p += 3 * third;
+        n -= 3 * third;
+    }
+    uint64_t c = crc;
+    while (n >= 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        c = __builtin_ia32_crc32di(c, v);
+        p += 8;
+        n -= 8;
+    }
+    uint32_t c32 = (uint32_t)c;
+    while (n--)
+        c32 = __builtin_ia32_crc32qi(c32, *p++);
+    return c32;
+}
+#endif
+
+static int crc32c_use_hw;
+
+/* crc32c(buffer, length=-1, hw=True) -> int: of the first `length` bytes (all when -1); hw=False
+ * takes the table path (tests compare the two) */
+static PyObject *py_crc32c(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b;
+    Py_ssize_t length = -1;
+    int hw = 1;
+    if (!PyArg_ParseTuple(args, "y*|np", &b, &length, &hw))
+        return NULL;
+    if (length > b.len) {
+        PyBuffer_Release(&b);
+        PyErr_SetString(PyExc_ValueError, "length exceeds the buffer");
+        return NULL;
+    }
+    if (length >= 0)
+        b.len = length;
+    uint32_t crc;
+    Py_BEGIN_ALLOW_THREADS
+#ifdef HAVE_CRC32C_HW
+    if (crc32c_use_hw && hw)
+        crc = crc32c_hw(0xFFFFFFFFu, b.buf, (size_t)b.len);
+    else
+#endif
+        crc = crc32c_sw(0xFFFFFFFFu, b.buf, (size_t)b.len);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&b);
+    return PyLong_FromUnsignedLong(crc ^ 0xFFFFFFFFu);
+}
+
+/* table_addrs(table_b64: str, size, addrs: 4*N bytes) -> bytes | None: a plan's Maglev table
+ * (base64 of `size` u16 LE indices into its T2 list) as the u32 T2 addresses the datapath
+ * holds, slot by slot; None when the text is not canonical base64 (the standard alphabet, '='
+ * padding only, no whitespace), decodes to another length, or an index is out of range: the
+ * caller's Python path then decodes it or names the error. */
+static signed char b64_value[256];
+
+static void b64_init(void)
+{
+    const char *alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    memset(b64_value, -1, sizeof b64_value);
+    for (int i = 0; i < 64; i++)
+        b64_value[(unsigned char)alphabet[i]] = (signed char)i;
+}
+
+static PyObject *py_table_addrs(PyObject *self, PyObject *args)
+{
+    (void)self;
+    const char *text;
+    Py_ssize_t text_len, size;
+    Py_buffer ab;
+    if (!PyArg_ParseTuple(args, "s#ny*", &text, &text_len, &size, &ab))
+        return NULL;
+    PyObject *out = NULL;
+    unsigned char *raw = NULL;
+    Py_ssize_t n = ab.len / 4, want = 2 * size;
+    if (size < 1 || ab.len % 4 || n < 1 || text_len % 4 || text_len / 4 * 3 < want
+        || text_len / 4 * 3 - want > 2) {
+        out = Py_None;
+        Py_INCREF(out);
+        goto done;
+    }
+    raw = malloc((size_t)text_len / 4 * 3);
+    out = PyBytes_FromStringAndSize(NULL, 4 * size);
+    if (!raw || !out) {
+        Py_CLEAR(out);
+        if (!raw)
+            PyErr_NoMemory();
+        goto done;
+    }
+    int ok = 1;
+    Py_BEGIN_ALLOW_THREADS
+    const unsigned char *t = (const unsigned char *)text;
+    Py_ssize_t got = 0, pad = 0, last = text_len - 4;
+    int bad = 0;
+    for (Py_ssize_t i = 0; i < last; i += 4) { /* every quantum but the last: no padding */
+        int v0 = b64_value[t[i]], v1 = b64_value[t[i + 1]], v2 = b64_value[t[i + 2]], v3 = b64_value[t[i + 3]];
+        bad |= v0 | v1 | v2 | v3; /* negative: not in the alphabet */
+        uint32_t q = ((uint32_t)v0 << 18) | ((uint32_t)v1 << 12) | ((uint32_t)v2 << 6) | (uint32_t)v3;
+        raw[got] = (unsigned char)(q >> 16);
+        raw[got + 1] = (unsigned char)(q >> 8);
+        raw[got + 2] = (unsigned char)q;
+        got += 3;
+    }
+    if (bad < 0)
+        ok = 0;
+    if (ok && last >= 0) {
+        const unsigned char *e = t + last;
+        int v[4];
+        pad = e[3] == '=' ? (e[2] == '=' ? 2 : 1) : 0;
+        for (int j = 0; j < 4; j++) {
+            v[j] = j >= 4 - pad ? 0 : b64_value[e[j]];
+            if (v[j] < 0)
+                ok = 0;
+        }
+        uint32_t q = ((uint32_t)v[0] << 18) | ((uint32_t)v[1] << 12) | ((uint32_t)v[2] << 6) | (uint32_t)v[3];
+        raw[got++] = (unsigned char)(q >> 16);
+        raw[got++] = (unsigned char)(q >> 8);
+        raw[got++] = (unsigned char)q;
+    }
+    if (ok && got - pad != want)
+        ok = 0;
+    const unsigned char *a = ab.buf;
+    uint32_t *o = (uint32_t *)PyBytes_AS_STRING(out), *av = malloc(sizeof(uint32_t) * (size_t)n);
+    if (!av)
+        ok = 0;
+    else
+        memcpy(av, a, 4 * (size_t)n);
+    uint32_t over = 0;
+    for (Py_ssize_t s = 0; s < size && ok; s++) {
+        uint32_t idx = (uint32_t)raw[2 * s] | ((uint32_t)raw[2 * s + 1] << 8);
+        over |= idx >= (uint32_t)n;
+        o[s] = av[idx < (uint32_t)n ? idx : 0];
+    }
+    if (over)
+        ok = 0;
+    free(av);
+    Py_END_ALLOW_THREADS
+    if (!ok) {
+        Py_DECREF(out);
+        out = Py_None;
+        Py_INCREF(out);
+    }
+done:
+    free(raw);
+    PyBuffer_Release(&ab);
+    return out;
+}
+
 static PyMethodDef methods[] = {
+    {"table_addrs", py_table_addrs, METH_VARARGS,
+     "table_addrs(table_b64, size, addrs): a plan Maglev table as u32 T2 addresses, or None."},
+    {"crc32c", py_crc32c, METH_VARARGS,
+     "crc32c(buffer, length=-1): CRC-32C of the first `length` bytes of a buffer (read in place)."},
     {"fill", py_fill, METH_VARARGS, "fill(table, digests, weights): Maglev fill loop in place."},
     {"changed", py_changed, METH_VARARGS, "changed(old, new): indices where two int32 tables differ."},
     {NULL, NULL, 0, NULL},
@@ -178,5 +412,11 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__maglev(void)
 {
+    crc32c_init_table();
+    b64_init();
+#ifdef HAVE_CRC32C_HW
+    __builtin_cpu_init();
+    crc32c_use_hw = __builtin_cpu_supports("sse4.2");
+#endif
     return PyModule_Create(&module);
 }

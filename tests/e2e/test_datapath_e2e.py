@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import random
 import signal
@@ -252,14 +253,15 @@ def test_reset_leaves_routing_through_the_node(lab_driver, plans):
 
 
 def test_observe_reads_slots_changed_behind_a_kept_reader(lab_driver, plans):
-    """A TableReader kept across observes (the agent's) still sees a slot changed in both
-    buffers alike (no buffer mismatch to give it away): the digest follows the kernel's content,
-    not the one remembered for the buffer."""
+    """A TableReader kept across observes (the agent's, mappings open) still sees a slot changed
+    in both buffers alike (no buffer mismatch to give it away): every observe checks the live
+    content against the check lb_tmeta recorded, so the table loses its identity until the
+    drift is repaired; a table created through the reader is checked through its mapping."""
     import mmap
     import os
 
     from lbcli.agent.datapath import libbpf as bpf
-    from lbcli.agent.datapath.maps import PinnedMaps, TableReader, _buffer_bytes, content_digest
+    from lbcli.agent.datapath.maps import PinnedMaps, TableReader, _buffer_bytes
 
     drv = lab_driver
     drv.nodecmd("t1-a", "apply", plans["t1-a"], component="datapath")
@@ -269,8 +271,8 @@ def test_observe_reads_slots_changed_behind_a_kept_reader(lab_driver, plans):
         with PinnedMaps(pin) as maps:
             (k, first), = maps.read_tables(reader).items()
             good = maps.read_table(k)
-            assert first.digest == content_digest(good)
-            assert maps.read_tables(reader)[k].digest == first.digest  # unchanged: the digest is kept
+            assert first.digest is not None
+            assert maps.read_tables(reader)[k] == first  # unchanged: the identity holds
 
             def poke(xor: int) -> None:
                 for buf in first.buffers:
@@ -284,21 +286,90 @@ def test_observe_reads_slots_changed_behind_a_kept_reader(lab_driver, plans):
                         os.close(fd)
 
             poke(1)
-            changed = maps.read_tables(reader)[k]
-            assert changed.digest is not None and changed.digest != first.digest
-            assert changed.digest == content_digest(maps.read_table(k))
-            assert maps.read_tables()[k].digest == changed.digest  # a fresh reader agrees
+            assert maps.read_tables(reader)[k].digest is None
+            assert maps.read_tables()[k].digest is None  # a fresh reader agrees
             maps.reader = reader  # what the reconciler's apply does: the reader learns what it writes
-            maps.update_table(k, good)  # the drift repaired
+            assert maps.update_table(k, good, first.digest) == 1  # the drift repaired (one slot)
             assert maps.read_tables(reader)[k].digest == first.digest == maps.read_tables()[k].digest
             poke(2)
-            assert maps.read_tables(reader)[k].digest not in (None, first.digest)
-            maps.update_table(k, good)
+            assert maps.read_tables(reader)[k].digest is None
+            maps.update_table(k, good, first.digest)
             other = bytes(reversed(good))  # a table created through the reader: its mapping kept
-            maps.create_tables([(k + 1, other)])
+            maps.create_tables([(k + 1, other)], [bytes(range(16))])
             tables = maps.read_tables(reader)
-            assert tables[k + 1].digest == content_digest(other) and tables[k].digest == first.digest
+            assert tables[k + 1].digest == bytes(range(16)) and tables[k].digest == first.digest
+            assert reader.content(tables[k + 1].buffers[0], first.size) == other
             maps.delete_tables([k + 1])
             assert set(maps.read_tables(reader)) == {k}
     finally:
         reader.close()
+
+def _bpftool(drv, *args: str):
+    out = drv.lab.run_in("t1-a", ["bpftool", "-j", *args]).stdout
+    return json.loads(out) if out.strip() else None
+
+
+def _hex(raw: bytes) -> list[str]:
+    return ["hex", *(f"{b:02x}" for b in raw)]
+
+
+def _slots(drv, buf_id: int, elem: int) -> bytes:
+    got = _bpftool(drv, "map", "lookup", "id", str(buf_id), "key", *_hex(elem.to_bytes(4, "little")))
+    return bytes(int(x, 16) for x in got["value"])
+
+
+def test_slot_changed_with_bpftool_is_found_and_repaired(lab_driver, plans):
+    """A slot of the table packets read, changed with bpftool behind the agent's back: the next
+    observe (a new process, so nothing remembered) sees the live buffer no longer has the check
+    lb_tmeta recorded, diff plans that table's repair, apply rewrites the slot, and the apply
+    after that changes nothing."""
+    from lbcli.agent.datapath.maps import PinnedMaps
+
+    drv = lab_driver
+    drv.nodecmd("t1-a", "apply", plans["t1-a"], component="datapath")
+    with PinnedMaps(drv.lab.bpf_root / "t1-a") as maps:
+        (k, ts), = maps.read_tables().items()
+    active = ts.buffers[ts.active]
+    good = _slots(drv, active, 3)  # element 3 = slots 6 and 7
+    bad = bytes(good[:4]) + bytes(b ^ 0xFF for b in good[4:])  # slot 7 to another address
+    _bpftool(drv, "map", "update", "id", str(active), "key", *_hex((3).to_bytes(4, "little")), "value", *_hex(bad))
+    assert _slots(drv, active, 3) == bad
+    planned = drv.nodecmd("t1-a", "diff", plans["t1-a"], component="datapath")["datapath"]
+    assert [(c["action"], c["object"]) for c in planned] == [("update", f"table {k}")], planned
+    res = drv.nodecmd("t1-a", "apply", plans["t1-a"], component="datapath")["datapath"]
+    assert res["ok"] and [r["object"] for r in res["results"]] == [f"table {k}"], res
+    with PinnedMaps(drv.lab.bpf_root / "t1-a") as maps:
+        (k2, after), = maps.read_tables().items()
+    assert k2 == k and after.digest == ts.digest
+    assert all(_slots(drv, b, 3) == good for b in after.buffers)
+    assert drv.nodecmd("t1-a", "apply", plans["t1-a"], component="datapath")["datapath"]["changed"] == 0
+
+
+def test_tables_pinned_without_a_check_converge_in_place(lab_driver, plans):
+    """Tables pinned by an earlier version, which recorded no check (lb_tmeta's last word was
+    padding, 0) and a content hash as the identity: observe does not trust them, and apply
+    brings each in place through the standby buffer (no slot differs, so none is written; same
+    buffers, same content, the other one active: packets keep their T2 throughout); after that
+    an apply changes nothing."""
+    from lbcli.agent.datapath.maps import PinnedMaps
+
+    drv = lab_driver
+    drv.nodecmd("t1-a", "apply", plans["t1-a"], component="datapath")
+    pin = drv.lab.bpf_root / "t1-a"
+    with PinnedMaps(pin) as maps:
+        (k, ts), = maps.read_tables().items()
+        content = maps.read_table(k)
+    key = _hex(k.to_bytes(4, "little"))
+    meta = bytes(int(x, 16) for x in _bpftool(drv, "map", "lookup", "pinned", str(pin / "lb_tmeta"), "key", *key)["value"])
+    assert meta[20:] != bytes(4)  # this version records the check
+    old = hashlib.blake2b(content, digest_size=16).digest() + meta[16:20] + bytes(4)  # what the earlier one wrote
+    _bpftool(drv, "map", "update", "pinned", str(pin / "lb_tmeta"), "key", *key, "value", *_hex(old))
+    with PinnedMaps(pin) as maps:
+        assert maps.read_tables()[k].digest is None
+    res = drv.nodecmd("t1-a", "apply", plans["t1-a"], component="datapath")["datapath"]
+    assert res["ok"] and [(r["object"], r["detail"]) for r in res["results"]] == [(f"table {k}", "slots written: 0")], res
+    with PinnedMaps(pin) as maps:
+        now = maps.read_tables()[k]
+        assert maps.read_table(k) == content
+    assert now == ts._replace(active=1 - ts.active)  # same buffers and identity, checked again
+    assert drv.nodecmd("t1-a", "apply", plans["t1-a"], component="datapath")["datapath"]["changed"] == 0

@@ -49,7 +49,7 @@ class Layout:
 SVC_KEY = Layout("lb_svc_key", (("vip", "4s"), ("port", "2s"), ("proto", "B"), ("pad", "B")))
 SVC = Layout("lb_svc", (("table", "I"), ("id", "I"), ("flags", "I"), ("pad", "I")))
 TSTATE = Layout("lb_tstate", (("active", "I"), ("size", "I")))
-TMETA = Layout("lb_tmeta", (("digest", "16s"), ("size", "I"), ("pad", "I")))
+TMETA = Layout("lb_tmeta", (("digest", "16s"), ("size", "I"), ("check", "I")))
 T2 = Layout("lb_t2", (("mac", "6s"), ("pad", "H")))
 FLOW_KEY = Layout(
     "lb_flow_key",

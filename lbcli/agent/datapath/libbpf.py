@@ -39,18 +39,6 @@ class MapCreateOpts(ctypes.Structure):
     ]
 
 
-class MapInfo(ctypes.Structure):  # prefix of struct bpf_map_info (UAPI)
-    _fields_ = [
-        ("type", ctypes.c_uint32),
-        ("id", ctypes.c_uint32),
-        ("key_size", ctypes.c_uint32),
-        ("value_size", ctypes.c_uint32),
-        ("max_entries", ctypes.c_uint32),
-        ("map_flags", ctypes.c_uint32),
-        ("name", ctypes.c_char * 16),
-    ]
-
-
 class ProgInfo(ctypes.Structure):  # prefix of struct bpf_prog_info (UAPI), up to the name
     _fields_ = [
         ("type", ctypes.c_uint32), ("id", ctypes.c_uint32), ("tag", ctypes.c_uint8 * 8),
@@ -85,7 +73,6 @@ _SIGNATURES = {
     "bpf_program__fd": (_int, [_vp]),
     "bpf_program__set_log_buf": (_int, [_vp, _vp, ctypes.c_size_t]),
     "bpf_obj_get": (_int, [_cp]),
-    "bpf_obj_pin": (_int, [_int, _cp]),
     "bpf_map_create": (_int, [_int, _cp, _u32, _u32, _u32, ctypes.POINTER(MapCreateOpts)]),
     "bpf_map_update_elem": (_int, [_int, _vp, _vp, _u64]),
     "bpf_map_lookup_elem": (_int, [_int, _vp, _vp]),
@@ -131,10 +118,6 @@ def _buf(data: bytes | bytearray) -> ctypes.Array:
 
 def obj_get(path: str) -> int:
     return _check(lib().bpf_obj_get(path.encode()), f"bpf_obj_get {path}")
-
-
-def obj_pin(fd: int, path: str) -> None:
-    _check(lib().bpf_obj_pin(fd, path.encode()), f"bpf_obj_pin {path}")
 
 
 def map_create(name: str, key_size: int, value_size: int, max_entries: int, flags: int) -> int:
@@ -271,13 +254,6 @@ def prog_test_run(fd: int, packet: bytes, repeat: int = 1, out_size: int = 0) ->
 
 def map_fd_by_id(map_id: int) -> int:
     return _check(lib().bpf_map_get_fd_by_id(map_id), f"bpf_map_get_fd_by_id {map_id}")
-
-
-def map_info(fd: int) -> MapInfo:
-    info = MapInfo()
-    n = ctypes.c_uint32(ctypes.sizeof(info))
-    _check(lib().bpf_obj_get_info_by_fd(fd, ctypes.byref(info), ctypes.byref(n)), "map info")
-    return info
 
 
 def prog_info(fd: int) -> ProgInfo:

@@ -4,21 +4,21 @@ Maglev tables are double-buffered: logical table `k` owns the inner maps lb_magl
 lb_maglev[2k+1] (mmap()able arrays) and lb_tstate[k].active says which one packets read. An
 update writes the changed slots of the standby buffer, flips `active` (one word), then brings the
 other buffer level, so a packet never sees a half-written table and both buffers hold the same
-content at rest. lb_tmeta[k] records the content digest; it is cleared before a write and set
-after, so a crash leaves it empty and the next observe re-reads the buffers.
+content at rest. lb_tmeta[k] records the table's identity and the CRC-32C of its content; it is
+cleared before a write and set after, so a crash leaves it empty, and an observe trusts it only
+while both live buffers have that check (every slot read in place, nothing hashed).
 """
 
 from __future__ import annotations
 
-import hashlib
 import mmap
 import os
 import socket
 import struct
 import zlib
 from array import array
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 from itertools import compress
 from pathlib import Path
 
@@ -37,10 +37,6 @@ def possible_cpus() -> int:
         lo, _, hi = part.partition("-")
         n += int(hi or lo) - int(lo) + 1
     return n
-
-
-def content_digest(content: bytes) -> bytes:
-    return hashlib.blake2b(content, digest_size=16).digest()
 
 
 def svc_key_bytes(key: SvcKey) -> bytes:
@@ -65,29 +61,51 @@ def _buffer_bytes(size: int) -> int:
     return ((size + 1) // 2) * 8
 
 
-@dataclass(frozen=True)
-class TableState:
+def _crc32c():
+    try:
+        from lbcli.model._maglev import crc32c
+    except ImportError:
+        return None
+    return crc32c
+
+
+_CRC32C = _crc32c()
+
+
+def content_check(buf, length: int | None = None) -> int:
+    """The check lb_tmeta records for a table's content and observe verifies the live buffers
+    against, read in place (an mmap, no copy): CRC-32C in the C accelerator (GIL released), else
+    zlib's CRC-32. Either changes with any change confined to 32 contiguous bits (one slot). A
+    table written under one and read under the other fails the check and is rewritten."""
+    n = len(buf) if length is None else length
+    if _CRC32C is not None:
+        return _CRC32C(buf, n)
+    with memoryview(buf) as mv:
+        return zlib.crc32(mv[:n])
+
+
+class TableState(NamedTuple):  # (a tuple: a thousand are made on every observe)
     size: int
     active: int
-    digest: bytes | None  # None: unknown (meta cleared by an interrupted write) or buffers differ
+    # the identity lb_tmeta records, or None when the live content is not what it was recorded
+    # for: a buffer's check differs from the recorded one (a slot changed behind the agent's
+    # back, a write interrupted, or pinned by a version that recorded no check)
+    digest: bytes | None
     buffers: tuple[int, int]  # inner map ids (0 = missing)
 
 
 class TableReader:
     """Reads Maglev buffers back from the kernel, kept across observes (the agent observes
-    every period and after every event; 1,000 tables of 16,381 slots are 131 MB of buffers).
-    Every call still reads every slot of both buffers from the kernel: the two are compared,
-    and a CRC-32 of the content decides whether the blake2b digest (what the plan's tables
-    are matched by) must be computed again; a changed slot always changes the CRC (any change
-    of up to 32 contiguous bits does). The mappings stay open, keyed by (inner map id, size):
-    a map id names one map while it lives, and the open mapping keeps that map alive until
-    keep() or close() lets it go."""
+    every period and after every event). Every observe reads every slot of both buffers: a
+    CRC-32C of each, in place through a kept mapping (no copy), against the check lb_tmeta
+    records with the table's identity at write time; the identity holds only when all three
+    agree. The mappings are keyed by (inner map id, size): a map id names one map while it
+    lives, and the open mapping keeps that map alive until keep() or close() lets it go."""
 
     def __init__(self) -> None:
         self._mm: dict[tuple[int, int], mmap.mmap] = {}
-        self._digests: dict[tuple[int, int], tuple[int, bytes]] = {}  # (id, size) -> (crc, digest)
 
-    def _view(self, map_id: int, size: int) -> bytes:
+    def _map(self, map_id: int, size: int) -> mmap.mmap:
         mm = self._mm.get((map_id, size))
         if mm is None:
             fd = bpf.map_fd_by_id(map_id)
@@ -96,45 +114,39 @@ class TableReader:
             finally:
                 os.close(fd)
             self._mm[(map_id, size)] = mm
-        return mm[: 4 * size]
+        return mm
 
     def content(self, map_id: int, size: int) -> bytes:
-        return self._view(map_id, size)
+        return self._map(map_id, size)[: 4 * size]
 
-    def digest(self, b0: int, b1: int, size: int) -> bytes | None:
-        """Digest of the content of buffers b0 and b1, None when they differ."""
-        c0 = self._view(b0, size)
-        if c0 != self._view(b1, size):
+    def verified(self, b0: int, b1: int, size: int, identity: bytes | None, check: int) -> bytes | None:
+        """`identity` when both buffers have content with lb_tmeta's `check`, else None."""
+        if identity is None:
             return None
-        crc = zlib.crc32(c0)
-        known = self._digests.get((b0, size))
-        if known is not None and known[0] == crc:
-            return known[1]
-        digest = content_digest(c0)
-        self._digests[(b0, size)] = (crc, digest)
-        return digest
+        n, mm = 4 * size, self._mm
+        m0, m1 = mm.get((b0, size)) or self._map(b0, size), mm.get((b1, size)) or self._map(b1, size)
+        if _CRC32C is not None:
+            ok = _CRC32C(m0, n) == check == _CRC32C(m1, n)
+        else:
+            ok = content_check(m0, n) == check == content_check(m1, n)
+        return identity if ok else None
 
-    def adopt(self, map_id: int, size: int, mm: mmap.mmap, crc: int, digest: bytes) -> None:
-        """A buffer just created through mapping `mm` with content of this CRC and digest (the
-        mapping is kept, not reopened)."""
+    def adopt(self, map_id: int, size: int, mm: mmap.mmap) -> None:
+        """A buffer just created through mapping `mm` (kept, not reopened)."""
         old = self._mm.pop((map_id, size), None)
         if old is not None:
             old.close()
         self._mm[(map_id, size)] = mm
-        self._digests[(map_id, size)] = (crc, digest)
 
-    def written(self, map_id: int, size: int, content: bytes, digest: bytes) -> None:
-        """Buffer `map_id` was just brought to `content`: its digest is known (the next read
-        still reads both buffers and checks the CRC)."""
-        self._digests[(map_id, size)] = (zlib.crc32(content), digest)
+    def drop(self, map_ids: set[int]) -> None:
+        """Close the mappings of these buffers (their tables were deleted)."""
+        for key in [k for k in self._mm if k[0] in map_ids]:
+            self._mm.pop(key).close()
 
     def keep(self, buffers: set[tuple[int, int]]) -> None:
         """Let go of every mapping but these (buffers of tables deleted or replaced)."""
         for key in [k for k in self._mm if k not in buffers]:
             self._mm.pop(key).close()
-            self._digests.pop(key, None)
-        for key in [k for k in self._digests if k not in buffers]:
-            del self._digests[key]
 
     def close(self) -> None:
         self.keep(set())
@@ -193,11 +205,12 @@ class PinnedMaps:
     # -- services -------------------------------------------------------------------------
     def read_services(self) -> dict[SvcKey, tuple[int, int]]:
         """{(vip, port, proto): (table, counter id)}"""
-        out = {}
-        for k, raw in bpf.dump_hash(self.fd["lb_svc"], L.SVC_KEY.size, L.SVC.size, L.MAX_SERVICES):
-            table, sid, _, _ = L.SVC.unpack(raw)
-            out[svc_key_from_bytes(k)] = (table, sid)
-        return out
+        return {k: (t, i) for k, (t, i, _) in self.read_service_entries().items()}
+
+    def read_service_entries(self) -> dict[SvcKey, tuple[int, int, int]]:
+        """{(vip, port, proto): (table, counter id, flags)} in one dump of lb_svc."""
+        raw = bpf.dump_hash(self.fd["lb_svc"], L.SVC_KEY.size, L.SVC.size, L.MAX_SERVICES)
+        return {svc_key_from_bytes(k): L.SVC.unpack(v)[:3] for k, v in raw}
 
     def put_services(self, entries: list[tuple[SvcKey, int, int]], flags: dict[SvcKey, int] | None = None) -> None:
         """Create or repoint services in one batch: (key, table, counter id); `flags` by key
@@ -208,15 +221,6 @@ class PinnedMaps:
         bpf.update_batch(self.fd["lb_svc"], keys, vals, len(entries))
 
     # -- t1-only services (bpf/lb_t1only.h) -------------------------------------------------
-    def read_service_flags(self) -> dict[SvcKey, int]:
-        """{(vip, port, proto): flags} of the services with any flag set."""
-        out = {}
-        for k, raw in bpf.dump_hash(self.fd["lb_svc"], L.SVC_KEY.size, L.SVC.size, L.MAX_SERVICES):
-            flags = L.SVC.unpack(raw)[2]
-            if flags:
-                out[svc_key_from_bytes(k)] = flags
-        return out
-
     def read_backends(self) -> dict[int, tuple[str, int]]:
         out = {}
         for k, raw in bpf.dump_hash(self.fd["lb_be"], 4, L.BE.size, L.MAX_BACKENDS):
@@ -239,10 +243,6 @@ class PinnedMaps:
 
     def write_natcfg(self, ip: str, port_min: int, port_count: int) -> None:
         bpf.update(self.fd["lb_natcfg"], struct.pack("<I", 0), L.NATCFG.pack(socket.inet_aton(ip), port_min, port_count))
-
-    def count_nat_flows(self) -> int:
-        """Reverse NAT entries (one per t1-only flow this node carries), for status."""
-        return len(bpf.keys(self.fd["lb_rnat"], L.RNAT_KEY.size))
 
     def delete_service(self, key: SvcKey) -> None:
         bpf.delete(self.fd["lb_svc"], svc_key_bytes(key))
@@ -294,25 +294,32 @@ class PinnedMaps:
         return out
 
     def read_tables(self, reader: TableReader | None = None) -> dict[int, TableState]:
-        """Logical tables in use (lb_tstate size > 0). The digest is of the content read back
-        from both buffers (equal at rest), never only the one lb_tmeta records: a slot changed
-        behind the agent's back is drift (digest None or another table's), which the reconciler
-        repairs by rewriting the differing slots. `reader`: one kept across observes (the
-        mappings stay open and unchanged buffers are not hashed again); without one, a
-        reader for this call only."""
+        """Logical tables in use (lb_tstate size > 0). The identity is lb_tmeta's only while
+        the live content of both buffers has the check recorded with it (TableReader.verified):
+        a slot changed behind the agent's back is drift (identity None), which the reconciler
+        repairs by rewriting the differing slots.
+        `reader`: one kept across observes (the mappings stay open); without one, a reader for
+        this call only."""
         out: dict[int, TableState] = {}
         states = bpf.dump_array(self.fd["lb_tstate"], L.TSTATE.size, L.MAX_TABLES)
         tstates = list(L.TSTATE.iter_unpack(states))
         used = [k for k, (_, size) in enumerate(tstates) if size]
+        if not used:
+            if reader is not None:
+                reader.keep(set())
+            return out
+        metas = bpf.dump_array(self.fd["lb_tmeta"], L.TMETA.size, L.MAX_TABLES)
         ids = self._buffer_ids(used)
         own = reader is None
         reader = reader or TableReader()
+        tmetas = list(L.TMETA.iter_unpack(metas))
         try:
             for k in used:  # (a free table's buffers, left by an interrupted create, are overwritten on reuse)
                 active, size = tstates[k]
+                mdigest, msize, mcheck = tmetas[k]
                 b0, b1 = ids[2 * k], ids[2 * k + 1]
-                digest = reader.digest(b0, b1, size) if b0 and b1 else None
-                out[k] = TableState(size, active & 1, digest, (b0, b1))
+                recorded = mdigest if msize == size and mdigest != ZERO_DIGEST and b0 and b1 else None
+                out[k] = TableState(size, active & 1, reader.verified(b0, b1, size, recorded, mcheck), (b0, b1))
             reader.keep({(ts.buffers[b], ts.size) for ts in out.values() for b in (0, 1)})
         finally:
             if own:
@@ -336,41 +343,46 @@ class PinnedMaps:
         bid = self._buffer_id(2 * k + (active & 1))
         return self.read_buffer(bid, size) if size and bid else None
 
-    def create_tables(self, tables: list[tuple[int, bytes]]) -> None:
-        """New logical tables (k, content): both buffers written in full, then one batch each
-        for lb_maglev, lb_tmeta and lb_tstate (tstate last: the table becomes usable)."""
+    def create_tables(self, tables: list[tuple[int, bytes]], digests: list[bytes]) -> None:
+        """New logical tables (k, content) with their identities: both buffers written in full,
+        then one batch each for lb_maglev, lb_tmeta (identity and check) and lb_tstate (last:
+        the table becomes usable)."""
         if not tables:
             return
+        checks = [content_check(c) for _, c in tables]
         fds: list[int] = []
+        mms: dict[int, tuple[int, mmap.mmap]] = {}  # outer slot -> (size, mapping)
         try:
             outer_keys, outer_vals = array("I"), array("I")
-            digests = [content_digest(c) for _, c in tables]
-            for (k, content), digest in zip(tables, digests):
+            for k, content in tables:
                 size = len(content) // 4
-                crc = zlib.crc32(content) if self.reader is not None else 0
                 for b in (0, 1):
                     fd = bpf.map_create(f"lb_mg{k}_{b}", 4, 8, (size + 1) // 2,
                                         bpf.BPF_F_INNER_MAP | bpf.BPF_F_MMAPABLE)
                     fds.append(fd)
                     mm = mmap.mmap(fd, _buffer_bytes(size))
+                    mms[2 * k + b] = (size, mm)
                     mm[: len(content)] = content
-                    if self.reader is not None:  # the next observe reads it back through this mapping
-                        self.reader.adopt(bpf.map_info(fd).id, size, mm, crc, digest)
-                    else:
-                        mm.close()
                     outer_keys.append(2 * k + b)
                     outer_vals.append(fd)
             bpf.update_batch(self.fd["lb_maglev"], outer_keys.tobytes(), outer_vals.tobytes(), len(outer_keys))
+            if self.reader is not None:  # the next observe checks them through these mappings
+                ids = self._buffer_ids(sorted(k for k, _ in tables))  # (a batch read, not a syscall per map)
+                for slot, (size, mm) in mms.items():
+                    self.reader.adopt(ids[slot], size, mm)
+                mms = {}
         finally:
+            for _, mm in mms.values():
+                mm.close()
             for fd in fds:
                 os.close(fd)
         ks = array("I", [k for k, _ in tables]).tobytes()
-        metas = b"".join(L.TMETA.pack(d, len(c) // 4, 0) for (_, c), d in zip(tables, digests))
+        metas = b"".join(L.TMETA.pack(d, len(c) // 4, x) for (_, c), d, x in zip(tables, digests, checks))
         states = b"".join(L.TSTATE.pack(0, len(c) // 4) for _, c in tables)
         bpf.update_batch(self.fd["lb_tmeta"], ks, metas, len(tables))
         bpf.update_batch(self.fd["lb_tstate"], ks, states, len(tables))
 
-    def update_table(self, k: int, content: bytes) -> int:
+    def update_table(self, k: int, content: bytes, digest: bytes) -> int:
         """Bring table k to `content` through the standby buffer; returns the slots written to
         the standby buffer (the same number again levels the other one afterwards)."""
         size = len(content) // 4
@@ -388,10 +400,7 @@ class PinnedMaps:
         written = _write_changed(ids[standby], content)
         bpf.update(self.fd["lb_tstate"], key, L.TSTATE.pack(standby, size))
         _write_changed(ids[active], content)
-        digest = content_digest(content)
-        bpf.update(self.fd["lb_tmeta"], key, L.TMETA.pack(digest, size, 0))
-        if self.reader is not None:
-            self.reader.written(ids[0], size, content, digest)
+        bpf.update(self.fd["lb_tmeta"], key, L.TMETA.pack(digest, size, content_check(content)))
         return written
 
     def delete_tables(self, ks: list[int]) -> None:
@@ -400,6 +409,7 @@ class PinnedMaps:
         an RCU grace period and array-of-maps has no batch delete, so a batch update it is."""
         if not ks:
             return
+        old = set(self._buffer_ids(sorted(ks)).values()) if self.reader is not None else set()
         keys = array("I", ks).tobytes()
         bpf.update_batch(self.fd["lb_tstate"], keys, L.TSTATE.pack(0, 0) * len(ks), len(ks))
         bpf.update_batch(self.fd["lb_tmeta"], keys, L.TMETA.pack(ZERO_DIGEST, 0, 0) * len(ks), len(ks))
@@ -410,6 +420,8 @@ class PinnedMaps:
             bpf.update_batch(self.fd["lb_maglev"], slots.tobytes(), fds.tobytes(), len(slots))
         finally:
             os.close(fd)
+        if old:
+            self.reader.drop(old)  # the last references to the old buffers: they are freed now
 
 
 def changed_slots(old: bytes, new: bytes) -> list[int]:
@@ -424,12 +436,20 @@ def changed_slots(old: bytes, new: bytes) -> list[int]:
     return list(compress(range(len(words)), words))
 
 
+def _changed_slots_fn():
+    try:
+        from lbcli.model._maglev import changed
+    except ImportError:
+        return changed_slots
+    return lambda old, new: changed(memoryview(old).cast("I"), memoryview(new).cast("I"))
+
+
 def _write_changed(map_id: int, content: bytes) -> int:
     size = len(content) // 4
     fd = bpf.map_fd_by_id(map_id)
     try:
         with mmap.mmap(fd, _buffer_bytes(size)) as mm:
-            slots = changed_slots(mm[: 4 * size], content)
+            slots = _CHANGED(mm[: 4 * size], content)
             if slots:
                 view = memoryview(mm).cast("I")
                 new = memoryview(content).cast("I")
@@ -442,3 +462,6 @@ def _write_changed(map_id: int, content: bytes) -> int:
             return len(slots)
     finally:
         os.close(fd)
+
+
+_CHANGED = _changed_slots_fn()  # the C accelerator's loop when built

@@ -48,10 +48,6 @@ _PROBE_ARGS = {
 _PHASES = ("device", "program", "xprogram", "filter", "xattach", "config", "xcfg", "nat", "t2", "nh", "backend",
            "table", "service")
 STATE_KIND = "datapath"
-# The record's table digests are a cache (a miss costs one table decode, well under a
-# millisecond), rewritten once more than this many entries are missing or stale: a backend
-# change then costs no state write (three fsyncs).
-TABLE_CACHE_SLACK = 16
 _STATE_SHAPE = st.shape(device=(str, type(None)), uplink=(str, type(None)), services=dict, tables=dict)
 
 
@@ -81,15 +77,25 @@ class TableSpec:
 def table_key(plan_table: MaglevTable, t2_ips: dict[str, str], _resolved: dict | None = None) -> str:
     """Identity of a plan table's translated content: the plan's sha256 of the raw table (the
     plan is trusted to carry the right one) with the T2 addresses its indices resolve to.
-    (`_resolved` caches that second part per T2 list across the tables of one plan.)"""
+    (`_resolved` caches that second part per T2 list, and each T2's part, across the tables of
+    one plan.)"""
     names = plan_table.t2_nodes
-    resolved = _resolved.get(names) if _resolved is not None else None
+    cache = _resolved if _resolved is not None else {}
+    resolved = cache.get(names)
     if resolved is None:
-        resolved = ",".join(f"{n}={t2_ips.get(n)}" for n in names)
-        if _resolved is not None:
-            _resolved[names] = resolved
-    ident = f"{plan_table.sha256}|{plan_table.size}|{resolved}"
-    return hashlib.sha256(ident.encode()).hexdigest()
+        pairs = cache.get(None)
+        if pairs is None:
+            pairs = cache[None] = {n: f"{n}={ip}" for n, ip in t2_ips.items()}
+        resolved = cache[names] = ",".join([pairs.get(n) or f"{n}=None" for n in names])
+    return hashlib.sha256(f"{plan_table.sha256}|{plan_table.size}|{resolved}".encode()).hexdigest()
+
+
+def table_identity(key: str) -> bytes:
+    """What lb_tmeta records for a table (16 bytes) and the diff matches tables by: from its
+    table_key, which names the content exactly (the plan's sha256 of the raw table, its size,
+    the addresses its indices resolve to). Observe trusts the recorded identity only while the
+    live buffers have the check recorded with it (maps.TableReader)."""
+    return bytes.fromhex(key)[:16]
 
 
 @dataclass
@@ -99,9 +105,9 @@ class Desired:
     vni: int
     port: int
     t2: dict[str, str]  # ip -> tunnel MAC
-    tables: dict[bytes, TableSpec]  # content digest -> table
-    services: dict[SvcKey, tuple[str, bytes]]  # key -> (service name, table digest)
-    table_digests: dict[str, str] = field(default_factory=dict)  # table_key -> digest hex
+    tables: dict[bytes, TableSpec]  # table identity -> table
+    services: dict[SvcKey, tuple[str, bytes]]  # key -> (service name, table identity)
+    table_digests: dict[str, str] = field(default_factory=dict)  # table_key -> identity hex (the record's)
     # t1-only services (direct_desired): backend id -> (ip, port), service flags, NAT source
     backends: dict[int, tuple[str, int]] = field(default_factory=dict)
     flags: dict[SvcKey, int] = field(default_factory=dict)
@@ -121,6 +127,7 @@ class Observed:
     program_id: int = 0
     maps_present: bool = False
     vxlan: dict[str, dict] = field(default_factory=dict)  # name -> {ifindex, mac, external, port, up}
+    links: dict[str, Any] = field(default_factory=dict)  # name -> nl.Link, as observed
     filters: dict[str, int] = field(default_factory=dict)  # link -> attached prog id (ours)
     foreign: dict[str, str] = field(default_factory=dict)  # link -> kind of another filter at our prio
     cfg: dict | None = None
@@ -146,17 +153,27 @@ def _ip_u32_bytes(ip: str) -> bytes:
     return socket.inet_aton(ip)
 
 
+try:  # the C accelerator (optional: setup.py build_ext)
+    from lbcli.model._maglev import table_addrs as _table_addrs
+except ImportError:
+    _table_addrs = None
+
+
 def table_content(table: MaglevTable, t2_ips: dict[str, str]) -> bytes:
     """A plan Maglev table (u16 LE indices into its t2Nodes) as u32 T2 addresses."""
     size = table.size
-    raw = base64.b64decode(table.table)
-    if len(raw) != 2 * size:
-        raise DatapathError(f"maglev table {table.id}: {len(raw)} bytes, expected {2 * size}")
     names = list(table.t2_nodes)
     try:
         addrs = [_ip_u32_bytes(t2_ips[n]) for n in names]
     except (KeyError, TypeError, OSError) as exc:
         raise DatapathError(f"maglev table {table.id}: T2 node {exc} not in tier1.t2Nodes with an address") from exc
+    if _table_addrs is not None and addrs:  # decode and translate in one C pass (None: let Python say why)
+        out = _table_addrs(table.table, size, b"".join(addrs))
+        if out is not None:
+            return out
+    raw = base64.b64decode(table.table)
+    if len(raw) != 2 * size:
+        raise DatapathError(f"maglev table {table.id}: {len(raw)} bytes, expected {2 * size}")
     out = bytearray(4 * size)
     if len(names) <= 256 and raw[1::2] == bytes(size):
         low = raw[0::2]
@@ -201,11 +218,10 @@ def shared_device(plan: NodePlan):
     return t2.dispatch
 
 
-def desired_from_plan(plan: NodePlan, known_digests: dict[str, str] | None = None) -> Desired | None:
-    """The datapath's desired state, or None when the node has no tier-1 role.
-
-    `known_digests` (table_key -> content digest, hex) spares decoding tables seen before."""
-    known = known_digests or {}
+def desired_from_plan(plan: NodePlan) -> Desired | None:
+    """The datapath's desired state, or None when the node has no tier-1 role. No table is
+    decoded here: a table is known by its identity (table_identity), its content is decoded
+    only when it is written."""
     t1 = plan.tier1
     if t1 is None:
         return None
@@ -219,8 +235,6 @@ def desired_from_plan(plan: NodePlan, known_digests: dict[str, str] | None = Non
     used: set[str] = set()
     digests: dict[str, str] = {}
     resolved: dict[tuple, str] = {}
-    from lbcli.agent.datapath.maps import content_digest
-
     tables: dict[bytes, TableSpec] = {}
     services: dict[SvcKey, tuple[str, bytes]] = {}
     for svc in t1.services:
@@ -229,7 +243,7 @@ def desired_from_plan(plan: NodePlan, known_digests: dict[str, str] | None = Non
             tbl = plan_tables[tid]
             key = table_key(tbl, t2_ips, resolved)
             spec = TableSpec(tbl, t2_ips)
-            digest = bytes.fromhex(known[key]) if key in known else content_digest(spec.content)
+            digest = table_identity(key)
             digests[key] = digest.hex()
             tables_by_id[tid] = (digest, spec)
             used.update(tbl.t2_nodes)
@@ -248,7 +262,7 @@ def desired_from_plan(plan: NodePlan, known_digests: dict[str, str] | None = Non
         services=services,
         table_digests=digests,
     )
-    direct_desired(plan, want, known)
+    direct_desired(plan, want)
     want.table_digests = dict(sorted(want.table_digests.items()))
     return want
 
@@ -283,12 +297,10 @@ def backend_table_content(table) -> bytes:
     return array("I", [ids[i] for i in idx]).tobytes()
 
 
-def direct_desired(plan: NodePlan, want: Desired, known: dict[str, str]) -> None:
+def direct_desired(plan: NodePlan, want: Desired) -> None:
     """Add the plan's t1-only services (tier1.directServices) to `want`: their backend tables
     beside the T2 tables (same double-buffered machinery), the backends, the service flags and
     the NAT source (this node's address; L.NAT_PORT_MIN/COUNT). Nothing when there are none."""
-    from lbcli.agent.datapath.maps import content_digest
-
     t1 = plan.tier1
     if not t1.direct_services:
         return
@@ -303,7 +315,7 @@ def direct_desired(plan: NodePlan, want: Desired, known: dict[str, str]) -> None
             tbl = by_id[tid]
             tkey = hashlib.sha256(f"backends|{tbl.sha256}|{tbl.size}|{tbl.backends}".encode()).hexdigest()
             spec = BackendTableSpec(tbl)
-            digests[tid] = bytes.fromhex(known[tkey]) if tkey in known else content_digest(spec.content)
+            digests[tid] = table_identity(tkey)
             want.table_digests[tkey] = digests[tid].hex()
             want.tables[digests[tid]] = spec
         want.services[key] = (svc.service, digests[tid])
@@ -354,6 +366,7 @@ class T2Spec:
 class TableChange:
     k: int
     spec: TableSpec | None = None
+    digest: bytes = b""  # its identity (table_identity)
 
 
 @dataclass(frozen=True)
@@ -419,7 +432,7 @@ class DatapathReconciler:
         self._object: tuple[Path, str] | None = None
         self._xdp_object: tuple[Path, str] | None = None
         self._open_maps = None  # PinnedMaps held open while changes are applied
-        self._tables = None  # maps.TableReader kept across observes (mappings open, digests known)
+        self._tables = None  # maps.TableReader kept across observes (mappings open)
         self.notes: list[str] = []
 
     # -- state ------------------------------------------------------------------------------
@@ -485,8 +498,7 @@ class DatapathReconciler:
 
     # -- desired / observe ------------------------------------------------------------------
     def desired(self, plan: NodePlan, secrets: Any = None) -> NodePlan:
-        """The plan itself: the Maglev digests the record caches are known only once observed
-        (diff turns it into a :class:`Desired`)."""
+        """The plan itself (diff turns it into a :class:`Desired`)."""
         return plan
 
     def observe(self) -> Observed:
@@ -495,9 +507,10 @@ class DatapathReconciler:
 
         obs = Observed(state=self._state())
         if self._tables is None:  # one per pin directory for the process's life (the agent makes a
-            # reconciler per run; its observes should not map and hash every buffer again)
+            # reconciler per run; its observes should not map every buffer again)
             self._tables = _TABLE_READERS.setdefault(str(self.pin_dir), TableReader())
         known = nl.links()
+        obs.links = {dev.name: dev for dev in known}
         for dev in known:
             if dev.vxlan is not None:
                 obs.vxlan[dev.name] = {"ifindex": dev.index, "mac": dev.mac, "external": dev.vxlan.external,
@@ -526,7 +539,9 @@ class DatapathReconciler:
                     obs.maps_present = True
                     obs.cfg = maps.read_cfg()
                     obs.t2 = maps.read_t2()
-                    obs.services = maps.read_services()
+                    entries = maps.read_service_entries()
+                    obs.services = {k: (t, i) for k, (t, i, _) in entries.items()}
+                    obs.svc_flags = {k: f for k, (_, _, f) in entries.items() if f}
                     obs.tables = maps.read_tables(self._tables)
                     observe_direct(maps, obs)
         if not obs.maps_present:
@@ -544,7 +559,7 @@ class DatapathReconciler:
         if isinstance(desired, NodePlan):
             if mode == "xdp" and desired.tier1 is not None and (why := xdp.refusals(desired)):
                 raise DatapathError("--datapath xdp refused: " + "; ".join(why) + " (use --datapath tc)")
-            want = desired_from_plan(desired, observed.state.get("tables", {}))
+            want = desired_from_plan(desired)
         else:
             want = desired
         if want is None:
@@ -598,7 +613,8 @@ class DatapathReconciler:
             c(FilterSpec(uplink, digest), "create" if uplink not in observed.filters else "update",
               f"filter {uplink} ingress", "tc clsact ingress bpf da")
         try:  # headers written by the programs themselves; XDP on top (the tc program stays)
-            xdp.changes(c, mode, want, observed.xdp or xdp.XdpObserved(), uplink, nl.link(uplink),
+            xdp.changes(c, mode, want, observed.xdp or xdp.XdpObserved(), uplink,
+                        observed.links.get(uplink) or nl.link(uplink),
                         self.object(xdp_main=True) if mode == "xdp" else None, program_changed)
         except xdp.XdpRefused as exc:
             raise DatapathError(str(exc)) from None
@@ -639,17 +655,22 @@ class DatapathReconciler:
                 assign[ts.digest] = k
                 taken.add(k)
         updates: dict[bytes, int] = {}
+        unused = sorted(k for k in observed.tables if not users.get(k))
+
+        def fits(k: int, size: int) -> bool:
+            ts = observed.tables[k]
+            return k not in taken and ts.size == size and all(ts.buffers)
+
         for d in sorted(set(want.tables) - set(assign)):
             size = want.tables[d].size
-            best, best_overlap = None, -1
-            for k, ts in sorted(observed.tables.items()):
-                if k in taken or ts.size != size or not all(ts.buffers):
-                    continue
+            best, best_overlap = None, 0
+            # the tables its services use now (only there can the overlap be > 0), then an unused one
+            for k in sorted({observed.services[key][0] for key in wanters[d] if key in observed.services}):
                 u = users.get(k, set())
-                if not u <= wanters[d]:
-                    continue
-                if len(u) > best_overlap:
+                if k in observed.tables and fits(k, size) and u <= wanters[d] and len(u) > best_overlap:
                     best, best_overlap = k, len(u)
+            if best is None:
+                best = next((k for k in unused if fits(k, size)), None)
             if best is not None:
                 assign[d], updates[d] = best, best
                 taken.add(best)
@@ -659,10 +680,10 @@ class DatapathReconciler:
             if k is None:
                 raise DatapathError(f"more than {L.MAX_TABLES} distinct Maglev tables")
             assign[d] = k
-            c(TableChange(k, want.tables[d]), "create", f"table {k}", f"size {want.tables[d].size}",
+            c(TableChange(k, want.tables[d], d), "create", f"table {k}", f"size {want.tables[d].size}",
               vips=_vips(wanters[d]), batch="tables created")
         for d, k in sorted(updates.items(), key=lambda kv: kv[1]):
-            c(TableChange(k, want.tables[d]), "update", f"table {k}", "", vips=_vips(wanters[d]))
+            c(TableChange(k, want.tables[d], d), "update", f"table {k}", "", vips=_vips(wanters[d]))
 
         # services
         used_ids = {sid for _, sid in observed.services.values()}
@@ -689,11 +710,9 @@ class DatapathReconciler:
         for bid in sorted(set(observed.backends) - set(want.backends)):
             c(BackendSpec(bid), "delete", f"backend {bid}", "", vips=())
         names = {svc_id(k): v[0] for k, v in want.services.items()}
-        cached = observed.state.get("tables") or {}
-        drift = sum(1 for k in want.table_digests if k not in cached) + sum(1 for k in cached if k not in want.table_digests)
         recorded = want.device if want.owned else None  # the shared device is the receive side's
         if observed.state.get("services") != names or observed.state.get("device") != recorded \
-                or observed.state.get("uplink") != uplink or drift > TABLE_CACHE_SLACK:
+                or observed.state.get("uplink") != uplink:
             c(RecordSpec(recorded, uplink, names, want.table_digests), "update", "state", "last applied",
               vips=())  # the record, not the datapath: serving is unaffected
         return sorted(changes, key=_rank)
@@ -770,7 +789,7 @@ class DatapathReconciler:
             if ch.action == "delete":
                 self._maps().delete_tables([spec.k])
             else:
-                return f"slots written: {self._maps().update_table(spec.k, spec.spec.content)}"
+                return f"slots written: {self._maps().update_table(spec.k, spec.spec.content, spec.digest)}"
         elif isinstance(spec, ServiceSpec) and ch.action == "delete":
             self._maps().delete_service(spec.key)
         elif isinstance(spec, (BackendSpec, NatSpec)):
@@ -786,7 +805,8 @@ class DatapathReconciler:
         maps = self._maps()
         batch = changes[0].batch
         if batch == "tables created":
-            maps.create_tables([(ch.spec.k, ch.spec.spec.content) for ch in changes])
+            maps.create_tables([(ch.spec.k, ch.spec.spec.content) for ch in changes],
+                               [ch.spec.digest for ch in changes])
         elif batch == "tables deleted":
             maps.delete_tables([ch.spec.k for ch in changes])
         elif batch == "services put":
@@ -859,7 +879,6 @@ class DatapathReconciler:
 # -- t1-only services: observe / diff / apply of lb_be and lb_natcfg -------------------------
 def observe_direct(maps, obs: Observed) -> None:
     obs.backends = maps.read_backends()
-    obs.svc_flags = maps.read_service_flags()
     ip, lo, count = maps.read_natcfg()
     obs.natcfg = (ip, lo, count) if ip != "0.0.0.0" else None
 

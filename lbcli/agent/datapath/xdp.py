@@ -174,12 +174,13 @@ def changes(c, mode: str, want, obs: XdpObserved, uplink: str, uplink_link, obj:
         c(XcfgSpec(want.uplink_ip, port, uplink), "update" if obs.xcfg else "create", "xdp config",
           f"saddr {want.uplink_ip} port {port} via {uplink}", vips=())
     nhs = set()
-    known = nl.neighbour_macs(uplink) if want.t2 else {}
+    known = nl.neighbour_macs(uplink, uplink_link.index) if want.t2 else {}
     for ip in sorted(want.t2):
-        gw, dev = nl.route_lookup(ip)
-        if dev != uplink and mode != "xdp":
+        gw, oif = nl.route_via(ip)  # (the device's name only for the refusal)
+        if oif != uplink_link.index and mode != "xdp":
             continue  # the tc program sends this T2's flows through the VXLAN device
-        if dev != uplink:
+        if oif != uplink_link.index:
+            dev = nl.route_lookup(ip)[1]
             raise XdpRefused(f"T2 node {ip} is reached through {dev or 'no route'}, not the uplink {uplink}: "
                              "the XDP datapath sends everything back out of the uplink (use --datapath tc)")
         via = gw or ip
@@ -265,13 +266,3 @@ def _resolve(link: str, ip: str) -> str | None:
             return mac
         time.sleep(0.02)
     return None
-
-
-def detach_all() -> list[str]:
-    """Detach our XDP program from every link of this namespace (reset)."""
-    done = []
-    for dev in nl.links():
-        if dev.xdp_prog_id and ours(dev.xdp_prog_id):
-            nl.xdp_detach(dev.name)
-            done.append(dev.name)
-    return done

@@ -207,40 +207,6 @@ def address_delete(dev: str, ipv4: str, prefixlen: int) -> bool:
                  address=ipv4, prefixlen=prefixlen, missing_ok=True) is not None
 
 
-# -- routes -----------------------------------------------------------------------------------
-def route_replace(dst: str, gateway: str | None = None, dev: str | None = None,
-                  multipath: list[str] | None = None) -> None:
-    """`dst` ("a.b.c.d/len" or "default") via one gateway, several (ECMP) or straight onto `dev`."""
-    spec: dict[str, Any] = {"dst": "0.0.0.0/0" if dst == "default" else dst}
-    if multipath:
-        spec["multipath"] = [{"gateway": g} for g in multipath]
-    elif gateway:
-        spec["gateway"] = gateway
-    if dev:
-        spec["oif"] = _index(dev)
-    _call(f"replace route {dst}", _socket().route, "replace", **spec)
-
-
-def route_delete(dst: str) -> bool:
-    return _call(f"delete route {dst}", _socket().route, "del", dst=dst, missing_ok=True) is not None
-
-
-def route_gateways(dst: str) -> list[str]:
-    """The gateways of the IPv4 route to exactly `dst` in the main table (sorted)."""
-    net, _, plen = ("0.0.0.0/0" if dst == "default" else dst).partition("/")
-    out: list[str] = []
-    for r in _call("dump routes", _socket().route, "dump", family=socket.AF_INET):
-        if (r.get("RTA_TABLE") != 254 or r["dst_len"] != int(plen or 32)
-                or (r.get("RTA_DST") or "0.0.0.0") != net):
-            continue
-        if r.get("RTA_GATEWAY"):
-            out.append(r.get("RTA_GATEWAY"))
-        for nh in r.get("RTA_MULTIPATH") or ():
-            if nh.get("RTA_GATEWAY"):
-                out.append(nh.get("RTA_GATEWAY"))
-    return sorted(out)
-
-
 # -- clsact + bpf filters -----------------------------------------------------------------------
 def clsact_replace(dev: str) -> None:
     _call(f"add clsact qdisc on {dev}", _socket().tc, "replace", "clsact", _index(dev))
@@ -361,14 +327,21 @@ def route_del(dst: str, proto: int) -> bool:
     return _call(f"delete route {dst}", _socket().route, "del", dst=dst, proto=proto, missing_ok=True) is not None
 
 
-def route_lookup(ip: str) -> tuple[str | None, str | None]:
-    """(gateway, device) the kernel would use to reach `ip`; gateway None on a connected segment."""
+def route_via(ip: str) -> tuple[str | None, int | None]:
+    """(gateway, output ifindex) the kernel would use to reach `ip` (one request)."""
     found = _call(f"look up route to {ip}", _socket().route, "get", dst=ip)
     if not found:
         return None, None
-    r = found[0]
-    dev = _call("get link", _socket().link, "get", index=r.get("RTA_OIF"), missing_ok=True)
-    return r.get("RTA_GATEWAY"), (_link(dev[0]).name if dev else None)
+    return found[0].get("RTA_GATEWAY"), found[0].get("RTA_OIF")
+
+
+def route_lookup(ip: str) -> tuple[str | None, str | None]:
+    """(gateway, device) the kernel would use to reach `ip`; gateway None on a connected segment."""
+    gw, oif = route_via(ip)
+    if oif is None:
+        return gw, None
+    dev = _call("get link", _socket().link, "get", index=oif, missing_ok=True)
+    return gw, (_link(dev[0]).name if dev else None)
 
 
 def neighbours(dev: str) -> dict[str, str]:
@@ -522,9 +495,10 @@ NUD_VALID = 0x02 | 0x04 | 0x08 | 0x10 | 0x40 | 0x80  # REACHABLE STALE DELAY PRO
 NTF_USE = 0x01
 
 
-def neighbour_macs(dev: str) -> dict[str, str]:
-    """IPv4 neighbours of `dev` in a usable state (resolved, stale or static): address -> MAC."""
-    idx = _call(f"look up link {dev}", _socket().link_lookup, ifname=dev)
+def neighbour_macs(dev: str, index: int | None = None) -> dict[str, str]:
+    """IPv4 neighbours of `dev` in a usable state (resolved, stale or static): address -> MAC.
+    `index`: the link's, when the caller knows it (one request less)."""
+    idx = [index] if index is not None else _call(f"look up link {dev}", _socket().link_lookup, ifname=dev)
     if not idx:
         return {}
     return {n.get("NDA_DST"): n.get("NDA_LLADDR").lower()

@@ -30,11 +30,12 @@ struct lb_tstate {
 	__u32 size;   /* Maglev M (prime) */
 };
 
-/* Userspace-only bookkeeping: digest of the content both buffers hold (all zero = unknown). */
+/* Userspace-only bookkeeping: digest of the content both buffers hold (all zero = unknown) and
+ * the CRC-32C of that content, which observe checks the live buffers against (was `pad`: 0). */
 struct lb_tmeta {
 	__u8 digest[16];
 	__u32 size;
-	__u32 pad;
+	__u32 check;
 };
 
 struct lb_t2 {

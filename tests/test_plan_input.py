@@ -68,6 +68,16 @@ def _set(path, value):
 
 _DEL = object()
 
+
+def _edit_table(f):
+    """Change the first Maglev table's raw slots with f(bytes) -> bytes, keeping its sha256."""
+    import base64
+
+    def g(doc):
+        t = doc["tier1"]["maglevTables"][0]
+        t["table"] = base64.b64encode(f(base64.b64decode(t["table"]))).decode()
+    return g
+
 # (id, bytes of the file from the plans, words the message must hold)
 MALFORMED = [
     ("not-json", lambda p: b"{not json", "not JSON"),
@@ -88,6 +98,11 @@ MALFORMED = [
     ("node-name", lambda p: _edit(p, T1, _set(["node", "name"], "../../x")), "node.name '../../x' is not a DNS subdomain"),
     ("label-escape", lambda p: _edit(p, T1, _set(["node", "labels", "k\x1b[31m"], 5)), "node.labels['k\\x1b[31m']"),
     ("huge-int", lambda p: dumps(p[T1]).replace(b'"port": 443', b'"port": 123456789012345678901234567890', 1), "port"),
+    # the node knows a programmed table by its sha256: an edited table must not pass as the old one
+    ("table-edited", lambda p: _edit(p, T1, _edit_table(lambda raw: raw[2:4] + raw[:2] + raw[4:] if raw[:2] != raw[2:4]
+                                                         else bytes([raw[0] ^ 1]) + raw[1:])),
+     "tier1.maglevTables[0].sha256: is not the SHA-256 of table"),
+    ("table-short", lambda p: _edit(p, T1, _edit_table(lambda raw: raw[:-2])), "tier1.maglevTables[0].table: holds"),
     ("deep", lambda p: b'{"kind": "NodePlan", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}", "not JSON"),
 ]
 IDS = [m[0] for m in MALFORMED]

@@ -419,6 +419,7 @@ class PlanObject:
                 raise PlanFormatError(path, f"missing field {shown(key)}")
         obj = cls(**kwargs)
         obj.validate(path)
+        obj.validate_outside(path)
         return obj
 
     @classmethod
@@ -458,6 +459,10 @@ class PlanObject:
 
     def validate(self, path: tuple) -> None:
         """Checks across fields (a subclass's); raises PlanFormatError."""
+
+    def validate_outside(self, path: tuple) -> None:
+        """Checks only what comes from outside needs (`from_json`: `apply --plan`, state files),
+        too dear for the compiler's own output; raises PlanFormatError."""
 
     def to_json(self) -> dict:
         """The JSON form, built once per object (objects are frozen; one shared by several

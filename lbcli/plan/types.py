@@ -140,6 +140,24 @@ class T2Node(PlanObject):
     tunnel_mac: str = f(MAC)
 
 
+def _check_table_digest(table, path) -> None:
+    """A node knows a programmed table by its sha256 (lbcli/agent/datapath/reconciler.py
+    table_identity): a plan whose table no longer matches it (edited by hand, damaged) would
+    leave the old slots in place, so it is refused here, where plans come in from outside."""
+    import base64
+    import binascii
+    import hashlib
+
+    try:
+        raw = base64.b64decode(table.table, validate=True)
+    except (binascii.Error, ValueError):
+        raise PlanFormatError((*path, "table"), "is not base64") from None
+    if len(raw) != 2 * table.size:
+        raise PlanFormatError((*path, "table"), f"holds {len(raw) // 2} entries, size says {table.size}")
+    if hashlib.sha256(raw).hexdigest() != table.sha256:
+        raise PlanFormatError((*path, "sha256"), "is not the SHA-256 of table (the plan was edited or damaged)")
+
+
 @_t
 class MaglevTable(PlanObject):
     id: int = f(Int(0))
@@ -151,6 +169,9 @@ class MaglevTable(PlanObject):
     encoding: str = f(Const("u16le-base64"))
     table: str = f(Str("^[A-Za-z0-9+/]*={0,2}$"), desc="size x uint16 little-endian, each an index into t2Nodes.")
     sha256: str = f(SHA256)
+
+    def validate_outside(self, path):
+        _check_table_digest(self, path)
 
 
 @_t
@@ -182,6 +203,9 @@ class BackendTable(PlanObject):
     encoding: str = f(Const("u16le-base64"))
     table: str = f(Str("^[A-Za-z0-9+/]*={0,2}$"), desc="size x uint16 little-endian, each an index into backends.")
     sha256: str = f(SHA256)
+
+    def validate_outside(self, path):
+        _check_table_digest(self, path)
 
 
 @_t

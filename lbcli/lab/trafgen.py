@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 TABLE = "lbbench"
 
@@ -91,23 +92,32 @@ def _forwarded(lab, node: str) -> int:
 
 
 def _stop(proc) -> None:
-    """Stop trafgen and every process it forked: they run in a process group of their own (the
-    one `proc` leads); a SIGINT to the first process alone left a sender running into the next
-    measurement now and then."""
-    for sig, wait in ((signal.SIGINT, 5), (signal.SIGKILL, 5)):
+    """Stop trafgen and the sender it forked per CPU. They run in a process group of their own
+    (the one `proc` leads): trafgen's parent only waits for its children, so a signal to it alone
+    left a child sending (at SCHED_FIFO priority) into the next measurement."""
+    for sig in (signal.SIGINT, signal.SIGKILL):
         try:
             os.killpg(proc.pid, sig)
         except ProcessLookupError:
             pass
-        try:
-            proc.wait(timeout=wait)
-        except subprocess.TimeoutExpired:
-            continue
-        try:
-            os.killpg(proc.pid, 0)
-        except ProcessLookupError:
-            return  # the whole group is gone
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:  # bounded; orphaned children are reaped by init
+            if proc.poll() is not None and not _group_alive(proc.pid):
+                return
+            time.sleep(0.05)
     raise RuntimeError(f"trafgen (process group {proc.pid}) did not stop")
+
+
+def _group_alive(pgid: int) -> bool:
+    """Any process of group `pgid` that is not a zombie."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
 
 
 def rate(lab, sender: str, dev: str, packet: str, receiver: str, seconds: float, warmup: float = 0.5,

@@ -123,7 +123,9 @@ def program_worker(plan_dir: Path, state_dir: Path, bpf_root: Path, runs: int) -
 
 
 # -- forwarding ----------------------------------------------------------------------------------
-PATHS = ("plain routing through T1", "nftables DNAT on T1", "tier-1 eBPF, tc", "tier-1 eBPF, XDP")
+PATHS = ("plain routing through T1", "nftables DNAT on T1", "tier-1 eBPF, tc", "tier-1 eBPF, XDP",
+         "straight to T2 (no T1)")
+DIRECT = PATHS[-1]  # the lab's fixed cost: sender, bridge, T2's counter (every path pays it)
 
 
 def forwarding(runs: int, seconds: float, source: str, cpus: int) -> dict[str, list[float]]:
@@ -137,8 +139,9 @@ def forwarding(runs: int, seconds: float, source: str, cpus: int) -> dict[str, l
     from lbcli.lab.plans import LabService, node_plans
 
     vip, port = "100.64.0.101", 9999
-    out: dict[str, list[float]] = {p: [] for p in PATHS}
-    offered: dict[str, list[float]] = {p: [] for p in PATHS}
+    paths = PATHS if source == "router" else PATHS[:-1]  # from the client everything passes T1
+    out: dict[str, list[float]] = {p: [] for p in paths}
+    offered: dict[str, list[float]] = {p: [] for p in paths}
     with Lab() as lab:
         lab.mount_bpffs()
         t1, t2 = lab.topology.node("t1-a"), lab.topology.node("t2-a")
@@ -174,7 +177,9 @@ def forwarding(runs: int, seconds: float, source: str, cpus: int) -> dict[str, l
         # each path its own 256 flows (source ports), so no state one path left (conntrack, flow
         # table) meets another path's packets
         to_t2 = tg.frame(dst_mac, src_mac, client, t2.ip, port, sport_hi=0x9A)
-        to_vip = {p: tg.frame(dst_mac, src_mac, client, vip, port, sport_hi=0x9B + i) for i, p in enumerate(PATHS[1:])}
+        to_vip = {p: tg.frame(dst_mac, src_mac, client, vip, port, sport_hi=0x9B + i) for i, p in enumerate(PATHS[1:4])}
+        # the same frames, sent to T2's own MAC and address on the segment (T1 not on the way)
+        direct = tg.frame(mac("t2-a", "eth0"), src_mac, client, t2.ip, port, sport_hi=0x9F)
         tg.counter_setup(lab, "t2-a", "eth0", 4789, port)
         dnat = {"nftables": [
             {"add": {"table": {"family": "ip", "name": "bench"}}},
@@ -195,12 +200,14 @@ def forwarding(runs: int, seconds: float, source: str, cpus: int) -> dict[str, l
 
         loaded = False
         for r in range(runs):
-            for path in PATHS[r % len(PATHS):] + PATHS[:r % len(PATHS)]:  # each path in each position
-                if path in ("plain routing through T1", "nftables DNAT on T1") and loaded:
+            for path in paths[r % len(paths):] + paths[:r % len(paths)]:  # each path in each position
+                if path in ("plain routing through T1", "nftables DNAT on T1", DIRECT) and loaded:
                     nodecmd("reset")
                     loaded = False
                 if path == "plain routing through T1":
                     measure(path, to_t2)
+                elif path == DIRECT:
+                    measure(path, direct)
                 elif path == "nftables DNAT on T1":
                     lab.run_in("t1-a", ["nft", "-j", "-f", "-"], input=json.dumps(dnat))
                     measure(path, to_vip[path])
@@ -284,12 +291,39 @@ def forwarding_report(args) -> None:
         return statistics.median(pairs) if pairs else float("nan")
 
     dnat, tc, routing = "nftables DNAT on T1", "tier-1 eBPF, tc", "plain routing through T1"
-    print(f"  {'path':<28} {'pps':>10} {'vs DNAT':>8} {'vs tc':>7} {'vs routing':>11} {'delivered':>10}   runs")
-    for p in PATHS:
+
+    paths = list(fwd)
+
+    def t1_ns(p: str) -> float:  # per packet, what passing T1 adds to the lab's fixed cost (per round)
+        if DIRECT not in fwd:
+            return float("nan")
+        pairs = [1e9 / a - 1e9 / d for a, d in zip(fwd[p], fwd[DIRECT]) if a and d]
+        return statistics.median(pairs) if pairs else float("nan")
+
+    def ns_ratio(p: str, base: str) -> float:  # base's T1 cost over p's, median of the rounds
+        if DIRECT not in fwd:
+            return float("nan")
+        pairs = [(1e9 / b - 1e9 / d) / (1e9 / a - 1e9 / d)
+                 for a, b, d in zip(fwd[p], fwd[base], fwd[DIRECT]) if a and b and d and a < d]
+        return statistics.median(pairs) if pairs else float("nan")
+
+    print(f"  {'path':<28} {'pps':>10} {'vs DNAT':>8} {'vs tc':>7} {'vs routing':>11} {'delivered':>10} "
+          f"{'T1 ns/pkt':>10} {'T1 vs DNAT':>10} {'T1 vs tc':>9}   runs")
+    for p in paths:
         share = statistics.median(a / b for a, b in zip(fwd[p], offered[p]) if b)
+        t1 = (f"{t1_ns(p):>10,.0f} {ns_ratio(p, dnat):>9.2f}x {ns_ratio(p, tc):>8.2f}x" if p != DIRECT
+              else f"{'':>10} {'':>10} {'':>9}")
         print(f"  {p:<28} {med[p]:>10,.0f} {ratio(p, dnat):>7.2f}x {ratio(p, tc):>6.2f}x {ratio(p, routing):>10.2f}x "
-              f"{share:>9.0%}   " + " ".join(f"{v:,.0f}" for v in fwd[p]))
-    print("  (ratios: medians of the ratios within each round; delivered: counted at T2 / left the sender)")
+              f"{share:>9.0%} {t1}   " + " ".join(f"{v:,.0f}" for v in fwd[p]))
+    print("  (ratios: medians of the ratios within each round; delivered: counted at T2 / left the sender; "
+          "T1 ns/pkt: 1/pps less 1/pps of the straight path, i.e. what crossing T1 adds per packet)")
+    offered_max = max(statistics.median(v) for v in offered.values())
+    print(f"  offered (left the sender, median per path): "
+          + ", ".join(f"{p.split(',')[-1].strip()} {statistics.median(offered[p]):,.0f}" for p in paths)
+          + f"; load average {open('/proc/loadavg').read().split()[0]}")
+    if offered_max and all(statistics.median(a / b for a, b in zip(fwd[p], offered[p]) if b) > 0.95 for p in paths):
+        print("  every path delivered > 95 % of what was sent: the sender (and the shared CPU the whole path runs "
+              "on) sets these rates, not a loss on T1")
 
 
 if __name__ == "__main__":

@@ -252,6 +252,43 @@ def test_reset_leaves_routing_through_the_node(lab_driver, plans):
         tg.counter_teardown(lab, "t2-a")
 
 
+def test_frames_with_headers_in_page_fragments_are_balanced(lab_driver, plans):
+    """trafgen sends from a packet socket's TX ring, whose skbs carry everything after the MAC
+    header in page fragments: VIP packets must still be carried to a T2 by the program (pulled
+    in), not pass to T1's stack unseen and be routed back to the router."""
+    import shutil
+
+    from lbcli.lab import trafgen as tg
+
+    if shutil.which("trafgen") is None:
+        pytest.skip("trafgen (netsniff-ng) not installed")
+    drv, lab = lab_driver, lab_driver.lab
+    mac = lambda node, dev: lab.run_in(node, ["cat", f"/sys/class/net/{dev}/address"]).stdout.strip()  # noqa: E731
+    pkt = tg.frame(mac("t1-a", "eth0"), mac("router", "eth0"), lab.topology.client_ip, VIP, PORT, flows=64,
+                   proto="tcp")
+    t2s = [n.name for n in lab.topology.tier("t2")]
+
+    def forwarded() -> int:
+        head, values = [line.split() for line in lab.run_in("t1-a", ["cat", "/proc/net/snmp"]).stdout.splitlines()
+                        if line.startswith("Ip:")][:2]
+        return int(values[head.index("ForwDatagrams")])
+
+    drv.nodecmd("t1-a", "apply", plans["t1-a"], component="datapath")
+    for node in t2s:
+        tg.counter_setup(lab, node, "eth0", 4789, PORT)
+    try:
+        n, seen0, fwd0 = 300, service_packets(drv, "t1-a"), forwarded()
+        tg.send(lab, "router", "eth0", pkt, n, pps=0)  # unpaced: the TX ring
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and sum(tg.counter_read(lab, t) for t in t2s) < n:
+            time.sleep(0.05)
+        assert [sum(tg.counter_read(lab, t) for t in t2s), service_packets(drv, "t1-a") - seen0,
+                forwarded() - fwd0] == [n, n, 0]  # all encapsulated to a T2, counted once, none routed
+    finally:
+        for node in t2s:
+            tg.counter_teardown(lab, node)
+
+
 def test_observe_reads_slots_changed_behind_a_kept_reader(lab_driver, plans):
     """A TableReader kept across observes (the agent's, mappings open) still sees a slot changed
     in both buffers alike (no buffer mismatch to give it away): every observe checks the live

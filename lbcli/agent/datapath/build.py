@@ -80,7 +80,7 @@ def object_path(cache_dir: Path | None = None, main: str = MAIN) -> tuple[Path, 
         return out, digest
     with replacing(out, 0o644) as tmp:
         proc = subprocess.run(
-            [clang, "-O2", "-g", "-target", "bpf", "-Wall", "-Wno-unused-function",
+            [clang, "-O2", "-g", "-target", "bpf", "-Wall", "-Werror=implicit-function-declaration", "-Wno-unused-function",
              "-I", str(source_dir()), "-c", str(source_dir() / main), "-o", str(tmp)],
             capture_output=True, text=True, check=False,
         )

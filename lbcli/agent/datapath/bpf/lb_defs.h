@@ -111,6 +111,7 @@ static long (*bpf_redirect_neigh)(__u32 ifindex, void *params, int plen, __u64 f
 #define LB_IP_DADDR_OFF (14 + 16)
 static long (*bpf_xdp_adjust_head)(struct xdp_md *ctx, int delta) = (void *)44;
 static __u64 (*bpf_xdp_get_buff_len)(struct xdp_md *ctx) = (void *)188;
+static long (*bpf_skb_pull_data)(struct __sk_buff *skb, __u32 len) = (void *)39;
 static long (*bpf_skb_adjust_room)(struct __sk_buff *skb, __s32 len_diff, __u32 mode, __u64 flags) = (void *)50;
 
 #define BPF_ADJ_ROOM_MAC 1

@@ -43,16 +43,31 @@ static __always_inline int lb_tc_encap(struct __sk_buff *skb, const struct lb_nh
 	return 0;
 }
 
+/* Headers the program reads: Ethernet, IPv4 (options included) and the ports. An skb may hold
+ * less than that in its linear area (a packet socket's TX ring, e.g. trafgen, puts everything
+ * after the MAC header in page fragments; so can GRO and header-split NICs): pull them in, or a
+ * VIP packet would pass to the stack unseen and be routed like any other. */
+static __always_inline int lb_pull(struct __sk_buff *skb, __u32 len)
+{
+	if ((void *)(long)skb->data + len <= (void *)(long)skb->data_end)
+		return 0;
+	return len <= skb->len ? bpf_skb_pull_data(skb, len) : -1;
+}
+
 SEC("tc")
 int lb_tc_ingress(struct __sk_buff *skb)
 {
-	void *data = (void *)(long)skb->data;
-	void *data_end = (void *)(long)skb->data_end;
-	struct ethhdr *eth = data;
+	void *data, *data_end;
+	struct ethhdr *eth;
 	struct iphdr *ip;
 	__u32 *l4;
 	__u32 ports, zero = 0;
 
+	if (lb_pull(skb, sizeof(struct ethhdr) + sizeof(struct iphdr) + 4))
+		return TC_ACT_OK;
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	eth = data;
 	if ((void *)(eth + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
 		return TC_ACT_OK;
 	ip = (void *)(eth + 1);
@@ -63,6 +78,16 @@ int lb_tc_ingress(struct __sk_buff *skb)
 	/* fragments after the first carry no ports: they cannot be matched to a service */
 	if (ip->frag_off & bpf_htons(0x1fff))
 		return TC_ACT_OK;
+	if (ip->ihl > 5) { /* options: the ports lie further in */
+		if (lb_pull(skb, sizeof(struct ethhdr) + ip->ihl * 4 + 4))
+			return TC_ACT_OK;
+		data = (void *)(long)skb->data;
+		data_end = (void *)(long)skb->data_end;
+		eth = data;
+		ip = (void *)(eth + 1);
+		if ((void *)(ip + 1) > data_end)
+			return TC_ACT_OK;
+	}
 	l4 = (void *)ip + ip->ihl * 4;
 	if ((void *)(l4 + 1) > data_end)
 		return TC_ACT_OK;

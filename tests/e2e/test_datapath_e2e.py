@@ -410,3 +410,35 @@ def test_tables_pinned_without_a_check_converge_in_place(lab_driver, plans):
         assert maps.read_table(k) == content
     assert now == ts._replace(active=1 - ts.active)  # same buffers and identity, checked again
     assert drv.nodecmd("t1-a", "apply", plans["t1-a"], component="datapath")["datapath"]["changed"] == 0
+
+
+def test_standby_slot_changed_is_not_drift_and_is_repaired_before_a_flip(lab_driver, plans):
+    """Observe checks the buffer packets read only. A slot of the standby buffer changed with
+    bpftool is not drift (nothing is planned, packets never read it); when the table is next
+    brought through the standby buffer (here: lb_tmeta's check cleared, so apply rewrites the
+    table in place), the changed slot is written back before the flip, and the buffer packets
+    read afterwards holds the plan's content."""
+    from lbcli.agent.datapath.maps import PinnedMaps
+
+    drv = lab_driver
+    drv.nodecmd("t1-a", "apply", plans["t1-a"], component="datapath")
+    pin = drv.lab.bpf_root / "t1-a"
+    with PinnedMaps(pin) as maps:
+        (k, ts), = maps.read_tables().items()
+        content = maps.read_table(k)
+    standby = ts.buffers[1 - ts.active]
+    good = _slots(drv, standby, 3)
+    bad = bytes(good[:4]) + bytes(b ^ 0xFF for b in good[4:])
+    _bpftool(drv, "map", "update", "id", str(standby), "key", *_hex((3).to_bytes(4, "little")), "value", *_hex(bad))
+    assert _slots(drv, standby, 3) == bad
+    assert drv.nodecmd("t1-a", "diff", plans["t1-a"], component="datapath")["datapath"] == []
+    key = _hex(k.to_bytes(4, "little"))
+    meta = bytes(int(x, 16) for x in _bpftool(drv, "map", "lookup", "pinned", str(pin / "lb_tmeta"), "key", *key)["value"])
+    _bpftool(drv, "map", "update", "pinned", str(pin / "lb_tmeta"), "key", *key, "value", *_hex(meta[:20] + bytes(4)))
+    res = drv.nodecmd("t1-a", "apply", plans["t1-a"], component="datapath")["datapath"]
+    assert res["ok"] and [(r["object"], r["detail"]) for r in res["results"]] == [(f"table {k}", "slots written: 1")], res
+    with PinnedMaps(pin) as maps:
+        now = maps.read_tables()[k]
+        assert now.active == 1 - ts.active and maps.read_table(k) == content
+    assert all(_slots(drv, b, 3) == good for b in now.buffers)
+    assert drv.nodecmd("t1-a", "apply", plans["t1-a"], component="datapath")["datapath"]["changed"] == 0

@@ -6,7 +6,7 @@ update writes the changed slots of the standby buffer, flips `active` (one word)
 other buffer level, so a packet never sees a half-written table and both buffers hold the same
 content at rest. lb_tmeta[k] records the table's identity and the CRC-32C of its content; it is
 cleared before a write and set after, so a crash leaves it empty, and an observe trusts it only
-while both live buffers have that check (every slot read in place, nothing hashed).
+while the buffer packets read has that check (every slot read in place, nothing hashed).
 """
 
 from __future__ import annotations
@@ -96,10 +96,9 @@ class TableState(NamedTuple):  # (a tuple: a thousand are made on every observe)
 
 class TableReader:
     """Reads Maglev buffers back from the kernel, kept across observes (the agent observes
-    every period and after every event). Every observe reads every slot of both buffers: a
-    CRC-32C of each, in place through a kept mapping (no copy), against the check lb_tmeta
-    records with the table's identity at write time; the identity holds only when all three
-    agree. The mappings are keyed by (inner map id, size): a map id names one map while it
+    every period and after every event). Every observe reads every slot of the buffer packets
+    read: a CRC-32C, in place through a kept mapping (no copy), against the check lb_tmeta
+    records with the table's identity at write time; the identity holds only when they agree. The mappings are keyed by (inner map id, size): a map id names one map while it
     lives, and the open mapping keeps that map alive until keep() or close() lets it go."""
 
     def __init__(self) -> None:
@@ -119,17 +118,15 @@ class TableReader:
     def content(self, map_id: int, size: int) -> bytes:
         return self._map(map_id, size)[: 4 * size]
 
-    def verified(self, b0: int, b1: int, size: int, identity: bytes | None, check: int) -> bytes | None:
-        """`identity` when both buffers have content with lb_tmeta's `check`, else None."""
+    def verified(self, buffer: int, size: int, identity: bytes | None, check: int) -> bytes | None:
+        """`identity` when the buffer packets read has content with lb_tmeta's `check`, else
+        None. The standby buffer is not checked: packets never read it, and an update writes
+        every slot in which it differs from the new content (_write_changed compares the live
+        slots), so a changed standby slot is repaired before the flip without being drift."""
         if identity is None:
             return None
-        n, mm = 4 * size, self._mm
-        m0, m1 = mm.get((b0, size)) or self._map(b0, size), mm.get((b1, size)) or self._map(b1, size)
-        if _CRC32C is not None:
-            ok = _CRC32C(m0, n) == check == _CRC32C(m1, n)
-        else:
-            ok = content_check(m0, n) == check == content_check(m1, n)
-        return identity if ok else None
+        m = self._mm.get((buffer, size)) or self._map(buffer, size)
+        return identity if content_check(m, 4 * size) == check else None
 
     def adopt(self, map_id: int, size: int, mm: mmap.mmap) -> None:
         """A buffer just created through mapping `mm` (kept, not reopened)."""
@@ -295,7 +292,7 @@ class PinnedMaps:
 
     def read_tables(self, reader: TableReader | None = None) -> dict[int, TableState]:
         """Logical tables in use (lb_tstate size > 0). The identity is lb_tmeta's only while
-        the live content of both buffers has the check recorded with it (TableReader.verified):
+        the live content of the buffer packets read has the check recorded with it (TableReader.verified):
         a slot changed behind the agent's back is drift (identity None), which the reconciler
         repairs by rewriting the differing slots.
         `reader`: one kept across observes (the mappings stay open); without one, a reader for
@@ -319,8 +316,9 @@ class PinnedMaps:
                 mdigest, msize, mcheck = tmetas[k]
                 b0, b1 = ids[2 * k], ids[2 * k + 1]
                 recorded = mdigest if msize == size and mdigest != ZERO_DIGEST and b0 and b1 else None
-                out[k] = TableState(size, active & 1, reader.verified(b0, b1, size, recorded, mcheck), (b0, b1))
-            reader.keep({(ts.buffers[b], ts.size) for ts in out.values() for b in (0, 1)})
+                live = (b0, b1)[active & 1]
+                out[k] = TableState(size, active & 1, reader.verified(live, size, recorded, mcheck), (b0, b1))
+            reader.keep({(ts.buffers[ts.active], ts.size) for ts in out.values()})
         finally:
             if own:
                 reader.close()

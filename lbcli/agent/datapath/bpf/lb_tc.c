@@ -1,8 +1,10 @@
 /* Tier-1 datapath: tc clsact ingress (direct-action) on the node's uplink.
  *
  * VIP:port/proto matches are steered to a T2 node picked by the service's Maglev table
- * (or by the flow table for established flows), encapsulated with bpf_skb_set_tunnel_key and
- * redirected to an external (collect-metadata) tunnel device. The client IP is kept (DSR).
+ * (or by the flow table for established flows) and encapsulated in VXLAN: in the program
+ * (outer headers written here, redirected out of the uplink: lb_tc_encap) when the T2's next
+ * hop is resolved in lb_nh, else with bpf_skb_set_tunnel_key through an external
+ * (collect-metadata) tunnel device. The client IP is kept (DSR).
  * Services flagged t1-only go straight to their backends through tier-1 NAT (lb_t1only.h),
  * whose replies come back here too. Everything else passes untouched. */
 #include "lb_defs.h"

@@ -355,6 +355,17 @@ def _slots(drv, buf_id: int, elem: int) -> bytes:
     return bytes(int(x, 16) for x in got["value"])
 
 
+def _one_table(drv, plans):
+    """Apply t1-a's datapath; (driver, pin dir, table number, its state, its content)."""
+    from lbcli.agent.datapath.maps import PinnedMaps
+
+    drv.nodecmd("t1-a", "apply", plans["t1-a"], component="datapath")
+    pin = drv.lab.bpf_root / "t1-a"
+    with PinnedMaps(pin) as maps:
+        (k, ts), = maps.read_tables().items()
+        return drv, pin, k, ts, maps.read_table(k)
+
+
 def test_slot_changed_with_bpftool_is_found_and_repaired(lab_driver, plans):
     """A slot of the table packets read, changed with bpftool behind the agent's back: the next
     observe (a new process, so nothing remembered) sees the live buffer no longer has the check
@@ -390,12 +401,7 @@ def test_tables_pinned_without_a_check_converge_in_place(lab_driver, plans):
     an apply changes nothing."""
     from lbcli.agent.datapath.maps import PinnedMaps
 
-    drv = lab_driver
-    drv.nodecmd("t1-a", "apply", plans["t1-a"], component="datapath")
-    pin = drv.lab.bpf_root / "t1-a"
-    with PinnedMaps(pin) as maps:
-        (k, ts), = maps.read_tables().items()
-        content = maps.read_table(k)
+    drv, pin, k, ts, content = _one_table(lab_driver, plans)
     key = _hex(k.to_bytes(4, "little"))
     meta = bytes(int(x, 16) for x in _bpftool(drv, "map", "lookup", "pinned", str(pin / "lb_tmeta"), "key", *key)["value"])
     assert meta[20:] != bytes(4)  # this version records the check
@@ -420,12 +426,7 @@ def test_standby_slot_changed_is_not_drift_and_is_repaired_before_a_flip(lab_dri
     read afterwards holds the plan's content."""
     from lbcli.agent.datapath.maps import PinnedMaps
 
-    drv = lab_driver
-    drv.nodecmd("t1-a", "apply", plans["t1-a"], component="datapath")
-    pin = drv.lab.bpf_root / "t1-a"
-    with PinnedMaps(pin) as maps:
-        (k, ts), = maps.read_tables().items()
-        content = maps.read_table(k)
+    drv, pin, k, ts, content = _one_table(lab_driver, plans)
     standby = ts.buffers[1 - ts.active]
     good = _slots(drv, standby, 3)
     bad = bytes(good[:4]) + bytes(b ^ 0xFF for b in good[4:])

@@ -60,25 +60,10 @@ def plan_for(node: str, prefixes: list[dict], *, bfd: dict | None = None, hold: 
     """`node`'s plan as `cilium-lb compile` makes it from a manifest set (bgp_manifests): the
     lab's Nodes and services (lbcli/lab/plans.py) plus the BGP resources for these prefixes,
     timers, authentication and BFD profile."""
-    import yaml
+    from ..lintkit import compile_docs
 
-    from lbcli.compile.plan import compile_plans
-    from lbcli.lint.engine import lint
-    from lbcli.lint.problem import Severity
-    from lbcli.manifest.loader import LoadResult, load_text
-
-    text = yaml.safe_dump_all(bgp_manifests(prefixes, bfd=bfd, hold=hold, keepalive=keepalive,
-                                            connect_retry=connect_retry, auth=auth, peer_asn=peer_asn),
-                           sort_keys=False)
-    loaded = LoadResult()
-    loaded.files.append("bgp-lab.yaml")
-    loaded.texts["bgp-lab.yaml"] = text
-    load_text("bgp-lab.yaml", text, loaded)
-    report = lint(loaded)
-    errors = [f"{p.line}:{p.column} {p.rule} {p.message}" for p in report.problems if p.severity >= Severity.ERROR]
-    if errors:
-        raise ValueError("the BGP lab's manifest set has errors:\n" + "\n".join(errors))
-    return compile_plans(report.index).plans[node].to_json()
+    return compile_docs(bgp_manifests(prefixes, bfd=bfd, hold=hold, keepalive=keepalive, connect_retry=connect_retry,
+                                      auth=auth, peer_asn=peer_asn), node)
 
 
 def bgp_manifests(prefixes: list[dict], *, bfd: dict | None, hold: int, keepalive: int, connect_retry: int,

@@ -118,15 +118,26 @@ def test_a_port_change_in_the_cluster_is_served_by_the_datapath(kl):
     t0 = time.time()
     kl.api.put(svc)
     _until("the VIP answers on 8443", lambda: kl.curl(8443), timeout=40)
-    assert not kl.curl(443)
+    # each tier-1 node (the router spreads flows over both) stops dispatching 443 when it applies
+    _until("the VIP no longer answers on 443", lambda: not kl.curl(443) and not kl.curl(443), timeout=40)
     def after(rec) -> float:
         at = datetime.strptime(rec["time"], "%Y-%m-%dT%H:%M:%S.%fZ")
         return (at - datetime.utcfromtimestamp(t0)).total_seconds()
 
     for node in NODES:
+        # the VIP answers once one tier-2 node serves 8443: the other may still be loading
+        _until(f"{node} loaded the new plan",
+               lambda n=node: any(r["event"] == "plan" for r in kl.records(n)[before[n]:]))
         recs = kl.records(node)[before[node]:]
-        seen = next(r for r in recs if r["event"] == "kube-changed" and "LBService" in r["kinds"])
         plan = next(r for r in recs if r["event"] == "plan")
+        seen = next((r for r in recs if r["event"] == "kube-changed" and "LBService" in r["kinds"]), None)
+        if seen is None:
+            # a load asked for by an earlier change (the LBVIP status the leader writes, say)
+            # began after this event arrived and took it: the feed asks for no second reconcile,
+            # so the plan record is the only trace -- loaded in the same bound plus the load
+            print(f"{node}: taken by a load already asked for, new plan loaded {after(plan):.3f} s after the change")
+            assert after(plan) < 1.5, (node, after(plan))
+            continue
         print(f"{node}: reconcile asked for {after(seen):.3f} s, new plan loaded {after(plan):.3f} s after the change")
         assert after(seen) < 1.0, (node, after(seen))  # the change reached the node within a second
         assert after(plan) >= after(seen)

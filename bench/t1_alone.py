@@ -126,6 +126,22 @@ def _net_rx() -> list[int]:
     return []
 
 
+def _nft_counter(t2_ip: str, port: int) -> dict:
+    """The far end's counter for frames T1 sends as skbs (the XDP program's twin): IPv4/UDP to
+    the T2 node's address and to the VXLAN or the service port, counted and dropped."""
+    t = {"family": "netdev", "table": "farend"}
+    return {"nftables": [
+        {"add": {"table": {"family": "netdev", "name": "farend"}}},
+        {"add": {"chain": {**t, "name": "in", "type": "filter", "hook": "ingress", "dev": "p-t1-a", "prio": -500,
+                           "policy": "accept"}}},
+        {"add": {"counter": {**t, "name": "got"}}},
+        {"add": {"rule": {**t, "chain": "in", "expr": [
+            {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": t2_ip}},
+            {"match": {"op": "==", "left": {"payload": {"protocol": "udp", "field": "dport"}},
+                       "right": {"set": [4789, port]}}},
+            {"counter": "got"}, {"drop": None}]}}}]}
+
+
 class Alone:
     """The isolation set-up on a built Lab (bench_datapath.forwarding builds and tears it down)."""
 
@@ -146,11 +162,12 @@ class Alone:
         self.pin = lab.mount_bpffs() / "far_end"
         lab.run_in("seg", ["bpftool", "prog", "load", str(obj), str(self.pin),
                            "pinmaps", str(lab.bpf_root / "far_end_maps")])
-        lab.run_in("seg", ["ip", "link", "set", "dev", "p-t1-a", "xdpdrv", "pinned", str(self.pin)])
         # the sender's frames reach T1 through NAPI (veth queues an skb in the ring only if the
         # sending side has no TSO; T1's XDP program turns it off itself, GRO does not)
         lab.run_in("seg", ["ethtool", "-K", "p-t1-a", "tso", "off"])
-        self.far_threads = self._thread_on("seg", "p-t1-a", self.LAB_CPU, fifo=True)
+        self._far_xdp = False
+        self._rps("seg", "p-t1-a", 1 << self.LAB_CPU)
+        lab.run_in("seg", ["nft", "-j", "-f", "-"], input=json.dumps(_nft_counter(t2_ip, port)))
         shim_c, self.shim = lab.workdir / "sndbuf.c", lab.workdir / "sndbuf.so"
         shim_c.write_text(SNDBUF_C)
         subprocess.run(["cc", "-O2", "-shared", "-fPIC", "-o", str(self.shim), str(shim_c), "-ldl"], check=True,
@@ -175,13 +192,26 @@ class Alone:
         for pid in new:
             os.sched_setaffinity(pid, {cpu})
             if fifo:  # runs whenever it has work, as softirq would (else trafgen starves it)
-                os.sched_setscheduler(pid, os.SCHED_FIFO, os.sched_param(1))
+                os.sched_setscheduler(pid, os.SCHED_FIFO, os.sched_param(2))
         return new
+
+    def _rps(self, node: str, dev: str, mask: int) -> None:
+        self.lab.run_in(node, ["sh", "-c", f"for q in /sys/class/net/{dev}/queues/rx-*; do echo {mask:x} > $q/rps_cpus; done"])
 
     def t1_mode(self, xdp: bool) -> None:
         """After T1's datapath changed: its uplink polled by a NAPI thread on CPU 1 (GRO gives
-        veth NAPI without an XDP program)."""
+        veth NAPI without an XDP program). The far end: with T1 in XDP mode its XDP_TX needs NAPI
+        there, so the XDP counter runs in a NAPI thread on CPU 0; otherwise frames T1 sends arrive
+        as skbs, which RPS hands to CPU 0, where the nft counter counts them (an XDP program on
+        an skb would cost a copy of each, on the lab's CPU)."""
         self.lab.run_in("t1-a", ["ethtool", "-K", "eth0", "gro", "off" if xdp else "on"])
+        if xdp and not self._far_xdp:
+            self.lab.run_in("seg", ["ip", "link", "set", "dev", "p-t1-a", "xdpdrv", "pinned", str(self.pin)])
+            self.far_threads = self._thread_on("seg", "p-t1-a", self.LAB_CPU, fifo=True)
+        elif not xdp and self._far_xdp:
+            self.lab.run_in("seg", ["ip", "link", "set", "dev", "p-t1-a", "xdpdrv", "off"])
+            self.far_threads = {}
+        self._far_xdp = xdp
         # SCHED_FIFO as well: NAPI on a NIC runs in softirq, which no task on that CPU delays
         self.t1_threads = self._thread_on("t1-a", "eth0", self.T1_CPU, fifo=True)
 
@@ -189,13 +219,19 @@ class Alone:
         for node, dev in (("t1-a", "eth0"), ("seg", "p-t1-a")):
             self.lab.run_in(node, ["sh", "-c", f"echo 0 > /sys/class/net/{dev}/threaded"], check=False)
         self.lab.run_in("seg", ["ip", "link", "set", "dev", "p-t1-a", "xdpdrv", "off"], check=False)
+        self.lab.run_in("seg", ["sh", "-c", "for q in /sys/class/net/p-t1-a/queues/rx-*; do echo 0 > $q/rps_cpus; done"],
+                        check=False)
+        self.lab.run_in("seg", ["nft", "-j", "-f", "-"], check=False, input=json.dumps(
+            {"nftables": [{"delete": {"table": {"family": "netdev", "name": "farend"}}}]}))
 
     # -- counters ------------------------------------------------------------------------------
     def counted(self) -> int:
+        nft = json.loads(self.lab.run_in("seg", ["nft", "-j", "list", "counter", "netdev", "farend", "got"]).stdout)
+        skbs = sum(int(i["counter"]["packets"]) for i in nft["nftables"] if "counter" in i)
         out = json.loads(self.lab.run_in("seg", ["bpftool", "-j", "map", "dump", "pinned",
                                                  str(self.lab.bpf_root / "far_end_maps" / "cnt")]).stdout)
         # with BTF bpftool prints each CPU's value decoded under "formatted"
-        return sum(int(v["value"]) for e in out for v in e["formatted"]["values"])
+        return skbs + sum(int(v["value"]) for e in out for v in e["formatted"]["values"])
 
     def _link_stats(self) -> dict[str, int]:
         def stat(node: str, dev: str, name: str) -> int:
@@ -229,13 +265,14 @@ class Alone:
 
 
 def rate(alone: Alone, lab, packet: str, seconds: float, warmup: float = 0.5, perf: Path | None = None) -> dict:
-    """One window: trafgen on CPU 0 sends `packet` out of T1's switch port as fast as it can
-    (normal priority: the far end's NAPI thread shares CPU 0 with it and must not starve)."""
+    """One window: trafgen on CPU 0 sends `packet` out of T1's switch port as fast as it can, at
+    real-time priority 1 (other jobs on the shared machine do not slow it; the NAPI threads run
+    at 2, so the far end's is not starved by it)."""
     from lbcli.lab.trafgen import _stop
 
     cfg = lab.workdir / "trafgen-alone.cfg"
     cfg.write_text(packet)
-    proc = lab.popen("seg", ["env", f"LD_PRELOAD={alone.shim}", "taskset", "-c", str(Alone.LAB_CPU), "trafgen", "-o", "p-t1-a", "-i", str(cfg), "-P", "1",
+    proc = lab.popen("seg", ["env", f"LD_PRELOAD={alone.shim}", "chrt", "-f", "1", "taskset", "-c", str(Alone.LAB_CPU), "trafgen", "-o", "p-t1-a", "-i", str(cfg), "-P", "1",
                              "--no-sock-mem", "-Q", "-C"],
                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     try:

@@ -131,7 +131,7 @@ DIRECT = PATHS[-1]  # the lab's fixed cost: sender, bridge, T2's counter (every 
 
 
 def forwarding(runs: int, seconds: float, source: str, cpus: int, isolate: bool = False,
-               perf_dir: Path | None = None):
+               perf_dir: Path | None = None, feed: str = "skbs"):
     """Packet rates client -> VIP through T1 on one lab, the four paths interleaved in each round
     and their order rotated from round to round (so load from other jobs hits them alike). trafgen sends 64-byte UDP frames over 256 flows
     from `source` ("client": through the router, as a client's packets come; "router": straight
@@ -159,7 +159,7 @@ def forwarding(runs: int, seconds: float, source: str, cpus: int, isolate: bool 
             from t1_alone import Alone, rate as alone_rate
 
             undo.callback(lambda: alone and alone.restore())
-            alone = Alone(lab, t2.ip, port)
+            alone = Alone(lab, t2.ip, port, feed)
             lab.run_in("t1-a", ["ping", "-c", "1", "-W", "1", t2.ip], check=False)
             alone.t1_mode(xdp=False)
         else:
@@ -259,6 +259,8 @@ def main() -> int:
     ap.add_argument("--isolate", action="store_true",
                     help="forwarding with T1 alone on CPU 1 (bench/t1_alone.py): T1's own packet rate and ns/packet")
     ap.add_argument("--skip-programming", action="store_true")
+    ap.add_argument("--feed", choices=["frames", "skbs"], default="skbs",
+                    help="with --isolate: how frames reach T1's uplink (see bench/t1_alone.py)")
     ap.add_argument("--perf", type=Path, metavar="DIR",
                     help="with --isolate: `perf record -C 1 -g` of every window into DIR/<path>-<round>.data")
     ap.add_argument("--program-worker", nargs=3, metavar=("PLANS", "STATE", "BPFROOT"))
@@ -318,7 +320,8 @@ def alone_report(args) -> None:
           f"windows, medians of {args.runs} interleaved rounds)")
     if args.perf:
         args.perf.mkdir(parents=True, exist_ok=True)
-    fwd, offered, win = forwarding(args.runs, args.seconds, "router", args.cpus, isolate=True, perf_dir=args.perf)
+    fwd, offered, win = forwarding(args.runs, args.seconds, "router", args.cpus, isolate=True, perf_dir=args.perf,
+                                   feed=args.feed)
     dnat, tc, routing = "nftables DNAT on T1", "tier-1 eBPF, tc", "plain routing through T1"
 
     def med(p: str, key: str) -> float:

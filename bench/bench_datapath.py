@@ -11,6 +11,25 @@
 
     python bench/bench_datapath.py [--runs 5] [--seconds 3] [--source client|router] [--skip-forwarding]
 
+   In that lab everything (sender, bridge, T1, T2) runs in one softirq on the sender's CPU, since
+   a veth delivers in its sender's context: each rate is 1/(the whole chain), and T1's own cost is
+   diluted by the lab's.
+3. T1 alone (`--isolate`, bench/t1_alone.py): T1's own packet rate and CPU cost per packet, as on
+   a NIC-fed node. trafgen (CPU 0, real-time priority 1) sends straight out of T1's switch port;
+   T1's uplink is polled by a NAPI thread pinned to CPU 1 (GRO gives the veth NAPI when no XDP
+   program does), so all of T1's work runs there and nothing else of the lab does; the far end
+   of T1's uplink counts (and drops) what T1 sent to the T2 node, on CPU 0 (RPS for skbs, a NAPI
+   thread with an XDP counter where T1's XDP_TX needs one). Per path and window it reports the
+   delivered rate, T1's ns per packet (CPU time of its NAPI thread, from schedstat, over the
+   frames counted), the NAPI thread's share of CPU 1, both CPUs' busy share (/proc/stat), NET_RX
+   softirqs per CPU (/proc/softirqs) and what T1's ring dropped (offered but not taken).
+   `--feed frames` hands T1 XDP frames instead of skbs (as a NIC's ring holds pages; the copy
+   happens on CPU 0, which then limits the rate); `--perf DIR` records CPU 1 with perf per window.
+   Everything it changes is on the lab's own devices and namespaces and is undone at the end, also
+   on failure (the namespaces go with the lab).
+
+    python bench/bench_datapath.py --skip-programming --isolate [--runs 5] [--seconds 2] [--perf DIR]
+
 Prints medians of several runs as a table.
 """
 

@@ -351,10 +351,11 @@ def alone_report(args) -> None:
                  if a[key] and b[key]]
         return statistics.median(pairs) if pairs else float("nan")
 
-    print(f"  {'path':<26} {'pps':>9} {'vs DNAT':>8} {'vs tc':>6} {'T1 ns/pkt':>10} {'cost: DNAT/':>11} {'tc/':>5} "
+    print(f"  {'path':<26} {'pps':>9} {'vs DNAT':>8} {'vs tc':>6} {'vs routing':>10} {'T1 ns/pkt':>10} {'cost: DNAT/':>11} {'tc/':>5} "
           f"{'CPU1 busy':>9} {'T1 thread':>9} {'CPU0 busy':>9} {'offered':>9} {'ring drops':>10}   pps per round")
     for p in fwd:
-        print(f"  {p:<26} {med(p, 'pps'):>9,.0f} {ratio(p, dnat):>7.2f}x {ratio(p, tc):>5.2f}x {med(p, 't1_ns'):>10,.0f} "
+        print(f"  {p:<26} {med(p, 'pps'):>9,.0f} {ratio(p, dnat):>7.2f}x {ratio(p, tc):>5.2f}x "
+              f"{ratio(p, routing):>9.2f}x {med(p, 't1_ns'):>10,.0f} "
               f"{ratio(p, dnat, 't1_ns', True):>10.2f}x {ratio(p, tc, 't1_ns', True):>4.2f}x "
               f"{med(p, 'cpu1_busy'):>9.0%} {med(p, 't1_thread'):>9.0%} {med(p, 'cpu0_busy'):>9.0%} "
               f"{med(p, 'offered'):>9,.0f} {med(p, 'ring_drop'):>10,.0f}   " + " ".join(f"{w['pps']:,.0f}" for w in win[p]))

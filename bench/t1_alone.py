@@ -4,29 +4,41 @@ Used by `bench_datapath.py --isolate` (see its docstring for the figures it prin
 namespace lab the sender, both bridge passes, T1 and T2 run in one softirq on the sender's CPU
 (veth delivers in the sender's context), so every path's rate is 1/(the whole chain). Here:
 
-* the sender (trafgen, pinned to CPU 0) sends from the segment's namespace straight out of T1's
-  switch port `p-t1-a`, so the frames reach T1's uplink without a bridge pass on the way in;
+* the sender (trafgen, pinned to CPU 0 at real-time priority 1) sends from the segment's
+  namespace straight out of T1's switch port `p-t1-a`, so the frames reach T1's uplink without a
+  bridge pass on the way in. A VXLAN port on the bridge (never up) makes every port reserve 64
+  bytes of headroom, as a NIC's receive buffers have (trafgen's skbs would have 16, and every
+  encapsulation would reallocate the head first). A preload raises trafgen's socket buffer:
+  frames now wait in T1's ring on the other CPU while still charged to the sender's socket, and
+  past 212 KB (net.core.wmem_* are read-only in a namespace) trafgen's flush fails and it exits;
 * T1's uplink runs NAPI (its XDP program in XDP mode, GRO otherwise: veth then queues arriving
   skbs in a ring and polls them as a NIC driver polls its RX ring) in a NAPI *thread* pinned to
-  CPU 1 (`/sys/class/net/eth0/threaded`): everything T1 does, from the poll to handing the frame
-  to the next hop, runs in that thread and nowhere else;
-* the far end of T1's uplink (`p-t1-a`) counts what T1 sent towards T2 with an XDP program and
-  drops it there, in its own NAPI thread pinned to CPU 0: what would pass the switch to T2 is
-  counted at the switch port, because the bridge and T2 on CPU 0 would otherwise cost more than
-  T1 and set the rate again. It counts only frames a correct T1 sends: IPv4/UDP to the T2
-  node's address and to the VXLAN port (tc, XDP) or the service port (routing, DNAT). That they
-  also reach T2 correctly is what tests/e2e/test_datapath_e2e.py checks, in both modes.
+  CPU 1 (`/sys/class/net/eth0/threaded`), real-time priority 2 (softirq on a NIC is not delayed by
+  tasks either): everything T1 does, from the poll to handing the frame to the next hop, runs in
+  that thread and nowhere else;
+* the far end of T1's uplink (`p-t1-a`) counts and drops what T1 sent towards T2, on CPU 0:
+  frames T1 sends as skbs are handed there by RPS and counted by an nft netdev-ingress rule;
+  with T1 in XDP mode its XDP_TX needs NAPI on the far end, so an XDP program counts there, in
+  a NAPI thread pinned to CPU 0. Counting at the switch port, not at T2, because the bridge and
+  T2 on CPU 0 would otherwise cost more than T1 and set the rate again. Only frames a correct T1
+  sends are counted: IPv4/UDP to the T2 node's address and to the VXLAN port (tc, XDP) or the
+  service port (routing, DNAT); that they also reach T2 correctly is what
+  tests/e2e/test_datapath_e2e.py checks, in both modes.
 
-The sender offers more than T1 carries; what T1 cannot take is dropped at its ring (counted:
-`rx_queue_N_drops` of T1's uplink in the veth statistics, the sender's `tx_dropped`). While CPU 1
-is saturated the delivered rate is T1's packet rate, and CPU 1's time in T1's NAPI thread divided
-by the frames it forwarded is T1's CPU cost per packet (steadier than the rate under shared
-load). Where the work ran is measured per window, not assumed: per-CPU time from /proc/stat,
-NET_RX softirqs per CPU from /proc/softirqs, and the NAPI threads' own CPU time.
+The sender offers more than T1 carries; what T1 cannot take is dropped at its ring (the
+sender's `tx_dropped`, or `xdp_xmit_errors` with `--feed frames`). While T1's thread keeps CPU 1
+busy the delivered rate is T1's packet rate, and the thread's CPU time (schedstat, exact) divided
+by the frames counted is T1's CPU cost per packet (steadier than the rate under shared load).
+Where the work ran is measured per window, not assumed: per-CPU time from /proc/stat, NET_RX
+softirqs per CPU from /proc/softirqs, and the NAPI threads' own CPU time.
 
-Everything changed lives in the lab's namespaces and dies with them (the veth devices' NAPI
-threading, GRO, the segment namespace's socket buffer limits); the thread settings are still
-undone explicitly at the end, also on failure.
+`--feed frames` instead hands T1 XDP frames, as a NIC's ring holds pages: trafgen sends into a
+veth pair whose far side redirects every frame into `p-t1-a` with XDP (the copy into a page is
+done on CPU 0, which then limits the rate below what T1 carries).
+
+Everything changed lives on the lab's own devices and namespaces (NAPI threading, GRO, TSO, RPS,
+XDP programs, the added devices) and goes with them; threading, RPS, the far end's program and
+counter are still undone explicitly at the end, also on failure.
 """
 
 from __future__ import annotations
@@ -154,7 +166,7 @@ class Alone:
 
     T1_CPU, LAB_CPU = 1, 0
 
-    def __init__(self, lab, t2_ip: str, port: int, feed: str = "frames"):
+    def __init__(self, lab, t2_ip: str, port: int, feed: str = "skbs"):
         if os.cpu_count() is None or os.cpu_count() < 2:
             raise RuntimeError("--isolate needs 2 CPUs")
         self.lab = lab
@@ -195,7 +207,8 @@ class Alone:
             # head first. A VXLAN port on the segment's bridge (never up, never used) makes the
             # bridge ask every port for its headroom (64 bytes), which veth passes to its peer
             # and the packet socket reserves.
-            lab.run_in("seg", ["ip", "link", "add", "hr0", "type", "vxlan", "id", "4242", "dstport", "4790", "local", "127.0.0.1"])
+            lab.run_in("seg", ["ip", "link", "add", "hr0", "type", "vxlan", "id", "4242", "dstport", "4790",
+                               "local", "127.0.0.1"])
             lab.run_in("seg", ["ip", "link", "set", "hr0", "master", "br0"])
         shim_c, self.shim = lab.workdir / "sndbuf.c", lab.workdir / "sndbuf.so"
         shim_c.write_text(SNDBUF_C)

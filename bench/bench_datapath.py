@@ -214,9 +214,6 @@ def forwarding(runs: int, seconds: float, source: str, cpus: int, isolate: bool 
         to_vip = {p: tg.frame(dst_mac, src_mac, client, vip, port, sport_hi=0x9B + i) for i, p in enumerate(PATHS[1:4])}
         # the same frames, sent to T2's own MAC and address on the segment (T1 not on the way)
         direct = tg.frame(mac("t2-a", "eth0"), src_mac, client, t2.ip, port, sport_hi=0x9F)
-        if isolate:
-            sender, dev, src_mac = "seg", "p-t1-a", mac("router", "eth0")
-            dst_mac = mac("t1-a", "eth0")
         tg.counter_setup(lab, "t2-a", "eth0", 4789, port)
         dnat = {"nftables": [
             {"add": {"table": {"family": "ip", "name": "bench"}}},
@@ -339,6 +336,7 @@ def alone_report(args) -> None:
           f"windows, medians of {args.runs} interleaved rounds)")
     if args.perf:
         args.perf.mkdir(parents=True, exist_ok=True)
+    # source "router": the frames are addressed as the router would send them, to T1's MAC
     fwd, offered, win = forwarding(args.runs, args.seconds, "router", args.cpus, isolate=True, perf_dir=args.perf,
                                    feed=args.feed)
     dnat, tc, routing = "nftables DNAT on T1", "tier-1 eBPF, tc", "plain routing through T1"

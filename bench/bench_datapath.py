@@ -11,6 +11,25 @@
 
     python bench/bench_datapath.py [--runs 5] [--seconds 3] [--source client|router] [--skip-forwarding]
 
+   In that lab everything (sender, bridge, T1, T2) runs in one softirq on the sender's CPU, since
+   a veth delivers in its sender's context: each rate is 1/(the whole chain), and T1's own cost is
+   diluted by the lab's.
+3. T1 alone (`--isolate`, bench/t1_alone.py): T1's own packet rate and CPU cost per packet, as on
+   a NIC-fed node. trafgen (CPU 0, real-time priority 1) sends straight out of T1's switch port;
+   T1's uplink is polled by a NAPI thread pinned to CPU 1 (GRO gives the veth NAPI when no XDP
+   program does), so all of T1's work runs there and nothing else of the lab does; the far end
+   of T1's uplink counts (and drops) what T1 sent to the T2 node, on CPU 0 (RPS for skbs, a NAPI
+   thread with an XDP counter where T1's XDP_TX needs one). Per path and window it reports the
+   delivered rate, T1's ns per packet (CPU time of its NAPI thread, from schedstat, over the
+   frames counted), the NAPI thread's share of CPU 1, both CPUs' busy share (/proc/stat), NET_RX
+   softirqs per CPU (/proc/softirqs) and what T1's ring dropped (offered but not taken).
+   `--feed frames` hands T1 XDP frames instead of skbs (as a NIC's ring holds pages; the copy
+   happens on CPU 0, which then limits the rate); `--perf DIR` records CPU 1 with perf per window.
+   Everything it changes is on the lab's own devices and namespaces and is undone at the end, also
+   on failure (the namespaces go with the lab).
+
+    python bench/bench_datapath.py --skip-programming --isolate [--runs 5] [--seconds 2] [--perf DIR]
+
 Prints medians of several runs as a table.
 """
 
@@ -18,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import hashlib
 import json
 import statistics
@@ -27,6 +47,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(1, str(Path(__file__).resolve().parent))  # t1_alone
 
 N_VIPS, M, N_T2 = 1000, 16381, 10
 
@@ -128,7 +149,8 @@ PATHS = ("plain routing through T1", "nftables DNAT on T1", "tier-1 eBPF, tc", "
 DIRECT = PATHS[-1]  # the lab's fixed cost: sender, bridge, T2's counter (every path pays it)
 
 
-def forwarding(runs: int, seconds: float, source: str, cpus: int) -> dict[str, list[float]]:
+def forwarding(runs: int, seconds: float, source: str, cpus: int, isolate: bool = False,
+               perf_dir: Path | None = None, feed: str = "skbs"):
     """Packet rates client -> VIP through T1 on one lab, the four paths interleaved in each round
     and their order rotated from round to round (so load from other jobs hits them alike). trafgen sends 64-byte UDP frames over 256 flows
     from `source` ("client": through the router, as a client's packets come; "router": straight
@@ -139,10 +161,12 @@ def forwarding(runs: int, seconds: float, source: str, cpus: int) -> dict[str, l
     from lbcli.lab.plans import LabService, node_plans
 
     vip, port = "100.64.0.101", 9999
-    paths = PATHS if source == "router" else PATHS[:-1]  # from the client everything passes T1
+    paths = PATHS if source == "router" and not isolate else PATHS[:-1]  # from the client everything passes T1
     out: dict[str, list[float]] = {p: [] for p in paths}
     offered: dict[str, list[float]] = {p: [] for p in paths}
-    with Lab() as lab:
+    windows: dict[str, list[dict]] = {p: [] for p in paths}
+    alone = None
+    with Lab() as lab, contextlib.ExitStack() as undo:  # (undo runs first, also on failure)
         lab.mount_bpffs()
         t1, t2 = lab.topology.node("t1-a"), lab.topology.node("t2-a")
         lab.route_vip(vip, [t1.ip])  # one path: T1 a
@@ -150,7 +174,15 @@ def forwarding(runs: int, seconds: float, source: str, cpus: int) -> dict[str, l
         lab.sysctl("t1-a", "net.ipv4.ip_forward", "1")
         lab.sysctl("t1-a", "net.ipv4.conf.all.send_redirects", "0")
         lab.sysctl("t1-a", "net.ipv4.conf.eth0.send_redirects", "0")
-        lab.enable_xdp_tx("t1-a")
+        if isolate:  # T1 alone on CPU 1 (bench/t1_alone.py); its far end is counted, not T2
+            from t1_alone import Alone, rate as alone_rate
+
+            undo.callback(lambda: alone and alone.restore())
+            alone = Alone(lab, t2.ip, port, feed)
+            lab.run_in("t1-a", ["ping", "-c", "1", "-W", "1", t2.ip], check=False)
+            alone.t1_mode(xdp=False)
+        else:
+            lab.enable_xdp_tx("t1-a")
         # the segment is a switch: no netfilter on bridged frames (br_netfilter, when loaded)
         for fam in ("iptables", "ip6tables", "arptables"):
             lab.run_in("seg", ["sysctl", "-qw", f"net.bridge.bridge-nf-call-{fam}=0"], check=False)
@@ -165,6 +197,8 @@ def forwarding(runs: int, seconds: float, source: str, cpus: int) -> dict[str, l
             if cmd == "apply":
                 argv += ["--plan", str(plan)]
             lab.run_in("t1-a", argv, timeout=600)  # (clang builds both objects once per lab)
+            if alone is not None:  # T1's uplink changed (XDP on or off): its NAPI thread to CPU 1 again
+                alone.t1_mode(xdp=cmd == "apply" and mode == "xdp")
 
         def mac(node: str, dev: str) -> str:
             return lab.run_in(node, ["cat", f"/sys/class/net/{dev}/address"]).stdout.strip()
@@ -193,7 +227,17 @@ def forwarding(runs: int, seconds: float, source: str, cpus: int) -> dict[str, l
             # the bridge must know where T1 and T2 are, or it floods every frame to every port
             for node in ("t1-a", "t2-a"):
                 lab.run_in(node, ["ping", "-c", "1", "-W", "1", lab.topology.router_ip], check=False)
-            got, sent = tg.rate(lab, sender, dev, pkt, "t2-a", seconds, cpus=cpus)
+            if alone is not None:
+                w = alone_rate(alone, lab, pkt, seconds, perf=perf_dir and perf_dir / (
+                    f"{path.split(',')[-1].strip().split()[0].lower()}-{len(windows[path])}.data"))
+                windows[path].append(w)
+                got, sent = w["pps"], w["offered"]
+                print(f"  ({path}: CPU 1 busy {w['cpu1_busy']:.0%}, T1's NAPI thread {w['t1_thread']:.0%} of a CPU, "
+                      f"{w['t1_ns']:,.0f} ns/packet; CPU 0 busy {w['cpu0_busy']:.0%}, far end thread "
+                      f"{w['far_thread']:.0%}; NET_RX softirqs per CPU {w['net_rx']}; dropped at T1's ring "
+                      f"{w['ring_drop']:,.0f}/s, T1 tx drops {w['t1_tx_drop']:,.0f}/s)", file=sys.stderr, flush=True)
+            else:
+                got, sent = tg.rate(lab, sender, dev, pkt, "t2-a", seconds, cpus=cpus)
             out[path].append(got)
             offered[path].append(sent)
             print(f"  ({path}: {got:,.0f} of {sent:,.0f} pps sent)", file=sys.stderr, flush=True)
@@ -218,7 +262,7 @@ def forwarding(runs: int, seconds: float, source: str, cpus: int) -> dict[str, l
                     loaded = True
                     measure(path, to_vip[path])
         tg.counter_teardown(lab, "t2-a")
-    return out, offered
+    return out, offered, windows
 
 
 def main() -> int:
@@ -228,7 +272,13 @@ def main() -> int:
     ap.add_argument("--source", choices=["client", "router"], default="client")
     ap.add_argument("--cpus", type=int, default=1, help="trafgen processes")
     ap.add_argument("--skip-forwarding", action="store_true")
+    ap.add_argument("--isolate", action="store_true",
+                    help="forwarding with T1 alone on CPU 1 (bench/t1_alone.py): T1's own packet rate and ns/packet")
     ap.add_argument("--skip-programming", action="store_true")
+    ap.add_argument("--feed", choices=["frames", "skbs"], default="skbs",
+                    help="with --isolate: how frames reach T1's uplink (see bench/t1_alone.py)")
+    ap.add_argument("--perf", type=Path, metavar="DIR",
+                    help="with --isolate: `perf record -C 1 -g` of every window into DIR/<path>-<round>.data")
     ap.add_argument("--program-worker", nargs=3, metavar=("PLANS", "STATE", "BPFROOT"))
     args = ap.parse_args()
     if args.program_worker:
@@ -280,10 +330,51 @@ def programming(args) -> None:
         print(f"  {a:<{w}}  {b:>16}  {c}")
 
 
+def alone_report(args) -> None:
+    print(f"\nT1 alone on CPU 1 (trafgen on CPU 0 out of T1's switch port, T1's uplink polled by a NAPI thread "
+          f"on CPU 1, counted at the far end of T1's uplink; 64-byte UDP frames, 256 flows; {args.seconds:g} s "
+          f"windows, medians of {args.runs} interleaved rounds)")
+    if args.perf:
+        args.perf.mkdir(parents=True, exist_ok=True)
+    # source "router": the frames are addressed as the router would send them, to T1's MAC
+    fwd, offered, win = forwarding(args.runs, args.seconds, "router", args.cpus, isolate=True, perf_dir=args.perf,
+                                   feed=args.feed)
+    dnat, tc, routing = "nftables DNAT on T1", "tier-1 eBPF, tc", "plain routing through T1"
+
+    def med(p: str, key: str) -> float:
+        return statistics.median(w[key] for w in win[p])
+
+    def ratio(p: str, base: str, key: str = "pps", inverse: bool = False) -> float:  # per round, then median
+        pairs = [(b[key] / a[key] if inverse else a[key] / b[key]) for a, b in zip(win[p], win[base])
+                 if a[key] and b[key]]
+        return statistics.median(pairs) if pairs else float("nan")
+
+    print(f"  {'path':<26} {'pps':>9} {'vs DNAT':>8} {'vs tc':>6} {'vs routing':>10} {'T1 ns/pkt':>10} {'cost: DNAT/':>11} {'tc/':>5} "
+          f"{'CPU1 busy':>9} {'T1 thread':>9} {'CPU0 busy':>9} {'offered':>9} {'ring drops':>10}   pps per round")
+    for p in fwd:
+        print(f"  {p:<26} {med(p, 'pps'):>9,.0f} {ratio(p, dnat):>7.2f}x {ratio(p, tc):>5.2f}x "
+              f"{ratio(p, routing):>9.2f}x {med(p, 't1_ns'):>10,.0f} "
+              f"{ratio(p, dnat, 't1_ns', True):>10.2f}x {ratio(p, tc, 't1_ns', True):>4.2f}x "
+              f"{med(p, 'cpu1_busy'):>9.0%} {med(p, 't1_thread'):>9.0%} {med(p, 'cpu0_busy'):>9.0%} "
+              f"{med(p, 'offered'):>9,.0f} {med(p, 'ring_drop'):>10,.0f}   " + " ".join(f"{w['pps']:,.0f}" for w in win[p]))
+    rx = {p: [statistics.median(w["net_rx"][i] for w in win[p]) for i in range(len(win[p][0]["net_rx"]))] for p in fwd}
+    print("  (T1 ns/pkt: CPU time of T1's NAPI thread over the frames counted at its far end; cost ratios: the "
+          "other path's ns/packet over this one's; T1 thread: share of a CPU; ring drops/s: what T1 could not "
+          "take, dropped at its uplink's ring)")
+    print("  NET_RX softirqs per CPU (median per window): " + "; ".join(f"{p.split(',')[-1].strip()} {v}"
+                                                                      for p, v in rx.items())
+          + f"; load average {open('/proc/loadavg').read().split()[0]}")
+    if any(med(p, "t1_thread") < 0.9 for p in fwd):
+        print("  ! a path's T1 thread ran < 90 % of CPU 1: there the sender or the shared CPUs, not T1, set the rate "
+              "(its ns/packet still is T1's own cost)")
+
+
 def forwarding_report(args) -> None:
+    if args.isolate:
+        return alone_report(args)
     print(f"\nForwarding client -> VIP (trafgen from {args.source}, 64-byte UDP frames, 256 flows, counted at "
           f"T2's ingress; {args.seconds:g} s windows, medians of {args.runs} interleaved rounds)")
-    fwd, offered = forwarding(args.runs, args.seconds, args.source, args.cpus)
+    fwd, offered, _ = forwarding(args.runs, args.seconds, args.source, args.cpus)
     med = {p: statistics.median(v) for p, v in fwd.items()}
 
     def ratio(p: str, base: str) -> float:  # median of the per-round ratios (load drifts between rounds)

@@ -221,27 +221,43 @@ def _cond(ref: str, type_: str, reason: str, message: str) -> dict:
 
 def dumps(plan: NodePlan | dict) -> bytes:
     """Canonical bytes of a plan: sorted keys, 2-space indent, trailing newline."""
+    return b"".join(dump_parts(plan))
+
+
+def dump_parts(plan: NodePlan | dict) -> list[bytes]:
+    """`dumps(plan)` in pieces to write one after the other: each backend pool is a piece of
+    its own, serialised once however many tier-2 plans hold it (a tier-2 plan is ~90 % pools,
+    the same ones on every tier-2 node), so writing 20 plans does not copy them 20 times."""
     import orjson
 
     canonical = orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
     if not isinstance(plan, NodePlan):
-        return orjson.dumps(plan, option=canonical)
-    # what plans share is serialised once, at the depth it sits at: a tier-2 plan is ~90 %
-    # backend pools, the same ones on every tier-2 node
-    doc = {**plan.to_json(), "ipam": _fragment(plan.ipam, 1)}
-    if plan.tier2 is not None:
-        doc["tier2"] = {**doc["tier2"], "backendPools": [_fragment(p, 3) for p in plan.tier2.backend_pools]}
-    return orjson.dumps(doc, option=canonical)
+        return [orjson.dumps(plan, option=canonical)]
+    # a Fragment is copied as it is: the IPAM section, the same on every node, is serialised once
+    doc = {**plan.to_json(), "ipam": orjson.Fragment(_indented(plan.ipam, 1))}
+    pools = plan.tier2.backend_pools if plan.tier2 is not None else ()
+    if not pools:
+        return [orjson.dumps(doc, option=canonical)]
+    # each pool's place is marked by a NUL byte, which orjson never writes (it escapes one in a
+    # string as \u0000): the text splits there and the pools' own bytes go in between
+    doc["tier2"] = {**doc["tier2"], "backendPools": [orjson.Fragment(b"\0")] * len(pools)}
+    around = orjson.dumps(doc, option=canonical).split(b"\0")
+    if len(around) != len(pools) + 1:
+        raise RuntimeError("internal error: a NUL byte in a serialised plan")
+    parts = [around[0]]
+    for p, after in zip(pools, around[1:]):
+        parts += (_indented(p, 3), after)
+    return parts
 
 
-def _fragment(obj, depth: int):
-    """`obj`'s canonical JSON as it appears `depth` levels down, built once per object like its
-    to_json (orjson indents 2 spaces a level and copies a Fragment as it is)."""
+def _indented(obj, depth: int) -> bytes:
+    """`obj`'s canonical JSON as it appears `depth` levels down (orjson indents 2 spaces a
+    level), built once per object like its to_json."""
     import orjson
 
-    hit = obj.__dict__.get("_fragment")
+    hit = obj.__dict__.get("_indented")
     if hit is None or hit[0] != depth:
         text = orjson.dumps(obj.to_json(), option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)
         # JSON strings hold no raw newline: each one starts a line to indent
-        hit = obj.__dict__["_fragment"] = (depth, orjson.Fragment(text.replace(b"\n", b"\n" + b"  " * depth)))
+        hit = obj.__dict__["_indented"] = (depth, text.replace(b"\n", b"\n" + b"  " * depth))
     return hit[1]

@@ -168,7 +168,7 @@ def _write_one(d: Path, dfd: int, name: str, data: list[bytes]) -> None:
 
 def _write_all(fd: int, parts: list[bytes]) -> None:
     """Every piece, in order, with as few system calls as writev allows (partial writes resumed)."""
-    views = [memoryview(p) for p in parts if p]
+    views = [p for p in parts if p]
     i = 0
     while i < len(views):
         n = os.writev(fd, views[i:i + _IOV_MAX])
@@ -177,7 +177,7 @@ def _write_all(fd: int, parts: list[bytes]) -> None:
                 n -= len(views[i])
                 i += 1
             else:
-                views[i], n = views[i][n:], 0
+                views[i], n = memoryview(views[i])[n:], 0
 
 
 _IOV_MAX = os.sysconf("SC_IOV_MAX") if "SC_IOV_MAX" in os.sysconf_names else 1024

@@ -113,7 +113,7 @@ def _compile(index: ResourceIndex, locked: dict[str, str] | None, maglev_cache: 
                          else service_listener(s["res"], s["port"], s["vip"]) for s in mine]
             plan["tier2"] = {
                 "dispatch": {"mode": "vxlan", "device": "lb2vx", "vni": 1, "port": 4789, "tunnelMac": tunnel_mac(node.name)},
-                "vips": sorted({s["vip"] for s in mine}, key=lambda v: int(ipaddress.IPv4Address(v))),
+                "vips": list(dict.fromkeys(s["vip"] for s in mine)),  # in address order, as `services` is
                 "listeners": listeners,
                 "backendPools": pools_for(listeners, index, pool_cache, store),
             }

@@ -1,19 +1,26 @@
 """Benchmark: compile 1,000 LBServices with 100 backends each on 100 nodes (10 T1, 20 T2),
 plus Maglev table builds for M=65537 with 100 and 1,000 backends.
 
-    python bench/bench_compile.py [--runs 5]
+    python bench/bench_compile.py [--runs 5] [--baseline DIR]
 
-Reports medians: loading+lint of the generated set, `compile_plans` for all nodes, serialising
-every plan, and the whole `cilium-lb compile` process.
+Each run is two fresh processes: one times load + lint, `compile_plans` for all nodes and the
+first serialisation of every plan (wall and CPU seconds of each step); the other is the whole
+`cilium-lb compile SET -o DIR` into an empty DIR (wall, and CPU from the child's rusage). Prints
+medians, the load average, and whether every run wrote byte-identical plans (digests).
 
-With --baseline DIR (another checkout), `compile_plans` runs from each checkout in turn, in
-fresh processes, interleaved; prints the CPU seconds of each (steadier than wall time on a
-shared machine) and whether both compiled byte-identical plans (a digest of all of them).
+With --baseline DIR (another checkout, e.g. `git worktree add --detach DIR <commit>`), the same
+runs from both checkouts, interleaved, side by side with the CPU ratio; both lbcli trees are
+byte-compiled first, as an install has them.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
+import os
+import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -25,9 +32,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from lbcli.compile.maglev import accelerated, build_table  # noqa: E402
-from lbcli.compile.plan import compile_plans, dumps  # noqa: E402
-from lbcli.lint.engine import lint  # noqa: E402
-from lbcli.manifest.loader import load  # noqa: E402
 
 HEAD = """apiVersion: cilium.io/v2alpha1
 kind: CiliumLoadBalancerIPPool
@@ -63,38 +67,81 @@ def generate(d: Path, services: int = 1000, backends: int = 100, nodes: int = 10
             f"spec:\n  backendType: IP\n  healthCheck: {{tcp: {{}}}}\n  backends:\n{bl}")
 
 
-def median_time(fn, runs: int) -> tuple[float, object]:
-    times, result = [], None
-    for _ in range(runs):
-        t = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), result
+CHILD = r"""
+import hashlib, json, sys, time
+from lbcli.compile.plan import compile_plans, dumps
+from lbcli.lint.engine import lint
+from lbcli.manifest.loader import load
+
+def step(fn):
+    w, c = time.perf_counter(), time.process_time()
+    out = fn()
+    return out, time.perf_counter() - w, time.process_time() - c
+
+report, *load_t = step(lambda: lint(load([sys.argv[1]])))
+compiled, *compile_t = step(lambda: compile_plans(report.index))
+blobs, *dump_t = step(lambda: [dumps(p) for _, p in sorted(compiled.plans.items())])
+print(json.dumps({"load": load_t, "compile": compile_t, "dump": dump_t, "plans": len(blobs),
+                  "bytes": sum(map(len, blobs)), "sha256": hashlib.sha256(b"".join(blobs)).hexdigest()}))
+"""
+
+STEPS = (("load", "load + lint (3,102 resources, 100,000 backends)"), ("compile", "compile_plans, all 100 nodes"),
+         ("dump", "serialise all plans (first time)"), ("cli", "cilium-lb compile, whole process"))
+
+
+def run_tree(tree: Path, d: Path, out: Path) -> dict:
+    """One fresh process of each kind from checkout `tree`: the steps in one process (wall and
+    CPU seconds of each), then the whole `cilium-lb compile` writing every plan to an empty DIR."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    r = json.loads(subprocess.run([sys.executable, "-c", CHILD, str(d)], cwd=tree, env=env, check=True,
+                                  capture_output=True, text=True).stdout)
+    shutil.rmtree(out, ignore_errors=True)
+    r0, w = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+    subprocess.run([sys.executable, "-m", "lbcli", "compile", str(d), "-o", str(out)], cwd=tree, env=env, check=True,
+                   capture_output=True)
+    w, r1 = time.perf_counter() - w, resource.getrusage(resource.RUSAGE_CHILDREN)
+    r["cli"] = [w, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)]
+    r["files"] = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(out.iterdir()))).hexdigest()
+    return r
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--baseline", metavar="DIR", help="another checkout to compare compile_plans with")
+    ap.add_argument("--baseline", metavar="DIR", help="another checkout, measured interleaved with this one")
     args = ap.parse_args()
-    if args.baseline:
-        return baseline(args)
+    trees = {"this": ROOT} if not args.baseline else {"baseline": Path(args.baseline).resolve(), "this": ROOT}
+    for tree in trees.values():  # as an install has it (PYTHONDONTWRITEBYTECODE may be set)
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "lbcli")], check=True, stdout=subprocess.DEVNULL)
+    load0 = os.getloadavg()[0]
+    res: dict[str, list[dict]] = {name: [] for name in trees}
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp) / "set"
         generate(d)
-        t_load, report = median_time(lambda: lint(load([str(d)])), max(1, args.runs // 2))
-        assert not report.count(report.problems[0].severity) if report.problems else True
-        t_compile, compiled = median_time(lambda: compile_plans(report.index), args.runs)
-        t_dump, blobs = median_time(lambda: [dumps(p) for p in compiled.plans.values()], args.runs)
-        t_cli, _ = median_time(lambda: subprocess.run([sys.executable, "-m", "lbcli", "compile", str(d), "-o", str(Path(tmp) / "out")],
-                                                      check=True, capture_output=True), max(1, args.runs // 2))
-    sizes = sum(len(b) for b in blobs)
-    print(f"set: 1,000 LBServices x 100 backends, 100 nodes (10 T1, 20 T2); {len(compiled.plans)} plans, {sizes / 1e6:.1f} MB")
-    print(f"{'step':<44} {'median':>10}")
-    print(f"{'load + lint (3,102 resources, 100,000 backends)':<44} {t_load * 1000:>8.0f} ms")
-    print(f"{'compile_plans, all nodes':<44} {t_compile * 1000:>8.0f} ms")
-    print(f"{'serialise all plans (orjson, sorted keys)':<44} {t_dump * 1000:>8.0f} ms")
-    print(f"{'cilium-lb compile, whole process':<44} {t_cli * 1000:>8.0f} ms")
+        # the allocation lock beside the manifests is written once, before anything is timed
+        subprocess.run([sys.executable, "-m", "lbcli", "compile", str(d), "-o", str(Path(tmp) / "warm")], cwd=ROOT,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True, capture_output=True)
+        for _ in range(args.runs):
+            for name, tree in trees.items():
+                res[name].append(run_tree(tree, d, Path(tmp) / f"out-{name}"))
+    load1 = os.getloadavg()[0]
+    first = res["this"][0]
+    print(f"set: 1,000 LBServices x 100 backends, 100 nodes (10 T1, 20 T2); {first['plans']} plans, "
+          f"{first['bytes'] / 1e6:.1f} MB; medians of {args.runs} fresh processes per checkout"
+          + (", interleaved" if args.baseline else "") + f"; load average {load0:.1f} -> {load1:.1f}")
+    cols = list(trees)
+    print(f"{'step':<50}" + "".join(f" {c + ' wall':>14} {c + ' CPU':>13}" for c in cols)
+          + (f" {'CPU ratio':>10}" if args.baseline else ""))
+    for key, label in STEPS:
+        med = {c: [statistics.median(r[key][i] for r in res[c]) for i in (0, 1)] for c in cols}
+        line = f"{label:<50}" + "".join(f" {med[c][0]:>12.2f} s {med[c][1]:>11.2f} s" for c in cols)
+        if args.baseline:
+            line += f" {med['this'][1] / med['baseline'][1]:>9.2f}x"
+        print(line)
+    plans = {r["sha256"] for v in res.values() for r in v}
+    files = {r["files"] for v in res.values() for r in v}
+    print(f"plans byte-identical across {'checkouts and ' if args.baseline else ''}runs: "
+          f"{len(plans) == 1} (serialised), {len(files) == 1} (files written by the CLI)")
     print(f"Maglev (C extension: {accelerated()}):")
     for n in (100, 1000):
         backends = [(f"10.0.{i // 256}.{i % 256}:8080", 1) for i in range(n)]
@@ -102,41 +149,13 @@ def main() -> None:
         print(f"  M=65537, {n:>5} backends: {t * 1000:6.2f} ms")
 
 
-CHILD = r"""
-import hashlib, json, statistics, sys, time
-from lbcli.compile.plan import compile_plans, dumps
-from lbcli.lint.engine import lint
-from lbcli.manifest.loader import load
-report = lint(load([sys.argv[1]]))
-cpu = []
-for _ in range(3):
-    t = time.process_time()
-    out = compile_plans(report.index)
-    cpu.append(time.process_time() - t)
-digest = hashlib.sha256(b"".join(dumps(p) for _, p in sorted(out.plans.items()))).hexdigest()
-print(json.dumps({"cpu": statistics.median(cpu), "sha256": digest}))
-"""
-
-
-def baseline(args) -> None:
-    import json
-    import os
-
-    trees = {"baseline": Path(args.baseline).resolve(), "this": ROOT}
-    res: dict[str, list[dict]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        d = Path(tmp) / "set"
-        generate(d)
-        for _ in range(max(1, args.runs // 2)):
-            for name, tree in trees.items():
-                out = subprocess.run([sys.executable, "-c", CHILD, str(d)], cwd=tree, capture_output=True, text=True,
-                                     check=True, env={**os.environ, "PYTHONPATH": str(tree)}).stdout
-                res.setdefault(name, []).append(json.loads(out))
-    cpu = {name: statistics.median(r["cpu"] for r in v) for name, v in res.items()}
-    same = len({r["sha256"] for v in res.values() for r in v}) == 1
-    print(f"compile_plans CPU s (median of 3 in each of {len(res['this'])} processes per checkout): "
-          f"baseline {cpu['baseline']:.3f}, this {cpu['this']:.3f} ({cpu['this'] / cpu['baseline']:.2f}x); "
-          f"plans byte-identical: {same}")
+def median_time(fn, runs: int) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(runs):
+        t = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), result
 
 
 if __name__ == "__main__":

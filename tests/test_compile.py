@@ -82,6 +82,42 @@ def test_byte_identical_across_processes(tmp_path):
     assert outs[0] == outs[1] and len(outs[0]) == 4
 
 
+def test_shared_parts_serialise_as_the_whole_plan():
+    """Listeners and pools are built once and shared by both tier-2 plans, and written as their
+    own pieces; every plan's bytes are still exactly orjson's of its whole JSON form, and each
+    tier-2 node still gets the material of the Secrets its listeners name."""
+    import orjson
+
+    from lbcli.compile.plan import dump_parts
+
+    c = compile_plans(lint_example("rebel-base").index)
+    a, b = c.plans["lb-t2-1"].tier2, c.plans["lb-t2-2"].tier2
+    assert a.listeners[0] is b.listeners[0] and a.backend_pools[0] is b.backend_pools[0]
+    for plan in c.plans.values():
+        whole = orjson.dumps(plan.to_json(), option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n"
+        assert dumps(plan) == b"".join(dump_parts(plan)) == whole
+        assert len(dump_parts(plan)) == (1 if plan.tier2 is None else 1 + 2 * len(plan.tier2.backend_pools))
+    assert c.secrets["lb-t2-1"] == c.secrets["lb-t2-2"]
+    assert set(c.secrets["lb-t2-2"]) == {"default/https-proxy", "default/base-users"}
+
+
+def test_plans_written_whole_through_partial_writes(tmp_path, monkeypatch):
+    """A plan written in pieces survives writev writing a few bytes at a time."""
+    import os
+
+    from lbcli.compile.output import write_plans
+
+    c = compile_plans(lint_example("rebel-base").index)
+    real = os.writev
+    monkeypatch.setattr(os, "writev", lambda fd, views: real(fd, [bytes(views[0][:7])]))
+    written, _ = write_plans(tmp_path, c.plans)
+    monkeypatch.setattr(os, "writev", real)
+    assert len(written) == 4
+    for node, plan in c.plans.items():
+        assert (tmp_path / f"{node}.json").read_bytes() == dumps(plan)
+    assert write_plans(tmp_path, c.plans) == ([], [])  # the pieces compare equal to the files
+
+
 def test_adding_a_vip_never_moves_another():
     from lbcli.compile.ipam import allocate
 

@@ -295,7 +295,7 @@ def test_empty_output(src):
 
 @pytest.mark.parametrize("errno_,what,where", [
     (30, "Read-only file system", "open"),
-    (28, "No space left on device", "write"),
+    (28, "No space left on device", "writev"),
     (13, "Permission denied", "open"),
     (122, "Disk quota exceeded", "fsync"),
     (5, "Input/output error", "rename"),

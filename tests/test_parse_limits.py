@@ -333,3 +333,56 @@ def test_tab_indented_json_is_measured_as_json():
     deep = body + "[\n\t" * 99 + '"[["' + "]" * 99 + "}\n}\n"
     (p,) = _load(deep, "x.json").problems
     assert f"deeper than {MAX_DEPTH}" in p.message and deep.splitlines()[p.line - 1][p.column - 1] == "["
+
+
+def _flow_pool(backends: int = 120) -> str:
+    rows = "".join(f"  - {{ip: 10.0.{i // 250}.{i % 250 + 1}, port: 8080}}\n" for i in range(backends))
+    return HEAD.replace("ConfigMap", "LBBackendPool") + "backends:\n" + rows
+
+
+def _deep(levels: int, style: str) -> str:
+    """`levels` nested collections under a pool of 100 flow backends (so the screen fails)."""
+    inner = "[" * levels + "1" + "]" * levels if style == "flow" else "{a: " * levels + "1" + "}" * levels
+    return _flow_pool(100) + f"deep: {inner}\n"
+
+
+def _texts() -> list[str]:
+    import random
+
+    base = [_flow_pool(), _flow_pool(300), _deep(97, "flow"), _deep(98, "flow"), _deep(99, "map"), _deep(150, "flow"),
+            _flow_pool() + "? [a, [b, c]]\n: 1\n", _flow_pool() + "? {x: {y: 1}}\n: 2\n",
+            _flow_pool() + "tagged: !!set {a, b}\n", _flow_pool() + "a: &x [1]\nb: *x\n",
+            _flow_pool() + "dup: 1\ndup: 2\n", _flow_pool() + "bad: [1, 2\n", _flow_pool() + "bad: {a: 1]\n",
+            _flow_pool().replace("  - ", "\t- ", 1), '{\n\t"a": [' + ", ".join("{}" for _ in range(120)) + "]\n}\n",
+            _flow_pool() + "s: 'it''s ]]] and {{{'\n", _flow_pool() + "b: |\n  [[[[\n  }}}}\n"]
+    rnd = random.Random(7)  # mutations of flow-heavy documents: every kind of broken text
+    for _ in range(300):
+        t = list(rnd.choice(base[:6]))
+        for _ in range(rnd.randint(1, 4)):
+            i = rnd.randrange(len(t))
+            op = rnd.random()
+            if op < 0.4:
+                del t[i]
+            elif op < 0.8:
+                t.insert(i, rnd.choice("[]{}:,-'\"#&*!?|> \n\t"))
+            else:
+                t[i : i + 1] = ["[" * rnd.randint(1, 120)]
+        base.append("".join(t))
+    return base
+
+
+def test_parse_first_gives_the_walks_answers(monkeypatch):
+    """Documents the screen cannot clear are parsed first and measured after (limits.measurable):
+    the same findings, at the same places, and the same values as walking libyaml's events first."""
+    texts = _texts()
+
+    def outcome(text):
+        r = _load(text)
+        return ([(p.line, p.column, p.rule, p.message) for p in r.problems],
+                [(x.kind, x.body) for x in r.resources])
+
+    fast = [outcome(t) for t in texts]
+    monkeypatch.setattr(loader_mod, "measurable", lambda text, max_depth=MAX_DEPTH: False)
+    assert [outcome(t) for t in texts] == fast
+    assert sum(1 for f in fast if f[0]) > 100 and sum(1 for f in fast if not f[0]) > 10  # both kinds tried
+    assert any("deeper than" in p[3] for f in fast for p in f[0])

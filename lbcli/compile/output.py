@@ -29,7 +29,7 @@ from ..plan.names import node_name_problem, shown
 from ..plan.read import PlanError, read_bounded
 from ..plan.read import read_plan as _read_plan
 from ..plan.types import NodePlan
-from .plan import dumps
+from .plan import dump_parts
 
 PLAN_MODE = 0o644  # plans hold references and digests, never secret material
 
@@ -67,7 +67,7 @@ def write_plans(d: Path, plans: dict[str, NodePlan | dict], prune: bool = True) 
             target = os.path.join(real, name)
             if os.path.dirname(os.path.normpath(target)) != real or os.path.basename(target) != name:
                 raise OutputError(f"refusing to write {shown(name)}: it would not be directly in {d}")
-            data = dumps(plan)
+            data = dump_parts(plan)  # pieces: the pools several plans share are not copied per plan
             if _same_content(d, dfd, name, data):
                 continue
             _write_one(d, dfd, name, data)
@@ -119,9 +119,9 @@ def _plan_names(d: Path, dfd: int) -> list[str]:
         raise OutputError(f"{d}: cannot list the directory: {e.strerror or e}") from None
 
 
-def _same_content(d: Path, dfd: int, name: str, data: bytes) -> bool:
-    """Whether DIR/name is a regular file holding exactly `data`; a link or any other kind of
-    file there is refused."""
+def _same_content(d: Path, dfd: int, name: str, data: list[bytes]) -> bool:
+    """Whether DIR/name is a regular file holding exactly the pieces `data`; a link or any other
+    kind of file there is refused."""
     try:
         st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
     except FileNotFoundError:
@@ -133,20 +133,25 @@ def _same_content(d: Path, dfd: int, name: str, data: bytes) -> bool:
                           f"never follows links: remove it")
     if not stat.S_ISREG(st.st_mode):
         raise OutputError(f"{d / name}: exists and is not a regular file")
-    if st.st_size != len(data):
+    size = sum(map(len, data))
+    if st.st_size != size:
         return False
     try:
-        return read_bounded(name, dir_fd=dfd, follow_symlinks=False, limit=len(data), where=d / name) == data
+        have = memoryview(read_bounded(name, dir_fd=dfd, follow_symlinks=False, limit=size, where=d / name))
     except PlanError:  # replaced or grown meanwhile: write it
         return False
+    at = 0
+    for part in data:
+        if have[at:at + len(part)] != part:
+            return False
+        at += len(part)
+    return at == len(have)
 
 
-def _write_one(d: Path, dfd: int, name: str, data: bytes) -> None:
+def _write_one(d: Path, dfd: int, name: str, data: list[bytes]) -> None:
     tmp, fd = _create_temp(d, dfd)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
+        _write_all(fd, data)
         os.fsync(fd)
         os.close(fd)
         fd = -1
@@ -159,6 +164,23 @@ def _write_one(d: Path, dfd: int, name: str, data: bytes) -> None:
         except OSError:
             pass
         raise OutputError(f"{d / name}: cannot write the plan: {e.strerror or e}") from None
+
+
+def _write_all(fd: int, parts: list[bytes]) -> None:
+    """Every piece, in order, with as few system calls as writev allows (partial writes resumed)."""
+    views = [p for p in parts if p]
+    i = 0
+    while i < len(views):
+        n = os.writev(fd, views[i:i + _IOV_MAX])
+        while n and i < len(views):  # skip what was written
+            if n >= len(views[i]):
+                n -= len(views[i])
+                i += 1
+            else:
+                views[i], n = memoryview(views[i])[n:], 0
+
+
+_IOV_MAX = os.sysconf("SC_IOV_MAX") if "SC_IOV_MAX" in os.sysconf_names else 1024
 
 
 def _create_temp(d: Path, dfd: int) -> tuple[str, int]:

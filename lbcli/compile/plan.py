@@ -14,13 +14,14 @@ import ipaddress
 from dataclasses import dataclass, field, replace
 
 from ..manifest.index import ResourceIndex
+from ..manifest.loader import paused_gc
 from ..manifest.selectors import matches
 from ..model import lbservices
 from ..model.apps import T1_ONLY, deployment_mode
 from ..model.maglev import t1_table_size
 from ..model.tunnel import tunnel_mac
 from ..plan.spec import PlanFormatError
-from ..plan.types import API_VERSION, BackendPool, Ipam, NodePlan
+from ..plan.types import API_VERSION, BackendPool, Ipam, Listener, NodePlan
 from .bgp import bgp_section, no_advertisement
 from .ipam import allocate
 from .network import network_section, options
@@ -28,7 +29,7 @@ from .nodes import NodeInfo, node_infos
 from .secrets import SecretStore
 from .t1only import add_direct, service_backends
 from .tier1 import tier1_section
-from .tier2 import listener, pools_for, protocol_of, service_listener
+from .tier2 import pools_for, protocol_of, service_listener, shared_listener
 
 class PlanBuildError(RuntimeError):
     """The compiler built a plan its own types refuse: a bug in cilium-lb, never the input's
@@ -47,6 +48,11 @@ def compile_plans(index: ResourceIndex, locked: dict[str, str] | None = None,
                   maglev_cache: dict | None = None) -> Compiled:
     """Plans for every node; `locked` (ref -> IPv4, from the allocation lock) keeps addresses
     allocated before."""
+    with paused_gc():  # ~160,000 acyclic plan objects for 100,000 backends: rescans cost 40 %
+        return _compile(index, locked, maglev_cache)
+
+
+def _compile(index: ResourceIndex, locked: dict[str, str] | None, maglev_cache: dict | None) -> Compiled:
     nodes = node_infos(index)
     ipam = allocate(index, locked)
     opts = options(index)
@@ -76,7 +82,8 @@ def compile_plans(index: ResourceIndex, locked: dict[str, str] | None = None,
                   "noAdvertisement": no_advertisement(s["res"])} for s in services if _serves(s)]
     plans, secrets = {}, {}
     pool_cache: dict = {}
-    typed_pools: dict = {}  # id(pool dict) -> (dict, BackendPool): pools are shared between nodes
+    listener_cache: dict = {}
+    typed_shared: dict = {}  # id(dict) -> (dict, typed): listeners and pools are shared between nodes
     typed_ipam = None  # the same on every node
     for node in nodes:
         store = SecretStore(index)
@@ -102,18 +109,18 @@ def compile_plans(index: ResourceIndex, locked: dict[str, str] | None = None,
             plan["bgp"] = bgp_section(node, index, [], store, pod_cidr_only=True)
         if "t2" in node.tiers:
             mine = [s for s in services if node.name in s["t2"]]
-            listeners = [listener(s["res"], s["vip"], store) if s["res"].kind == "LBService"
+            listeners = [shared_listener(s["res"], s["vip"], store, listener_cache) if s["res"].kind == "LBService"
                          else service_listener(s["res"], s["port"], s["vip"]) for s in mine]
             plan["tier2"] = {
                 "dispatch": {"mode": "vxlan", "device": "lb2vx", "vni": 1, "port": 4789, "tunnelMac": tunnel_mac(node.name)},
-                "vips": sorted({s["vip"] for s in mine}, key=lambda v: int(ipaddress.IPv4Address(v))),
+                "vips": list(dict.fromkeys(s["vip"] for s in mine)),  # in address order, as `services` is
                 "listeners": listeners,
                 "backendPools": pools_for(listeners, index, pool_cache, store),
             }
         try:
             if typed_ipam is None:
                 typed_ipam = Ipam.trusted(plan["ipam"], ("ipam",))
-            plans[node.name] = _typed(plan, typed_pools, typed_ipam)
+            plans[node.name] = _typed(plan, typed_shared, typed_ipam)
         except PlanFormatError as e:
             raise PlanBuildError(f"internal error: the plan compiled for node {node.name} is not valid "
                                  f"at {e.located()}; please report it") from None
@@ -135,21 +142,29 @@ def _direct_entries(services: list[dict], node: str) -> list[dict]:
             for s in services if "direct" in s and s["direct"][0] and node in s["t1"]]
 
 
-def _typed(plan: dict, typed_pools: dict, ipam: Ipam) -> NodePlan:
-    """`plan` as a NodePlan; what every node shares (the IPAM section, backend pools of several
-    tier-2 nodes) is built once (PlanFormatError names the JSON path of a missing field)."""
+def _typed(plan: dict, shared: dict, ipam: Ipam) -> NodePlan:
+    """`plan` as a NodePlan; what every node shares (the IPAM section; the listeners and backend
+    pools of tier-2 nodes, one dict each) is built once (PlanFormatError names the JSON path of
+    a missing field)."""
     plan = {**plan, "ipam": {"assignments": [], "conditions": []}}
     t2 = plan["tier2"]
     if t2 is None:
         return replace(NodePlan.trusted(plan), ipam=ipam)
-    pools = []
-    for i, p in enumerate(t2["backendPools"]):
-        hit = typed_pools.get(id(p))
-        if hit is None or hit[0] is not p:
-            hit = typed_pools[id(p)] = (p, BackendPool.trusted(p, ("tier2", "backendPools", i)))
-        pools.append(hit[1])
-    typed = NodePlan.trusted({**plan, "tier2": {**t2, "backendPools": []}})
-    return replace(typed, ipam=ipam, tier2=replace(typed.tier2, backend_pools=tuple(pools)))
+    listeners = _shared(t2["listeners"], Listener, shared, ("tier2", "listeners"))
+    pools = _shared(t2["backendPools"], BackendPool, shared, ("tier2", "backendPools"))
+    typed = NodePlan.trusted({**plan, "tier2": {**t2, "listeners": [], "backendPools": []}})
+    return replace(typed, ipam=ipam, tier2=replace(typed.tier2, listeners=listeners, backend_pools=pools))
+
+
+def _shared(items: list[dict], cls, shared: dict, path: tuple) -> tuple:
+    """`items` as `cls` objects, each dict built once however many plans hold it."""
+    out = []
+    for i, d in enumerate(items):
+        hit = shared.get(id(d))
+        if hit is None or hit[0] is not d:
+            hit = shared[id(d)] = (d, cls.trusted(d, (*path, i)))
+        out.append(hit[1])
+    return tuple(out)
 
 
 def _v1_services(index: ResourceIndex, ipam, nodes: list[NodeInfo]) -> list[dict]:
@@ -206,7 +221,43 @@ def _cond(ref: str, type_: str, reason: str, message: str) -> dict:
 
 def dumps(plan: NodePlan | dict) -> bytes:
     """Canonical bytes of a plan: sorted keys, 2-space indent, trailing newline."""
+    return b"".join(dump_parts(plan))
+
+
+def dump_parts(plan: NodePlan | dict) -> list[bytes]:
+    """`dumps(plan)` in pieces to write one after the other: each backend pool is a piece of
+    its own, serialised once however many tier-2 plans hold it (a tier-2 plan is ~90 % pools,
+    the same ones on every tier-2 node), so writing 20 plans does not copy them 20 times."""
     import orjson
 
-    doc = plan.to_json() if isinstance(plan, NodePlan) else plan
-    return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n"
+    canonical = orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
+    if not isinstance(plan, NodePlan):
+        return [orjson.dumps(plan, option=canonical)]
+    # a Fragment is copied as it is: the IPAM section, the same on every node, is serialised once
+    doc = {**plan.to_json(), "ipam": orjson.Fragment(_indented(plan.ipam, 1))}
+    pools = plan.tier2.backend_pools if plan.tier2 is not None else ()
+    if not pools:
+        return [orjson.dumps(doc, option=canonical)]
+    # each pool's place is marked by a NUL byte, which orjson never writes (it escapes one in a
+    # string as \u0000): the text splits there and the pools' own bytes go in between
+    doc["tier2"] = {**doc["tier2"], "backendPools": [orjson.Fragment(b"\0")] * len(pools)}
+    around = orjson.dumps(doc, option=canonical).split(b"\0")
+    if len(around) != len(pools) + 1:
+        raise RuntimeError("internal error: a NUL byte in a serialised plan")
+    parts = [around[0]]
+    for p, after in zip(pools, around[1:]):
+        parts += (_indented(p, 3), after)
+    return parts
+
+
+def _indented(obj, depth: int) -> bytes:
+    """`obj`'s canonical JSON as it appears `depth` levels down (orjson indents 2 spaces a
+    level), built once per object like its to_json."""
+    import orjson
+
+    hit = obj.__dict__.get("_indented")
+    if hit is None or hit[0] != depth:
+        text = orjson.dumps(obj.to_json(), option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)
+        # JSON strings hold no raw newline: each one starts a line to indent
+        hit = obj.__dict__["_indented"] = (depth, text.replace(b"\n", b"\n" + b"  " * depth))
+    return hit[1]

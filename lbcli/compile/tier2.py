@@ -83,6 +83,32 @@ def listener(svc: Resource, vip: str, secrets: SecretStore) -> dict:
     return out
 
 
+def shared_listener(svc: Resource, vip: str, secrets: SecretStore, cache: dict) -> dict:
+    """`listener`, built once per service and shared by every tier-2 node's plan (plans are
+    serialised, never mutated; 20 nodes x 1,000 services built it 20,000 times); the Secrets it
+    names go to `secrets` on every node, as building it there would have put them."""
+    hit = cache.get((svc.ref, vip))
+    if hit is not None:
+        for ns, name in hit[1]:
+            secrets.ref(ns, name)
+        return hit[0]
+    seen = _SecretsSeen(secrets)
+    out = listener(svc, vip, seen)
+    cache[(svc.ref, vip)] = (out, seen.names)
+    return out
+
+
+class _SecretsSeen:
+    """A SecretStore that remembers which Secrets were asked for, in order."""
+
+    def __init__(self, store: SecretStore) -> None:
+        self.store, self.names = store, []
+
+    def ref(self, namespace: str, name: str, key: str = "secretRef") -> dict:
+        self.names.append((namespace, name))
+        return self.store.ref(namespace, name, key)
+
+
 @functools.lru_cache(maxsize=None)
 def _pool_defaults() -> dict:
     """The schema's defaults for a backend pool, read once."""

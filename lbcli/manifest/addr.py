@@ -10,7 +10,10 @@ import re
 _V4 = re.compile(r"(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})")
 
 
-@functools.lru_cache(maxsize=65536)
+# backend-type and backend-weights each read every backend address, one rule after the other:
+# a cache smaller than a set's addresses has evicted each before the second asks (0 hits at
+# 100,000 backends with 65,536 entries); this one holds 262,144 (at most ~50 MB)
+@functools.lru_cache(maxsize=1 << 18)
 def parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """The address, or None when `text` is not one (never raises)."""
     if not isinstance(text, str):

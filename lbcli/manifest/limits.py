@@ -117,6 +117,55 @@ def within_bounds(text: str, max_depth: int = MAX_DEPTH) -> bool:
     return not aliased and flow < max_depth and not _block_bound_exceeded(text, (max_depth - flow) // 2)
 
 
+_MEASURE_MAX_FLOW = 1_000  # flow brackets: far below what crashes yaml_rs (it refuses 256 flow levels itself)
+
+
+def measurable(text: str, max_depth: int = MAX_DEPTH) -> bool:
+    """Whether check_text's answer for a document the screen cannot clear is also had by parsing
+    it with yaml_rs first and measuring the value (`deeper_than`; the exact walk then runs only
+    to locate a violation, or to word a parse error). The walk creates every libyaml event in
+    Python (~1 us each): a pool of 100 flow-style backends has 100 `{`, fails the screen and
+    has 600 events. This holds when the text has no alias (nothing expands) and no tag (every
+    collection stays a container, so the value nests as the text does), yaml_rs is safe at
+    any depth it can have (few flow brackets, a bounded indentation), and libyaml accepts the
+    text (its refusal is check_text's answer; raw_parse parses in C without making events)."""
+    if "!" in text or ("*" in text and _ALIAS.search(text) is not None):
+        return False
+    if text.count("[") + text.count("{") >= _MEASURE_MAX_FLOW or _block_bound_exceeded(text, max_depth // 2):
+        return False
+    try:
+        from yaml._yaml import CParser
+    except ImportError:  # no libyaml: the walk
+        return False
+    parser = CParser(text)
+    try:
+        parser.raw_parse()
+    except Exception:
+        return False
+    finally:
+        parser.dispose()
+    return True
+
+
+def deeper_than(value, max_depth: int) -> bool:
+    """Does a parsed value nest collections (keys too) more than `max_depth` levels? Level by
+    level, no recursion."""
+    kinds = (dict, list, tuple, set, frozenset)  # yaml_rs gives a collection key as a tuple or frozenset
+    level = [value] if isinstance(value, kinds) else []
+    for _ in range(max_depth):
+        below = []
+        for v in level:
+            if type(v) is dict:
+                below += [x for x in v.values() if isinstance(x, kinds)]
+                below += [k for k in v if isinstance(k, (tuple, frozenset))]
+            else:
+                below += [x for x in v if isinstance(x, kinds)]
+        if not below:
+            return False
+        level = below
+    return True
+
+
 def alias_budget(written: int) -> int:
     return max(ALIAS_MIN_NODES, ALIAS_RATIO * written)
 

@@ -23,7 +23,8 @@ from typing import Iterable
 from .problem import Problem, Severity
 from .documents import split_documents
 from .kinds import is_own_group, known_kinds, schemas, upstream_kind
-from .limits import DEFAULT_MAX_FILE_SIZE, LimitIssue, Limits, alias_budget, check_text, human_size, within_bounds
+from .limits import (DEFAULT_MAX_FILE_SIZE, LimitIssue, Limits, alias_budget, check_text, deeper_than, human_size,
+                     measurable, within_bounds)
 from .positions import PositionIndex
 from .resource import CLUSTER_SCOPED, Document, Resource
 
@@ -287,13 +288,21 @@ def load_text(name: str, text: str, result: LoadResult, limits: Limits | None = 
         doc = Document(name, chunk.index, chunk.line, PositionIndex(chunk))
         result.documents.append(doc)
         body = chunk.text
-        # depth and aliases first: yaml_rs and PyYAML's composer recurse per level
-        issue = None if screened else check_text(body, limits.max_depth)
+        # depth and aliases first: yaml_rs and PyYAML's composer recurse per level; a document
+        # safe to parse first is measured after (limits.measurable: the same answers)
+        issue, measure = None, False
+        if not screened and not within_bounds(body, limits.max_depth):
+            measure = measurable(body, limits.max_depth)
+            if not measure:
+                issue = check_text(body, limits.max_depth)
         if issue is None:
             try:
                 value = yaml_rs.loads(body, parse_datetime=False, alias_limits=_alias_backstop(yaml_rs, len(body)))
             except Exception as e:  # yaml_rs.YAMLDecodeError and anything the parser may raise
-                issue = _parse_issue(body, str(e))
+                issue = (check_text(body, limits.max_depth) if measure else None) or _parse_issue(body, str(e))
+            else:
+                if measure and deeper_than(value, limits.max_depth):
+                    issue = check_text(body, limits.max_depth)  # the exact walk says where
         if issue is not None:
             result.problems.append(
                 Problem(name, chunk.line + issue.line + 1, issue.column + 1, Severity.ERROR, "yaml-syntax",

@@ -4,6 +4,7 @@ tier 2 gives its device this address; the node reads it from the plan, never rec
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 
@@ -13,6 +14,7 @@ def tunnel_mac(node: str) -> str:
     return ":".join(f"{b:02x}" for b in (0x02, *h[:5]))
 
 
+@functools.lru_cache(maxsize=4096)  # every node's plan lists every peer's: n x n hashes otherwise
 def pod_tunnel_mac(node: str) -> str:
     """The MAC of a node's pod tunnel device (peers write it as the inner destination; another
     hash domain than the tier-2 device's, so the two differ on a node that has both)."""

@@ -248,7 +248,7 @@ class ListOf(Spec):
     def trust(self, v):
         if type(self.item).trust is Spec.trust:  # scalars stay as they are
             return tuple(v)
-        trust = self.item.trust
+        trust = self.item.cls._trusted if type(self.item) is Obj else self.item.trust
         try:
             return tuple(map(trust, v))
         except PlanFormatError:
@@ -260,6 +260,10 @@ class ListOf(Spec):
             raise
 
     def dump(self, v):
+        if type(self.item).dump is Spec.dump:  # scalars are their own JSON
+            return list(v)
+        if type(self.item) is Obj:
+            return [x.to_json() for x in v]
         dump = self.item.dump
         return [dump(x) for x in v]
 
@@ -375,13 +379,20 @@ def _camel(name: str) -> str:
     return head + "".join(p[:1].upper() + p[1:] for p in rest)
 
 
-_TRUST: dict = {}  # class -> (attr, key, trust or None, omit) for PlanObject._trusted
+_TRUST: dict = {}  # class -> ((attr, key, trust or None, omit), has validate) for PlanObject._trusted
+_DUMP: dict = {}  # class -> (attr, key, dump or None, omit) for PlanObject.to_json
 
 
 def _trust_of(spec: Spec):
     """`spec.trust`, or None where it gives the value back as it is."""
     inner = spec.inner if isinstance(spec, Nullable) else spec
     return None if type(inner).trust is Spec.trust else spec.trust
+
+
+def _dump_of(spec: Spec):
+    """`spec.dump`, or None where the value is its own JSON (scalars, null)."""
+    inner = spec.inner if isinstance(spec, Nullable) else spec
+    return None if type(inner).dump is Spec.dump else spec.dump
 
 
 class PlanObject:
@@ -436,9 +447,11 @@ class PlanObject:
 
     @classmethod
     def _trusted(cls, doc: dict):
-        table = _TRUST.get(cls)
-        if table is None:
-            table = _TRUST[cls] = tuple((attr, key, _trust_of(spec), omit) for attr, key, spec, omit in cls._fields())
+        hit = _TRUST.get(cls)
+        if hit is None:
+            hit = _TRUST[cls] = (tuple((attr, key, _trust_of(spec), omit) for attr, key, spec, omit in cls._fields()),
+                                 cls.validate is not PlanObject.validate)
+        table, cross = hit
         obj = object.__new__(cls)
         d = obj.__dict__
         key = None
@@ -453,7 +466,7 @@ class PlanObject:
                     d[attr] = omit
         except PlanFormatError as e:
             raise (e if key is None else e.under(key)) from None
-        if cls.validate is not PlanObject.validate:
+        if cross:
             obj.validate(())
         return obj
 
@@ -468,16 +481,21 @@ class PlanObject:
         """The JSON form, built once per object (objects are frozen; one shared by several
         plans, like a backend pool, gives one shared dict, as orjson needs for speed). The
         result must not be mutated: copy it first."""
-        out = self.__dict__.get("_json")
+        d = self.__dict__
+        out = d.get("_json")
         if out is not None:
             return out
+        cls = type(self)
+        table = _DUMP.get(cls)
+        if table is None:  # per class, like _TRUST: 100,000 backends make this loop the cost
+            table = _DUMP[cls] = tuple((attr, key, _dump_of(spec), omit) for attr, key, spec, omit in cls._fields())
         out = {}
-        for attr, key, spec, omit in self._fields():
-            v = getattr(self, attr)
+        for attr, key, dump, omit in table:
+            v = d[attr]
             if omit is not MISSING and v == omit:
                 continue
-            out[key] = spec.dump(v)
-        object.__setattr__(self, "_json", out)
+            out[key] = v if dump is None else dump(v)
+        d["_json"] = out  # frozen: the cache goes past __setattr__, like dataclasses' own __init__
         return out
 
     @classmethod

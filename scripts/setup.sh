@@ -31,3 +31,7 @@ if (( dev )); then
 else
   "$PY" -m pip install -q --disable-pip-version-check -e .
 fi
+# An editable install runs from these sources: byte-compile them now, so a shell that sets
+# PYTHONDONTWRITEBYTECODE (this machine's does) does not compile the CLI on every start
+# (~0.3 s of a pre-commit hook's `cilium-lb validate`); a changed file is recompiled, not misread.
+"$PY" -m compileall -q -j 0 lbcli >/dev/null

@@ -185,10 +185,15 @@ def read_bytes(path: str, max_size: int | None = DEFAULT_MAX_FILE_SIZE) -> tuple
             return None, _not_regular(path, st.st_mode)
         parts, total = [], 0
         want = (max_size + 1) if max_size is not None else None
+        # the first read asks for the size fstat gave (+1, to see growth), later ones for 64 KiB:
+        # a bigger request allocates that much for each read (a 1 MiB buffer per file, mapped and
+        # unmapped again, cost more than parsing the file)
+        size = st.st_size + 1
         while True:
-            block = os.read(fd, 1 << 20 if want is None else min(1 << 20, want - total))
+            block = os.read(fd, size if want is None else min(size, want - total))
             if not block:
                 break
+            size = 1 << 16
             parts.append(block)
             total += len(block)
             if want is not None and total >= want:

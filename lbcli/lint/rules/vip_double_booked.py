@@ -44,7 +44,7 @@ Ports = frozenset[tuple[int, str]]
 
 
 def check(ctx: Context) -> Iterator[Finding]:
-    by_vip = ipam.lbvip_ports(ctx.index)
+    by_vip = None  # the LBServices' ports per LBVIP: read at the first shared address only
     claims: dict[object, list[Resource]] = {}
     for client in sorted(ipam.shared_clients(ctx.index), key=ipam.order):  # the allocator's order
         seen: set = set()
@@ -53,6 +53,8 @@ def check(ctx: Context) -> Iterator[Finding]:
                 continue
             seen.add(req.address)
             earlier = claims.setdefault(req.address, [])
+            if earlier and by_vip is None:
+                by_vip = ipam.lbvip_ports(ctx.index)
             for other in earlier:
                 why = ipam.share_problem(client, ipam.ports(client, by_vip), other, ipam.ports(other, by_vip))
                 if why is not None:

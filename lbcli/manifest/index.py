@@ -56,7 +56,8 @@ class ResourceIndex:
         self._valid: dict[str, list[Resource]] | None = None  # per kind, once validity is settled
         self._texts: dict[int, bytes | None] = {}  # id(resource) -> json_text()
         for r in self.resources:
-            if r.extra.get("unknown") or r.extra.get("foreign"):
+            extra = r.extra
+            if extra and (extra.get("unknown") or extra.get("foreign")):
                 continue
             key = (r.kind, r.namespace, r.name)
             first = self._by_key.get(key)

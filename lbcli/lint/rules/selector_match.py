@@ -120,12 +120,13 @@ def _nodes(ctx: Context) -> Iterator[Finding]:
 
 
 def _pools(ctx: Context) -> Iterator[Finding]:
-    clients = [ipam.labels(c) for c in ipam.shared_clients(ctx.index)]
+    clients = ipam.shared_clients(ctx.index)
     if not clients:
         return
     for pool in ctx.index.valid("CiliumLoadBalancerIPPool"):
         sel = _selector(pool.spec.get("serviceSelector"))
-        if sel is not None and not any(matches(sel, lab) for lab in clients):
+        # labels made as the search goes: a pool selects one of the first claimants as a rule
+        if sel is not None and not any(matches(sel, ipam.labels(c)) for c in clients):
             yield _none(pool, ("spec", "serviceSelector"), sel, "LBVIP or Service of type LoadBalancer")
 
 

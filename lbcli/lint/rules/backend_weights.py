@@ -57,11 +57,13 @@ def check(ctx: Context) -> Iterator[Finding]:
 
 def _identity(b: dict) -> tuple[str, tuple] | None:
     """(field to point at, comparable key): an address compares as the address, whatever its
-    spelling (an ipaddress object; its text is made only for a message)."""
+    spelling (its text is made only for a message)."""
     port = b.get("port")
     if isinstance(b.get("ip"), str):
         parsed = parse_ip(b["ip"])
-        return "ip", ("ip", parsed if parsed is not None else b["ip"], port)  # backend-type reports bad ones
+        # keyed by the address's family and integer: ipaddress hashes through hex() in Python
+        addr = (parsed.version, int(parsed)) if parsed is not None else b["ip"]  # backend-type reports bad ones
+        return "ip", ("ip", addr, port)
     if isinstance(b.get("host"), str):
         return "host", ("host", b["host"].lower().rstrip("."), port)
     ref = b.get("k8sServiceRef")

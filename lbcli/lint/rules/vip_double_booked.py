@@ -49,10 +49,14 @@ def check(ctx: Context) -> Iterator[Finding]:
     for client in sorted(ipam.shared_clients(ctx.index), key=ipam.order):  # the allocator's order
         seen: set = set()
         for req in ipam.shared_requests(ctx.index, client):
-            if req.address is None or req.address in seen:
+            if req.address is None:
                 continue
-            seen.add(req.address)
-            earlier = claims.setdefault(req.address, [])
+            # an address as its family and integer: ipaddress hashes through hex() in Python
+            addr = (req.address.version, int(req.address))
+            if addr in seen:
+                continue
+            seen.add(addr)
+            earlier = claims.setdefault(addr, [])
             if earlier and by_vip is None:
                 by_vip = ipam.lbvip_ports(ctx.index)
             for other in earlier:

@@ -85,10 +85,9 @@ class ResourceIndex:
         when orjson cannot write it (a non-string key, a larger integer). Every key of every
         mapping appears in it as `"key":`; a non-finite float is written `null`."""
         texts = self._texts
-        try:
-            return texts[id(res)]  # the index keeps every resource alive: ids stay unique
-        except KeyError:
-            pass
+        text = texts.get(id(res), texts)  # the index keeps every resource alive: ids stay unique
+        if text is not texts:  # (the dict itself stands for "not made yet": None is a value)
+            return text
         global _orjson
         if _orjson is None:
             import orjson as _orjson

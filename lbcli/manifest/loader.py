@@ -186,8 +186,8 @@ def read_bytes(path: str, max_size: int | None = DEFAULT_MAX_FILE_SIZE) -> tuple
         parts, total = [], 0
         want = (max_size + 1) if max_size is not None else None
         # the first read asks for the size fstat gave (+1, to see growth), later ones for 64 KiB:
-        # a bigger request allocates that much for each read (a 1 MiB buffer per file, mapped and
-        # unmapped again, cost more than parsing the file)
+        # os.read allocates what is asked for, and a 1 MiB buffer per read is mapped and unmapped
+        # again each time (cheap on a quiet machine, slow when memory is under pressure)
         size = st.st_size + 1
         while True:
             block = os.read(fd, size if want is None else min(size, want - total))

@@ -279,3 +279,39 @@ def test_positions_match_the_composed_nodes_on_every_example_path(monkeypatch):
                     assert streamed == want == tree.locate(path, key), (f, path, key)
                     checked += 1
     assert checked > 1000
+
+
+@pytest.mark.parametrize("text", [
+    "a: 1\n---\nb: [1, 2]\n---\nc: {d: e}\n",
+    "# head\n---\na: 1\n---\n# only a comment\n---\nb: 2\n",
+    "---\n---\na: 1\n---\nb: 2\n",
+    "a: 1\n...\n---\nb: 2\n",
+    "a: 1\n--- {b: 2}\n---\nc: 3\n",
+    "%YAML 1.2\n---\na: 1\n---\nb: 2\n",
+    "a: 1\n---\nb: 1\nb: 2\n---\nc: 3\n",  # a duplicate key in the second document
+    "a: 1\n---\n- x\n- y\n---\nnull\n---\nc: 3\n",
+])
+def test_a_file_parsed_as_one_stream_loads_as_document_by_document(text, monkeypatch):
+    """The one-call parse of a file's documents gives exactly what parsing each document alone
+    gives: values, document indexes and lines, and located errors."""
+    import lbcli.manifest.loader as loader
+
+    added = []
+    real = loader._add_object
+    monkeypatch.setattr(loader, "_add_object", lambda v, doc, prefix, r: (added.append((doc.index, v)),
+                                                                          real(v, doc, prefix, r)))
+
+    def shape(r):
+        got = ([(d.index, d.line0) for d in r.documents], list(added),
+               [(p.line, p.column, p.rule, p.message) for p in r.problems], r.broken)
+        added.clear()
+        return got
+
+    stream = LoadResult()
+    loader.load_text("f.yaml", text, stream)
+    streamed = shape(stream)
+    monkeypatch.setattr(loader, "_parse_stream", lambda text, chunks: None)
+    alone = LoadResult()
+    loader.load_text("f.yaml", text, alone)
+    assert streamed == shape(alone)
+    assert streamed[1] or streamed[2]

@@ -67,6 +67,22 @@ def _validate(paths: list[str], output: str | None) -> int:
         return 1
 
 
+def _exit_now(code: int) -> None:
+    """End the plain validate run without the interpreter's teardown, which would free every
+    parsed object one by one (the report is kept alive until here: validate_run.KEPT). Output
+    is flushed first; lbcli registers no atexit handler."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = code or 1
+    try:
+        sys.stderr.flush()
+    except OSError:
+        pass
+    os._exit(code)
+
+
 def run() -> None:
     """Console-script entry point."""
     if os.environ.get("_CILIUM_LB_COMPLETE"):
@@ -81,7 +97,8 @@ def run() -> None:
             command = _invoked(argv)
             plain = _plain_validate(argv[1:]) if command == "validate" else None
             if plain is not None:
-                sys.exit(_validate(*plain))
+                code = _validate(*plain)
+                _exit_now(code)
         from .app import build
 
         build(command)(prog_name="cilium-lb")

@@ -65,7 +65,9 @@ def _markers(text: str) -> list[int]:
 
 def _add(chunks: list[Chunk], text: str, start: int, end: int, line: int, rest: str) -> None:
     padded = bool(rest) and not rest.startswith("#")
-    if padded or _has_content(text, start, end):
+    # most documents start with a key on their first line (a letter or digit is never blank,
+    # a comment or a directive): no regex search needed
+    if padded or (start < end and text[start].isalnum()) or _has_content(text, start, end):
         chunks.append(Chunk(len(chunks), line - 1 if padded else line, text, start, end, rest if padded else ""))
 
 

@@ -44,6 +44,9 @@ def ipam_annotation(res: Resource, key: str) -> tuple[str, str] | None:
     return None
 
 
+_orjson = None  # imported on first use (json_text)
+
+
 class ResourceIndex:
     def __init__(self, resources: Iterable[Resource]) -> None:
         self.resources: list[Resource] = list(resources)
@@ -51,8 +54,10 @@ class ResourceIndex:
         self._by_key: dict[tuple[str, str | None, str], Resource] = {}
         self._derived: dict[str, Any] = {}
         self._valid: dict[str, list[Resource]] | None = None  # per kind, once validity is settled
+        self._texts: dict[int, bytes | None] = {}  # id(resource) -> json_text()
         for r in self.resources:
-            if r.extra.get("unknown") or r.extra.get("foreign"):
+            extra = r.extra
+            if extra and (extra.get("unknown") or extra.get("foreign")):
                 continue
             key = (r.kind, r.namespace, r.name)
             first = self._by_key.get(key)
@@ -73,6 +78,25 @@ class ResourceIndex:
         except KeyError:
             value = self._derived[key] = build(self)
             return value
+
+    def json_text(self, res: Resource) -> bytes | None:
+        """`res.body` as compact JSON (orjson, integers within 53 bits), made once per run for
+        the rules that screen a body's text before walking it (schema, not-implemented); None
+        when orjson cannot write it (a non-string key, a larger integer). Every key of every
+        mapping appears in it as `"key":`; a non-finite float is written `null`."""
+        texts = self._texts
+        text = texts.get(id(res), texts)  # the index keeps every resource alive: ids stay unique
+        if text is not texts:  # (the dict itself stands for "not made yet": None is a value)
+            return text
+        global _orjson
+        if _orjson is None:
+            import orjson as _orjson
+        try:
+            text = _orjson.dumps(res.body, option=_orjson.OPT_STRICT_INTEGER)
+        except TypeError:  # orjson.JSONEncodeError
+            text = None
+        texts[id(res)] = text
+        return text
 
     def of_kind(self, kind: str, valid_only: bool = False) -> list[Resource]:
         items = self._by_kind.get(kind, [])

@@ -25,7 +25,6 @@ from .documents import split_documents
 from .kinds import is_own_group, known_kinds, schemas, upstream_kind
 from .limits import (DEFAULT_MAX_FILE_SIZE, LimitIssue, Limits, alias_budget, check_text, deeper_than, human_size,
                      measurable, within_bounds)
-from .positions import PositionIndex
 from .resource import CLUSTER_SCOPED, Document, Resource
 
 EXTENSIONS = (".yaml", ".yml", ".json")
@@ -187,10 +186,15 @@ def read_bytes(path: str, max_size: int | None = DEFAULT_MAX_FILE_SIZE) -> tuple
             return None, _not_regular(path, st.st_mode)
         parts, total = [], 0
         want = (max_size + 1) if max_size is not None else None
+        # the first read asks for the size fstat gave (+1, to see growth), later ones for 64 KiB:
+        # os.read allocates what is asked for, and a 1 MiB buffer per read is mapped and unmapped
+        # again each time (cheap on a quiet machine, slow when memory is under pressure)
+        size = st.st_size + 1
         while True:
-            block = os.read(fd, 1 << 20 if want is None else min(1 << 20, want - total))
+            block = os.read(fd, size if want is None else min(size, want - total))
             if not block:
                 break
+            size = 1 << 16
             parts.append(block)
             total += len(block)
             if want is not None and total >= want:
@@ -274,9 +278,7 @@ def load_file(path: str, result: LoadResult, stdin_text: str | None = None, limi
 
 
 def load_text(name: str, text: str, result: LoadResult, limits: Limits | None = None) -> None:
-    import yaml_rs
-
-    limits = limits or Limits()
+    limits = limits or _LIMITS
     chunks = split_documents(text)
     if not chunks:
         result.problems.append(
@@ -284,9 +286,14 @@ def load_text(name: str, text: str, result: LoadResult, limits: Limits | None = 
         )
         return
     screened = len(chunks) > 1 and within_bounds(text, limits.max_depth)  # all documents at once
-    for chunk in chunks:
-        doc = Document(name, chunk.index, chunk.line, PositionIndex(chunk))
-        result.documents.append(doc)
+    values = _parse_stream(text, chunks) if screened else None
+    documents = result.documents
+    for n, chunk in enumerate(chunks):
+        doc = Document(name, chunk.index, chunk.line, chunk)  # positions made on first lookup
+        documents.append(doc)
+        if values is not None:
+            _add_object(values[n], doc, (), result)
+            continue
         body = chunk.text
         # depth and aliases first: yaml_rs and PyYAML's composer recurse per level; a document
         # safe to parse first is measured after (limits.measurable: the same answers)
@@ -297,7 +304,7 @@ def load_text(name: str, text: str, result: LoadResult, limits: Limits | None = 
                 issue = check_text(body, limits.max_depth)
         if issue is None:
             try:
-                value = yaml_rs.loads(body, parse_datetime=False, alias_limits=_alias_backstop(yaml_rs, len(body)))
+                value = _yaml_rs().loads(body, parse_datetime=False, alias_limits=_alias_backstop(len(body)))
             except Exception as e:  # yaml_rs.YAMLDecodeError and anything the parser may raise
                 issue = (check_text(body, limits.max_depth) if measure else None) or _parse_issue(body, str(e))
             else:
@@ -313,15 +320,38 @@ def load_text(name: str, text: str, result: LoadResult, limits: Limits | None = 
         _add_object(value, doc, (), result)
 
 
-def _alias_backstop(yaml_rs, size: int):
+_LIMITS = Limits()
+
+
+def _yaml_rs():
+    import yaml_rs
+
+    return yaml_rs
+
+
+def _parse_stream(text: str, chunks: list) -> list | None:
+    """Every document of a screened file (no alias, depth bounded) from one yaml_rs call, when
+    the file is plain `---`-separated documents: one value per chunk, in order. None (parse
+    chunk by chunk, which locates an error in its document) when the text has anything else
+    (`...`, directives, text on a marker line) or the parse fails."""
+    if "\n..." in text or text.startswith(("...", "%")) or "\n%" in text or any(c.marker_rest for c in chunks):
+        return None
+    try:
+        values = _yaml_rs().loads(text, parse_datetime=False)
+    except Exception:
+        return None
+    return values if type(values) is list and len(values) == len(chunks) else None
+
+
+def _alias_backstop(size: int):
     # limits.check_text is the rule (and says where); this only stops yaml_rs should the text
     # scan ever miss an alias: the nodes of a document are fewer than its bytes
-    return _alias_limits(yaml_rs, 2 * alias_budget(size))
+    return _alias_limits(2 * alias_budget(size))
 
 
 @functools.lru_cache(maxsize=256)
-def _alias_limits(yaml_rs, events: int):
-    return yaml_rs.AliasLimits(max_total_replayed_events=events)  # one object per budget, reused
+def _alias_limits(events: int):
+    return _yaml_rs().AliasLimits(max_total_replayed_events=events)  # one object per budget, reused
 
 
 def _parse_issue(body: str, fast_error: str) -> LimitIssue:
@@ -337,6 +367,9 @@ def _parse_issue(body: str, fast_error: str) -> LimitIssue:
 
     issue = diagnose(body, 0, fast_error)
     return LimitIssue(issue.line - 1, issue.column - 1, issue.message)
+
+
+_schemas = schemas  # the lru_cache'd reading; the loop below asks once per object
 
 
 def _add_object(value, doc: Document, prefix: tuple, result: LoadResult) -> None:
@@ -365,9 +398,13 @@ def _add_object(value, doc: Document, prefix: tuple, result: LoadResult) -> None
         )
         result.broken += 1
         return
-    meta = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
-    name = meta.get("name") if isinstance(meta.get("name"), str) else ""
-    if (api_version, kind) not in schemas():
+    meta = value.get("metadata")
+    if not isinstance(meta, dict):
+        meta = {}
+    name = meta.get("name")
+    if not isinstance(name, str):
+        name = ""
+    if (api_version, kind) not in _schemas():
         if kind not in known_kinds() and upstream_kind(api_version, kind):
             # a real upstream kind cilium-lb does not carry out: kept for one info finding
             res = Resource(api_version, kind, name, None, value, doc, prefix, valid=False)
@@ -381,8 +418,12 @@ def _add_object(value, doc: Document, prefix: tuple, result: LoadResult) -> None
             line, _ = doc.locate(prefix)
             result.skipped.append(Skipped(doc.file, line, api_version, kind))
         return
-    ns = meta.get("namespace")
-    namespace = None if kind in CLUSTER_SCOPED else (ns if isinstance(ns, str) and ns else "default")
+    if kind in CLUSTER_SCOPED:
+        namespace = None
+    else:
+        namespace = meta.get("namespace")
+        if not namespace or not isinstance(namespace, str):
+            namespace = "default"
     result.resources.append(Resource(api_version, kind, name, namespace, value, doc, prefix))
 
 

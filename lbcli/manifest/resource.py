@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+from .documents import Chunk
 from .positions import PositionIndex
 
 # Kinds whose objects are cluster-scoped (no namespace); every other kind defaults to "default".
@@ -32,7 +33,16 @@ class Document:
     file: str  # the path as the user named it (or "<stdin>")
     index: int  # 0-based document index within the file
     line0: int  # 0-based line where the document's text starts
-    positions: PositionIndex
+    # a PositionIndex (or anything with its `locate`), or the document's documents.Chunk, made
+    # into a PositionIndex on the first lookup (most documents of a run are never asked)
+    source: Any
+
+    @property
+    def positions(self) -> PositionIndex:
+        p = self.source
+        if type(p) is Chunk:
+            p = self.source = PositionIndex(p)
+        return p
 
     def locate(self, path: Sequence[Any], key: bool = False) -> tuple[int, int]:
         return self.positions.locate(path, key)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from typing import Iterator
 
 from ...manifest.index import ResourceIndex
@@ -29,6 +28,8 @@ def ref_name(obj: dict, *path: str) -> str | None:
 
 def similar(index: ResourceIndex, kind: str, namespace: str | None, name: str) -> str:
     """'; did you mean X?' when an object of that kind with a close name exists in the namespace."""
+    import difflib  # only when a reference is broken: not at every start
+
     names = [r.name for r in index.of_kind(kind) if r.namespace == namespace]
     close = difflib.get_close_matches(name, sorted(names), n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else ""

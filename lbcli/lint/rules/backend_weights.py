@@ -46,27 +46,39 @@ def check(ctx: Context) -> Iterator[Finding]:
             ident = _identity(b)
             if ident is None:
                 continue
-            field, key, shown = ident
+            field, key = ident
             if key in first:
                 yield Finding(pool, ("spec", "backends", i, field),
-                              f"backend {i} duplicates backend {first[key]} ({shown}); merge them and "
+                              f"backend {i} duplicates backend {first[key]} ({_shown(b)}); merge them and "
                               "set the weight on one entry")
             else:
                 first[key] = i
 
 
-def _identity(b: dict) -> tuple[str, tuple, str] | None:
-    """(field to point at, comparable key, text for messages)."""
+def _identity(b: dict) -> tuple[str, tuple] | None:
+    """(field to point at, comparable key): an address compares as the address, whatever its
+    spelling (its text is made only for a message)."""
     port = b.get("port")
     if isinstance(b.get("ip"), str):
         parsed = parse_ip(b["ip"])
-        addr = str(parsed) if parsed is not None else b["ip"]  # backend-type reports bad ones
-        shown = f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
-        return "ip", ("ip", addr, port), shown
+        # keyed by the address's family and integer: ipaddress hashes through hex() in Python
+        addr = (parsed.version, int(parsed)) if parsed is not None else b["ip"]  # backend-type reports bad ones
+        return "ip", ("ip", addr, port)
     if isinstance(b.get("host"), str):
-        host = b["host"].lower().rstrip(".")
-        return "host", ("host", host, port), f"{host}:{port}"
+        return "host", ("host", b["host"].lower().rstrip("."), port)
     ref = b.get("k8sServiceRef")
     if isinstance(ref, dict) and isinstance(ref.get("name"), str):
-        return "k8sServiceRef", ("svc", ref["name"], port), f"Service {ref['name']}:{port}"
+        return "k8sServiceRef", ("svc", ref["name"], port)
     return None
+
+
+def _shown(b: dict) -> str:
+    """The backend as a message names it (the one _identity found)."""
+    port = b.get("port")
+    if isinstance(b.get("ip"), str):
+        parsed = parse_ip(b["ip"])
+        addr = str(parsed) if parsed is not None else b["ip"]
+        return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
+    if isinstance(b.get("host"), str):
+        return f"{b['host'].lower().rstrip('.')}:{port}"
+    return f"Service {b['k8sServiceRef']['name']}:{port}"

@@ -40,7 +40,6 @@ Example (error):
 
 from __future__ import annotations
 
-import difflib
 from typing import Iterator
 
 from ...model.cilium_config import go_bool, go_float, go_int
@@ -141,6 +140,7 @@ def check(ctx: Context) -> Iterator[Finding]:
 
 
 def _value_problems(key: str, v: str) -> Iterator[tuple[str, bool, Severity | None]]:
+    import difflib  # for the suggestions: not imported at every start
     if key in ENUMS:
         if (v.lower() if key == "enable-policy" else v) not in ENUMS[key]:
             close = difflib.get_close_matches(v.lower(), ENUMS[key], n=1, cutoff=0.6)

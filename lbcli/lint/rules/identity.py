@@ -31,7 +31,8 @@ from __future__ import annotations
 from typing import Iterator
 
 from ...manifest.resource import CLUSTER_SCOPED
-from ...plan.names import name_problem, namespace_problem, node_name_problem
+from ...grammar import K8S_NAME, K8S_NAMESPACE
+from ...plan.names import MAX_NAMESPACE, MAX_NODE_NAME, name_problem, namespace_problem, node_name_problem
 from ..finding import Context, Finding
 from ..problem import Severity
 
@@ -42,15 +43,24 @@ UNSUPPRESSIBLE = True  # the engine applies neither suppressions nor config seve
 
 
 def check(ctx: Context) -> Iterator[Finding]:
+    import re
+
+    # the common case in one regex call each (re's cache holds the grammar's own compiled
+    # patterns); anything else gets the full reading, which says what is wrong
+    name_ok = re.compile(K8S_NAME.pattern[1:-1]).fullmatch
+    namespace_ok = re.compile(K8S_NAMESPACE.pattern[1:-1]).fullmatch
     for res in ctx.index.resources:
-        if res.extra.get("unknown") or res.extra.get("foreign"):
+        extra = res.extra
+        if extra and (extra.get("unknown") or extra.get("foreign")):
             continue  # an unknown kind is never compiled (and is an error of its own)
         meta = res.body.get("metadata")
         if not isinstance(meta, dict):
             yield Finding(res, (), f"{res.kind} has no metadata.name: every object needs a name")
             continue
         name = meta.get("name")
-        if name is None:
+        if type(name) is str and 0 < len(name) <= MAX_NODE_NAME and name_ok(name):
+            pass  # a valid name for every kind, nodes included (MAX_NODE_NAME < MAX_NAME)
+        elif name is None:
             yield Finding(res, ("metadata",), f"{res.kind} has no metadata.name: every object needs a name", key=True)
         else:
             why = node_name_problem(name) if res.kind == "Node" else name_problem(name)
@@ -58,6 +68,9 @@ def check(ctx: Context) -> Iterator[Finding]:
                 what = "node name" if res.kind == "Node" else f"{res.kind} name"
                 yield Finding(res, ("metadata", "name"), f"metadata.name: {what} {why}")
         if res.kind not in CLUSTER_SCOPED and "namespace" in meta:
-            why = namespace_problem(meta["namespace"])
+            ns = meta["namespace"]
+            if type(ns) is str and 0 < len(ns) <= MAX_NAMESPACE and namespace_ok(ns):
+                continue
+            why = namespace_problem(ns)
             if why is not None:
                 yield Finding(res, ("metadata", "namespace"), f"metadata.namespace: namespace {why}")

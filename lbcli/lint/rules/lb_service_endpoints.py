@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from ...model import endpoints, lbservices
+from ...model import lbservices
 from ..finding import Context, Finding
 from ..problem import Severity
 
@@ -29,6 +29,8 @@ SEVERITY = Severity.WARNING
 
 def check(ctx: Context) -> Iterator[Finding]:
     for svc in lbservices.served(ctx.index):
+        from ...model import endpoints  # only for a set with served v1 Services: not at every start
+
         for i, p in enumerate(svc.spec.get("ports") or []):
             if not isinstance(p, dict) or (p.get("protocol") or "TCP") not in lbservices.SERVED_PROTOCOLS:
                 continue

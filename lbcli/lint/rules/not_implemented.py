@@ -236,21 +236,29 @@ def _refusals(ctx: Context) -> Iterator[Finding]:
     for r in REFUSALS:
         by_kind.setdefault(r.kind, []).append(r)
     for kind, refusals in sorted(by_kind.items()):
-        trie = _trie(refusals)
+        # the tests on the resource (t1-only service, served Service...) are asked once per
+        # object, and the walk looks only for the refusals that apply to it; most objects
+        # hold none of their fields at all, which their JSON text says without a walk
+        tests = list(dict.fromkeys(r.applies for r in refusals if r.applies is not None))
+        plans: dict[tuple, tuple[dict, Any]] = {}
         for res in ctx.index.valid(kind):
+            on = tuple(t(res, ctx.index) for t in tests)
+            plan = plans.get(on)
+            if plan is None:
+                plan = plans[on] = _plan(refusals, {t for t, yes in zip(tests, on) if yes})
+            trie, needles = plan
+            if not trie:
+                continue
+            text = ctx.index.json_text(res)  # written once per run, by the schema rule
+            if text is not None and needles.search(text) is None:
+                continue  # no key any refusal ends at: nothing to find
             hits: list = []
             _reach(res.body, trie, (), hits)
             if not hits:
                 continue  # the common case: one walk of the few keys any refusal names
             hits.sort(key=lambda h: h[0])  # refusal by refusal, each in document order
-            applies: dict[int, bool] = {}
             for n, path, value in hits:
                 r = refusals[n]
-                if r.applies is not None:
-                    if n not in applies:
-                        applies[n] = r.applies(res, ctx.index)
-                    if not applies[n]:
-                        continue
                 if r.when is None or r.when(value):
                     what = r.names(value) if r.names else dotted(path)
                     verb = "are" if r.names and "," in what else "is"
@@ -259,11 +267,22 @@ def _refusals(ctx: Context) -> Iterator[Finding]:
                                   severity=r.severity)
 
 
-def _trie(refusals: list[Refusal]) -> dict:
-    """The refusals' paths as one tree of steps (`None` holds the indexes of the refusals that
-    end there), so each resource is walked once for all of them, not once per refusal."""
+def _plan(refusals: list[Refusal], applying: set) -> tuple[dict, Any]:
+    """The trie of the refusals that apply (those without a test, and those whose test said
+    yes) and a search for the JSON text of the keys they end at (`"key":`)."""
+    import re
+
+    chosen = [(n, r) for n, r in enumerate(refusals) if r.applies is None or r.applies in applying]
+    ends = sorted({next(s for s in reversed(r.steps) if s not in ("[]", "*")) for _, r in chosen})
+    return _trie(chosen), re.compile(b'"(?:' + b"|".join(re.escape(e.encode()) for e in ends) + b')":')
+
+
+def _trie(refusals: list[tuple[int, Refusal]]) -> dict:
+    """The refusals' paths (with their indexes) as one tree of steps (`None` holds the indexes
+    of the refusals that end there), so each resource is walked once for all of them, not
+    once per refusal."""
     root: dict = {}
-    for n, r in enumerate(refusals):
+    for n, r in refusals:
         node = root
         for step in r.steps:
             node = node.setdefault(step, {})

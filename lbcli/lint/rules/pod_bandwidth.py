@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from ...model.quantity import bandwidth_problem
 from ..finding import Context, Finding
 from ..problem import Severity
 from ._pods import EGRESS, INGRESS
@@ -35,6 +34,8 @@ def check(ctx: Context) -> Iterator[Finding]:
         for key in (EGRESS, INGRESS):
             if key not in ann:
                 continue
+            from ...model.quantity import bandwidth_problem  # (fractions, decimal): only with such Pods
+
             path = ("metadata", "annotations", key)
             why = bandwidth_problem(str(ann[key]))
             if why:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from ...model import endpoints
 from ..finding import Context, Finding
 from ..problem import Severity
 from ._refs import similar
@@ -40,6 +39,8 @@ def check(ctx: Context) -> Iterator[Finding]:
     for pool in ctx.index.valid("LBBackendPool"):
         if pool.spec.get("backendType") != "K8sService":
             continue  # backend-type reports a k8sServiceRef in a pool of another type
+        from ...model import endpoints  # only for K8sService pools: not at every start
+
         protocol = endpoints.pool_protocol(ctx.index, pool)
         for i, name, port in endpoints.pool_refs(pool):
             base = ("spec", "backends", i)

@@ -26,11 +26,9 @@ Example (error):
 
 from __future__ import annotations
 
-import difflib
 import math
 from typing import Any, Iterator
 
-import orjson
 
 from ...manifest.kinds import schemas, validator
 from ..finding import Context, Finding
@@ -75,16 +73,27 @@ _GRAMMAR = {
 
 
 def check(ctx: Context) -> Iterator[Finding]:
-    for res in ctx.index.resources:
-        if res.extra.get("unknown") or res.extra.get("foreign"):
+    index = ctx.index
+    validators: dict[tuple[str, str], Any] = {}
+    for res in index.resources:
+        extra = res.extra
+        if extra and (extra.get("unknown") or extra.get("foreign")):
             continue
         secret = res.kind == "Secret"
-        if _plain_json(res.body):
+        # orjson decides in C that the body has only string keys and no number out of range: it
+        # refuses a non-string key and (strict) an integer beyond 53 bits, and writes a
+        # non-finite float as `null`; a failed screen only means "walk it" (a real null, a
+        # large integer). The text is kept for not-implemented's screen.
+        text = index.json_text(res)
+        if text is not None and b"null" not in text:
             # nothing for the two walks below to find (the common case): straight to the validator
-            v = validator(res.api_version, res.kind)
+            key = (res.api_version, res.kind)
+            v = validators.get(key)
+            if v is None:
+                v = validators[key] = validator(*key)
             if v.is_valid(res.body):
                 continue
-            root = schemas()[(res.api_version, res.kind)]
+            root = schemas()[key]
             for err in v.iter_errors(res.body):
                 yield from _finding(res, err, root, secret)
             continue
@@ -106,17 +115,6 @@ def check(ctx: Context) -> Iterator[Finding]:
             if path in numbers and type(err.kind).__name__ != "Type":
                 continue  # said as "integer too large"; the validator saw a converted number
             yield from _finding(res, err, root, secret)
-
-
-def _plain_json(body: Any) -> bool:
-    """True when `body` certainly has only string keys and no number out of range, decided in C:
-    orjson refuses a non-string key and (strict) an integer beyond 53 bits, and writes a
-    non-finite float as `null`. False only means "walk it" (a real null, a large integer)."""
-    try:
-        out = orjson.dumps(body, option=orjson.OPT_STRICT_INTEGER)
-    except (TypeError, ValueError):  # orjson.JSONEncodeError is a TypeError
-        return False
-    return b"null" not in out
 
 
 def _non_string_key(obj: Any, path: tuple) -> tuple[tuple, Any] | None:
@@ -574,6 +572,8 @@ def suggest(name: str, obj_schema: dict, root: dict) -> str:
 
 
 def _suggest(name: str, obj_schema: dict, root: dict) -> str:
+    import difflib  # only for an unknown field: not at every start
+
     props = obj_schema.get("properties", {})
     close = difflib.get_close_matches(name, list(props), n=1, cutoff=0.75)
     if close:
@@ -609,6 +609,8 @@ def _repair(name: str, obj_schema: dict, root: dict) -> tuple | None:
 
 
 def _repair_uncached(name: str, obj_schema: dict, root: dict) -> tuple | None:
+    import difflib
+
     props = obj_schema.get("properties", {})
     close = difflib.get_close_matches(name, list(props), n=2, cutoff=0.75)
     if close:

@@ -64,6 +64,9 @@ def _none(res: Resource, path: tuple, selector, what: str) -> Finding:
 
 def _advertisements(ctx: Context) -> Iterator[Finding]:
     idx = ctx.index
+    advertisements = idx.bgp("Advertisement")
+    if not advertisements:
+        return  # nothing selects services: their labels are not read
     # service_labels reads vipRef.name: only for well-shaped vipRefs (the schema checks them)
     labels = [idx.service_labels(s) if isinstance(s.spec.get("vipRef", {}), dict) else s.labels
               for s in idx.valid("LBService")]
@@ -72,7 +75,7 @@ def _advertisements(ctx: Context) -> Iterator[Finding]:
     any_type = labels + [s.labels for s in idx.valid("Service") if s.spec.get("type") != "LoadBalancer"]
     if not any_type:
         return
-    for adv in idx.bgp("Advertisement"):
+    for adv in advertisements:
         for i, item in enumerate(as_list(adv.spec.get("advertisements"))):
             if not isinstance(item, dict) or item.get("advertisementType") != "Service":
                 continue
@@ -103,14 +106,17 @@ def _peer_families(ctx: Context) -> Iterator[Finding]:
 
 
 def _nodes(ctx: Context) -> Iterator[Finding]:
+    configs, deployments = ctx.index.bgp("ClusterConfig"), list(ctx.index.valid("LBDeployment"))
+    if not configs and not deployments:
+        return  # no node selector to check: the Nodes' labels are not read
     nodes = [n.labels for n in ctx.index.of_kind("Node")]
     if not nodes:
         return
-    for cfg in ctx.index.bgp("ClusterConfig"):
+    for cfg in configs:
         sel = _selector(cfg.spec.get("nodeSelector"))
         if sel is not None and not any(matches(sel, lab) for lab in nodes):
             yield _none(cfg, ("spec", "nodeSelector"), sel, "Node: no node runs this BGP config")
-    for dep in ctx.index.valid("LBDeployment"):
+    for dep in deployments:
         sels = get_in(dep.spec, ("nodes", "labelSelectors"))
         sels = sels if isinstance(sels, dict) else {}
         for tier in ("t1", "t2"):
@@ -120,12 +126,13 @@ def _nodes(ctx: Context) -> Iterator[Finding]:
 
 
 def _pools(ctx: Context) -> Iterator[Finding]:
-    clients = [ipam.labels(c) for c in ipam.shared_clients(ctx.index)]
+    clients = ipam.shared_clients(ctx.index)
     if not clients:
         return
     for pool in ctx.index.valid("CiliumLoadBalancerIPPool"):
         sel = _selector(pool.spec.get("serviceSelector"))
-        if sel is not None and not any(matches(sel, lab) for lab in clients):
+        # labels made as the search goes: a pool selects one of the first claimants as a rule
+        if sel is not None and not any(matches(sel, ipam.labels(c)) for c in clients):
             yield _none(pool, ("spec", "serviceSelector"), sel, "LBVIP or Service of type LoadBalancer")
 
 

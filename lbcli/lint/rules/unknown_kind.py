@@ -10,7 +10,6 @@ skipped and counted in the summary.
 
 from __future__ import annotations
 
-import difflib
 from typing import Iterator
 
 from ...manifest.kinds import UPSTREAM_KINDS, all_kinds, group_of, known_kinds
@@ -36,6 +35,8 @@ def check(ctx: Context) -> Iterator[Finding]:
             yield Finding(res, ("apiVersion",),
                           f"{res.kind} is not served as {res.api_version}; use {versions}")
             continue
+        import difflib  # only for a kind it does not know: not at every start
+
         close = difflib.get_close_matches(res.kind, list(kinds), n=1, cutoff=0.6)
         hint = f"; did you mean {close[0]} ({', '.join(kinds[close[0]])})?" if close else ""
         yield Finding(res, ("kind",), f"unknown kind {res.kind} in {res.api_version}{hint}")

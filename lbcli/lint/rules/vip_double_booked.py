@@ -44,15 +44,21 @@ Ports = frozenset[tuple[int, str]]
 
 
 def check(ctx: Context) -> Iterator[Finding]:
-    by_vip = ipam.lbvip_ports(ctx.index)
+    by_vip = None  # the LBServices' ports per LBVIP: read at the first shared address only
     claims: dict[object, list[Resource]] = {}
     for client in sorted(ipam.shared_clients(ctx.index), key=ipam.order):  # the allocator's order
         seen: set = set()
         for req in ipam.shared_requests(ctx.index, client):
-            if req.address is None or req.address in seen:
+            if req.address is None:
                 continue
-            seen.add(req.address)
-            earlier = claims.setdefault(req.address, [])
+            # an address as its family and integer: ipaddress hashes through hex() in Python
+            addr = (req.address.version, int(req.address))
+            if addr in seen:
+                continue
+            seen.add(addr)
+            earlier = claims.setdefault(addr, [])
+            if earlier and by_vip is None:
+                by_vip = ipam.lbvip_ports(ctx.index)
             for other in earlier:
                 why = ipam.share_problem(client, ipam.ports(client, by_vip), other, ipam.ports(other, by_vip))
                 if why is not None:

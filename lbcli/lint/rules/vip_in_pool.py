@@ -59,6 +59,7 @@ def check(ctx: Context) -> Iterator[Finding]:
     enabled = ipam.pools(ctx.index)
     conflicting = ipam.conflicting(ctx.index)
     unrequested = []
+    described: dict[int, str] = {}  # id(pool) -> its blocks in words, for messages (made once)
     for client in ipam.shared_clients(ctx.index):
         selecting = [p.resource for p in ipam.eligible(enabled, client)]
         reqs = ipam.shared_requests(ctx.index, client)
@@ -70,7 +71,7 @@ def check(ctx: Context) -> Iterator[Finding]:
             else:
                 unrequested.append(client)
         for req in reqs:
-            msg = _problem(req, client, selecting, all_blocks, conflicting)
+            msg = _problem(req, client, selecting, all_blocks, conflicting, described)
             if msg:
                 yield Finding(client, req.path, msg)
     yield from _exhausted(ctx, enabled, unrequested)
@@ -117,7 +118,8 @@ def describe_blocks(pool) -> str:
     return ", ".join(b.text for b in blocks(pool)) or "no blocks"
 
 
-def _problem(req: Request, client, selecting: list, all_blocks: list[Block], conflicting: set) -> str | None:
+def _problem(req: Request, client, selecting: list, all_blocks: list[Block], conflicting: set,
+             described: dict[int, str]) -> str | None:
     who = f"{client.kind} {client.key}"
     if req.address is None:
         return f"{req.text!r} is not an IP address"
@@ -142,6 +144,9 @@ def _problem(req: Request, client, selecting: list, all_blocks: list[Block], con
             sel = describe(sel if isinstance(sel, dict) else None)
             why = f"; it is in pool {b.pool.name} ({b.text}), whose serviceSelector ({sel}) does not match"
     elif selecting:
-        shown = "; ".join(f"{p.name} ({describe_blocks(p)})" for p in selecting[:3])
+        for p in selecting[:3]:
+            if id(p) not in described:
+                described[id(p)] = describe_blocks(p)
+        shown = "; ".join(f"{p.name} ({described[id(p)]})" for p in selecting[:3])
         why = f"; pools selecting it: {shown}"
     return f"{addr} is in no enabled pool that selects {who} (NoPool){why}"

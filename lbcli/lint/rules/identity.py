@@ -32,7 +32,7 @@ from typing import Iterator
 
 from ...manifest.resource import CLUSTER_SCOPED
 from ...grammar import K8S_NAME, K8S_NAMESPACE
-from ...plan.names import MAX_NAMESPACE, MAX_NODE_NAME, name_problem, namespace_problem, node_name_problem
+from ...plan.names import MAX_NODE_NAME, name_problem, namespace_problem, node_name_problem
 from ..finding import Context, Finding
 from ..problem import Severity
 
@@ -43,12 +43,8 @@ UNSUPPRESSIBLE = True  # the engine applies neither suppressions nor config seve
 
 
 def check(ctx: Context) -> Iterator[Finding]:
-    import re
-
-    # the common case in one regex call each (re's cache holds the grammar's own compiled
-    # patterns); anything else gets the full reading, which says what is wrong
-    name_ok = re.compile(K8S_NAME.pattern[1:-1]).fullmatch
-    namespace_ok = re.compile(K8S_NAMESPACE.pattern[1:-1]).fullmatch
+    # the common case is one grammar match each; anything else gets the full reading, which
+    # says what is wrong
     for res in ctx.index.resources:
         extra = res.extra
         if extra and (extra.get("unknown") or extra.get("foreign")):
@@ -58,7 +54,7 @@ def check(ctx: Context) -> Iterator[Finding]:
             yield Finding(res, (), f"{res.kind} has no metadata.name: every object needs a name")
             continue
         name = meta.get("name")
-        if type(name) is str and 0 < len(name) <= MAX_NODE_NAME and name_ok(name):
+        if K8S_NAME.match(name) and len(name) <= MAX_NODE_NAME:
             pass  # a valid name for every kind, nodes included (MAX_NODE_NAME < MAX_NAME)
         elif name is None:
             yield Finding(res, ("metadata",), f"{res.kind} has no metadata.name: every object needs a name", key=True)
@@ -69,7 +65,7 @@ def check(ctx: Context) -> Iterator[Finding]:
                 yield Finding(res, ("metadata", "name"), f"metadata.name: {what} {why}")
         if res.kind not in CLUSTER_SCOPED and "namespace" in meta:
             ns = meta["namespace"]
-            if type(ns) is str and 0 < len(ns) <= MAX_NAMESPACE and namespace_ok(ns):
+            if K8S_NAMESPACE.match(ns):
                 continue
             why = namespace_problem(ns)
             if why is not None:

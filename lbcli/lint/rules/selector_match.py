@@ -129,10 +129,19 @@ def _pools(ctx: Context) -> Iterator[Finding]:
     clients = ipam.shared_clients(ctx.index)
     if not clients:
         return
+    made: list[dict] = []  # the claimants' labels, made as far as a search has needed them
+
+    def selects_one(sel) -> bool:  # a pool selects one of the first claimants as a rule
+        for i, client in enumerate(clients):
+            if i == len(made):
+                made.append(ipam.labels(client))
+            if matches(sel, made[i]):
+                return True
+        return False
+
     for pool in ctx.index.valid("CiliumLoadBalancerIPPool"):
         sel = _selector(pool.spec.get("serviceSelector"))
-        # labels made as the search goes: a pool selects one of the first claimants as a rule
-        if sel is not None and not any(matches(sel, ipam.labels(c)) for c in clients):
+        if sel is not None and not selects_one(sel):
             yield _none(pool, ("spec", "serviceSelector"), sel, "LBVIP or Service of type LoadBalancer")
 
 

@@ -6,5 +6,9 @@ from setuptools import Extension, setup
 setup(
     ext_modules=[
         Extension("lbcli.model._maglev", ["lbcli/model/_maglev.c"], optional=True, extra_compile_args=["-O2"]),
+        # finding positions over libyaml (Debian: libyaml-dev); without it positions.py walks
+        # PyYAML's events
+        Extension("lbcli.manifest._yamlpos", ["lbcli/manifest/_yamlpos.c"], libraries=["yaml"], optional=True,
+                  extra_compile_args=["-O2"]),
     ]
 )

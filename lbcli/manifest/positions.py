@@ -10,6 +10,10 @@ The first lookup in a document streams the events and stops at the end of the ta
 memory). A large document asked again gets a compact position tree (one pass; positions packed into ints), kept for the few
 documents most recently asked about, so many findings in one huge document stay linear and
 memory stays bounded.
+
+Both walks run in C when the optional extension `_yamlpos` is built (it reads libyaml's events
+without making a Python object per event, which was most of what a finding cost); the Python
+walks over PyYAML's events below are its specification and the fallback, and tests compare them.
 """
 
 from __future__ import annotations
@@ -24,6 +28,11 @@ _TREES_KEPT = 4  # documents whose position tree is kept (most recently used)
 _TREE_MIN_CHARS = 16_384  # a smaller document streams as fast as its tree would be built
 _trees: OrderedDict[int, "PositionIndex"] = OrderedDict()
 _SHIFT = 32  # packed position: line << 32 | column (both 0-based)
+
+try:  # optional accelerator, built by setuptools when a compiler and libyaml-dev are present
+    from . import _yamlpos as _accel
+except ImportError:  # pragma: no cover - depends on the build
+    _accel = None
 
 
 def iter_events(text: str) -> Iterator[Any]:
@@ -100,6 +109,14 @@ class PositionIndex:
     # -- one lookup: stream and stop -------------------------------------------------------
 
     def _stream_locate(self, target: Path, key: bool) -> int:
+        if _accel is None:
+            return self._walk_locate(target, key)
+        pos = _accel.locate(self.text, target, key)  # the walk below, in C (-1 - error position)
+        if pos < 0:
+            self._error = pos = -1 - pos
+        return pos
+
+    def _walk_locate(self, target: Path, key: bool) -> int:
         import yaml.events as ev
 
         starts = (ev.MappingStartEvent, ev.SequenceStartEvent)
@@ -170,11 +187,14 @@ class PositionIndex:
 
     def _build_tree(self) -> None:
         try:
-            self._tree = _Tree(self.text)
+            got = _accel.tree(self.text) if _accel is not None else _tree_arrays(self.text)
         except Exception as exc:
             issue = yaml_error_issue(exc)
-            self._error = (issue.line << _SHIFT) | issue.column
+            got = -1 - ((issue.line << _SHIFT) | issue.column)
+        if isinstance(got, int):  # libyaml refused the text: -1 - the error's position
+            self._error = -1 - got
             return
+        self._tree = _Tree(*got)
         _trees[id(self)] = self
         while len(_trees) > _TREES_KEPT:
             _, old = _trees.popitem(last=False)
@@ -214,56 +234,10 @@ class _Tree:
     __slots__ = ("pos", "kpos", "key", "kind", "end", "_maps", "_seqs")
     _WIDE = 16
 
-    def __init__(self, text: str) -> None:
-        import yaml.events as ev
-
-        pos, kpos, kind, end = array("q"), array("q"), array("b"), array("q")
-        keys: list = []
-        interned: dict = {}
-        stack: list[int] = []  # open collections (node ids)
-        pending: list = []  # per open collection: a mapping's key awaiting its value
-        skip = 0  # depth inside a complex (collection) key
-        start_types = {ev.MappingStartEvent: 2, ev.SequenceStartEvent: 1}
-        for e in iter_events(text):
-            t = type(e)
-            if t is ev.MappingEndEvent or t is ev.SequenceEndEvent:
-                if skip:
-                    skip -= 1
-                else:
-                    end[stack.pop()] = len(pos)
-                    pending.pop()
-                continue
-            k = start_types.get(t, 0)
-            if not k and t is not ev.ScalarEvent and t is not ev.AliasEvent:
-                continue
-            if skip:
-                skip += 1 if k else 0
-                continue
-            m = e.start_mark
-            p = (m.line << _SHIFT) | m.column
-            if stack and kind[stack[-1]] == 2 and pending[-1] is None:  # a mapping key
-                if t is ev.ScalarEvent:
-                    pending[-1] = (interned.setdefault(e.value, e.value), p)
-                else:
-                    pending[-1] = (None, p)  # a complex key or an alias: never on a path
-                    skip = 1 if k else 0
-                continue
-            node = len(pos)
-            pos.append(p)
-            kind.append(k)
-            end.append(node + 1)
-            if stack and kind[stack[-1]] == 2:
-                name, kp = pending[-1]
-                keys.append(name)
-                kpos.append(kp)
-                pending[-1] = None
-            else:
-                keys.append(None)
-                kpos.append(-1)
-            if k:
-                stack.append(node)
-                pending.append(None)
-        self.pos, self.kpos, self.key, self.kind, self.end = pos, kpos, keys, kind, end
+    def __init__(self, pos, kpos, key: list, kind, end) -> None:
+        # arrays, or (from the C walk) their native bytes
+        self.pos, self.kpos, self.kind, self.end = _array("q", pos), _array("q", kpos), _array("b", kind), _array("q", end)
+        self.key = key
         self._maps: dict[int, dict] = {}
         self._seqs: dict[int, array] = {}
 
@@ -312,3 +286,65 @@ class _Tree:
                 return self.kpos[child]
             node, p = child, self.pos[child]
         return p
+
+
+def _array(code: str, data) -> array:
+    if isinstance(data, array):
+        return data
+    a = array(code)
+    a.frombytes(data)
+    return a
+
+
+def _tree_arrays(text: str) -> tuple:
+    """_Tree's arrays from PyYAML's events (the specification of _yamlpos.tree); raises
+    yaml.YAMLError where libyaml refuses the text."""
+    import yaml.events as ev
+
+    pos, kpos, kind, end = array("q"), array("q"), array("b"), array("q")
+    keys: list = []
+    interned: dict = {}
+    stack: list[int] = []  # open collections (node ids)
+    pending: list = []  # per open collection: a mapping's key awaiting its value
+    skip = 0  # depth inside a complex (collection) key
+    start_types = {ev.MappingStartEvent: 2, ev.SequenceStartEvent: 1}
+    for e in iter_events(text):
+        t = type(e)
+        if t is ev.MappingEndEvent or t is ev.SequenceEndEvent:
+            if skip:
+                skip -= 1
+            else:
+                end[stack.pop()] = len(pos)
+                pending.pop()
+            continue
+        k = start_types.get(t, 0)
+        if not k and t is not ev.ScalarEvent and t is not ev.AliasEvent:
+            continue
+        if skip:
+            skip += 1 if k else 0
+            continue
+        m = e.start_mark
+        p = (m.line << _SHIFT) | m.column
+        if stack and kind[stack[-1]] == 2 and pending[-1] is None:  # a mapping key
+            if t is ev.ScalarEvent:
+                pending[-1] = (interned.setdefault(e.value, e.value), p)
+            else:
+                pending[-1] = (None, p)  # a complex key or an alias: never on a path
+                skip = 1 if k else 0
+            continue
+        node = len(pos)
+        pos.append(p)
+        kind.append(k)
+        end.append(node + 1)
+        if stack and kind[stack[-1]] == 2:
+            name, kp = pending[-1]
+            keys.append(name)
+            kpos.append(kp)
+            pending[-1] = None
+        else:
+            keys.append(None)
+            kpos.append(-1)
+        if k:
+            stack.append(node)
+            pending.append(None)
+    return pos, kpos, keys, kind, end

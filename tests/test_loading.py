@@ -218,9 +218,11 @@ def test_symlinked_directories_are_followed_once(tmp_path):
     assert [Path(f).relative_to(root).as_posix() for f in files] == ["a.yaml", "linked/c.yaml", "sub/b.yaml"]
 
 
-def test_positions_match_the_composed_nodes_on_every_example_path(monkeypatch):
+@pytest.mark.parametrize("walk", ["c", "python"])
+def test_positions_match_the_composed_nodes_on_every_example_path(monkeypatch, walk):
     # the event-stream lookups (first: streamed, then: the document's tree) give what PyYAML's
-    # composed node graph gives, for every existing path, key or value, and for missing ones
+    # composed node graph gives, for every existing path, key or value, and for missing ones;
+    # with the C walks (the _yamlpos extension) and with the Python walks they stand in for
     import yaml
 
     from lbcli.manifest import positions
@@ -228,6 +230,10 @@ def test_positions_match_the_composed_nodes_on_every_example_path(monkeypatch):
     from lbcli.manifest.positions import PositionIndex
 
     monkeypatch.setattr(positions, "_TREE_MIN_CHARS", 0)  # trees for small documents too
+    if walk == "python":
+        monkeypatch.setattr(positions, "_accel", None)
+    elif positions._accel is None:
+        pytest.skip("C extension _yamlpos not built")
 
     def composed(root, line0, path, key):
         node = root

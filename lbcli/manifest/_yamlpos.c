@@ -8,12 +8,15 @@
  *
  * Positions are packed as in positions.py: line << 32 | column, both 0-based, from libyaml's
  * marks (columns in characters), as PyYAML reports them: it hands libyaml the str encoded as
- * UTF-8 with the encoding set, which is what is done here.
+ * UTF-8 and lets libyaml detect the encoding (which skips a leading byte order mark without
+ * counting it; set explicitly, the mark would count as a column), which is what is done here.
  *
  * Bounded on hostile input: no recursion (libyaml's parser is a state machine with heap stacks;
  * the walks here keep a counter, or one frame per path step, or a heap stack that grows with
  * the nesting of the text read), the parser and every event are freed on every path, and no
- * Python object is touched while the GIL is released.
+ * Python object is touched while the GIL is released. Time: one pass over the events, but
+ * libyaml's own time grows with the square of flow nesting (PyYAML's parse of the same text
+ * too): the loader refuses documents nested deeper than 100 levels before anything is located.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -35,7 +38,7 @@ static int64_t error_pos(const yaml_parser_t *p)
     return 0;
 }
 
-/* The text as PyYAML's CParser gives it to libyaml: UTF-8 with the encoding set. A str that
+/* The text as PyYAML's CParser gives it to libyaml: UTF-8, encoding detected. A str that
  * cannot be encoded (a lone surrogate) makes CParser raise UnicodeEncodeError, which positions.py
  * reports at 0:0: NULL here, with no Python error set. */
 static PyObject *utf8_of(PyObject *text)
@@ -47,7 +50,6 @@ static PyObject *utf8_of(PyObject *text)
 
 static void start_parser(yaml_parser_t *parser, PyObject *utf8)
 {
-    yaml_parser_set_encoding(parser, YAML_UTF8_ENCODING);
     yaml_parser_set_input_string(parser, (const unsigned char *)PyBytes_AS_STRING(utf8),
                                  (size_t)PyBytes_GET_SIZE(utf8));
 }

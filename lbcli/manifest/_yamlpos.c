@@ -180,7 +180,9 @@ static PyObject *py_locate(PyObject *self, PyObject *args)
     PyObject *seq = PySequence_Fast(path, "path must be a sequence");
     if (!seq) return NULL;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    PyObject *owned = PyList_New(0);  /* str(step) objects the step names point into */
+    /* the str objects the step names point into, held here: a list path could be changed by
+     * another thread while the walk runs without the GIL */
+    PyObject *owned = PyList_New(0);
     step_t *steps = PyMem_Calloc((size_t)n + 1, sizeof(step_t));
     frame_t *frames = PyMem_Calloc((size_t)n + 1, sizeof(frame_t));
     PyObject *result = NULL;
@@ -196,14 +198,12 @@ static PyObject *py_locate(PyObject *self, PyObject *args)
             if (!overflow && v >= 0) s->index = v;
         }
         /* key == step or key == str(step): both are the text of str(step) for a str key */
-        PyObject *name = step;
-        if (!PyUnicode_Check(step)) {
-            if (!(name = PyObject_Str(step)) || PyList_Append(owned, name) < 0) {
-                Py_XDECREF(name);
-                goto done;
-            }
-            Py_DECREF(name);
+        PyObject *name = PyUnicode_Check(step) ? Py_NewRef(step) : PyObject_Str(step);
+        if (!name || PyList_Append(owned, name) < 0) {
+            Py_XDECREF(name);
+            goto done;
         }
+        Py_DECREF(name);
         s->name = PyUnicode_AsUTF8AndSize(name, &s->len);
         if (!s->name) PyErr_Clear();  /* a lone surrogate: equals no key libyaml can give */
     }

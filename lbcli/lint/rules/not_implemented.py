@@ -249,7 +249,7 @@ def _refusals(ctx: Context) -> Iterator[Finding]:
             trie, needles = plan
             if not trie:
                 continue
-            text = ctx.index.json_text(res)  # written once per run, by the schema rule
+            text = ctx.index.json_text(res)
             if text is not None and needles.search(text) is None:
                 continue  # no key any refusal ends at: nothing to find
             hits: list = []

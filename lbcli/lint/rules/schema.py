@@ -83,7 +83,7 @@ def check(ctx: Context) -> Iterator[Finding]:
         # orjson decides in C that the body has only string keys and no number out of range: it
         # refuses a non-string key and (strict) an integer beyond 53 bits, and writes a
         # non-finite float as `null`; a failed screen only means "walk it" (a real null, a
-        # large integer). The text is kept for not-implemented's screen.
+        # large integer).
         text = index.json_text(res)
         if text is not None and b"null" not in text:
             # nothing for the two walks below to find (the common case): straight to the validator

@@ -158,7 +158,7 @@ def _finding(res, err, root: dict, secret: bool) -> Iterator[Finding]:
     for p, msg, key in _explain(err, root, res.body, secret):
         hint = None  # what `fix` may do (see _repair and _obvious)
         if kind in ("AdditionalProperties", "UnevaluatedProperties") and p and isinstance(p[-1], str):
-            hint = _repair(p[-1], _at(root, list(err.schema_path)[:-1]) or {}, root)
+            hint = _repair(p[-1], _object_schema(root, tuple(err.schema_path)[:-1])[0], root)
         elif kind == "Required":
             default = _obvious(res, p, err.kind.property)
             hint = ("add", err.kind.property, default) if default is not None else None
@@ -171,13 +171,21 @@ def _explain(err, root: dict, body: dict, secret: bool) -> list[tuple[tuple, str
     kind = type(err.kind).__name__
     path = tuple(err.instance_path)
     schema_path = list(err.schema_path)
+    parent = tuple(schema_path[:-1])
+    if kind == "AdditionalProperties" or kind == "UnevaluatedProperties":  # reads neither value nor condition
+        obj_schema, allowed = _object_schema(root, parent)
+        out = []
+        for name in err.kind.unexpected:
+            hint = suggest(name, obj_schema, root)
+            msg = f"unknown field {_name(name)}" + (f" in {_dotted(path)}" if path else "")
+            out.append((path + (name,), msg + (f"; {hint}" if hint else allowed), True))
+        return out
     value = _value_at(body, path)
     hide = secret or secret_field(path)
     got = describe(value) if hide else show(value)
     cond = _condition(err, root, body)
     # `x-tightened`: the schema is stricter than upstream's here, and says why
-    here = _deref(_at(root, schema_path[:-1]), root)
-    tight = here.get("x-tightened") if isinstance(here, dict) else None
+    tight = _tightened(root, parent)
 
     def one(msg: str, at: tuple = path, key: bool | None = None) -> list[tuple[tuple, str, bool]]:
         if cond is not None and cond.text and not cond.used:
@@ -186,15 +194,6 @@ def _explain(err, root: dict, body: dict, secret: bool) -> list[tuple[tuple, str
             msg += f"; {tight}"
         return [(at, _at_where(path, msg), _keyed(at) if key is None else key)]
 
-    if kind == "AdditionalProperties" or kind == "UnevaluatedProperties":
-        obj_schema = _at(root, schema_path[:-1]) or {}
-        allowed = sorted(obj_schema.get("properties", {}))
-        out = []
-        for name in err.kind.unexpected:
-            hint = suggest(name, obj_schema, root)
-            msg = f"unknown field {_name(name)}" + (f" in {_dotted(path)}" if path else "")
-            out.append((path + (name,), msg + (f"; {hint}" if hint else _allowed(allowed)), True))
-        return out
     if kind == "Required":
         prop = err.kind.property
         if schema_path and schema_path[-1] == "dependentRequired" or "dependentRequired" in schema_path[-2:]:
@@ -504,6 +503,37 @@ def _keyed(path: tuple) -> bool:
 def _at_where(path: tuple, msg: str) -> str:
     where = _dotted(path)
     return f"{where}: {msg}" if where else msg
+
+
+# Schema locations read per error, once per location: a set with a mistake copied across many
+# objects has thousands of errors at a few places. Entries keep their root alive, so its id
+# cannot be reused while cached (schemas are never changed once read).
+_AT_SCHEMA: dict[tuple[int, tuple], tuple[dict, Any]] = {}
+
+
+def _schema_memo(root: dict, key: tuple, make) -> Any:
+    k = (id(root), key)
+    hit = _AT_SCHEMA.get(k)
+    if hit is None:
+        hit = (root, make())
+        if len(_AT_SCHEMA) < 4096:
+            _AT_SCHEMA[k] = hit
+    return hit[1]
+
+
+def _object_schema(root: dict, at: tuple) -> tuple[dict, str]:
+    """The object schema at schema path `at` and its " (allowed: ...)" text."""
+    def make():
+        obj = _at(root, list(at)) or {}
+        return obj, _allowed(sorted(obj.get("properties", {})))
+    return _schema_memo(root, ("object",) + at, make)
+
+
+def _tightened(root: dict, at: tuple) -> Any:
+    def make():
+        here = _deref(_at(root, list(at)), root)
+        return here.get("x-tightened") if isinstance(here, dict) else None
+    return _schema_memo(root, ("tight",) + at, make)
 
 
 def _value_at(body: Any, path: tuple) -> Any:

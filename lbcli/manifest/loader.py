@@ -201,7 +201,7 @@ def read_bytes(path: str, max_size: int | None = DEFAULT_MAX_FILE_SIZE) -> tuple
             if want is not None and total >= want:
                 return None, _too_big(total, max_size, exact=False)
             if len(block) < asked and total == st.st_size:
-                break  # all fstat said, and short of what was asked: the end (a /proc file says 0)
+                break  # all fstat said, and short of what was asked: the end (/proc files say 0)
         return b"".join(parts), None
     except OSError as e:
         raise LoadError(f"{path}: {_why(e)}") from None

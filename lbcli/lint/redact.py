@@ -108,7 +108,8 @@ def looks_secret_value(text: str) -> bool:
 def secret_field(path) -> bool:
     """A field whose own name says it holds a password or a key (`password`, `tls.key`,
     `bearerToken`); a reference such as `secretRef.name` names a Secret and is not one."""
-    last = next((step for step in reversed(tuple(path)) if isinstance(step, str)), "")
+    last = path[-1] if path and type(path[-1]) is str else next(
+        (step for step in reversed(tuple(path)) if isinstance(step, str)), "")
     hit = _SECRET_FIELDS.get(last)
     if hit is None:
         hit = bool(_SECRET_NAME.search(last))

@@ -436,9 +436,9 @@ class _Cond:
 
 def _condition(err, root: dict, body: dict) -> _Cond | None:
     ev = list(err.evaluation_path)
-    at = [i for i, s in enumerate(ev) if s in ("then", "else")]
-    if not at:
+    if "then" not in ev and "else" not in ev:  # most errors: no condition to look for
         return None
+    at = [i for i, s in enumerate(ev) if s in ("then", "else")]
     i = at[-1]
     holder = _walk(root, ev[:i])
     if not isinstance(holder, dict) or not isinstance(holder.get("if"), dict):

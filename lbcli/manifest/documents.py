@@ -52,6 +52,8 @@ def split_documents(text: str) -> list[Chunk]:
             rest = text[start + 3 : eol].strip() if text[start] == "-" else ""
         line += text.count("\n", pos, eol)
         pos = eol
+    if rest and pos == len(text) and not text.endswith("\n"):
+        line += 1  # `--- {...}` on the last line, no newline after: its document is on that line
     _add(chunks, text, pos, len(text), line, rest)
     return chunks
 

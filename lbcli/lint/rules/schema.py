@@ -181,19 +181,7 @@ def _explain(err, root: dict, body: dict, secret: bool) -> list[tuple[tuple, str
             out.append((path + (name,), msg + (f"; {hint}" if hint else allowed), True))
         return out
     value = _value_at(body, path)
-    hide = secret or secret_field(path)
-    got = describe(value) if hide else show(value)
     cond = _condition(err, root, body)
-    # `x-tightened`: the schema is stricter than upstream's here, and says why
-    tight = _tightened(root, parent)
-
-    def one(msg: str, at: tuple = path, key: bool | None = None) -> list[tuple[tuple, str, bool]]:
-        if cond is not None and cond.text and not cond.used:
-            msg += f" (with {cond.text})"
-        if tight and kind not in ("Type", "Required"):
-            msg += f"; {tight}"
-        return [(at, _at_where(path, msg), _keyed(at) if key is None else key)]
-
     if kind == "Required":
         prop = err.kind.property
         if schema_path and schema_path[-1] == "dependentRequired" or "dependentRequired" in schema_path[-2:]:
@@ -207,11 +195,23 @@ def _explain(err, root: dict, body: dict, secret: bool) -> list[tuple[tuple, str
         if cond is not None and cond.text:
             msg += f" (needed with {cond.text})"
         return [(path, msg, bool(path))]
+    # `x-tightened`: the schema is stricter than upstream's here, and says why
+    tight = _tightened(root, parent)
+
+    def one(msg: str, at: tuple = path, key: bool | None = None) -> list[tuple[tuple, str, bool]]:
+        if cond is not None and cond.text and not cond.used:
+            msg += f" (with {cond.text})"
+        if tight and kind not in ("Type", "Required"):
+            msg += f"; {tight}"
+        return [(at, _at_where(path, msg), _keyed(at) if key is None else key)]
+
     if kind == "Type":
         want = _join_or([_TYPE_NOUN.get(t, t) for t in err.kind.types])
         have = kind_of(value)
         fix = "; quote it" if "string" in err.kind.types and isinstance(value, (int, float)) else ""
         return one(f"must be {want}, not {have}{fix}")
+    hide = secret or secret_field(path)
+    got = describe(value) if hide else show(value)  # the value as the messages below quote it
     if kind == "Enum":
         opts = list(err.kind.options)
         shown = ", ".join(_plain(o) for o in opts[:12]) + (", ..." if len(opts) > 12 else "")

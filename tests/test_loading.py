@@ -321,3 +321,82 @@ def test_a_file_parsed_as_one_stream_loads_as_document_by_document(text, monkeyp
     loader.load_text("f.yaml", text, alone)
     assert streamed == shape(alone)
     assert streamed[1] or streamed[2]
+
+
+def _reference_split(text: str) -> list[tuple[int, int, int, str]]:
+    """(line, start, end, marker_rest) of each document, read line by line: a line starting
+    with `---` or `...` followed by a blank or its end is a marker; the text after `---` on
+    its line belongs to the next document (padded onto its own line); a piece holding only
+    blanks, comments and directives is no document."""
+    import re
+
+    out, start, line, rest, first_line = [], 0, 0, "", 0
+    offset = 0
+    for n, raw in enumerate(text.splitlines(keepends=True)):
+        if raw[:3] in ("---", "...") and raw[3:4] in ("", " ", "\t", "\r", "\n"):
+            out.append((first_line, start, offset, rest))
+            after = raw[3:].strip()
+            rest = after if raw[0] == "-" else ""
+            start, first_line = offset + len(raw), n + 1  # a padded document: on line n
+        offset += len(raw)
+    out.append((first_line, start, len(text), rest))
+    docs = []
+    for line0, s, e, rest in out:
+        padded = bool(rest) and not rest.startswith("#")
+        if padded or re.search(r"^[ \t]*[^\s#%]", text[s:e], re.M):
+            docs.append((line0 - 1 if padded else line0, s, e, rest if padded else ""))
+    return docs
+
+
+def test_split_documents_matches_a_line_by_line_reading():
+    # (it found `--- {...}` as the last line without a newline placed on line 0)
+    # split_documents finds `---` markers where str.split cuts at "\n---"; a line-by-line
+    # reading must agree on every odd marker form
+    import random
+
+    from lbcli.manifest.documents import split_documents
+
+    pieces = ["---", "...", "----", "---x", "--- {a: 1}", "--- # c", "--- !t", "a: 1", "# c", "%YAML 1.2",
+              "", " ", "\t", "b", "- x", "---\t", "---\r", "..."]
+    rng = random.Random(16)
+    texts = ["", "---", "---\n", "a: 1\n---", "a: 1\n---\nb: 2\n", "\n---\n---\n", "a\n----\nb\n---x\nc\n"]
+    texts += ["\n".join(rng.choice(pieces) for _ in range(rng.randint(1, 10))) + rng.choice(["", "\n"])
+              for _ in range(3000)]
+    for text in texts:
+        got = [(c.line, c.start, c.end, c.marker_rest) for c in split_documents(text)]
+        assert got == _reference_split(text), text
+        assert [c.index for c in split_documents(text)] == list(range(len(got)))
+
+
+def test_parse_network_is_ip_network():
+    import ipaddress
+
+    from lbcli.manifest.addr import parse_network
+
+    texts = ["10.0.0.0/24", "10.0.0.7/24", "0.0.0.0/0", "255.255.255.255/32", "10.0.0.0/33", "10.0.0.0/08",
+             "010.0.0.0/8", "256.0.0.0/8", "1.2.3.4/", "1.2.3.4", "1.2.3.4/99", "fd00::/8", "fd00::1/64",
+             " 1.2.3.4/8", "1.2.3.4/8 ", "1.2.3.4/-1", "", "x"]
+    for text in texts:
+        try:
+            want = ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            want = None
+        got = parse_network(text)
+        assert got == want and type(got) is type(want) and str(got) == str(want), text
+
+
+def test_bom_and_sizes_read_exactly(tmp_path):
+    from lbcli.manifest.loader import read_text
+
+    p = tmp_path / "bom.yaml"
+    p.write_bytes(b"\xef\xbb\xbfa: 1\n")
+    assert read_text(str(p)) == ("a: 1\n", None)  # the BOM dropped, as utf-8-sig does
+    p.write_bytes(b"a: \xc3\xa9\n" * 5000)  # more than one read's worth, multi-byte characters
+    assert read_text(str(p)) == ("a: \u00e9\n" * 5000, None)
+    text, err = read_text(str(p), max_size=100)
+    assert text is None and "over the 100 bytes limit" in err
+
+
+def test_document_on_a_last_marker_line_without_newline_is_located_there():
+    report = lint_text("--- {apiVersion: v1, kind: Node, metadata: {name: BAD_}}")
+    assert report.problems and {(p.line, p.column) for p in report.problems} == {(1, 45), (1, 51)}

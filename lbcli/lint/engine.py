@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from operator import itemgetter
 
 from ..manifest.index import ResourceIndex
 from ..manifest.loader import LoadResult, paused_gc
@@ -65,9 +66,8 @@ def _lint(load: LoadResult, config: LintConfig | None, now: datetime | None, onl
             raw.append((Problem("<rules>", 1, 1, Severity.ERROR, "internal-error",
                                 f"rule {rule.id} failed: {_where(e)}"), None))
 
-    problems, invalid = _finish(raw, config, load)
+    problems, invalid, kept = _finish(raw, config, load)  # kept: sort keys of the problems shown
     summary = _summary(load, problems, invalid)
-    kept = {p.sort_key() for p in problems}  # not suppressed, not switched off
     return LintReport(problems, summary, index, load, invalid,
                       [(rid, f) for p, rid, f in fixable if p.sort_key() in kept])
 
@@ -107,7 +107,7 @@ def _finish(raw, config: LintConfig, load: LoadResult):
     covered = {(p.file, p.line, p.column, p.resource, p.field) for p, _ in raw if p.rule in fixed}
     supp_cache: dict[str, Suppressions] = {}
     seen: set[tuple] = set()
-    out: list[Problem] = []
+    out: list[tuple[tuple, Problem]] = []
     invalid: set[int] = set()
     for p, res in raw:
         sev = p.severity
@@ -132,11 +132,11 @@ def _finish(raw, config: LintConfig, load: LoadResult):
         if k in seen:
             continue
         seen.add(k)
-        out.append(p)
+        out.append((k, p))
         if res is not None and sev >= Severity.ERROR:
             invalid.add(id(res))
-    out.sort(key=Problem.sort_key)
-    return out, invalid
+    out.sort(key=itemgetter(0))  # by sort key, made once per problem (the keys are unique)
+    return [p for _, p in out], invalid, seen
 
 
 def _summary(load: LoadResult, problems: list[Problem], invalid: set[int]) -> dict:

@@ -108,5 +108,16 @@ def looks_secret_value(text: str) -> bool:
 def secret_field(path) -> bool:
     """A field whose own name says it holds a password or a key (`password`, `tls.key`,
     `bearerToken`); a reference such as `secretRef.name` names a Secret and is not one."""
-    last = next((step for step in reversed(tuple(path)) if isinstance(step, str)), "")
-    return bool(_SECRET_NAME.search(last))
+    last = path[-1] if path and type(path[-1]) is str else next(
+        (step for step in reversed(tuple(path)) if isinstance(step, str)), "")
+    hit = _SECRET_FIELDS.get(last)
+    if hit is None:
+        hit = bool(_SECRET_NAME.search(last))
+        if len(_SECRET_FIELDS) < 4096:
+            _SECRET_FIELDS[last] = hit
+    return hit
+
+
+# field name -> secret_field's answer: a finding's field names repeat (the regex, anchored at the
+# end, is tried at every position of the name)
+_SECRET_FIELDS: dict[str, bool] = {}

@@ -28,3 +28,22 @@ def parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return ipaddress.ip_address(text)
     except ValueError:
         return None
+
+
+_V4_NET = re.compile(_V4.pattern + r"/(0|[1-9]\d?)")
+
+
+def parse_network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    """ipaddress.ip_network(text, strict=False), or None when `text` is not a network (never
+    raises). `a.b.c.d/n` is read without ipaddress's string parser (a Node's PodCIDR each)."""
+    m = _V4_NET.fullmatch(text)
+    if m:
+        a, b, c, d, n = map(int, m.groups())
+        if a <= 255 and b <= 255 and c <= 255 and d <= 255:
+            if n > 32:
+                return None  # as ip_network: no such prefix
+            return ipaddress.IPv4Network(((a << 24) | (b << 16) | (c << 8) | d, n), strict=False)
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return None

@@ -191,7 +191,8 @@ def read_bytes(path: str, max_size: int | None = DEFAULT_MAX_FILE_SIZE) -> tuple
         # again each time (cheap on a quiet machine, slow when memory is under pressure)
         size = st.st_size + 1
         while True:
-            block = os.read(fd, size if want is None else min(size, want - total))
+            asked = size if want is None else min(size, want - total)
+            block = os.read(fd, asked)
             if not block:
                 break
             size = 1 << 16
@@ -199,6 +200,8 @@ def read_bytes(path: str, max_size: int | None = DEFAULT_MAX_FILE_SIZE) -> tuple
             total += len(block)
             if want is not None and total >= want:
                 return None, _too_big(total, max_size, exact=False)
+            if len(block) < asked and total == st.st_size:
+                break  # all fstat said, and short of what was asked: the end (/proc files say 0)
         return b"".join(parts), None
     except OSError as e:
         raise LoadError(f"{path}: {_why(e)}") from None
@@ -224,10 +227,11 @@ def read_text(path: str, stdin_text: str | None = None,
         data, err = read_bytes(path, max_size)
         if err is not None:
             return None, err
-    if b"\x00" in data[:8192]:
+    if data.find(b"\x00", 0, 8192) >= 0:
         return None, "binary file (contains NUL bytes), not YAML or JSON"
     try:
-        text = data.decode("utf-8-sig")
+        # plain UTF-8 has the C fast path; utf-8-sig (a BOM dropped) goes through a Python codec
+        text = data.decode("utf-8-sig") if data.startswith(b"\xef\xbb\xbf") else data.decode()
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
         return None, f"not valid UTF-8 text (line {line})"
@@ -288,12 +292,12 @@ def load_text(name: str, text: str, result: LoadResult, limits: Limits | None = 
     screened = len(chunks) > 1 and within_bounds(text, limits.max_depth)  # all documents at once
     values = _parse_stream(text, chunks) if screened else None
     documents = result.documents
-    for n, chunk in enumerate(chunks):
+    if values is not None:
+        _add_parsed(name, chunks, values, result)
+        return
+    for chunk in chunks:
         doc = Document(name, chunk.index, chunk.line, chunk)  # positions made on first lookup
         documents.append(doc)
-        if values is not None:
-            _add_object(values[n], doc, (), result)
-            continue
         body = chunk.text
         # depth and aliases first: yaml_rs and PyYAML's composer recurse per level; a document
         # safe to parse first is measured after (limits.measurable: the same answers)
@@ -321,6 +325,29 @@ def load_text(name: str, text: str, result: LoadResult, limits: Limits | None = 
 
 
 _LIMITS = Limits()
+
+
+def _add_parsed(name: str, chunks: list, values: list, result: LoadResult) -> None:
+    """Each chunk's document and parsed value, added as _add_object adds it; the common object
+    (a named mapping of a kind with a schema) is added here without a call per document."""
+    documents, resources, known = result.documents, result.resources, _schemas()
+    for chunk, value in zip(chunks, values):
+        doc = Document(name, chunk.index, chunk.line, chunk)  # positions made on first lookup
+        documents.append(doc)
+        if type(value) is dict:
+            api_version, kind, meta = value.get("apiVersion"), value.get("kind"), value.get("metadata")
+            if type(meta) is dict and type(api_version) is str and type(kind) is str and (api_version, kind) in known:
+                name_ = meta.get("name")
+                if type(name_) is str:
+                    if kind in CLUSTER_SCOPED:
+                        namespace = None
+                    else:
+                        namespace = meta.get("namespace")
+                        if not namespace or type(namespace) is not str:
+                            namespace = "default"
+                    resources.append(Resource(api_version, kind, name_, namespace, value, doc))
+                    continue
+        _add_object(value, doc, (), result)
 
 
 def _yaml_rs():

@@ -230,7 +230,9 @@ class Pool:
         raise IndexError(n)
 
     def selects(self, res: Resource) -> bool:
-        return matches(self.selector, labels(res))
+        selector = self.selector
+        # no selector selects everything (as `matches` says): no labels to make for each claimant
+        return True if not selector else matches(selector, labels(res))
 
 
 def conflicting(index: ResourceIndex) -> set[int]:

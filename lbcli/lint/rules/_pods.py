@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Iterator
 
+from ...manifest.addr import parse_network
 from ...manifest.resource import Resource
 
 EGRESS, INGRESS = "kubernetes.io/egress-bandwidth", "kubernetes.io/ingress-bandwidth"
@@ -18,10 +19,9 @@ def node_pod_cidrs(node: Resource) -> list[tuple[tuple, ipaddress.IPv4Network | 
     items = ([(("spec", "podCIDRs", i), c) for i, c in enumerate(many)] if isinstance(many, list) and many
              else [(("spec", "podCIDR"), spec.get("podCIDR"))] if spec.get("podCIDR") else [])
     for path, text in items:
-        try:
-            out.append((path, ipaddress.ip_network(str(text), strict=False)))
-        except ValueError:
-            continue  # the schema reports it
+        net = parse_network(str(text))
+        if net is not None:  # else the schema reports it
+            out.append((path, net))
     return out
 
 

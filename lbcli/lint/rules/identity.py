@@ -44,7 +44,8 @@ UNSUPPRESSIBLE = True  # the engine applies neither suppressions nor config seve
 
 def check(ctx: Context) -> Iterator[Finding]:
     # the common case is one grammar match each; anything else gets the full reading, which
-    # says what is wrong
+    # says what is wrong. Namespaces repeat (a few per set): each is matched once.
+    good_ns: set[str] = set()
     for res in ctx.index.resources:
         extra = res.extra
         if extra and (extra.get("unknown") or extra.get("foreign")):
@@ -65,7 +66,10 @@ def check(ctx: Context) -> Iterator[Finding]:
                 yield Finding(res, ("metadata", "name"), f"metadata.name: {what} {why}")
         if res.kind not in CLUSTER_SCOPED and "namespace" in meta:
             ns = meta["namespace"]
+            if type(ns) is str and ns in good_ns:
+                continue
             if K8S_NAMESPACE.match(ns):
+                good_ns.add(ns)
                 continue
             why = namespace_problem(ns)
             if why is not None:

@@ -241,15 +241,16 @@ def _refusals(ctx: Context) -> Iterator[Finding]:
         # hold none of their fields at all, which their JSON text says without a walk
         tests = list(dict.fromkeys(r.applies for r in refusals if r.applies is not None))
         plans: dict[tuple, tuple[dict, Any]] = {}
-        for res in ctx.index.valid(kind):
-            on = tuple(t(res, ctx.index) for t in tests)
+        index = ctx.index
+        for res in index.valid(kind):
+            on = (tests[0](res, index),) if len(tests) == 1 else tuple(t(res, index) for t in tests)
             plan = plans.get(on)
             if plan is None:
                 plan = plans[on] = _plan(refusals, {t for t, yes in zip(tests, on) if yes})
             trie, needles = plan
             if not trie:
                 continue
-            text = ctx.index.json_text(res)  # written once per run, by the schema rule
+            text = index.json_text(res)
             if text is not None and needles.search(text) is None:
                 continue  # no key any refusal ends at: nothing to find
             hits: list = []

@@ -83,7 +83,7 @@ def check(ctx: Context) -> Iterator[Finding]:
         # orjson decides in C that the body has only string keys and no number out of range: it
         # refuses a non-string key and (strict) an integer beyond 53 bits, and writes a
         # non-finite float as `null`; a failed screen only means "walk it" (a real null, a
-        # large integer). The text is kept for not-implemented's screen.
+        # large integer).
         text = index.json_text(res)
         if text is not None and b"null" not in text:
             # nothing for the two walks below to find (the common case): straight to the validator
@@ -158,7 +158,7 @@ def _finding(res, err, root: dict, secret: bool) -> Iterator[Finding]:
     for p, msg, key in _explain(err, root, res.body, secret):
         hint = None  # what `fix` may do (see _repair and _obvious)
         if kind in ("AdditionalProperties", "UnevaluatedProperties") and p and isinstance(p[-1], str):
-            hint = _repair(p[-1], _at(root, list(err.schema_path)[:-1]) or {}, root)
+            hint = _repair(p[-1], _object_schema(root, tuple(err.schema_path)[:-1])[0], root)
         elif kind == "Required":
             default = _obvious(res, p, err.kind.property)
             hint = ("add", err.kind.property, default) if default is not None else None
@@ -171,30 +171,17 @@ def _explain(err, root: dict, body: dict, secret: bool) -> list[tuple[tuple, str
     kind = type(err.kind).__name__
     path = tuple(err.instance_path)
     schema_path = list(err.schema_path)
-    value = _value_at(body, path)
-    hide = secret or secret_field(path)
-    got = describe(value) if hide else show(value)
-    cond = _condition(err, root, body)
-    # `x-tightened`: the schema is stricter than upstream's here, and says why
-    here = _deref(_at(root, schema_path[:-1]), root)
-    tight = here.get("x-tightened") if isinstance(here, dict) else None
-
-    def one(msg: str, at: tuple = path, key: bool | None = None) -> list[tuple[tuple, str, bool]]:
-        if cond is not None and cond.text and not cond.used:
-            msg += f" (with {cond.text})"
-        if tight and kind not in ("Type", "Required"):
-            msg += f"; {tight}"
-        return [(at, _at_where(path, msg), _keyed(at) if key is None else key)]
-
-    if kind == "AdditionalProperties" or kind == "UnevaluatedProperties":
-        obj_schema = _at(root, schema_path[:-1]) or {}
-        allowed = sorted(obj_schema.get("properties", {}))
+    parent = tuple(schema_path[:-1])
+    if kind == "AdditionalProperties" or kind == "UnevaluatedProperties":  # reads neither value nor condition
+        obj_schema, allowed = _object_schema(root, parent)
         out = []
         for name in err.kind.unexpected:
             hint = suggest(name, obj_schema, root)
             msg = f"unknown field {_name(name)}" + (f" in {_dotted(path)}" if path else "")
-            out.append((path + (name,), msg + (f"; {hint}" if hint else _allowed(allowed)), True))
+            out.append((path + (name,), msg + (f"; {hint}" if hint else allowed), True))
         return out
+    value = _value_at(body, path)
+    cond = _condition(err, root, body)
     if kind == "Required":
         prop = err.kind.property
         if schema_path and schema_path[-1] == "dependentRequired" or "dependentRequired" in schema_path[-2:]:
@@ -208,11 +195,23 @@ def _explain(err, root: dict, body: dict, secret: bool) -> list[tuple[tuple, str
         if cond is not None and cond.text:
             msg += f" (needed with {cond.text})"
         return [(path, msg, bool(path))]
+    # `x-tightened`: the schema is stricter than upstream's here, and says why
+    tight = _tightened(root, parent)
+
+    def one(msg: str, at: tuple = path, key: bool | None = None) -> list[tuple[tuple, str, bool]]:
+        if cond is not None and cond.text and not cond.used:
+            msg += f" (with {cond.text})"
+        if tight and kind not in ("Type", "Required"):
+            msg += f"; {tight}"
+        return [(at, _at_where(path, msg), _keyed(at) if key is None else key)]
+
     if kind == "Type":
         want = _join_or([_TYPE_NOUN.get(t, t) for t in err.kind.types])
         have = kind_of(value)
         fix = "; quote it" if "string" in err.kind.types and isinstance(value, (int, float)) else ""
         return one(f"must be {want}, not {have}{fix}")
+    hide = secret or secret_field(path)
+    got = describe(value) if hide else show(value)  # the value as the messages below quote it
     if kind == "Enum":
         opts = list(err.kind.options)
         shown = ", ".join(_plain(o) for o in opts[:12]) + (", ..." if len(opts) > 12 else "")
@@ -437,9 +436,9 @@ class _Cond:
 
 def _condition(err, root: dict, body: dict) -> _Cond | None:
     ev = list(err.evaluation_path)
-    at = [i for i, s in enumerate(ev) if s in ("then", "else")]
-    if not at:
+    if "then" not in ev and "else" not in ev:  # most errors: no condition to look for
         return None
+    at = [i for i, s in enumerate(ev) if s in ("then", "else")]
     i = at[-1]
     holder = _walk(root, ev[:i])
     if not isinstance(holder, dict) or not isinstance(holder.get("if"), dict):
@@ -504,6 +503,37 @@ def _keyed(path: tuple) -> bool:
 def _at_where(path: tuple, msg: str) -> str:
     where = _dotted(path)
     return f"{where}: {msg}" if where else msg
+
+
+# Schema locations read per error, once per location: a set with a mistake copied across many
+# objects has thousands of errors at a few places. Entries keep their root alive, so its id
+# cannot be reused while cached (schemas are never changed once read).
+_AT_SCHEMA: dict[tuple[int, tuple], tuple[dict, Any]] = {}
+
+
+def _schema_memo(root: dict, key: tuple, make) -> Any:
+    k = (id(root), key)
+    hit = _AT_SCHEMA.get(k)
+    if hit is None:
+        hit = (root, make())
+        if len(_AT_SCHEMA) < 4096:
+            _AT_SCHEMA[k] = hit
+    return hit[1]
+
+
+def _object_schema(root: dict, at: tuple) -> tuple[dict, str]:
+    """The object schema at schema path `at` and its " (allowed: ...)" text."""
+    def make():
+        obj = _at(root, list(at)) or {}
+        return obj, _allowed(sorted(obj.get("properties", {})))
+    return _schema_memo(root, ("object",) + at, make)
+
+
+def _tightened(root: dict, at: tuple) -> Any:
+    def make():
+        here = _deref(_at(root, list(at)), root)
+        return here.get("x-tightened") if isinstance(here, dict) else None
+    return _schema_memo(root, ("tight",) + at, make)
 
 
 def _value_at(body: Any, path: tuple) -> Any:

@@ -64,7 +64,9 @@ __attribute__((section("xdp"), used)) int live_gen(struct xdp_md *ctx)
 	if ((w[0] ^ W0) | (w[1] ^ W1) | (w[2] ^ W2) | (w[3] ^ W3) | ((w[4] ^ W4) & M4) | ((w[5] ^ W5) & M5)
 	    | (w[6] ^ W6) | (*t ^ T7))
 		c->dirty += 1;
+#if REWRITE
 	w[0] = W0; w[1] = W1; w[2] = W2; w[3] = W3; w[4] = W4; w[5] = W5; w[6] = W6; *t = T7;
+#endif
 	u32 f = c->generated % FLOWS;
 	c->generated += 1;
 	d[35] = f;  /* the source port's low byte */
@@ -124,8 +126,10 @@ def csum_base(f: Frame) -> int:
     return _sum16(ip[12:20] + struct.pack("!HH", 17, len(udp))) + _sum16(udp)
 
 
-def source(f: Frame, to_ifindex: int) -> str:
-    """GEN_C with the frame's words (host order, as the program stores them) filled in."""
+def source(f: Frame, to_ifindex: int, rewrite: bool = True) -> str:
+    """GEN_C with the frame's words (host order, as the program stores them) filled in.
+    rewrite=False leaves the page as it came but for the flow and the UDP checksum (as
+    xdp-trafgen's programs do): only to show what a recycled page brings back."""
     words = [int.from_bytes(f.data[i:i + 8], sys.byteorder) for i in range(0, 56, 8)]
     varied = bytearray(b"\xff" * FRAME_LEN)
     for off in (SPORT_LO, UDP_CSUM, UDP_CSUM + 1):
@@ -134,14 +138,14 @@ def source(f: Frame, to_ifindex: int) -> str:
     defs = {f"W{i}": f"{w:#x}ull" for i, w in enumerate(words)}
     defs.update(M4=f"{masks[4]:#x}ull", M5=f"{masks[5]:#x}ull",
                 T7=f"{int.from_bytes(f.data[56:60], sys.byteorder):#x}u", FLOWS=f"{f.flows}u",
-                CSUM_BASE=f"{csum_base(f)}u", TO_IFINDEX=f"{to_ifindex}u")
+                CSUM_BASE=f"{csum_base(f)}u", TO_IFINDEX=f"{to_ifindex}u", REWRITE=str(int(rewrite)))
     return "".join(f"#define {k} {v}\n" for k, v in defs.items()) + GEN_C
 
 
-def build(f: Frame, to_ifindex: int, workdir: Path, name: str) -> Path:
+def build(f: Frame, to_ifindex: int, workdir: Path, name: str, rewrite: bool = True) -> Path:
     """Compile the generator for `f` into workdir/name.o."""
     src, obj = workdir / f"{name}.c", workdir / f"{name}.o"
-    src.write_text(source(f, to_ifindex))
+    src.write_text(source(f, to_ifindex, rewrite))
     subprocess.run(["clang", "-O2", "-g", "-target", "bpf", "-c", str(src), "-o", str(obj)], check=True,
                    capture_output=True)
     return obj

@@ -231,16 +231,17 @@ class Alone:
         subprocess.run(["cc", "-O2", "-shared", "-fPIC", "-o", str(self.shim), str(shim_c), "-ldl"], check=True,
                        capture_output=True)
 
-    def generator(self, frame) -> str:
+    def generator(self, frame, rewrite: bool = True) -> str:
         """The live feed's generator program for `frame` (a live_feed.Frame), built and pinned
-        once per template; its counters become the ones snapshots read."""
-        if frame not in self._gens:
+        once per template; its counters become the ones snapshots read (rewrite: see
+        live_feed.source)."""
+        if (frame, rewrite) not in self._gens:
             name = f"live_gen{len(self._gens)}"
-            obj = live_feed.build(frame, self.ifindex, self.lab.workdir, name)
+            obj = live_feed.build(frame, self.ifindex, self.lab.workdir, name, rewrite)
             pin, maps = self.lab.bpf_root / name, self.lab.bpf_root / f"{name}_maps"
             self.lab.run_in("seg", ["bpftool", "prog", "load", str(obj), str(pin), "type", "xdp", "pinmaps", str(maps)])
-            self._gens[frame] = (str(pin), str(maps / "gen"))
-        pin, self.gen_map = self._gens[frame]
+            self._gens[frame, rewrite] = (str(pin), str(maps / "gen"))
+        pin, self.gen_map = self._gens[frame, rewrite]
         return pin
 
     def generated(self) -> dict[str, int]:
@@ -347,6 +348,8 @@ class Alone:
                 "far": sum(_thread_ns(p) for p in self.far_threads), **links}
 
     def counters(self) -> dict[str, int]:
+        """Counters at rest (between senders' runs; with the live feed, of the generator last
+        built by `generator`)."""
         return {**self._link_stats(), "got": self.counted()}
 
     def account(self, before: dict[str, int], settle: float = 3.0) -> dict[str, int]:
@@ -387,11 +390,11 @@ class Alone:
         return out
 
 
-def live_argv(alone: Alone, frame, count: int = 0) -> list[str]:
+def live_argv(alone: Alone, frame, count: int = 0, rewrite: bool = True) -> list[str]:
     """The live feed's generator on CPU 0 at real-time priority 1, in the segment's namespace
     (where it resolves `p-t1-a`), `count` runs (0: until stopped)."""
     return ["chrt", "-f", "1", "taskset", "-c", str(Alone.LAB_CPU), sys.executable,
-            str(Path(__file__).resolve().parent / "live_feed.py"), alone.generator(frame), frame.data.hex(),
+            str(Path(__file__).resolve().parent / "live_feed.py"), alone.generator(frame, rewrite), frame.data.hex(),
             "--count", str(count)]
 
 

@@ -397,7 +397,8 @@ def alone_report(args) -> None:
               "drops): " + "; ".join(f"{p.split(',')[-1].strip()} {g:,} / {t:,}" for p, (g, t) in lost.items()))
     else:  # what the switch port sent T1 also holds the bridge's own frames (ARP, the pings before a window)
         print("  taken into T1's ring - counted - T1 tx drops, over all runs (the switch port's count also holds "
-              "frames the bridge sent T1): " + "; ".join(f"{p.split(',')[-1].strip()} {t:,}" for p, (_, t) in lost.items()))
+              "frames the bridge sent T1): "
+              + "; ".join(f"{p.split(',')[-1].strip()} {t:,}" for p, (_, t) in lost.items()))
     if any(med(p, "t1_thread") < 0.9 for p in fwd):
         print("  ! a path's T1 thread ran < 90 % of CPU 1: there the sender or the shared CPUs, not T1, set the rate "
               "(its ns/packet still is T1's own cost)")

@@ -12,7 +12,9 @@ Why a program of our own, not xdp-trafgen's: test_run.c writes the template pack
 once, when the page pool allocates the page (xdp_test_run_init_page); a recycled page is reused
 as it comes back, and reset_ctx() only restores the frame's pointers. Pages come back from T1's
 path (freed at the far end, XDP_DROP or the skb freed after RPS) with whatever T1 wrote into them:
-routing decrements the TTL and rewrites the IP checksum, DNAT the destination and both checksums.
+routing writes T1's and the next hop's MAC addresses and decrements the TTL, DNAT also rewrites
+the destination and both checksums; T1 drops such a frame (not addressed to it), so without a
+rewrite nearly all frames after the first few hundred would go missing.
 So the program rewrites the whole 60-byte frame on every run (Ethernet, IPv4 with TTL and
 checksum, UDP ports and checksum, the padding), and counts the runs in which the page held
 something other than the template (`dirty`: pages that came back rewritten), next to the runs

@@ -75,14 +75,13 @@ DNAT_NFT = lambda t2_ip: {"nftables": [  # noqa: E731  (the bench's DNAT path: V
         {"dnat": {"addr": t2_ip}}]}}}]}
 
 
-def _live_lab(lab, mode: str):
-    """T1 in `mode` (routing, dnat, tc, xdp) alone on CPU 1, fed by the live generator."""
+def _live_lab(lab):
+    """T1 alone on CPU 1, to be fed by the live generator (and the T2 node it sends to)."""
     from t1_alone import Alone
 
-    t1, t2 = lab.topology.node("t1-a"), lab.topology.node("t2-a")
+    t2 = lab.topology.node("t2-a")
     lab.sysctl("t1-a", "net.ipv4.ip_forward", "1")
-    alone = Alone(lab, t2.ip, PORT, feed="live")
-    return alone, t1, t2
+    return Alone(lab, t2.ip, PORT, feed="live"), t2
 
 
 def _live_setup(lab, alone, mode: str, t2_ip: str) -> None:
@@ -125,7 +124,7 @@ def test_live_feed_every_generated_frame_is_accounted_for(mode):
     n = 300_000
     with Lab() as lab:
         lab.mount_bpffs()
-        alone, t1, t2 = _live_lab(lab, mode)
+        alone, t2 = _live_lab(lab)
         try:
             _live_setup(lab, alone, mode, t2.ip)
             dst, src = _mac(lab, "t1-a", "eth0"), _mac(lab, "router", "eth0")
@@ -158,9 +157,10 @@ def test_live_feed_every_generated_frame_is_accounted_for(mode):
 
 def test_live_feed_without_the_rewrite_sends_what_t1_left_in_the_page():
     """Why the generator rewrites every frame: test_run writes the template into a page only
-    when the page pool allocates it, and recycled pages come back as T1 left them. With a
-    template TTL of 2, routing forwards a fresh page's frame (TTL 2 -> 1) but drops a recycled
-    one (TTL 1): without the rewrite frames go missing; with it every frame taken is counted."""
+    when the page pool allocates it, and recycled pages come back as T1's path left them (routed:
+    T1's and T2's MAC addresses, the TTL one lower). Without the rewrite T1 takes frames that are
+    no longer addressed to it and drops them: frames go missing. With it, every frame taken is
+    counted."""
     _needs_live()
     import live_feed
     from t1_alone import live_argv
@@ -168,11 +168,11 @@ def test_live_feed_without_the_rewrite_sends_what_t1_left_in_the_page():
     n = 300_000
     with Lab() as lab:
         lab.mount_bpffs()
-        alone, t1, t2 = _live_lab(lab, "routing")
+        alone, t2 = _live_lab(lab)
         try:
             _live_setup(lab, alone, "routing", t2.ip)
             frame = live_feed.frame(_mac(lab, "t1-a", "eth0"), _mac(lab, "router", "eth0"), lab.topology.client_ip,
-                                    t2.ip, PORT, ttl=2)
+                                    t2.ip, PORT)
             got = {}
             for rewrite in (False, True):
                 argv = live_argv(alone, frame, n, rewrite=rewrite)
@@ -180,7 +180,7 @@ def test_live_feed_without_the_rewrite_sends_what_t1_left_in_the_page():
                 lab.run_in("seg", argv, timeout=120)
                 got[rewrite] = alone.account(before)
                 assert got[rewrite]["generated"] == n and got[rewrite]["gen_lost"] == 0, got[rewrite]
-            assert got[False]["dirty"] > 0 and got[False]["t1_lost"] > 0, got[False]  # T1 dropped TTL 1
+            assert got[False]["dirty"] > 0 and got[False]["t1_lost"] > 0, got[False]  # not for T1: dropped
             assert got[True]["t1_lost"] == 0 and got[True]["got"] == got[True]["sent"] > 0, got[True]
         finally:
             alone.restore()

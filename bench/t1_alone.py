@@ -357,13 +357,15 @@ class Alone:
         (counters at rest, so exact): generated (live feed) = taken into T1's ring + dropped there
         (`gen_lost`: the difference), taken = counted at the far end + T1's transmit drops
         (`t1_lost`: the difference, e.g. T1 dropping or sending elsewhere). Waits (bounded) for T1
-        and the far end to finish what is still queued."""
-        deadline = time.monotonic() + settle
+        and the far end to finish what is still queued: until the books balance or two reads
+        agree."""
+        deadline, last = time.monotonic() + settle, None
         while True:
             now = self.counters()
             d = {k: now[k] - before[k] for k in now}
-            if d["sent"] - d["got"] - d["t1_tx_drop"] <= 0 or time.monotonic() > deadline:
+            if d["sent"] - d["got"] - d["t1_tx_drop"] <= 0 or now == last or time.monotonic() > deadline:
                 break
+            last = now
             time.sleep(0.1)
         d["gen_lost"] = d["generated"] - d["sent"] - d["ring_drop"] if self.feed == "live" else 0
         d["t1_lost"] = d["sent"] - d["got"] - d["t1_tx_drop"]

@@ -24,7 +24,9 @@
    frames counted), the NAPI thread's share of CPU 1, both CPUs' busy share (/proc/stat), NET_RX
    softirqs per CPU (/proc/softirqs) and what T1's ring dropped (offered but not taken).
    `--feed frames` hands T1 XDP frames instead of skbs (as a NIC's ring holds pages; the copy
-   happens on CPU 0, which then limits the rate); `--perf DIR` records CPU 1 with perf per window.
+   happens on CPU 0, which then limits the rate); `--feed live` hands it XDP frames made in the
+   kernel on CPU 0 with no per-packet copy (BPF_PROG_TEST_RUN with live frames, bench/live_feed.py:
+   as a NIC's RX ring is fed); `--perf DIR` records CPU 1 with perf per window.
    Everything it changes is on the lab's own devices and namespaces and is undone at the end, also
    on failure (the namespaces go with the lab).
 
@@ -208,12 +210,17 @@ def forwarding(runs: int, seconds: float, source: str, cpus: int, isolate: bool 
         else:
             sender, dev, dst_mac, src_mac = "client", "eth0", mac("router", "eth1"), mac("client", "eth0")
         client = lab.topology.client_ip
+        # trafgen configs, or with the live feed the same frames as templates for its generator
+        if feed == "live":
+            from live_feed import frame as make_frame
+        else:
+            make_frame = tg.frame
         # each path its own 256 flows (source ports), so no state one path left (conntrack, flow
         # table) meets another path's packets
-        to_t2 = tg.frame(dst_mac, src_mac, client, t2.ip, port, sport_hi=0x9A)
-        to_vip = {p: tg.frame(dst_mac, src_mac, client, vip, port, sport_hi=0x9B + i) for i, p in enumerate(PATHS[1:4])}
+        to_t2 = make_frame(dst_mac, src_mac, client, t2.ip, port, sport_hi=0x9A)
+        to_vip = {p: make_frame(dst_mac, src_mac, client, vip, port, sport_hi=0x9B + i) for i, p in enumerate(PATHS[1:4])}
         # the same frames, sent to T2's own MAC and address on the segment (T1 not on the way)
-        direct = tg.frame(mac("t2-a", "eth0"), src_mac, client, t2.ip, port, sport_hi=0x9F)
+        direct = make_frame(mac("t2-a", "eth0"), src_mac, client, t2.ip, port, sport_hi=0x9F)
         tg.counter_setup(lab, "t2-a", "eth0", 4789, port)
         dnat = {"nftables": [
             {"add": {"table": {"family": "ip", "name": "bench"}}},
@@ -235,7 +242,15 @@ def forwarding(runs: int, seconds: float, source: str, cpus: int, isolate: bool 
                 print(f"  ({path}: CPU 1 busy {w['cpu1_busy']:.0%}, T1's NAPI thread {w['t1_thread']:.0%} of a CPU, "
                       f"{w['t1_ns']:,.0f} ns/packet; CPU 0 busy {w['cpu0_busy']:.0%}, far end thread "
                       f"{w['far_thread']:.0%}; NET_RX softirqs per CPU {w['net_rx']}; dropped at T1's ring "
-                      f"{w['ring_drop']:,.0f}/s, T1 tx drops {w['t1_tx_drop']:,.0f}/s)", file=sys.stderr, flush=True)
+                      f"{w['ring_drop']:,.0f}/s, T1 tx drops {w['t1_tx_drop']:,.0f}/s"
+                      + (f"; generated {w['generated']:,.0f}/s, of them on pages that came back rewritten "
+                         f"{w['dirty']:,.0f}/s" if feed == "live" else "") + ")", file=sys.stderr, flush=True)
+                acc = w["account"]
+                print(f"  ({path}, the sender's whole run: " + (f"generated {acc['generated']:,} = taken into T1's "
+                      f"ring {acc['sent']:,} + dropped there {acc['ring_drop']:,} + unaccounted {acc['gen_lost']:,}; "
+                      if feed == "live" else f"taken into T1's ring {acc['sent']:,}, dropped there "
+                      f"{acc['ring_drop']:,}; ") + f"taken = counted at the far end {acc['got']:,} + T1 tx drops "
+                      f"{acc['t1_tx_drop']:,} + unaccounted {acc['t1_lost']:,})", file=sys.stderr, flush=True)
             else:
                 got, sent = tg.rate(lab, sender, dev, pkt, "t2-a", seconds, cpus=cpus)
             out[path].append(got)
@@ -275,12 +290,14 @@ def main() -> int:
     ap.add_argument("--isolate", action="store_true",
                     help="forwarding with T1 alone on CPU 1 (bench/t1_alone.py): T1's own packet rate and ns/packet")
     ap.add_argument("--skip-programming", action="store_true")
-    ap.add_argument("--feed", choices=["frames", "skbs"], default="skbs",
+    ap.add_argument("--feed", choices=["frames", "live", "skbs"], default="skbs",
                     help="with --isolate: how frames reach T1's uplink (see bench/t1_alone.py)")
     ap.add_argument("--perf", type=Path, metavar="DIR",
                     help="with --isolate: `perf record -C 1 -g` of every window into DIR/<path>-<round>.data")
     ap.add_argument("--program-worker", nargs=3, metavar=("PLANS", "STATE", "BPFROOT"))
     args = ap.parse_args()
+    if args.feed != "skbs" and not args.isolate:
+        ap.error(f"--feed {args.feed}: only with --isolate (T1 alone)")
     if args.program_worker:
         plans, state, root = map(Path, args.program_worker)
         print(json.dumps(program_worker(plans, state, root, args.runs)))
@@ -331,9 +348,13 @@ def programming(args) -> None:
 
 
 def alone_report(args) -> None:
-    print(f"\nT1 alone on CPU 1 (trafgen on CPU 0 out of T1's switch port, T1's uplink polled by a NAPI thread "
-          f"on CPU 1, counted at the far end of T1's uplink; 64-byte UDP frames, 256 flows; {args.seconds:g} s "
-          f"windows, medians of {args.runs} interleaved rounds)")
+    sender = {"skbs": "trafgen on CPU 0 out of T1's switch port",
+              "frames": "trafgen on CPU 0, its frames redirected into T1's ring as XDP frames (copied)",
+              "live": "XDP frames made in the kernel on CPU 0 (BPF_PROG_TEST_RUN, live frames), redirected into "
+                      "T1's ring"}[args.feed]
+    print(f"\nT1 alone on CPU 1 ({sender}; T1's uplink polled by a NAPI thread on CPU 1, counted at the far end "
+          f"of T1's uplink; 64-byte UDP frames, 256 flows; {args.seconds:g} s windows, medians of {args.runs} "
+          f"interleaved rounds)")
     if args.perf:
         args.perf.mkdir(parents=True, exist_ok=True)
     # source "router": the frames are addressed as the router would send them, to T1's MAC
@@ -364,6 +385,20 @@ def alone_report(args) -> None:
     print("  NET_RX softirqs per CPU (median per window): " + "; ".join(f"{p.split(',')[-1].strip()} {v}"
                                                                       for p, v in rx.items())
           + f"; load average {open('/proc/loadavg').read().split()[0]}")
+    if args.feed == "live":
+        print("  live feed, medians per window: generated/s " + "; ".join(
+            f"{p.split(',')[-1].strip()} {med(p, 'generated'):,.0f}" for p in fwd)
+            + "; of them on pages that came back rewritten by T1's path/s " + "; ".join(
+            f"{p.split(',')[-1].strip()} {med(p, 'dirty'):,.0f}" for p in fwd))
+    lost = {p: (sum(w["account"]["gen_lost"] for w in win[p]), sum(w["account"]["t1_lost"] for w in win[p]))
+            for p in fwd}
+    if args.feed == "live":
+        print("  unaccounted frames over all runs (generated - taken - dropped at T1's ring; taken - counted - T1 tx "
+              "drops): " + "; ".join(f"{p.split(',')[-1].strip()} {g:,} / {t:,}" for p, (g, t) in lost.items()))
+    else:  # what the switch port sent T1 also holds the bridge's own frames (ARP, the pings before a window)
+        print("  taken into T1's ring - counted - T1 tx drops, over all runs (the switch port's count also holds "
+              "frames the bridge sent T1): "
+              + "; ".join(f"{p.split(',')[-1].strip()} {t:,}" for p, (_, t) in lost.items()))
     if any(med(p, "t1_thread") < 0.9 for p in fwd):
         print("  ! a path's T1 thread ran < 90 % of CPU 1: there the sender or the shared CPUs, not T1, set the rate "
               "(its ns/packet still is T1's own cost)")

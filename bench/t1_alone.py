@@ -36,6 +36,15 @@ softirqs per CPU from /proc/softirqs, and the NAPI threads' own CPU time.
 veth pair whose far side redirects every frame into `p-t1-a` with XDP (the copy into a page is
 done on CPU 0, which then limits the rate below what T1 carries).
 
+`--feed live` hands T1 XDP frames made in the kernel, with no per-packet copy and no skb
+(bench/live_feed.py): BPF_PROG_TEST_RUN with live frames, on CPU 0 at real-time priority 1,
+runs a generator program on page-pool pages and redirects each frame into `p-t1-a`, whose veth
+puts it into T1's ring as an xdp_frame, as a NIC's RX ring holds pages: T1's XDP program runs on
+it as it is, and without one veth builds an skb around the page, as a NIC driver does. The
+generator rewrites the whole frame on every run (a recycled page comes back with what T1 wrote
+into it) and counts its runs and the pages that came back rewritten; what did not fit into T1's
+ring is veth's `xdp_xmit_errors`, so per window generated = taken into T1's ring + dropped there.
+
 Everything changed lives on the lab's own devices and namespaces (NAPI threading, GRO, TSO, RPS,
 XDP programs, the added devices) and goes with them; threading, RPS, the far end's program and
 counter are still undone explicitly at the end, also on failure.
@@ -46,8 +55,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
+
+import live_feed  # bench/ (on the path of whoever imports this module)
 
 COUNTER_C = r"""
 /* far end of T1's uplink: count and drop what T1 sent to the T2 node, pass everything else */
@@ -188,7 +200,11 @@ class Alone:
         self._rps("seg", "p-t1-a", 1 << self.LAB_CPU)
         lab.run_in("seg", ["nft", "-j", "-f", "-"], input=json.dumps(_nft_counter(t2_ip, port)))
         self.feed, self.dev = feed, "p-t1-a"
-        if feed == "frames":  # trafgen -> gen0 => gen1 (XDP: copy to a page, redirect) => T1's ring
+        self._gens: dict = {}  # live feed: live_feed.Frame -> (program pin, its map's pin)
+        self.gen_map: str | None = None  # the running generator's counters
+        if feed == "live":  # frames are made in the kernel with 256 bytes of headroom: nothing to add
+            self.ifindex = int(lab.run_in("seg", ["cat", "/sys/class/net/p-t1-a/ifindex"]).stdout)
+        elif feed == "frames":  # trafgen -> gen0 => gen1 (XDP: copy to a page, redirect) => T1's ring
             lab.run_in("seg", ["ip", "link", "add", "gen0", "mtu", "1500", "type", "veth", "peer", "name", "gen1",
                                "mtu", "1500"])
             for dev in ("gen0", "gen1"):
@@ -214,6 +230,26 @@ class Alone:
         shim_c.write_text(SNDBUF_C)
         subprocess.run(["cc", "-O2", "-shared", "-fPIC", "-o", str(self.shim), str(shim_c), "-ldl"], check=True,
                        capture_output=True)
+
+    def generator(self, frame, rewrite: bool = True) -> str:
+        """The live feed's generator program for `frame` (a live_feed.Frame), built and pinned
+        once per template; its counters become the ones snapshots read (rewrite: see
+        live_feed.source)."""
+        if (frame, rewrite) not in self._gens:
+            name = f"live_gen{len(self._gens)}"
+            obj = live_feed.build(frame, self.ifindex, self.lab.workdir, name, rewrite)
+            pin, maps = self.lab.bpf_root / name, self.lab.bpf_root / f"{name}_maps"
+            self.lab.run_in("seg", ["bpftool", "prog", "load", str(obj), str(pin), "type", "xdp", "pinmaps", str(maps)])
+            self._gens[frame, rewrite] = (str(pin), str(maps / "gen"))
+        pin, self.gen_map = self._gens[frame, rewrite]
+        return pin
+
+    def generated(self) -> dict[str, int]:
+        """The live generator's runs and the pages it found rewritten (0s before it ran)."""
+        if self.gen_map is None:
+            return {"generated": 0, "dirty": 0}
+        return live_feed.counts(json.loads(self.lab.run_in("seg", ["bpftool", "-j", "map", "dump", "pinned",
+                                                                    self.gen_map]).stdout))
 
     # -- NAPI threads ------------------------------------------------------------------------
     def _thread_on(self, node: str, dev: str, cpu: int, fifo: bool = False) -> dict[int, str]:
@@ -279,13 +315,16 @@ class Alone:
         def stat(node: str, dev: str, name: str) -> int:
             return int(self.lab.run_in(node, ["cat", f"/sys/class/net/{dev}/statistics/{name}"]).stdout)
 
-        if self.feed == "frames":  # what gen1 redirected into T1's ring, and what did not fit there
+        if self.feed in ("frames", "live"):  # what was redirected into T1's ring, and what did not fit
             xdp = self._veth_stats("seg", "p-t1-a")
-            sent, drop = xdp.get("tx_queue_0_xdp_xmit", 0), xdp.get("tx_queue_0_xdp_xmit_errors", 0)
-            sent, drop = sent + xdp.get("tx_queue_1_xdp_xmit", 0), drop + xdp.get("tx_queue_1_xdp_xmit_errors", 0)
-            return {"sent": sent - drop, "ring_drop": drop, "t1_tx_drop": stat("t1-a", "eth0", "tx_dropped")}
+            # veth counts the frames it put into the peer's ring (xdp_xmit) and those it could not
+            # (xdp_xmit_errors) apart, per queue of the peer
+            sent = sum(v for k, v in xdp.items() if k.startswith("tx_queue_") and k.endswith("_xdp_xmit"))
+            drop = sum(v for k, v in xdp.items() if k.startswith("tx_queue_") and k.endswith("_xdp_xmit_errors"))
+            return {"sent": sent, "ring_drop": drop, "t1_tx_drop": stat("t1-a", "eth0", "tx_dropped"),
+                    **self.generated()}
         return {"sent": stat("seg", "p-t1-a", "tx_packets"), "ring_drop": stat("seg", "p-t1-a", "tx_dropped"),
-                "t1_tx_drop": stat("t1-a", "eth0", "tx_dropped")}
+                "t1_tx_drop": stat("t1-a", "eth0", "tx_dropped"), "generated": 0, "dirty": 0}
 
     def _veth_stats(self, node: str, dev: str) -> dict[str, int]:
         """veth's per-queue XDP counters (ethtool -S; ethtool has no JSON for these here)."""
@@ -308,6 +347,30 @@ class Alone:
                 "got": got, "t1": sum(_thread_ns(p) for p in self.t1_threads),
                 "far": sum(_thread_ns(p) for p in self.far_threads), **links}
 
+    def counters(self) -> dict[str, int]:
+        """Counters at rest (between senders' runs; with the live feed, of the generator last
+        built by `generator`)."""
+        return {**self._link_stats(), "got": self.counted()}
+
+    def account(self, before: dict[str, int], settle: float = 3.0) -> dict[str, int]:
+        """Where every frame of a sender's run went, from `before` it started to after it stopped
+        (counters at rest, so exact): generated (live feed) = taken into T1's ring + dropped there
+        (`gen_lost`: the difference), taken = counted at the far end + T1's transmit drops
+        (`t1_lost`: the difference, e.g. T1 dropping or sending elsewhere). Waits (bounded) for T1
+        and the far end to finish what is still queued: until the books balance or two reads
+        agree."""
+        deadline, last = time.monotonic() + settle, None
+        while True:
+            now = self.counters()
+            d = {k: now[k] - before[k] for k in now}
+            if d["sent"] - d["got"] - d["t1_tx_drop"] <= 0 or now == last or time.monotonic() > deadline:
+                break
+            last = now
+            time.sleep(0.1)
+        d["gen_lost"] = d["generated"] - d["sent"] - d["ring_drop"] if self.feed == "live" else 0
+        d["t1_lost"] = d["sent"] - d["got"] - d["t1_tx_drop"]
+        return d
+
     @staticmethod
     def window(a: dict, b: dict) -> dict:
         """Rates and where the CPU time went between two snapshots."""
@@ -316,7 +379,9 @@ class Alone:
         out = {"pps": got / dg, "offered": (b["sent"] - a["sent"] + b["ring_drop"] - a["ring_drop"]) / dl,
                "ring_drop": (b["ring_drop"] - a["ring_drop"]) / dl, "t1_tx_drop": (b["t1_tx_drop"] - a["t1_tx_drop"]) / dl,
                "t1_thread": (b["t1"] - a["t1"]) / 1e9 / dt, "far_thread": (b["far"] - a["far"]) / 1e9 / dt,
-               "net_rx": [y - x for x, y in zip(a["net_rx"], b["net_rx"])]}
+               "net_rx": [y - x for x, y in zip(a["net_rx"], b["net_rx"])],
+               # live feed: the generator's runs, and the pages among them that came back rewritten
+               "generated": (b["generated"] - a["generated"]) / dl, "dirty": (b["dirty"] - a["dirty"]) / dl}
         # T1's CPU time per frame it forwarded (thread time over the window of the snapshots)
         out["t1_ns"] = (b["t1"] - a["t1"]) / (got * dt / dg) if got else float("nan")
         for cpu in a["cpu"]:
@@ -327,21 +392,35 @@ class Alone:
         return out
 
 
-def rate(alone: Alone, lab, packet: str, seconds: float, warmup: float = 0.5, perf: Path | None = None) -> dict:
-    """One window: trafgen on CPU 0 sends `packet` out of T1's switch port as fast as it can, at
-    real-time priority 1 (other jobs on the shared machine do not slow it; the NAPI threads run
-    at 2, so the far end's is not starved by it)."""
+def live_argv(alone: Alone, frame, count: int = 0, rewrite: bool = True) -> list[str]:
+    """The live feed's generator on CPU 0 at real-time priority 1, in the segment's namespace
+    (where it resolves `p-t1-a`), `count` runs (0: until stopped)."""
+    return ["chrt", "-f", "1", "taskset", "-c", str(Alone.LAB_CPU), sys.executable,
+            str(Path(__file__).resolve().parent / "live_feed.py"), alone.generator(frame, rewrite), frame.data.hex(),
+            "--count", str(count)]
+
+
+def rate(alone: Alone, lab, packet, seconds: float, warmup: float = 0.5, perf: Path | None = None) -> dict:
+    """One window: the sender on CPU 0 sends `packet` out of T1's switch port as fast as it can,
+    at real-time priority 1 (other jobs on the shared machine do not slow it; the NAPI threads
+    run at 2, so the far end's is not starved by it): trafgen (a trafgen config), or with the
+    live feed the generator (a live_feed.Frame)."""
     from lbcli.lab.trafgen import _stop
 
-    cfg = lab.workdir / "trafgen-alone.cfg"
-    cfg.write_text(packet)
-    proc = lab.popen("seg", ["env", f"LD_PRELOAD={alone.shim}", "chrt", "-f", "1", "taskset", "-c", str(Alone.LAB_CPU), "trafgen", "-o", alone.dev, "-i", str(cfg), "-P", "1",
-                             "--no-sock-mem", "-Q", "-C"],
-                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    if alone.feed == "live":
+        argv, what = live_argv(alone, packet), "the live generator"
+    else:
+        cfg = lab.workdir / "trafgen-alone.cfg"
+        cfg.write_text(packet)
+        argv = ["env", f"LD_PRELOAD={alone.shim}", "chrt", "-f", "1", "taskset", "-c", str(Alone.LAB_CPU), "trafgen",
+                "-o", alone.dev, "-i", str(cfg), "-P", "1", "--no-sock-mem", "-Q", "-C"]
+        what = "trafgen"
+    before = alone.counters()
+    proc = lab.popen("seg", argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     try:
         time.sleep(warmup)
         if proc.poll() is not None:
-            raise RuntimeError(f"trafgen exited: {proc.stderr.read().decode(errors='replace')[-500:]}")
+            raise RuntimeError(f"{what} exited: {proc.stderr.read().decode(errors='replace')[-500:]}")
         rec = None
         if perf is not None:  # CPU 1 only: T1's work (and whatever else the shared machine runs there)
             rec = subprocess.Popen(["perf", "record", "-q", "-C", str(Alone.T1_CPU), "-g", "-o", str(perf), "--",
@@ -352,7 +431,9 @@ def rate(alone: Alone, lab, packet: str, seconds: float, warmup: float = 0.5, pe
         if rec is not None:
             rec.wait(timeout=60)
         if proc.poll() is not None:
-            raise RuntimeError(f"trafgen exited: {proc.stderr.read().decode(errors='replace')[-500:]}")
+            raise RuntimeError(f"{what} exited: {proc.stderr.read().decode(errors='replace')[-500:]}")
     finally:
         _stop(proc)
-    return Alone.window(a, b)
+    out = Alone.window(a, b)
+    out["account"] = alone.account(before)
+    return out

@@ -4,6 +4,7 @@ CPU 1, and the settings it changed are undone."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -110,6 +111,20 @@ def _mac(lab, node: str, dev: str) -> str:
     return lab.run_in(node, ["cat", f"/sys/class/net/{dev}/address"]).stdout.strip()
 
 
+@contextlib.contextmanager
+def _live_t1(mode: str):
+    """The lab with T1 alone in `mode`, fed live; threading and the far end undone after."""
+    with Lab() as lab:
+        lab.mount_bpffs()
+        alone, t2 = _live_lab(lab)
+        try:
+            _live_setup(lab, alone, mode, t2.ip)
+            yield lab, alone, t2
+        finally:
+            alone.restore()
+        assert lab.run_in("t1-a", ["cat", "/sys/class/net/eth0/threaded"]).stdout.strip() == "0"
+
+
 @pytest.mark.parametrize("mode", ["routing", "dnat", "tc", "xdp"])
 def test_live_feed_every_generated_frame_is_accounted_for(mode):
     """The live feed (frames made in the kernel, redirected into T1's ring) at full rate: every
@@ -122,37 +137,30 @@ def test_live_feed_every_generated_frame_is_accounted_for(mode):
     from t1_alone import _thread_ns, live_argv
 
     n = 300_000
-    with Lab() as lab:
-        lab.mount_bpffs()
-        alone, t2 = _live_lab(lab)
-        try:
-            _live_setup(lab, alone, mode, t2.ip)
-            dst, src = _mac(lab, "t1-a", "eth0"), _mac(lab, "router", "eth0")
-            frame = live_feed.frame(dst, src, lab.topology.client_ip, t2.ip if mode == "routing" else VIP, PORT)
-            ran = sum(_thread_ns(p) for p in alone.t1_threads)
-            argv = live_argv(alone, frame, n)  # (builds the generator: its counters from here on)
-            before = alone.counters()
-            out = lab.run_in("seg", argv, timeout=120)
-            acc = alone.account(before)
-            assert json.loads(out.stdout) == {"runs": n}
-            assert acc["generated"] == n
-            assert acc["sent"] + acc["ring_drop"] == n, acc  # every frame reached T1's ring or its drop count
-            assert acc["sent"] > 0 and acc["got"] > 0, acc
-            assert acc["got"] + acc["t1_tx_drop"] == acc["sent"], acc  # T1 forwarded what it took, all counted
-            assert acc["dirty"] > 0, acc  # pages came back rewritten by T1's path and were used again
-            assert sum(_thread_ns(p) for p in alone.t1_threads) > ran  # T1's thread did the work
+    with _live_t1(mode) as (lab, alone, t2):
+        dst, src = _mac(lab, "t1-a", "eth0"), _mac(lab, "router", "eth0")
+        frame = live_feed.frame(dst, src, lab.topology.client_ip, t2.ip if mode == "routing" else VIP, PORT)
+        ran = sum(_thread_ns(p) for p in alone.t1_threads)
+        argv = live_argv(alone, frame, n)  # (builds the generator: its counters from here on)
+        before = alone.counters()
+        out = lab.run_in("seg", argv, timeout=120)
+        acc = alone.account(before)
+        assert json.loads(out.stdout) == {"runs": n}
+        assert acc["generated"] == n
+        assert acc["sent"] + acc["ring_drop"] == n, acc  # every frame reached T1's ring or its drop count
+        assert acc["sent"] > 0 and acc["got"] > 0, acc
+        assert acc["got"] + acc["t1_tx_drop"] == acc["sent"], acc  # T1 forwarded what it took, all counted
+        assert acc["dirty"] > 0, acc  # pages came back rewritten by T1's path and were used again
+        assert sum(_thread_ns(p) for p in alone.t1_threads) > ran  # T1's thread did the work
 
-            # routed by T1 to T2's address but to another port: not what the far end counts
-            other = live_feed.frame(dst, src, lab.topology.client_ip, t2.ip, PORT - 1, sport_hi=0x77)
-            argv = live_argv(alone, other, 20_000)
-            before = alone.counters()
-            lab.run_in("seg", argv, timeout=120)
-            acc = alone.account(before, settle=0.5)
-            assert acc["generated"] == 20_000 and acc["sent"] > 0, acc
-            assert acc["got"] == 0, acc
-        finally:
-            alone.restore()
-        assert lab.run_in("t1-a", ["cat", "/sys/class/net/eth0/threaded"]).stdout.strip() == "0"
+        # routed by T1 to T2's address but to another port: not what the far end counts
+        other = live_feed.frame(dst, src, lab.topology.client_ip, t2.ip, PORT - 1, sport_hi=0x77)
+        argv = live_argv(alone, other, 20_000)
+        before = alone.counters()
+        lab.run_in("seg", argv, timeout=120)
+        acc = alone.account(before, settle=0.5)
+        assert acc["generated"] == 20_000 and acc["sent"] > 0, acc
+        assert acc["got"] == 0, acc
 
 
 def test_live_feed_without_the_rewrite_sends_what_t1_left_in_the_page():
@@ -166,21 +174,15 @@ def test_live_feed_without_the_rewrite_sends_what_t1_left_in_the_page():
     from t1_alone import live_argv
 
     n = 300_000
-    with Lab() as lab:
-        lab.mount_bpffs()
-        alone, t2 = _live_lab(lab)
-        try:
-            _live_setup(lab, alone, "routing", t2.ip)
-            frame = live_feed.frame(_mac(lab, "t1-a", "eth0"), _mac(lab, "router", "eth0"), lab.topology.client_ip,
-                                    t2.ip, PORT)
-            got = {}
-            for rewrite in (False, True):
-                argv = live_argv(alone, frame, n, rewrite=rewrite)
-                before = alone.counters()
-                lab.run_in("seg", argv, timeout=120)
-                got[rewrite] = alone.account(before)
-                assert got[rewrite]["generated"] == n and got[rewrite]["gen_lost"] == 0, got[rewrite]
-            assert got[False]["dirty"] > 0 and got[False]["t1_lost"] > 0, got[False]  # not for T1: dropped
-            assert got[True]["t1_lost"] == 0 and got[True]["got"] == got[True]["sent"] > 0, got[True]
-        finally:
-            alone.restore()
+    with _live_t1("routing") as (lab, alone, t2):
+        frame = live_feed.frame(_mac(lab, "t1-a", "eth0"), _mac(lab, "router", "eth0"), lab.topology.client_ip,
+                                t2.ip, PORT)
+        got = {}
+        for rewrite in (False, True):
+            argv = live_argv(alone, frame, n, rewrite=rewrite)
+            before = alone.counters()
+            lab.run_in("seg", argv, timeout=120)
+            got[rewrite] = alone.account(before)
+            assert got[rewrite]["generated"] == n and got[rewrite]["gen_lost"] == 0, got[rewrite]
+        assert got[False]["dirty"] > 0 and got[False]["t1_lost"] > 0, got[False]  # not for T1: dropped
+        assert got[True]["t1_lost"] == 0 and got[True]["got"] == got[True]["sent"] > 0, got[True]

@@ -32,9 +32,7 @@ runs the pinned program (in the namespace whose device it redirects to) until N 
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
-import os
 import socket
 import struct
 import subprocess
@@ -163,41 +161,21 @@ def counts(dump: list) -> dict[str, int]:
     return out
 
 
-# -- the runner: the bpf() syscall through ctypes -----------------------------------------------
-BPF_OBJ_GET, BPF_PROG_TEST_RUN = 7, 10
-BPF_F_TEST_XDP_LIVE_FRAMES = 1 << 1
-_NR_BPF = {"x86_64": 321, "aarch64": 280}
+# -- the runner: the project's libbpf binding (lbcli.agent.datapath.libbpf) ---------------------
 CHUNK = 1 << 20  # runs per syscall when running until stopped (a new page pool each)
 
 
-def _bpf(cmd: int, attr: ctypes.Array) -> int:
-    nr = _NR_BPF.get(os.uname().machine)
-    if nr is None:
-        raise OSError(f"bpf(): syscall number unknown on {os.uname().machine}")
-    libc = ctypes.CDLL(None, use_errno=True)
-    ret = libc.syscall(ctypes.c_long(nr), ctypes.c_int(cmd), attr, ctypes.c_uint(len(attr)))
-    if ret < 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"bpf({cmd}): {os.strerror(err)}")
-    return ret
-
-
 def prog_fd(pin: str) -> int:
-    attr = ctypes.create_string_buffer(24)
-    path = ctypes.create_string_buffer(pin.encode())
-    struct.pack_into("=Q", attr, 0, ctypes.addressof(path))
-    return _bpf(BPF_OBJ_GET, attr)
+    from lbcli.agent.datapath import libbpf
+
+    return libbpf.obj_get(pin)
 
 
 def run(fd: int, data: bytes, repeat: int, batch: int) -> None:
     """One live-frames test run: `repeat` runs of the program, `batch` frames per page-pool batch."""
-    buf = ctypes.create_string_buffer(data, len(data))
-    attr = ctypes.create_string_buffer(80)  # union bpf_attr's `test` member
-    struct.pack_into("=IIII", attr, 0, fd, 0, len(data), 0)
-    struct.pack_into("=Q", attr, 16, ctypes.addressof(buf))  # data_in
-    struct.pack_into("=I", attr, 32, repeat)
-    struct.pack_into("=III", attr, 64, BPF_F_TEST_XDP_LIVE_FRAMES, 0, batch)  # flags, cpu, batch_size
-    _bpf(BPF_PROG_TEST_RUN, attr)
+    from lbcli.agent.datapath import libbpf
+
+    libbpf.xdp_live_frames(fd, data, repeat, batch)
 
 
 def main(argv: list[str] | None = None) -> int:

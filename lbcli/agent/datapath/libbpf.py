@@ -252,6 +252,20 @@ def prog_test_run(fd: int, packet: bytes, repeat: int = 1, out_size: int = 0) ->
     return opts.retval, out.raw[:opts.data_size_out], opts.duration
 
 
+BPF_F_TEST_XDP_LIVE_FRAMES = 1 << 1
+
+
+def xdp_live_frames(fd: int, frame: bytes, repeat: int, batch: int = 0) -> None:
+    """Run an XDP program `repeat` times on page-pool frames made from `frame`, carrying out
+    what it returns (XDP_REDIRECT transmits): BPF_PROG_TEST_RUN with live frames (Linux >=
+    5.18); `batch` frames per page-pool batch (0: the kernel's default)."""
+    data_in = _buf(frame)
+    opts = TestRunOpts(sz=ctypes.sizeof(TestRunOpts), data_in=ctypes.cast(data_in, ctypes.c_void_p),
+                       data_size_in=len(frame), repeat=repeat, flags=BPF_F_TEST_XDP_LIVE_FRAMES,
+                       batch_size=batch)
+    _check(lib().bpf_prog_test_run_opts(fd, ctypes.byref(opts)), "bpf_prog_test_run (live frames)")
+
+
 def map_fd_by_id(map_id: int) -> int:
     return _check(lib().bpf_map_get_fd_by_id(map_id), f"bpf_map_get_fd_by_id {map_id}")
 

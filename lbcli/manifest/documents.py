@@ -34,15 +34,9 @@ def split_documents(text: str) -> list[Chunk]:
     if "\n---" not in text and "\n..." not in text and not text.startswith(("---", "...")):
         return [Chunk(0, 0, text, 0, len(text), "")] if _has_content(text, 0, len(text)) else []
     chunks: list[Chunk] = []
-    new = tuple.__new__  # a Chunk without its Python-level __new__ (one per document)
     pos, line, rest = 0, 0, ""
     for start in _markers(text):
-        # the document before this marker; most start with a key on their first line (a letter
-        # or digit is never blank, a comment or a directive): no regex search needed
-        padded = bool(rest) and rest[0] != "#"
-        if padded or (pos < start and text[pos].isalnum()) or _has_content(text, pos, start):
-            chunks.append(new(Chunk, (len(chunks), line - 1 if padded else line, text, pos, start,
-                                      rest if padded else "")))
+        _add(chunks, text, pos, start, line, rest)  # the document before this marker
         if text.startswith("\n", start + 3):  # a bare `---` line (the common case)
             rest, eol = "", start + 4
         else:
@@ -87,9 +81,16 @@ _AFTER = ("", " ", "\t", "\r", "\n")  # what may follow a marker on its line
 
 
 def _add(chunks: list[Chunk], text: str, start: int, end: int, line: int, rest: str) -> None:
-    padded = bool(rest) and not rest.startswith("#")
+    padded = bool(rest) and rest[0] != "#"
+    # most documents start with a key on their first line (a letter or digit is never blank, a
+    # comment or a directive): no regex search needed
     if padded or (start < end and text[start].isalnum()) or _has_content(text, start, end):
-        chunks.append(Chunk(len(chunks), line - 1 if padded else line, text, start, end, rest if padded else ""))
+        # tuple.__new__: a Chunk without NamedTuple's Python-level __new__ (one per document)
+        chunks.append(_new(Chunk, (len(chunks), line - 1 if padded else line, text, start, end,
+                                   rest if padded else "")))
+
+
+_new = tuple.__new__
 
 
 _CONTENT = re.compile(r"^[ \t]*[^\s#%]", re.M)
